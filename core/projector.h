@@ -1,0 +1,72 @@
+// Projector: the domain logic that the ProjectionRuntime (projection_runtime.h)
+// drives. processors/ implements it; core/ never depends on processors/.
+//
+// Inputs, all already decoded and validated by the runtime:
+//   * reference events (jiritsu.reference, one partition): every instance
+//     reads all of them, in log order (a global table);
+//   * employee-scoped events of the partitions this instance owns, in any
+//     interleaving across the five co-partitioned topics;
+//   * records of the internal facts topic (jiritsu.facts): every instance
+//     reads all of them (cross-partition views: KPIs, org rollups).
+// The projector must make its views a pure function of the set of events
+// (never of wall-clock time or arrival order) and treat a repeated
+// (source, id) as a no-op.
+//
+// Checkpoint protocol (runtime side, see projection_runtime.h): the runtime
+// calls Checkpoint(), produces the returned facts records and waits for them
+// to be durable, then writes the batch together with the input offsets in
+// one atomic write. A crash anywhere re-runs events after the last committed
+// offsets against the last committed state, so the projector must keep all
+// uncommitted changes in memory until Checkpoint() and must tolerate facts
+// records being re-delivered (they are absolute values, not deltas).
+//
+// Lifecycle: Open() once with the store, then Apply*() and Checkpoint() from
+// the runtime thread; Close() before the store goes away.
+// Thread-safety: driven from one thread; query methods live elsewhere
+// (processors/query.h) and read the StateStore only.
+#pragma once
+
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "core/event_log.h"
+#include "core/state_store.h"
+#include "core/status.h"
+#include "schemas/event.h"
+
+namespace jiritsu {
+
+// Where an event came from: recorded in the audit trail of view rows.
+struct SourcePosition {
+  std::string topic;
+  int32_t partition = 0;
+  int64_t offset = 0;
+};
+
+struct FactsRecord {
+  std::string key;    // employee id (partitioning key of jiritsu.facts)
+  std::string value;  // projector-defined, versioned encoding
+};
+
+class Projector {
+ public:
+  virtual ~Projector() = default;
+  // Column families the projector's views live in (created by the runtime).
+  virtual std::vector<std::string> ColumnFamilies() const = 0;
+  // Loads whatever the projector caches in memory from the committed state.
+  virtual Status Open(StateStore* store) = 0;
+  virtual Status ApplyReference(const Event& event, const SourcePosition& pos) = 0;
+  virtual Status ApplyEmployeeEvent(const Event& event, const SourcePosition& pos) = 0;
+  virtual Status ApplyFacts(const LogRecord& record) = 0;
+  // Adds every change since the previous checkpoint to `batch` and the facts
+  // records to publish to `facts_out`. After the runtime commits, the
+  // projector considers those changes clean.
+  virtual Status Checkpoint(StateBatch* batch, std::vector<FactsRecord>* facts_out) = 0;
+  // The runtime lost these employee partitions (rebalance): drop any cached,
+  // already-checkpointed state for employees in them.
+  virtual void OnPartitionsRevoked(const std::vector<int32_t>& partitions) = 0;
+  virtual void Close() = 0;
+};
+
+}  // namespace jiritsu

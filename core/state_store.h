@@ -1,0 +1,117 @@
+// StateStore: the RocksDB database holding Jiritsu's views and the source
+// offsets they were built from.
+//
+// Why one store for views and offsets: a checkpoint writes view updates and
+// the consumed offsets in one atomic WriteBatch (docs/architecture.md,
+// principle 1), so after a crash the views and the positions always agree.
+//
+// Column families are named by the caller; "meta" and "offsets" always exist.
+// Keys and values are opaque bytes.
+//
+// Lifecycle: Open() -> use -> destroy (closes the DB). A read-only store
+// (OpenReadOnly) sees the state as of opening and rejects writes with
+// kFailedPrecondition.
+// Thread-safety: all methods are thread-safe (RocksDB semantics); iterators
+// and batches are single-thread objects.
+// Failure: RocksDB errors are translated once here: IOError, Corruption,
+// Unavailable (lock held by another process), NotFound.
+#pragma once
+
+#include <memory>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "core/status.h"
+
+namespace rocksdb {
+class DB;
+class ColumnFamilyHandle;
+class WriteBatch;
+class Iterator;
+}  // namespace rocksdb
+
+namespace jiritsu {
+
+inline constexpr std::string_view kMetaFamily = "meta";
+inline constexpr std::string_view kOffsetsFamily = "offsets";
+
+struct StateStoreOptions {
+  std::vector<std::string> column_families;  // in addition to meta, offsets
+  bool create_if_missing = true;
+  // Rebuild mode: no WAL; durability comes from SyncAndFlush() at the end.
+  bool disable_wal = false;
+  // Sync the WAL on every Write (live mode checkpoints).
+  bool sync_writes = false;
+  size_t block_cache_bytes = 64 << 20;
+};
+
+class StateBatch {
+ public:
+  StateBatch();
+  ~StateBatch();
+  StateBatch(const StateBatch&) = delete;
+  StateBatch& operator=(const StateBatch&) = delete;
+  void Put(std::string_view family, std::string_view key, std::string_view value);
+  void Delete(std::string_view family, std::string_view key);
+  size_t Count() const;
+  size_t ApproximateBytes() const;
+  void Clear();
+
+ private:
+  friend class StateStore;
+  struct Op;
+  std::vector<Op>* ops_;
+  size_t bytes_ = 0;
+};
+
+// Forward iterator over one column family, in key order.
+class StateIterator {
+ public:
+  explicit StateIterator(rocksdb::Iterator* it);
+  ~StateIterator();
+  void Seek(std::string_view key);
+  void SeekToFirst();
+  bool Valid() const;
+  void Next();
+  std::string_view key() const;
+  std::string_view value() const;
+  Status status() const;
+
+ private:
+  rocksdb::Iterator* it_;
+};
+
+class StateStore {
+ public:
+  static Result<std::unique_ptr<StateStore>> Open(const std::string& dir,
+                                                  const StateStoreOptions& options);
+  // Read-only view of a store possibly open by another process.
+  static Result<std::unique_ptr<StateStore>> OpenReadOnly(
+      const std::string& dir, const std::vector<std::string>& column_families);
+  ~StateStore();
+
+  Status Get(std::string_view family, std::string_view key, std::string* value) const;
+  Status Write(StateBatch* batch);
+  std::unique_ptr<StateIterator> NewIterator(std::string_view family) const;
+  // Flushes memtables and syncs: after it, everything written is durable even
+  // with the WAL disabled.
+  Status SyncAndFlush();
+  // A RocksDB checkpoint (hard links) in `dir`, which must not exist.
+  Status Checkpoint(const std::string& dir);
+  // Sum of live SST + memtable bytes (for metrics).
+  uint64_t ApproximateSizeBytes() const;
+  const std::string& dir() const { return dir_; }
+  bool read_only() const { return read_only_; }
+
+ private:
+  StateStore() = default;
+  rocksdb::ColumnFamilyHandle* Family(std::string_view name) const;
+  std::string dir_;
+  bool read_only_ = false;
+  StateStoreOptions options_;
+  std::unique_ptr<rocksdb::DB> db_;
+  std::vector<std::pair<std::string, rocksdb::ColumnFamilyHandle*>> families_;
+};
+
+}  // namespace jiritsu

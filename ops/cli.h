@@ -1,0 +1,37 @@
+// Subcommands of the `jiritsu` binary. Each lives in its own ops/cmd_*.cc and
+// registers its options on the root app; main() runs the one that was parsed.
+//
+// Exit codes (all commands): 0 success, 1 the command ran but reported
+// failures (e.g. rejected events), 2 usage or configuration error, 3 I/O or
+// log unavailable.
+#pragma once
+
+#include <functional>
+#include <string>
+#include <vector>
+#include <cstdint>
+
+namespace CLI {
+class App;
+}
+
+namespace jiritsu {
+
+struct Command {
+  CLI::App* app = nullptr;
+  std::function<int()> run;
+};
+
+// Common log selection: --store DIR (embedded, default ./jiritsu-data) or
+// --kafka BOOTSTRAP [--kafka-property k=v ...].
+struct LogSelection {
+  std::string store_dir = "./jiritsu-data";
+  std::string kafka_bootstrap;
+  std::vector<std::string> kafka_properties;  // "key=value"
+  int32_t partitions = 8;
+};
+void AddLogOptions(CLI::App* app, LogSelection* selection);
+
+Command AddVersionCommand(CLI::App& root);
+
+}  // namespace jiritsu

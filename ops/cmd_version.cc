@@ -1,0 +1,34 @@
+#include <CLI/CLI.hpp>
+
+#include <cstdio>
+
+#include "ops/cli.h"
+#include "schemas/event.h"
+
+namespace jiritsu {
+
+void AddLogOptions(CLI::App* app, LogSelection* selection) {
+  app->add_option("--store", selection->store_dir,
+                  "Embedded durable log directory (default when --kafka is not given)")
+      ->capture_default_str();
+  app->add_option("--kafka", selection->kafka_bootstrap,
+                  "Kafka bootstrap servers (host:port,...): use Kafka instead of the embedded log");
+  app->add_option("--kafka-property", selection->kafka_properties,
+                  "librdkafka property key=value (security, tuning); repeatable");
+  app->add_option("--partitions", selection->partitions,
+                  "Partitions of the employee-keyed topics when creating them")
+      ->capture_default_str()
+      ->check(CLI::Range(1, 256));
+}
+
+Command AddVersionCommand(CLI::App& root) {
+  Command command;
+  command.app = root.add_subcommand("version", "Print version and schema version");
+  command.run = [] {
+    std::printf("jiritsu 0.1.0 (event schema version %u)\n", kCurrentSchemaVersion);
+    return 0;
+  };
+  return command;
+}
+
+}  // namespace jiritsu

@@ -1,0 +1,19 @@
+// jiritsu: one binary, one subcommand per job. See README.md and `jiritsu --help`.
+#include <CLI/CLI.hpp>
+
+#include <vector>
+
+#include "ops/cli.h"
+
+int main(int argc, char** argv) {
+  CLI::App root{"Jiritsu: event-sourced career-autonomy and learning backend"};
+  root.require_subcommand(1);
+  std::vector<jiritsu::Command> commands = {
+      jiritsu::AddVersionCommand(root),
+  };
+  CLI11_PARSE(root, argc, argv);
+  for (const auto& command : commands) {
+    if (command.app->parsed()) return command.run();
+  }
+  return 2;
+}

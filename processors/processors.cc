@@ -1,0 +1,1 @@
+// Domain projections; see processors/README.md.

@@ -1,0 +1,1 @@
+// Keeps jiritsu_testing non-empty before shared fixtures exist.

@@ -60,9 +60,10 @@ class StateBatch {
 
  private:
   friend class StateStore;
-  struct Op;
-  std::vector<Op>* ops_;
-  size_t bytes_ = 0;
+  // Ops are buffered with family names; families resolve to RocksDB handles
+  // in StateStore::Write, so a batch can be built before the store is open.
+  struct Rep;
+  std::unique_ptr<Rep> rep_;
 };
 
 // Forward iterator over one column family, in key order.

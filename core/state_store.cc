@@ -1,0 +1,344 @@
+// RocksDB adapter for StateStore: the only place rocksdb::Status is
+// translated for the store (see core/state_store.h for the contract).
+#include "core/state_store.h"
+
+#include <rocksdb/cache.h>
+#include <rocksdb/convenience.h>
+#include <rocksdb/db.h>
+#include <rocksdb/filter_policy.h>
+#include <rocksdb/iterator.h>
+#include <rocksdb/options.h>
+#include <rocksdb/table.h>
+#include <rocksdb/utilities/checkpoint.h>
+#include <rocksdb/write_batch.h>
+
+#include <algorithm>
+#include <filesystem>
+#include <system_error>
+
+namespace jiritsu {
+
+namespace {
+
+// Translates a RocksDB status once, at this boundary. `what` names the
+// operation and the store directory so messages stand on their own.
+Status FromRocks(const rocksdb::Status& s, const std::string& what) {
+  if (s.ok()) return Status::Ok();
+  const std::string message = what + ": " + s.ToString();
+  if (s.IsNotFound()) return NotFound(message);
+  if (s.IsCorruption()) return Corruption(message);
+  if (s.IsInvalidArgument()) return InvalidArgument(message);
+  if (s.IsNotSupported()) return FailedPrecondition(message);
+  if (s.IsBusy() || s.IsTryAgain() || s.IsTimedOut()) return Unavailable(message);
+  if (s.IsIncomplete()) return Unavailable(message);
+  if (s.IsIOError()) {
+    // RocksDB reports a held LOCK file as an IOError ("While lock file" from
+    // another process, "lock hold by current process" from this one).
+    if (s.ToString().find("lock") != std::string::npos) {
+      return Unavailable(what + ": the directory is in use by another process or open instance (" +
+                         s.ToString() + ")");
+    }
+    if (s.IsNoSpace()) return ResourceExhausted(message);
+    return IOError(message);
+  }
+  return Internal(message);
+}
+
+// Level compaction, the best compression this RocksDB build supports, bloom
+// filters and one block cache shared by all column families.
+rocksdb::Options MakeOptions(size_t block_cache_bytes) {
+  rocksdb::Options options;
+  options.compaction_style = rocksdb::kCompactionStyleLevel;
+  options.level_compaction_dynamic_level_bytes = true;
+  options.max_background_jobs = 2;
+  options.bytes_per_sync = 1 << 20;
+  options.write_buffer_size = 64 << 20;
+  options.max_write_buffer_number = 3;
+  options.target_file_size_base = 64 << 20;
+  options.keep_log_file_num = 3;
+  options.max_manifest_file_size = 64 << 20;
+
+  const auto supported = rocksdb::GetSupportedCompressions();
+  auto has = [&](rocksdb::CompressionType t) {
+    return std::find(supported.begin(), supported.end(), t) != supported.end();
+  };
+  if (has(rocksdb::kLZ4Compression)) {
+    options.compression = rocksdb::kLZ4Compression;
+  } else if (has(rocksdb::kSnappyCompression)) {
+    options.compression = rocksdb::kSnappyCompression;
+  } else {
+    options.compression = rocksdb::kNoCompression;
+  }
+  // Cold data in the last level: denser ZSTD when available.
+  if (has(rocksdb::kZSTD)) options.bottommost_compression = rocksdb::kZSTD;
+
+  rocksdb::BlockBasedTableOptions table;
+  table.block_cache = rocksdb::NewLRUCache(std::max<size_t>(block_cache_bytes, 1 << 20));
+  table.filter_policy.reset(rocksdb::NewBloomFilterPolicy(10));
+  table.cache_index_and_filter_blocks = true;
+  table.pin_l0_filter_and_index_blocks_in_cache = true;
+  table.block_size = 16 << 10;
+  table.format_version = 5;
+  options.table_factory.reset(rocksdb::NewBlockBasedTableFactory(table));
+  return options;
+}
+
+// Every family the store opens with: default, meta, offsets, the caller's.
+std::vector<std::string> WantedFamilies(const std::vector<std::string>& requested) {
+  std::vector<std::string> names = {rocksdb::kDefaultColumnFamilyName, std::string(kMetaFamily),
+                                    std::string(kOffsetsFamily)};
+  for (const auto& name : requested) {
+    if (std::find(names.begin(), names.end(), name) == names.end()) names.push_back(name);
+  }
+  return names;
+}
+
+}  // namespace
+
+// ---------------------------------------------------------------------------
+// StateBatch
+
+struct StateBatch::Rep {
+  enum class Kind : uint8_t { kPut, kDelete };
+  struct Op {
+    Kind kind;
+    uint32_t family;       // index into `families`
+    size_t offset;         // key bytes, then value bytes, in `arena`
+    size_t key_size;
+    size_t value_size;
+  };
+  // Interned family names: a batch touches few families.
+  std::vector<std::string> families;
+  std::vector<Op> ops;
+  // One buffer for every key and value: no allocation per op.
+  std::string arena;
+
+  uint32_t FamilyIndex(std::string_view name) {
+    for (size_t i = 0; i < families.size(); ++i) {
+      if (families[i] == name) return static_cast<uint32_t>(i);
+    }
+    families.emplace_back(name);
+    return static_cast<uint32_t>(families.size() - 1);
+  }
+  void Add(Kind kind, std::string_view family, std::string_view key, std::string_view value) {
+    ops.push_back(Op{kind, FamilyIndex(family), arena.size(), key.size(), value.size()});
+    arena.append(key);
+    arena.append(value);
+  }
+};
+
+StateBatch::StateBatch() : rep_(std::make_unique<Rep>()) {}
+StateBatch::~StateBatch() = default;
+
+void StateBatch::Put(std::string_view family, std::string_view key, std::string_view value) {
+  rep_->Add(Rep::Kind::kPut, family, key, value);
+}
+
+void StateBatch::Delete(std::string_view family, std::string_view key) {
+  rep_->Add(Rep::Kind::kDelete, family, key, {});
+}
+
+size_t StateBatch::Count() const { return rep_->ops.size(); }
+
+size_t StateBatch::ApproximateBytes() const {
+  return rep_->arena.size() + rep_->ops.size() * sizeof(Rep::Op);
+}
+
+void StateBatch::Clear() {
+  rep_->ops.clear();
+  rep_->arena.clear();
+  rep_->families.clear();
+}
+
+// ---------------------------------------------------------------------------
+// StateIterator
+
+StateIterator::StateIterator(rocksdb::Iterator* it) : it_(it) {}
+StateIterator::~StateIterator() { delete it_; }
+void StateIterator::Seek(std::string_view key) { it_->Seek(rocksdb::Slice(key.data(), key.size())); }
+void StateIterator::SeekToFirst() { it_->SeekToFirst(); }
+bool StateIterator::Valid() const { return it_->Valid(); }
+void StateIterator::Next() { it_->Next(); }
+std::string_view StateIterator::key() const {
+  const rocksdb::Slice k = it_->key();
+  return {k.data(), k.size()};
+}
+std::string_view StateIterator::value() const {
+  const rocksdb::Slice v = it_->value();
+  return {v.data(), v.size()};
+}
+Status StateIterator::status() const { return FromRocks(it_->status(), "state store iterator"); }
+
+// ---------------------------------------------------------------------------
+// StateStore
+
+Result<std::unique_ptr<StateStore>> StateStore::Open(const std::string& dir,
+                                                     const StateStoreOptions& options) {
+  rocksdb::Options rocks = MakeOptions(options.block_cache_bytes);
+  rocks.create_if_missing = options.create_if_missing;
+  rocks.create_missing_column_families = true;
+
+  // RocksDB must open every existing family in read-write mode.
+  std::vector<std::string> names = WantedFamilies(options.column_families);
+  std::vector<std::string> existing;
+  if (rocksdb::DB::ListColumnFamilies(rocks, dir, &existing).ok()) {
+    for (const auto& name : existing) {
+      if (std::find(names.begin(), names.end(), name) == names.end()) names.push_back(name);
+    }
+  } else if (!options.create_if_missing) {
+    return NotFound("state store " + dir + " does not exist");
+  }
+  if (options.create_if_missing) {
+    std::error_code ec;
+    std::filesystem::create_directories(dir, ec);
+    if (ec) return IOError("state store " + dir + ": cannot create directory: " + ec.message());
+  }
+
+  std::vector<rocksdb::ColumnFamilyDescriptor> descriptors;
+  for (const auto& name : names) descriptors.emplace_back(name, rocksdb::ColumnFamilyOptions(rocks));
+  std::vector<rocksdb::ColumnFamilyHandle*> handles;
+  rocksdb::DB* raw = nullptr;
+  rocksdb::Status s = rocksdb::DB::Open(rocksdb::DBOptions(rocks), dir, descriptors, &handles, &raw);
+  if (!s.ok()) return FromRocks(s, "open state store " + dir);
+
+  std::unique_ptr<StateStore> store(new StateStore());
+  store->dir_ = dir;
+  store->options_ = options;
+  store->db_.reset(raw);
+  for (size_t i = 0; i < handles.size(); ++i) store->families_.emplace_back(names[i], handles[i]);
+  return store;
+}
+
+Result<std::unique_ptr<StateStore>> StateStore::OpenReadOnly(
+    const std::string& dir, const std::vector<std::string>& column_families) {
+  rocksdb::Options rocks = MakeOptions(StateStoreOptions().block_cache_bytes);
+  std::vector<std::string> existing;
+  rocksdb::Status s = rocksdb::DB::ListColumnFamilies(rocks, dir, &existing);
+  if (!s.ok()) return NotFound("state store " + dir + " does not exist or is unreadable: " + s.ToString());
+
+  // Read-only mode may open a subset: families not created yet by the writer
+  // are simply unknown (NotFound on use).
+  std::vector<std::string> names;
+  for (const auto& name : WantedFamilies(column_families)) {
+    if (std::find(existing.begin(), existing.end(), name) != existing.end()) names.push_back(name);
+  }
+  std::vector<rocksdb::ColumnFamilyDescriptor> descriptors;
+  for (const auto& name : names) descriptors.emplace_back(name, rocksdb::ColumnFamilyOptions(rocks));
+  std::vector<rocksdb::ColumnFamilyHandle*> handles;
+  rocksdb::DB* raw = nullptr;
+  s = rocksdb::DB::OpenForReadOnly(rocksdb::DBOptions(rocks), dir, descriptors, &handles, &raw);
+  if (!s.ok()) return FromRocks(s, "open state store " + dir + " read-only");
+
+  std::unique_ptr<StateStore> store(new StateStore());
+  store->dir_ = dir;
+  store->read_only_ = true;
+  store->options_.column_families = column_families;
+  store->db_.reset(raw);
+  for (size_t i = 0; i < handles.size(); ++i) store->families_.emplace_back(names[i], handles[i]);
+  return store;
+}
+
+StateStore::~StateStore() {
+  if (!db_) return;
+  for (auto& [name, handle] : families_) {
+    db_->DestroyColumnFamilyHandle(handle).PermitUncheckedError();
+  }
+  families_.clear();
+  if (!read_only_) db_->Close().PermitUncheckedError();
+  db_.reset();
+}
+
+rocksdb::ColumnFamilyHandle* StateStore::Family(std::string_view name) const {
+  for (const auto& [family_name, handle] : families_) {
+    if (family_name == name) return handle;
+  }
+  return nullptr;
+}
+
+Status StateStore::Get(std::string_view family, std::string_view key, std::string* value) const {
+  rocksdb::ColumnFamilyHandle* handle = Family(family);
+  if (handle == nullptr) {
+    return NotFound("state store " + dir_ + ": unknown column family '" + std::string(family) + "'");
+  }
+  rocksdb::Status s = db_->Get(rocksdb::ReadOptions(), handle, rocksdb::Slice(key.data(), key.size()), value);
+  if (s.IsNotFound()) return NotFound("key not found in " + std::string(family));
+  return FromRocks(s, "state store " + dir_ + ": get from " + std::string(family));
+}
+
+Status StateStore::Write(StateBatch* batch) {
+  if (read_only_) return FailedPrecondition("state store " + dir_ + " is open read-only");
+  const StateBatch::Rep& rep = *batch->rep_;
+  if (rep.ops.empty()) return Status::Ok();
+
+  std::vector<rocksdb::ColumnFamilyHandle*> handles(rep.families.size());
+  for (size_t i = 0; i < rep.families.size(); ++i) {
+    handles[i] = Family(rep.families[i]);
+    if (handles[i] == nullptr) {
+      return NotFound("state store " + dir_ + ": unknown column family '" + rep.families[i] + "'");
+    }
+  }
+  // Reserve the encoded size up front: one allocation for the whole batch.
+  rocksdb::WriteBatch write_batch(rep.arena.size() + rep.ops.size() * 16 + 12);
+  for (const auto& op : rep.ops) {
+    const rocksdb::Slice key(rep.arena.data() + op.offset, op.key_size);
+    rocksdb::Status s;
+    if (op.kind == StateBatch::Rep::Kind::kPut) {
+      s = write_batch.Put(handles[op.family], key,
+                          rocksdb::Slice(rep.arena.data() + op.offset + op.key_size, op.value_size));
+    } else {
+      s = write_batch.Delete(handles[op.family], key);
+    }
+    if (!s.ok()) return FromRocks(s, "state store " + dir_ + ": build batch");
+  }
+  rocksdb::WriteOptions write_options;
+  write_options.disableWAL = options_.disable_wal;
+  // RocksDB rejects sync without a WAL; durability then comes from SyncAndFlush.
+  write_options.sync = options_.sync_writes && !options_.disable_wal;
+  return FromRocks(db_->Write(write_options, &write_batch), "state store " + dir_ + ": write");
+}
+
+std::unique_ptr<StateIterator> StateStore::NewIterator(std::string_view family) const {
+  rocksdb::ColumnFamilyHandle* handle = Family(family);
+  if (handle == nullptr) {
+    // An iterator that is never Valid and reports the error via status().
+    return std::make_unique<StateIterator>(rocksdb::NewErrorIterator(rocksdb::Status::NotFound(
+        "state store " + dir_ + ": unknown column family '" + std::string(family) + "'")));
+  }
+  rocksdb::ReadOptions read_options;
+  read_options.adaptive_readahead = true;
+  return std::make_unique<StateIterator>(db_->NewIterator(read_options, handle));
+}
+
+Status StateStore::SyncAndFlush() {
+  if (read_only_) return FailedPrecondition("state store " + dir_ + " is open read-only");
+  std::vector<rocksdb::ColumnFamilyHandle*> handles;
+  for (const auto& [name, handle] : families_) handles.push_back(handle);
+  rocksdb::FlushOptions flush_options;
+  flush_options.wait = true;
+  JIRITSU_RETURN_IF_ERROR(FromRocks(db_->Flush(flush_options, handles), "state store " + dir_ + ": flush"));
+  return FromRocks(db_->SyncWAL(), "state store " + dir_ + ": sync WAL");
+}
+
+Status StateStore::Checkpoint(const std::string& dir) {
+  std::error_code ec;
+  if (std::filesystem::exists(dir, ec)) {
+    return AlreadyExists("checkpoint target " + dir + " already exists");
+  }
+  rocksdb::Checkpoint* raw = nullptr;
+  JIRITSU_RETURN_IF_ERROR(
+      FromRocks(rocksdb::Checkpoint::Create(db_.get(), &raw), "state store " + dir_ + ": checkpoint"));
+  std::unique_ptr<rocksdb::Checkpoint> checkpoint(raw);
+  return FromRocks(checkpoint->CreateCheckpoint(dir), "state store " + dir_ + ": checkpoint to " + dir);
+}
+
+uint64_t StateStore::ApproximateSizeBytes() const {
+  uint64_t total = 0;
+  for (const auto& [name, handle] : families_) {
+    uint64_t value = 0;
+    if (db_->GetIntProperty(handle, rocksdb::DB::Properties::kLiveSstFilesSize, &value)) total += value;
+    if (db_->GetIntProperty(handle, rocksdb::DB::Properties::kCurSizeAllMemTables, &value)) total += value;
+  }
+  return total;
+}
+
+}  // namespace jiritsu

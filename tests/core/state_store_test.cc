@@ -1,0 +1,376 @@
+#include "core/state_store.h"
+
+#include <fcntl.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <cstdlib>
+#include <filesystem>
+#include <string>
+#include <vector>
+
+#include <gtest/gtest.h>
+
+extern char** environ;
+
+namespace jiritsu {
+namespace {
+
+namespace fs = std::filesystem;
+
+// A fresh directory per test, removed afterwards.
+class StateStoreTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    const auto* info = ::testing::UnitTest::GetInstance()->current_test_info();
+    root_ = fs::path(::testing::TempDir()) /
+            ("jiritsu_state_store_" + std::to_string(::getpid()) + "_" + info->name());
+    fs::remove_all(root_);
+    fs::create_directories(root_);
+    dir_ = (root_ / "store").string();
+  }
+  void TearDown() override { fs::remove_all(root_); }
+
+  std::unique_ptr<StateStore> OpenOrDie(StateStoreOptions options = {}) {
+    auto store = StateStore::Open(dir_, options);
+    EXPECT_TRUE(store.ok()) << store.status().ToString();
+    return store.ok() ? std::move(store).value() : nullptr;
+  }
+
+  static std::string GetOrEmpty(const StateStore& store, std::string_view family,
+                                std::string_view key) {
+    std::string value;
+    Status s = store.Get(family, key, &value);
+    return s.ok() ? value : "<" + std::string(StatusCodeName(s.code())) + ">";
+  }
+
+  fs::path root_;
+  std::string dir_;
+};
+
+TEST_F(StateStoreTest, MetaAndOffsetsFamiliesAlwaysExist) {
+  auto store = OpenOrDie();
+  StateBatch batch;
+  batch.Put(kMetaFamily, "k", "m");
+  batch.Put(kOffsetsFamily, "k", "o");
+  ASSERT_TRUE(store->Write(&batch).ok());
+  EXPECT_EQ(GetOrEmpty(*store, kMetaFamily, "k"), "m");
+  EXPECT_EQ(GetOrEmpty(*store, kOffsetsFamily, "k"), "o");
+  EXPECT_EQ(store->dir(), dir_);
+  EXPECT_FALSE(store->read_only());
+}
+
+TEST_F(StateStoreTest, DataSurvivesReopen) {
+  StateStoreOptions options;
+  options.column_families = {"views"};
+  {
+    auto store = OpenOrDie(options);
+    StateBatch batch;
+    batch.Put("views", "alice", "v1");
+    batch.Put(kOffsetsFamily, "jiritsu.employee[0]", "42");
+    ASSERT_TRUE(store->Write(&batch).ok());
+  }
+  // Reopening without naming "views" keeps it: existing families are opened.
+  auto store = OpenOrDie();
+  EXPECT_EQ(GetOrEmpty(*store, "views", "alice"), "v1");
+  EXPECT_EQ(GetOrEmpty(*store, kOffsetsFamily, "jiritsu.employee[0]"), "42");
+}
+
+TEST_F(StateStoreTest, MissingFamiliesAreCreatedOnReopen) {
+  { auto store = OpenOrDie(); }
+  StateStoreOptions options;
+  options.column_families = {"later"};
+  auto store = OpenOrDie(options);
+  StateBatch batch;
+  batch.Put("later", "k", "v");
+  ASSERT_TRUE(store->Write(&batch).ok());
+  EXPECT_EQ(GetOrEmpty(*store, "later", "k"), "v");
+}
+
+TEST_F(StateStoreTest, OpenWithoutCreateFailsWhenMissing) {
+  StateStoreOptions options;
+  options.create_if_missing = false;
+  auto store = StateStore::Open(dir_, options);
+  ASSERT_FALSE(store.ok());
+  EXPECT_EQ(store.status().code(), StatusCode::kNotFound);
+  EXPECT_NE(store.status().message().find(dir_), std::string::npos);
+}
+
+TEST_F(StateStoreTest, GetMissingKeyIsNotFound) {
+  auto store = OpenOrDie();
+  std::string value;
+  EXPECT_EQ(store->Get(kMetaFamily, "absent", &value).code(), StatusCode::kNotFound);
+}
+
+TEST_F(StateStoreTest, BatchPutDeleteCountAndClear) {
+  auto store = OpenOrDie();
+  StateBatch batch;
+  EXPECT_EQ(batch.Count(), 0u);
+  batch.Put(kMetaFamily, "a", "1");
+  batch.Put(kMetaFamily, "b", "2");
+  batch.Delete(kMetaFamily, "a");
+  EXPECT_EQ(batch.Count(), 3u);
+  EXPECT_GE(batch.ApproximateBytes(), std::string("a1b2a").size());
+  ASSERT_TRUE(store->Write(&batch).ok());
+  // Ops apply in order: the later delete wins over the earlier put.
+  EXPECT_EQ(GetOrEmpty(*store, kMetaFamily, "a"), "<NotFound>");
+  EXPECT_EQ(GetOrEmpty(*store, kMetaFamily, "b"), "2");
+
+  batch.Clear();
+  EXPECT_EQ(batch.Count(), 0u);
+  EXPECT_EQ(batch.ApproximateBytes(), 0u);
+  ASSERT_TRUE(store->Write(&batch).ok());  // empty batch is a no-op
+}
+
+TEST_F(StateStoreTest, BatchIsAtomicWhenAFamilyIsUnknown) {
+  auto store = OpenOrDie();
+  StateBatch batch;
+  batch.Put(kMetaFamily, "view", "v");
+  batch.Put(kOffsetsFamily, "tp", "7");
+  batch.Put("no_such_family", "x", "y");
+  Status s = store->Write(&batch);
+  EXPECT_EQ(s.code(), StatusCode::kNotFound);
+  EXPECT_NE(s.message().find("no_such_family"), std::string::npos) << s.ToString();
+  // Nothing of the batch was applied: views and offsets never disagree.
+  EXPECT_EQ(GetOrEmpty(*store, kMetaFamily, "view"), "<NotFound>");
+  EXPECT_EQ(GetOrEmpty(*store, kOffsetsFamily, "tp"), "<NotFound>");
+}
+
+TEST_F(StateStoreTest, UnknownFamilyOnGetAndIterator) {
+  auto store = OpenOrDie();
+  std::string value;
+  Status s = store->Get("nope", "k", &value);
+  EXPECT_EQ(s.code(), StatusCode::kNotFound);
+  EXPECT_NE(s.message().find("nope"), std::string::npos);
+
+  auto it = store->NewIterator("nope");
+  it->SeekToFirst();
+  EXPECT_FALSE(it->Valid());
+  EXPECT_EQ(it->status().code(), StatusCode::kNotFound);
+  EXPECT_NE(it->status().message().find("nope"), std::string::npos);
+}
+
+TEST_F(StateStoreTest, IteratorReturnsKeysInOrderAndSeeks) {
+  StateStoreOptions options;
+  options.column_families = {"views"};
+  auto store = OpenOrDie(options);
+  const std::vector<std::string> keys = {"m", "a", "z", "b\x01", std::string("b\0", 2), "b"};
+  StateBatch batch;
+  for (const auto& key : keys) batch.Put("views", key, "value-of-" + key);
+  batch.Put(kMetaFamily, "other-family", "x");
+  ASSERT_TRUE(store->Write(&batch).ok());
+
+  std::vector<std::string> expected = keys;
+  std::sort(expected.begin(), expected.end());
+  std::vector<std::string> seen;
+  auto it = store->NewIterator("views");
+  for (it->SeekToFirst(); it->Valid(); it->Next()) {
+    seen.emplace_back(it->key());
+    EXPECT_EQ(it->value(), "value-of-" + std::string(it->key()));
+  }
+  ASSERT_TRUE(it->status().ok()) << it->status().ToString();
+  EXPECT_EQ(seen, expected);
+
+  it->Seek("c");
+  ASSERT_TRUE(it->Valid());
+  EXPECT_EQ(it->key(), "m");
+  it->Seek("zz");
+  EXPECT_FALSE(it->Valid());
+}
+
+TEST_F(StateStoreTest, ReadOnlySeesDataAndRejectsWrites) {
+  StateStoreOptions options;
+  options.column_families = {"views"};
+  {
+    auto store = OpenOrDie(options);
+    StateBatch batch;
+    batch.Put("views", "k", "v");
+    ASSERT_TRUE(store->Write(&batch).ok());
+  }
+  auto ro = StateStore::OpenReadOnly(dir_, {"views"});
+  ASSERT_TRUE(ro.ok()) << ro.status().ToString();
+  EXPECT_TRUE((*ro)->read_only());
+  EXPECT_EQ(GetOrEmpty(**ro, "views", "k"), "v");
+  StateBatch batch;
+  batch.Put("views", "k", "changed");
+  EXPECT_EQ((*ro)->Write(&batch).code(), StatusCode::kFailedPrecondition);
+  EXPECT_EQ((*ro)->SyncAndFlush().code(), StatusCode::kFailedPrecondition);
+  EXPECT_EQ(GetOrEmpty(**ro, "views", "k"), "v");
+}
+
+TEST_F(StateStoreTest, ReadOnlyWhileWriterIsOpenSeesStateAsOfOpening) {
+  auto writer = OpenOrDie();
+  StateBatch batch;
+  batch.Put(kMetaFamily, "k", "before");
+  ASSERT_TRUE(writer->Write(&batch).ok());
+  auto ro = StateStore::OpenReadOnly(dir_, {});
+  ASSERT_TRUE(ro.ok()) << ro.status().ToString();
+  EXPECT_EQ(GetOrEmpty(**ro, kMetaFamily, "k"), "before");
+}
+
+TEST_F(StateStoreTest, ReadOnlyUnknownFamilyAndMissingStore) {
+  { auto store = OpenOrDie(); }
+  auto ro = StateStore::OpenReadOnly(dir_, {"never_created"});
+  ASSERT_TRUE(ro.ok()) << ro.status().ToString();
+  std::string value;
+  EXPECT_EQ((*ro)->Get("never_created", "k", &value).code(), StatusCode::kNotFound);
+
+  auto missing = StateStore::OpenReadOnly((root_ / "missing").string(), {});
+  ASSERT_FALSE(missing.ok());
+  EXPECT_EQ(missing.status().code(), StatusCode::kNotFound);
+}
+
+TEST_F(StateStoreTest, SecondOpenInSameProcessIsUnavailable) {
+  auto first = OpenOrDie();
+  auto second = StateStore::Open(dir_, {});
+  ASSERT_FALSE(second.ok());
+  EXPECT_EQ(second.status().code(), StatusCode::kUnavailable) << second.status().ToString();
+  EXPECT_NE(second.status().message().find(dir_), std::string::npos) << second.status().ToString();
+}
+
+// --- Lock held by another process -------------------------------------------
+//
+// The child re-executes this test binary (fork + execve, nothing else between
+// them) running the helper below, so it does not inherit a half-copied
+// multi-threaded RocksDB environment from the parent.
+
+constexpr char kHoldDirEnv[] = "JIRITSU_TEST_HOLD_STORE_DIR";
+constexpr char kReadyFdEnv[] = "JIRITSU_TEST_READY_FD";
+constexpr char kReleaseFdEnv[] = "JIRITSU_TEST_RELEASE_FD";
+
+TEST(StateStoreLockHelper, DISABLED_HoldLockUntilReleased) {
+  const char* dir = std::getenv(kHoldDirEnv);
+  if (dir == nullptr) GTEST_SKIP() << "helper for StateStoreTest.LockHeldByAnotherProcess";
+  const int ready_fd = std::atoi(std::getenv(kReadyFdEnv));
+  const int release_fd = std::atoi(std::getenv(kReleaseFdEnv));
+  auto store = StateStore::Open(dir, {});
+  const char ready = store.ok() ? '1' : '0';
+  if (::write(ready_fd, &ready, 1) != 1) ::_exit(3);
+  char byte;
+  while (::read(release_fd, &byte, 1) > 0) {
+  }  // EOF: the parent is done
+  ::_exit(store.ok() ? 0 : 2);
+}
+
+TEST_F(StateStoreTest, LockHeldByAnotherProcessIsUnavailable) {
+  int ready[2];
+  int release[2];
+  ASSERT_EQ(::pipe(ready), 0);
+  ASSERT_EQ(::pipe(release), 0);
+
+  // Everything the child needs is prepared before fork().
+  std::vector<std::string> env_strings;
+  for (char** e = environ; *e != nullptr; ++e) env_strings.emplace_back(*e);
+  env_strings.push_back(std::string(kHoldDirEnv) + "=" + dir_);
+  env_strings.push_back(std::string(kReadyFdEnv) + "=" + std::to_string(ready[1]));
+  env_strings.push_back(std::string(kReleaseFdEnv) + "=" + std::to_string(release[0]));
+  std::vector<char*> envp;
+  for (auto& s : env_strings) envp.push_back(s.data());
+  envp.push_back(nullptr);
+  std::string exe = "/proc/self/exe";
+  std::string filter = "--gtest_filter=StateStoreLockHelper.DISABLED_HoldLockUntilReleased";
+  std::string disabled = "--gtest_also_run_disabled_tests";
+  std::vector<char*> argv = {exe.data(), filter.data(), disabled.data(), nullptr};
+  const int devnull = ::open("/dev/null", O_WRONLY);
+  ASSERT_GE(devnull, 0);
+
+  const pid_t pid = ::fork();
+  ASSERT_GE(pid, 0);
+  if (pid == 0) {
+    ::close(ready[0]);
+    ::close(release[1]);
+    ::dup2(devnull, STDOUT_FILENO);
+    ::execve(exe.c_str(), argv.data(), envp.data());
+    ::_exit(127);
+  }
+  ::close(devnull);
+  ::close(ready[1]);
+  ::close(release[0]);
+
+  char child_ready = 0;
+  const ssize_t n = ::read(ready[0], &child_ready, 1);
+  ::close(ready[0]);
+  ASSERT_EQ(n, 1) << "helper process died before opening the store";
+  ASSERT_EQ(child_ready, '1') << "helper process could not open the store";
+
+  auto store = StateStore::Open(dir_, {});
+  ::close(release[1]);  // lets the child exit
+  int wstatus = 0;
+  ASSERT_EQ(::waitpid(pid, &wstatus, 0), pid);
+  EXPECT_TRUE(WIFEXITED(wstatus) && WEXITSTATUS(wstatus) == 0);
+
+  ASSERT_FALSE(store.ok());
+  EXPECT_EQ(store.status().code(), StatusCode::kUnavailable) << store.status().ToString();
+  EXPECT_TRUE(store.status().IsRetryable());
+  EXPECT_NE(store.status().message().find(dir_), std::string::npos) << store.status().ToString();
+
+  // Once the other process is gone the store opens normally.
+  EXPECT_NE(OpenOrDie(), nullptr);
+}
+
+TEST_F(StateStoreTest, WalDisabledWritesAreDurableAfterSyncAndFlush) {
+  StateStoreOptions options;
+  options.disable_wal = true;
+  options.sync_writes = true;  // ignored without a WAL rather than an error
+  {
+    auto store = OpenOrDie(options);
+    StateBatch batch;
+    for (int i = 0; i < 100; ++i) batch.Put(kMetaFamily, "k" + std::to_string(i), std::to_string(i));
+    ASSERT_TRUE(store->Write(&batch).ok());
+    ASSERT_TRUE(store->SyncAndFlush().ok());
+    EXPECT_GT(store->ApproximateSizeBytes(), 0u);
+  }
+  auto store = OpenOrDie();
+  EXPECT_EQ(GetOrEmpty(*store, kMetaFamily, "k99"), "99");
+}
+
+TEST_F(StateStoreTest, SyncWritesSucceed) {
+  StateStoreOptions options;
+  options.sync_writes = true;
+  auto store = OpenOrDie(options);
+  StateBatch batch;
+  batch.Put(kOffsetsFamily, "tp", "1");
+  ASSERT_TRUE(store->Write(&batch).ok());
+  ASSERT_TRUE(store->SyncAndFlush().ok());
+  EXPECT_EQ(GetOrEmpty(*store, kOffsetsFamily, "tp"), "1");
+}
+
+TEST_F(StateStoreTest, CheckpointOpensWithSameContent) {
+  StateStoreOptions options;
+  options.column_families = {"views"};
+  auto store = OpenOrDie(options);
+  StateBatch batch;
+  for (int i = 0; i < 50; ++i) batch.Put("views", "k" + std::to_string(i), "v" + std::to_string(i));
+  batch.Put(kOffsetsFamily, "tp", "50");
+  ASSERT_TRUE(store->Write(&batch).ok());
+
+  const std::string checkpoint_dir = (root_ / "checkpoint").string();
+  ASSERT_TRUE(store->Checkpoint(checkpoint_dir).ok());
+  // Later writes to the source do not leak into the checkpoint.
+  batch.Clear();
+  batch.Put("views", "after", "x");
+  ASSERT_TRUE(store->Write(&batch).ok());
+
+  auto copy = StateStore::OpenReadOnly(checkpoint_dir, {"views"});
+  ASSERT_TRUE(copy.ok()) << copy.status().ToString();
+  auto a = store->NewIterator("views");
+  auto b = (*copy)->NewIterator("views");
+  a->SeekToFirst();
+  b->SeekToFirst();
+  int compared = 0;
+  for (; b->Valid(); b->Next(), a->Next(), ++compared) {
+    if (a->key() == "after") a->Next();
+    ASSERT_TRUE(a->Valid());
+    EXPECT_EQ(a->key(), b->key());
+    EXPECT_EQ(a->value(), b->value());
+  }
+  EXPECT_EQ(compared, 50);
+  EXPECT_EQ(GetOrEmpty(**copy, kOffsetsFamily, "tp"), "50");
+  EXPECT_EQ(GetOrEmpty(**copy, "views", "after"), "<NotFound>");
+
+  Status again = store->Checkpoint(checkpoint_dir);
+  EXPECT_EQ(again.code(), StatusCode::kAlreadyExists) << again.ToString();
+}
+
+}  // namespace
+}  // namespace jiritsu

@@ -1,0 +1,476 @@
+#include "core/projection_runtime.h"
+
+#include <sodium.h>
+
+#include <algorithm>
+#include <chrono>
+#include <cstdio>
+#include <set>
+
+#include "core/logging.h"
+#include "core/topics.h"
+#include "schemas/codec.h"
+
+namespace jiritsu {
+namespace {
+
+int64_t SteadyNowMs() {
+  return std::chrono::duration_cast<std::chrono::milliseconds>(
+             std::chrono::steady_clock::now().time_since_epoch())
+      .count();
+}
+
+std::shared_ptr<spdlog::logger> Logger() {
+  static const std::shared_ptr<spdlog::logger> logger = ModuleLogger("runtime");
+  return logger;
+}
+
+bool IsGlobalTopic(const std::string& topic) {
+  return topic == kReferenceTopic || topic == kFactsTopic || topic == kDeadLetterTopic;
+}
+
+std::string Base64(std::string_view bytes) {
+  const size_t size = sodium_base64_ENCODED_LEN(bytes.size(), sodium_base64_VARIANT_ORIGINAL);
+  std::string out(size, '\0');
+  sodium_bin2base64(out.data(), size, reinterpret_cast<const unsigned char*>(bytes.data()),
+                    bytes.size(), sodium_base64_VARIANT_ORIGINAL);
+  out.resize(size - 1);  // drop the terminating NUL
+  return out;
+}
+
+// A printable prefix of arbitrary bytes: invalid UTF-8 and control bytes are
+// replaced so that the preview is always valid JSON text.
+std::string Preview(std::string_view bytes, size_t limit) {
+  std::string out;
+  for (size_t i = 0; i < bytes.size() && out.size() < limit; ++i) {
+    const auto c = static_cast<unsigned char>(bytes[i]);
+    out.push_back(c >= 0x20 && c < 0x7f ? static_cast<char>(c) : '?');
+  }
+  return out;
+}
+
+}  // namespace
+
+std::string DeadLetterKey(const LogRecord& record) {
+  return record.topic + "/" + std::to_string(record.partition) + "/" +
+         std::to_string(record.offset);
+}
+
+std::string EncodeDeadLetter(const LogRecord& record, const std::string& reason) {
+  std::string out = "{\"reason\":";
+  AppendJsonString(&out, reason);
+  out += ",\"topic\":";
+  AppendJsonString(&out, record.topic);
+  out += ",\"partition\":" + std::to_string(record.partition);
+  out += ",\"offset\":" + std::to_string(record.offset);
+  out += ",\"key\":";
+  AppendJsonString(&out, Preview(record.key, 256));
+  out += ",\"value_base64\":\"" + Base64(record.value) + "\"";
+  out += ",\"value_preview\":";
+  AppendJsonString(&out, Preview(record.value, 200));
+  out += "}";
+  return out;
+}
+
+std::string OffsetKey(const TopicPartition& tp) {
+  std::string key = tp.topic;
+  key.push_back('\0');
+  for (int shift = 24; shift >= 0; shift -= 8) {
+    key.push_back(static_cast<char>((static_cast<uint32_t>(tp.partition) >> shift) & 0xff));
+  }
+  return key;
+}
+
+std::string EncodeOffset(int64_t offset) {
+  std::string out(8, '\0');
+  for (int i = 0; i < 8; ++i) {
+    out[i] = static_cast<char>((static_cast<uint64_t>(offset) >> (56 - 8 * i)) & 0xff);
+  }
+  return out;
+}
+
+Result<int64_t> DecodeOffset(std::string_view bytes) {
+  if (bytes.size() != 8) {
+    return Corruption("stored offset has " + std::to_string(bytes.size()) + " bytes, expected 8");
+  }
+  uint64_t value = 0;
+  for (char c : bytes) value = (value << 8) | static_cast<unsigned char>(c);
+  return static_cast<int64_t>(value);
+}
+
+class ProjectionRuntime::Listener : public RebalanceListener {
+ public:
+  explicit Listener(ProjectionRuntime* runtime) : runtime_(runtime) {}
+  void OnAssigned(const std::vector<TopicPartition>& partitions) override {
+    Status status = runtime_->OnAssigned(partitions);
+    if (!status.ok() && runtime_->rebalance_status_.ok()) runtime_->rebalance_status_ = status;
+    assigned_once = true;
+  }
+  void OnRevoked(const std::vector<TopicPartition>& partitions) override {
+    Status status = runtime_->OnRevoked(partitions);
+    if (!status.ok() && runtime_->rebalance_status_.ok()) runtime_->rebalance_status_ = status;
+  }
+  bool assigned_once = false;
+
+ private:
+  ProjectionRuntime* runtime_;
+};
+
+Result<std::unique_ptr<ProjectionRuntime>> ProjectionRuntime::Create(
+    EventLog* log, std::unique_ptr<Projector> projector, RuntimeOptions options) {
+  if (sodium_init() < 0) return Internal("libsodium failed to initialise");
+  std::unique_ptr<ProjectionRuntime> runtime(new ProjectionRuntime());
+  runtime->log_ = log;
+  runtime->projector_ = std::move(projector);
+  runtime->options_ = std::move(options);
+  JIRITSU_RETURN_IF_ERROR(runtime->OpenStore());
+  JIRITSU_RETURN_IF_ERROR(runtime->projector_->Open(runtime->store_.get()));
+  if (!runtime->options_.local_only) {
+    JIRITSU_ASSIGN_OR_RETURN(runtime->producer_, log->NewProducer());
+  }
+  JIRITSU_RETURN_IF_ERROR(runtime->StartGlobalInputs());
+  ConsumerOptions consumer_options;
+  consumer_options.group_id = runtime->options_.group_id;
+  JIRITSU_ASSIGN_OR_RETURN(runtime->task_consumer_, log->NewConsumer(consumer_options));
+  runtime->listener_ = std::make_unique<Listener>(runtime.get());
+  if (runtime->options_.use_consumer_group) {
+    JIRITSU_RETURN_IF_ERROR(
+        runtime->task_consumer_->Subscribe(EmployeeSourceTopics(), runtime->listener_.get()));
+  } else {
+    JIRITSU_RETURN_IF_ERROR(runtime->AssignAllTaskPartitions());
+  }
+  return runtime;
+}
+
+ProjectionRuntime::~ProjectionRuntime() {
+  // Consumers first: closing a group member may call back into OnRevoked.
+  task_consumer_.reset();
+  global_consumer_.reset();
+  if (projector_) projector_->Close();
+}
+
+Status ProjectionRuntime::OpenStore() {
+  StateStoreOptions store_options;
+  store_options.column_families = projector_->ColumnFamilies();
+  store_options.column_families.emplace_back(kDeadLetterFamily);
+  store_options.disable_wal = options_.rebuild_mode;
+  JIRITSU_ASSIGN_OR_RETURN(store_, StateStore::Open(options_.state_dir, store_options));
+  return Status::Ok();
+}
+
+Result<int64_t> ProjectionRuntime::StoredOffset(const TopicPartition& tp) const {
+  std::string value;
+  Status status = store_->Get(kOffsetsFamily, OffsetKey(tp), &value);
+  if (status.code() == StatusCode::kNotFound) return int64_t{0};
+  if (!status.ok()) return status;
+  return DecodeOffset(value);
+}
+
+Status ProjectionRuntime::StartGlobalInputs() {
+  ConsumerOptions consumer_options;
+  consumer_options.group_id = options_.group_id + "-global";
+  JIRITSU_ASSIGN_OR_RETURN(global_consumer_, log_->NewConsumer(consumer_options));
+  std::map<TopicPartition, int64_t> starts;
+  for (const std::string& topic :
+       {std::string(kReferenceTopic), std::string(kFactsTopic), std::string(kDeadLetterTopic)}) {
+    JIRITSU_ASSIGN_OR_RETURN(int32_t partitions, log_->PartitionCount(topic));
+    for (int32_t p = 0; p < partitions; ++p) {
+      TopicPartition tp{topic, p};
+      JIRITSU_ASSIGN_OR_RETURN(int64_t offset, StoredOffset(tp));
+      starts[tp] = offset;
+      positions_[tp] = offset;
+    }
+  }
+  return global_consumer_->Assign(starts);
+}
+
+Status ProjectionRuntime::AssignAllTaskPartitions() {
+  std::map<TopicPartition, int64_t> starts;
+  for (const auto& topic : EmployeeSourceTopics()) {
+    JIRITSU_ASSIGN_OR_RETURN(int32_t partitions, log_->PartitionCount(topic));
+    for (int32_t p = 0; p < partitions; ++p) {
+      TopicPartition tp{topic, p};
+      JIRITSU_ASSIGN_OR_RETURN(int64_t offset, StoredOffset(tp));
+      JIRITSU_ASSIGN_OR_RETURN(int64_t end, log_->EndOffset(tp));
+      starts[tp] = offset;
+      positions_[tp] = offset;
+      ends_[tp] = end;
+    }
+  }
+  listener_->assigned_once = true;
+  return task_consumer_->Assign(starts);
+}
+
+Status ProjectionRuntime::OnAssigned(const std::vector<TopicPartition>& partitions) {
+  for (const auto& tp : partitions) {
+    JIRITSU_ASSIGN_OR_RETURN(int64_t offset, StoredOffset(tp));
+    positions_[tp] = offset;
+    JIRITSU_RETURN_IF_ERROR(task_consumer_->Seek(tp, offset));
+    JIRITSU_ASSIGN_OR_RETURN(int64_t end, log_->EndOffset(tp));
+    ends_[tp] = end;
+  }
+  Logger()->info("assigned {} partitions", partitions.size());
+  return Status::Ok();
+}
+
+Status ProjectionRuntime::OnRevoked(const std::vector<TopicPartition>& partitions) {
+  // Commit what was processed for them before another member takes over.
+  JIRITSU_RETURN_IF_ERROR(Checkpoint());
+  std::set<int32_t> numbers;
+  for (const auto& tp : partitions) {
+    positions_.erase(tp);
+    ends_.erase(tp);
+    numbers.insert(tp.partition);
+  }
+  projector_->OnPartitionsRevoked(std::vector<int32_t>(numbers.begin(), numbers.end()));
+  Logger()->info("revoked {} partitions", partitions.size());
+  return Status::Ok();
+}
+
+bool ProjectionRuntime::PastStopOffset(const LogRecord& record) const {
+  if (options_.stop_offsets.empty()) return false;
+  auto it = options_.stop_offsets.find(TopicPartition{record.topic, record.partition});
+  return it != options_.stop_offsets.end() && record.offset >= it->second;
+}
+
+Status ProjectionRuntime::DeadLetter(const LogRecord& record, const std::string& reason) {
+  std::string value = EncodeDeadLetter(record, reason);
+  if (options_.local_only) {
+    pending_dlq_rows_.emplace_back(DeadLetterKey(record), std::move(value));
+  } else {
+    pending_dead_letters_.emplace_back(DeadLetterKey(record), std::move(value));
+  }
+  std::lock_guard<std::mutex> lock(stats_mutex_);
+  ++stats_.dead_letters;
+  return Status::Ok();
+}
+
+Status ProjectionRuntime::ApplyGlobalRecord(const LogRecord& record) {
+  positions_[TopicPartition{record.topic, record.partition}] = record.offset + 1;
+  if (PastStopOffset(record)) return Status::Ok();
+  if (record.topic == kFactsTopic) {
+    JIRITSU_RETURN_IF_ERROR(projector_->ApplyFacts(record));
+    std::lock_guard<std::mutex> lock(stats_mutex_);
+    ++stats_.facts_applied;
+    return Status::Ok();
+  }
+  if (record.topic == kDeadLetterTopic) {
+    pending_dlq_rows_.emplace_back(record.key, record.value);
+    return Status::Ok();
+  }
+  // Reference topic.
+  Result<Event> event = DecodeJsonEvent(record.value);
+  if (!event.ok()) return DeadLetter(record, event.status().message());
+  if (FamilyOf(event->type) != Family::kReference) {
+    return DeadLetter(record, "type: " + std::string(EventTypeName(event->type)) +
+                                  " belongs on " + TopicForFamily(FamilyOf(event->type)) +
+                                  ", found on " + record.topic);
+  }
+  if (options_.as_of_time_us && event->time_us > *options_.as_of_time_us) {
+    std::lock_guard<std::mutex> lock(stats_mutex_);
+    ++stats_.events_skipped_as_of;
+    return Status::Ok();
+  }
+  JIRITSU_RETURN_IF_ERROR(projector_->ApplyReference(
+      *event, SourcePosition{record.topic, record.partition, record.offset}));
+  std::lock_guard<std::mutex> lock(stats_mutex_);
+  ++stats_.reference_applied;
+  return Status::Ok();
+}
+
+Status ProjectionRuntime::ApplyTaskRecord(const LogRecord& record) {
+  positions_[TopicPartition{record.topic, record.partition}] = record.offset + 1;
+  if (PastStopOffset(record)) return Status::Ok();
+  {
+    std::lock_guard<std::mutex> lock(stats_mutex_);
+    stats_.bytes_read += record.value.size();
+  }
+  Result<Event> event = DecodeJsonEvent(record.value);
+  if (!event.ok()) return DeadLetter(record, event.status().message());
+  const std::string expected_topic = TopicForFamily(FamilyOf(event->type));
+  if (expected_topic != record.topic) {
+    return DeadLetter(record, "type: " + std::string(EventTypeName(event->type)) +
+                                  " belongs on " + expected_topic + ", found on " + record.topic);
+  }
+  if (record.key != event->subject) {
+    return DeadLetter(record, "key: record key \"" + Preview(record.key, 128) +
+                                  "\" differs from subject \"" + event->subject +
+                                  "\"; employee events must be keyed by subject");
+  }
+  if (options_.as_of_time_us && event->time_us > *options_.as_of_time_us) {
+    std::lock_guard<std::mutex> lock(stats_mutex_);
+    ++stats_.events_skipped_as_of;
+    return Status::Ok();
+  }
+  JIRITSU_RETURN_IF_ERROR(projector_->ApplyEmployeeEvent(
+      *event, SourcePosition{record.topic, record.partition, record.offset}));
+  ++events_since_checkpoint_;
+  std::lock_guard<std::mutex> lock(stats_mutex_);
+  ++stats_.events_applied;
+  return Status::Ok();
+}
+
+Status ProjectionRuntime::DrainGlobalInputs(bool block_until_end) {
+  std::map<TopicPartition, int64_t> targets;
+  if (block_until_end) {
+    for (const auto& [tp, position] : positions_) {
+      if (!IsGlobalTopic(tp.topic)) continue;
+      JIRITSU_ASSIGN_OR_RETURN(int64_t end, log_->EndOffset(tp));
+      auto stop = options_.stop_offsets.find(tp);
+      if (stop != options_.stop_offsets.end()) end = std::min(end, stop->second);
+      targets[tp] = end;
+    }
+  }
+  auto reached = [&] {
+    for (const auto& [tp, end] : targets) {
+      if (positions_[tp] < end) return false;
+    }
+    return true;
+  };
+  std::vector<LogRecord> records;
+  while (!stop_requested_.load()) {
+    if (block_until_end && reached()) break;
+    records.clear();
+    JIRITSU_RETURN_IF_ERROR(global_consumer_->Poll(
+        std::chrono::milliseconds(block_until_end ? 200 : 0), options_.poll_batch, &records));
+    if (records.empty() && !block_until_end) break;
+    for (const auto& record : records) JIRITSU_RETURN_IF_ERROR(ApplyGlobalRecord(record));
+    if (pending_dlq_rows_.size() > 10000) JIRITSU_RETURN_IF_ERROR(Checkpoint());
+  }
+  return Status::Ok();
+}
+
+Status ProjectionRuntime::Checkpoint() {
+  StateBatch batch;
+  std::vector<FactsRecord> facts;
+  JIRITSU_RETURN_IF_ERROR(projector_->Checkpoint(&batch, &facts));
+  if (options_.local_only) {
+    // No log to publish to: the facts feed this store's global tables
+    // directly, and the aggregates they change join the same batch.
+    for (auto& record : facts) {
+      LogRecord local{std::string(kFactsTopic), 0, -1, record.key, record.value, 0};
+      JIRITSU_RETURN_IF_ERROR(projector_->ApplyFacts(local));
+    }
+    std::vector<FactsRecord> more;
+    JIRITSU_RETURN_IF_ERROR(projector_->Checkpoint(&batch, &more));
+    if (!more.empty()) return Internal("projector produced facts while applying facts");
+  } else {
+    auto append = [&](std::string_view topic, const std::string& key,
+                      const std::string& value) -> Status {
+      for (int attempt = 0;; ++attempt) {
+        Status status = producer_->Append(std::string(topic), key, value);
+        if (status.code() != StatusCode::kResourceExhausted || attempt > 100) return status;
+        JIRITSU_RETURN_IF_ERROR(producer_->Flush(std::chrono::seconds(60)));
+      }
+    };
+    for (const auto& record : facts) JIRITSU_RETURN_IF_ERROR(append(kFactsTopic, record.key, record.value));
+    for (const auto& [key, value] : pending_dead_letters_) {
+      JIRITSU_RETURN_IF_ERROR(append(kDeadLetterTopic, key, value));
+    }
+    if (!facts.empty() || !pending_dead_letters_.empty()) {
+      Status flushed = producer_->Flush(std::chrono::seconds(60));
+      if (!flushed.ok()) return flushed.WithContext("publishing facts/dead letters");
+    }
+  }
+  for (const auto& [key, value] : pending_dlq_rows_) batch.Put(kDeadLetterFamily, key, value);
+  for (const auto& [tp, position] : positions_) {
+    batch.Put(kOffsetsFamily, OffsetKey(tp), EncodeOffset(position));
+  }
+  JIRITSU_RETURN_IF_ERROR(store_->Write(&batch));
+  {
+    std::lock_guard<std::mutex> lock(stats_mutex_);
+    stats_.facts_published += facts.size();
+    ++stats_.checkpoints;
+    stats_.partitions.clear();
+    for (const auto& [tp, position] : positions_) {
+      auto end = ends_.find(tp);
+      stats_.partitions[tp] = PartitionProgress{position, end == ends_.end() ? position : end->second};
+    }
+  }
+  pending_dead_letters_.clear();
+  pending_dlq_rows_.clear();
+  events_since_checkpoint_ = 0;
+  last_checkpoint_ms_ = SteadyNowMs();
+  return Status::Ok();
+}
+
+Status ProjectionRuntime::RefreshTaskEnds() {
+  for (auto& [tp, end] : ends_) {
+    JIRITSU_ASSIGN_OR_RETURN(int64_t latest, log_->EndOffset(tp));
+    auto stop = options_.stop_offsets.find(tp);
+    end = stop == options_.stop_offsets.end() ? latest : std::min(latest, stop->second);
+  }
+  return Status::Ok();
+}
+
+bool ProjectionRuntime::TasksCaughtUp() const {
+  if (!listener_->assigned_once) return false;
+  for (const auto& [tp, end] : ends_) {
+    auto it = positions_.find(tp);
+    if (it == positions_.end() || it->second < end) return false;
+  }
+  return true;
+}
+
+void ProjectionRuntime::MaybeReportProgress(bool force) {
+  if (options_.progress_every_ms <= 0) return;
+  const int64_t now = SteadyNowMs();
+  if (!force && now - last_progress_ms_ < options_.progress_every_ms) return;
+  last_progress_ms_ = now;
+  int64_t remaining = 0;
+  for (const auto& [tp, end] : ends_) {
+    auto it = positions_.find(tp);
+    if (it != positions_.end()) remaining += std::max<int64_t>(0, end - it->second);
+  }
+  RuntimeStats snapshot = stats();
+  const double seconds = std::max(1e-3, (now - started_ms_) / 1000.0);
+  const double rate = snapshot.events_applied / seconds;
+  std::fprintf(stderr, "[run] applied=%llu dead_letters=%llu %.0f ev/s remaining=%lld eta=%.0fs\n",
+               static_cast<unsigned long long>(snapshot.events_applied),
+               static_cast<unsigned long long>(snapshot.dead_letters), rate,
+               static_cast<long long>(remaining), rate > 0 ? remaining / rate : 0.0);
+}
+
+Status ProjectionRuntime::Run() {
+  started_ms_ = SteadyNowMs();
+  last_checkpoint_ms_ = started_ms_;
+  // Reference data and global tables first, so a batch run knows every
+  // programme and org unit before the events that name them.
+  JIRITSU_RETURN_IF_ERROR(DrainGlobalInputs(/*block_until_end=*/true));
+  std::vector<LogRecord> records;
+  while (!stop_requested_.load()) {
+    JIRITSU_RETURN_IF_ERROR(DrainGlobalInputs(/*block_until_end=*/false));
+    records.clear();
+    JIRITSU_RETURN_IF_ERROR(
+        task_consumer_->Poll(std::chrono::milliseconds(100), options_.poll_batch, &records));
+    JIRITSU_RETURN_IF_ERROR(rebalance_status_);
+    for (const auto& record : records) JIRITSU_RETURN_IF_ERROR(ApplyTaskRecord(record));
+    const bool due = events_since_checkpoint_ >= options_.checkpoint_every_events ||
+                     SteadyNowMs() - last_checkpoint_ms_ >= options_.checkpoint_every_ms;
+    if (due) JIRITSU_RETURN_IF_ERROR(Checkpoint());
+    MaybeReportProgress(false);
+    if (options_.until_caught_up && records.empty() && TasksCaughtUp()) {
+      JIRITSU_RETURN_IF_ERROR(RefreshTaskEnds());
+      if (!TasksCaughtUp()) continue;
+      // Publish the last facts, then read every global input (including
+      // those facts) to its end, then commit the aggregates they changed.
+      JIRITSU_RETURN_IF_ERROR(Checkpoint());
+      JIRITSU_RETURN_IF_ERROR(DrainGlobalInputs(/*block_until_end=*/true));
+      break;
+    }
+  }
+  JIRITSU_RETURN_IF_ERROR(Checkpoint());
+  if (options_.rebuild_mode) JIRITSU_RETURN_IF_ERROR(store_->SyncAndFlush());
+  MaybeReportProgress(true);
+  std::lock_guard<std::mutex> lock(stats_mutex_);
+  stats_.seconds = (SteadyNowMs() - started_ms_) / 1000.0;
+  return Status::Ok();
+}
+
+RuntimeStats ProjectionRuntime::stats() const {
+  std::lock_guard<std::mutex> lock(stats_mutex_);
+  RuntimeStats copy = stats_;
+  return copy;
+}
+
+}  // namespace jiritsu

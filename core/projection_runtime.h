@@ -1,0 +1,153 @@
+// ProjectionRuntime: drives a Projector over an EventLog and keeps its views
+// and the consumed offsets together in one StateStore.
+//
+// What it guarantees (docs/architecture.md):
+//   * Offsets live with the state: every checkpoint writes the projector's
+//     changes and the positions of every input in one atomic WriteBatch; on
+//     start and on partition assignment it seeks to the stored positions.
+//   * Exactly-once in effect: facts records and dead letters produced by a
+//     checkpoint are durable (flushed) before its batch is written, and both
+//     are idempotent for their readers, so a crash at any point neither loses
+//     nor doubles anything.
+//   * Reference data first: the global inputs (jiritsu.reference,
+//     jiritsu.facts, jiritsu.dlq) are drained before each batch of employee
+//     events.
+//   * Poison records (undecodable, invalid, wrong topic, key != subject) go
+//     to jiritsu.dlq with the reason and their source position; processing
+//     continues.
+//
+// Lifecycle: Create() -> Run() (blocks until caught up, stopped or failed)
+// -> destroy. Stop() may be called from any thread or a signal-safe flag.
+// Thread-safety: Run() on one thread; Stop() and stats() from any thread.
+// Failure: Run() returns the first non-retryable error (store I/O, producer
+// delivery failure after retries, corruption); the store is left at the last
+// committed checkpoint, so restarting resumes correctly.
+#pragma once
+
+#include <atomic>
+#include <cstdint>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "core/event_log.h"
+#include "core/projector.h"
+#include "core/state_store.h"
+#include "core/status.h"
+
+namespace jiritsu {
+
+inline constexpr std::string_view kDeadLetterFamily = "dlq";
+
+struct RuntimeOptions {
+  std::string state_dir;               // the StateStore directory
+  std::string group_id = "jiritsu-projections";
+  // false: read every employee partition directly, without a consumer group
+  // (replays, single-process tools).
+  bool use_consumer_group = true;
+  bool until_caught_up = false;        // exit once every input reached its end
+  size_t checkpoint_every_events = 50000;
+  int64_t checkpoint_every_ms = 1000;  // cadence only; never enters a view
+  size_t poll_batch = 10000;
+  // Rebuild mode (replay): no WAL, one sync at the end.
+  bool rebuild_mode = false;
+  // As-of replays: employee and reference events with a later event time are
+  // consumed but not applied.
+  std::optional<int64_t> as_of_time_us;
+  // As-of by log position: records at or after these offsets are not applied.
+  std::map<TopicPartition, int64_t> stop_offsets;
+  // When set, dead letters and facts are not published (read-only replays of
+  // a log the process must not write to); facts are applied locally instead.
+  bool local_only = false;
+  // Print progress lines to stderr every this many ms (0 = never).
+  int64_t progress_every_ms = 0;
+};
+
+struct PartitionProgress {
+  int64_t position = 0;    // next offset to read
+  int64_t end_offset = 0;  // last known end
+};
+
+struct RuntimeStats {
+  uint64_t events_applied = 0;
+  uint64_t events_skipped_as_of = 0;
+  uint64_t dead_letters = 0;
+  uint64_t facts_published = 0;
+  uint64_t facts_applied = 0;
+  uint64_t reference_applied = 0;
+  uint64_t checkpoints = 0;
+  uint64_t bytes_read = 0;
+  double seconds = 0;
+  std::map<TopicPartition, PartitionProgress> partitions;
+};
+
+class ProjectionRuntime {
+ public:
+  static Result<std::unique_ptr<ProjectionRuntime>> Create(
+      EventLog* log, std::unique_ptr<Projector> projector, RuntimeOptions options);
+  ~ProjectionRuntime();
+
+  Status Run();
+  void Stop() { stop_requested_.store(true); }
+  RuntimeStats stats() const;
+  StateStore* store() { return store_.get(); }
+
+ private:
+  class Listener;
+  ProjectionRuntime() = default;
+
+  Status OpenStore();
+  Status StartGlobalInputs();
+  Status DrainGlobalInputs(bool block_until_end);
+  Status ApplyGlobalRecord(const LogRecord& record);
+  Status ApplyTaskRecord(const LogRecord& record);
+  Status DeadLetter(const LogRecord& record, const std::string& reason);
+  Status Checkpoint();
+  Status AssignAllTaskPartitions();
+  Status OnAssigned(const std::vector<TopicPartition>& partitions);
+  Status OnRevoked(const std::vector<TopicPartition>& partitions);
+  Result<int64_t> StoredOffset(const TopicPartition& tp) const;
+  bool TasksCaughtUp() const;
+  Status RefreshTaskEnds();
+  void MaybeReportProgress(bool force);
+  bool PastStopOffset(const LogRecord& record) const;
+
+  EventLog* log_ = nullptr;
+  std::unique_ptr<Projector> projector_;
+  RuntimeOptions options_;
+  std::unique_ptr<StateStore> store_;
+  std::unique_ptr<LogProducer> producer_;
+  std::unique_ptr<LogConsumer> task_consumer_;
+  std::unique_ptr<LogConsumer> global_consumer_;
+  std::unique_ptr<Listener> listener_;
+
+  std::map<TopicPartition, int64_t> positions_;  // next offset, owned + global
+  std::map<TopicPartition, int64_t> ends_;       // end offsets to reach
+  std::vector<std::pair<std::string, std::string>> pending_dlq_rows_;
+  std::vector<std::pair<std::string, std::string>> pending_dead_letters_;  // key, value
+  Status rebalance_status_;
+  size_t events_since_checkpoint_ = 0;
+  int64_t last_checkpoint_ms_ = 0;
+  int64_t last_progress_ms_ = 0;
+  int64_t started_ms_ = 0;
+  std::atomic<bool> stop_requested_{false};
+  mutable std::mutex stats_mutex_;
+  RuntimeStats stats_;
+};
+
+// Dead-letter record published on jiritsu.dlq (JSON, one object):
+// {"reason": "...", "topic": "...", "partition": n, "offset": n,
+//  "key": "...", "value_base64": "...", "value_preview": "..."}
+// Keyed by "<topic>/<partition>/<offset>" so re-publication collapses.
+std::string DeadLetterKey(const LogRecord& record);
+std::string EncodeDeadLetter(const LogRecord& record, const std::string& reason);
+
+// Offsets column family encoding (shared with replay and tests).
+std::string OffsetKey(const TopicPartition& tp);
+std::string EncodeOffset(int64_t offset);
+Result<int64_t> DecodeOffset(std::string_view bytes);
+
+}  // namespace jiritsu

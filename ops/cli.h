@@ -29,8 +29,14 @@ struct LogSelection {
   std::string kafka_bootstrap;
   std::vector<std::string> kafka_properties;  // "key=value"
   int32_t partitions = 8;
+  // Root of the view generations (core/view_generations.h). Empty: the
+  // default, <store>/views on the embedded log, ./jiritsu-state on Kafka.
+  std::string state_dir;
 };
 void AddLogOptions(CLI::App* app, LogSelection* selection);
+// Adds --state-dir (for commands that read or write views).
+void AddStateOptions(CLI::App* app, LogSelection* selection);
+std::string ViewsRoot(const LogSelection& selection);
 
 Command AddVersionCommand(CLI::App& root);
 

@@ -21,6 +21,18 @@ void AddLogOptions(CLI::App* app, LogSelection* selection) {
       ->check(CLI::Range(1, 256));
 }
 
+void AddStateOptions(CLI::App* app, LogSelection* selection) {
+  app->add_option("--state-dir", selection->state_dir,
+                  "Views directory (generations root). Default: <store>/views on the embedded "
+                  "log, ./jiritsu-state with --kafka");
+}
+
+std::string ViewsRoot(const LogSelection& selection) {
+  if (!selection.state_dir.empty()) return selection.state_dir;
+  if (!selection.kafka_bootstrap.empty()) return "./jiritsu-state";
+  return selection.store_dir + "/views";
+}
+
 Command AddVersionCommand(CLI::App& root) {
   Command command;
   command.app = root.add_subcommand("version", "Print version and schema version");

@@ -1,1 +1,0 @@
-// Domain projections; see processors/README.md.

@@ -124,6 +124,7 @@ Result<std::unique_ptr<ProjectionRuntime>> ProjectionRuntime::Create(
   runtime->projector_ = std::move(projector);
   runtime->options_ = std::move(options);
   JIRITSU_RETURN_IF_ERROR(runtime->OpenStore());
+  JIRITSU_RETURN_IF_ERROR(runtime->CheckViewVersion());
   JIRITSU_RETURN_IF_ERROR(runtime->projector_->Open(runtime->store_.get()));
   if (!runtime->options_.local_only) {
     JIRITSU_ASSIGN_OR_RETURN(runtime->producer_, log->NewProducer());
@@ -155,6 +156,21 @@ Status ProjectionRuntime::OpenStore() {
   store_options.column_families.emplace_back(kDeadLetterFamily);
   store_options.disable_wal = options_.rebuild_mode;
   JIRITSU_ASSIGN_OR_RETURN(store_, StateStore::Open(options_.state_dir, store_options));
+  return Status::Ok();
+}
+
+Status ProjectionRuntime::CheckViewVersion() {
+  if (options_.view_version == 0) return Status::Ok();
+  std::string stored;
+  Status status = store_->Get(kMetaFamily, kViewVersionKey, &stored);
+  if (status.code() == StatusCode::kNotFound) return Status::Ok();
+  JIRITSU_RETURN_IF_ERROR(status);
+  if (stored != std::to_string(options_.view_version)) {
+    return FailedPrecondition("views in " + options_.state_dir + " were built by view version " +
+                              stored + "; this build projects version " +
+                              std::to_string(options_.view_version) +
+                              ": rebuild them with `jiritsu replay --swap`");
+  }
   return Status::Ok();
 }
 
@@ -373,6 +389,9 @@ Status ProjectionRuntime::Checkpoint() {
     }
   }
   for (const auto& [key, value] : pending_dlq_rows_) batch.Put(kDeadLetterFamily, key, value);
+  if (options_.view_version != 0) {
+    batch.Put(kMetaFamily, kViewVersionKey, std::to_string(options_.view_version));
+  }
   for (const auto& [tp, position] : positions_) {
     batch.Put(kOffsetsFamily, OffsetKey(tp), EncodeOffset(position));
   }

@@ -41,6 +41,7 @@
 namespace jiritsu {
 
 inline constexpr std::string_view kDeadLetterFamily = "dlq";
+inline constexpr std::string_view kViewVersionKey = "view_version";
 
 struct RuntimeOptions {
   std::string state_dir;               // the StateStore directory
@@ -62,6 +63,10 @@ struct RuntimeOptions {
   // When set, dead letters and facts are not published (read-only replays of
   // a log the process must not write to); facts are applied locally instead.
   bool local_only = false;
+  // The projector code's view version (0 = unchecked). Written to the meta
+  // column family at each checkpoint; a store built by another version is
+  // refused (kFailedPrecondition) so stale views are rebuilt, never mixed.
+  int32_t view_version = 0;
   // Print progress lines to stderr every this many ms (0 = never).
   int64_t progress_every_ms = 0;
 };
@@ -100,6 +105,7 @@ class ProjectionRuntime {
   ProjectionRuntime() = default;
 
   Status OpenStore();
+  Status CheckViewVersion();
   Status StartGlobalInputs();
   Status DrainGlobalInputs(bool block_until_end);
   Status ApplyGlobalRecord(const LogRecord& record);

@@ -1,1 +1,0 @@
-// Keeps jiritsu_testing non-empty before shared fixtures exist.

@@ -243,6 +243,28 @@ Status ProjectionRuntime::OnRevoked(const std::vector<TopicPartition>& partition
   return Status::Ok();
 }
 
+void ProjectionRuntime::Interleave(std::vector<LogRecord>* records) {
+  auto next = [this] {  // splitmix64: deterministic, no library distributions
+    uint64_t z = (interleave_state_ += 0x9e3779b97f4a7c15ULL);
+    z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ULL;
+    z = (z ^ (z >> 27)) * 0x94d049bb133111ebULL;
+    return z ^ (z >> 31);
+  };
+  std::map<TopicPartition, std::vector<LogRecord>> queues;
+  for (auto& record : *records) {
+    queues[TopicPartition{record.topic, record.partition}].push_back(std::move(record));
+  }
+  std::vector<std::pair<std::vector<LogRecord>*, size_t>> cursors;
+  for (auto& [tp, queue] : queues) cursors.emplace_back(&queue, 0);
+  records->clear();
+  while (!cursors.empty()) {
+    const size_t pick = next() % cursors.size();
+    auto& [queue, index] = cursors[pick];
+    records->push_back(std::move((*queue)[index++]));
+    if (index == queue->size()) cursors.erase(cursors.begin() + static_cast<long>(pick));
+  }
+}
+
 bool ProjectionRuntime::PastStopOffset(const LogRecord& record) const {
   if (options_.stop_offsets.empty()) return false;
   auto it = options_.stop_offsets.find(TopicPartition{record.topic, record.partition});
@@ -460,9 +482,15 @@ Status ProjectionRuntime::Run() {
   while (!stop_requested_.load()) {
     JIRITSU_RETURN_IF_ERROR(DrainGlobalInputs(/*block_until_end=*/false));
     records.clear();
+    size_t batch = options_.poll_batch;
+    if (options_.interleave_seed != 0) {
+      if (interleave_state_ == 0) interleave_state_ = options_.interleave_seed;
+      batch = 1 + (interleave_state_ * 2654435761ULL >> 7) % std::max<size_t>(1, batch);
+    }
     JIRITSU_RETURN_IF_ERROR(
-        task_consumer_->Poll(std::chrono::milliseconds(100), options_.poll_batch, &records));
+        task_consumer_->Poll(std::chrono::milliseconds(100), batch, &records));
     JIRITSU_RETURN_IF_ERROR(rebalance_status_);
+    if (options_.interleave_seed != 0) Interleave(&records);
     for (const auto& record : records) JIRITSU_RETURN_IF_ERROR(ApplyTaskRecord(record));
     const bool due = events_since_checkpoint_ >= options_.checkpoint_every_events ||
                      SteadyNowMs() - last_checkpoint_ms_ >= options_.checkpoint_every_ms;

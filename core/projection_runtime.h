@@ -67,6 +67,10 @@ struct RuntimeOptions {
   // column family at each checkpoint; a store built by another version is
   // refused (kFailedPrecondition) so stale views are rebuilt, never mixed.
   int32_t view_version = 0;
+  // Test knob (0 = off): re-merge every polled batch in a seeded random
+  // interleaving that keeps per-partition order, and vary batch sizes, to
+  // prove the views do not depend on cross-topic arrival order.
+  uint64_t interleave_seed = 0;
   // Print progress lines to stderr every this many ms (0 = never).
   int64_t progress_every_ms = 0;
 };
@@ -120,6 +124,7 @@ class ProjectionRuntime {
   Status RefreshTaskEnds();
   void MaybeReportProgress(bool force);
   bool PastStopOffset(const LogRecord& record) const;
+  void Interleave(std::vector<LogRecord>* records);
 
   EventLog* log_ = nullptr;
   std::unique_ptr<Projector> projector_;
@@ -139,6 +144,7 @@ class ProjectionRuntime {
   int64_t last_checkpoint_ms_ = 0;
   int64_t last_progress_ms_ = 0;
   int64_t started_ms_ = 0;
+  uint64_t interleave_state_ = 0;
   std::atomic<bool> stop_requested_{false};
   mutable std::mutex stats_mutex_;
   RuntimeStats stats_;

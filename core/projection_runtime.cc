@@ -125,6 +125,7 @@ Result<std::unique_ptr<ProjectionRuntime>> ProjectionRuntime::Create(
   runtime->options_ = std::move(options);
   JIRITSU_RETURN_IF_ERROR(runtime->OpenStore());
   JIRITSU_RETURN_IF_ERROR(runtime->CheckViewVersion());
+  JIRITSU_RETURN_IF_ERROR(runtime->CheckWritable());
   JIRITSU_RETURN_IF_ERROR(runtime->projector_->Open(runtime->store_.get()));
   if (!runtime->options_.local_only) {
     JIRITSU_ASSIGN_OR_RETURN(runtime->producer_, log->NewProducer());
@@ -174,6 +175,26 @@ Status ProjectionRuntime::CheckViewVersion() {
   return Status::Ok();
 }
 
+Status ProjectionRuntime::CheckWritable() {
+  std::string marker;
+  Status status = store_->Get(kMetaFamily, kReadOnlyMarkerKey, &marker);
+  if (status.code() == StatusCode::kNotFound) return Status::Ok();
+  JIRITSU_RETURN_IF_ERROR(status);
+  return FailedPrecondition("views in " + options_.state_dir + " are a read-only store (" + marker +
+                            "): query them, never advance them");
+}
+
+bool ProjectionRuntime::SkipsDerivedTopics() const {
+  return options_.local_only && options_.derived_inputs == RuntimeOptions::DerivedInputs::kLocal;
+}
+
+Status ProjectionRuntime::RefreshDerivedPositions() {
+  for (auto& [tp, position] : derived_positions_) {
+    JIRITSU_ASSIGN_OR_RETURN(position, log_->EndOffset(tp));
+  }
+  return Status::Ok();
+}
+
 Result<int64_t> ProjectionRuntime::StoredOffset(const TopicPartition& tp) const {
   std::string value;
   Status status = store_->Get(kOffsetsFamily, OffsetKey(tp), &value);
@@ -192,6 +213,10 @@ Status ProjectionRuntime::StartGlobalInputs() {
     JIRITSU_ASSIGN_OR_RETURN(int32_t partitions, log_->PartitionCount(topic));
     for (int32_t p = 0; p < partitions; ++p) {
       TopicPartition tp{topic, p};
+      if (SkipsDerivedTopics() && topic != kReferenceTopic) {
+        JIRITSU_ASSIGN_OR_RETURN(derived_positions_[tp], log_->EndOffset(tp));
+        continue;
+      }
       JIRITSU_ASSIGN_OR_RETURN(int64_t offset, StoredOffset(tp));
       starts[tp] = offset;
       positions_[tp] = offset;
@@ -265,16 +290,23 @@ void ProjectionRuntime::Interleave(std::vector<LogRecord>* records) {
   }
 }
 
-bool ProjectionRuntime::PastStopOffset(const LogRecord& record) const {
+bool ProjectionRuntime::PastStopOffset(const LogRecord& record) {
   if (options_.stop_offsets.empty()) return false;
-  auto it = options_.stop_offsets.find(TopicPartition{record.topic, record.partition});
-  return it != options_.stop_offsets.end() && record.offset >= it->second;
+  const TopicPartition tp{record.topic, record.partition};
+  auto it = options_.stop_offsets.find(tp);
+  if (it == options_.stop_offsets.end() || record.offset < it->second) return false;
+  // Not consumed: the stored position stays at the stop offset, so a store
+  // caught up to stop offsets (replay swap) resumes with these records.
+  int64_t& position = positions_[tp];
+  position = std::max(position, it->second);
+  return true;
 }
 
 Status ProjectionRuntime::DeadLetter(const LogRecord& record, const std::string& reason) {
   std::string value = EncodeDeadLetter(record, reason);
   if (options_.local_only) {
-    pending_dlq_rows_.emplace_back(DeadLetterKey(record), std::move(value));
+    // kLog replays take the dead-letter rows from jiritsu.dlq, as live did.
+    if (SkipsDerivedTopics()) pending_dlq_rows_.emplace_back(DeadLetterKey(record), std::move(value));
   } else {
     pending_dead_letters_.emplace_back(DeadLetterKey(record), std::move(value));
   }
@@ -284,8 +316,8 @@ Status ProjectionRuntime::DeadLetter(const LogRecord& record, const std::string&
 }
 
 Status ProjectionRuntime::ApplyGlobalRecord(const LogRecord& record) {
-  positions_[TopicPartition{record.topic, record.partition}] = record.offset + 1;
   if (PastStopOffset(record)) return Status::Ok();
+  positions_[TopicPartition{record.topic, record.partition}] = record.offset + 1;
   if (record.topic == kFactsTopic) {
     JIRITSU_RETURN_IF_ERROR(projector_->ApplyFacts(record));
     std::lock_guard<std::mutex> lock(stats_mutex_);
@@ -317,8 +349,8 @@ Status ProjectionRuntime::ApplyGlobalRecord(const LogRecord& record) {
 }
 
 Status ProjectionRuntime::ApplyTaskRecord(const LogRecord& record) {
-  positions_[TopicPartition{record.topic, record.partition}] = record.offset + 1;
   if (PastStopOffset(record)) return Status::Ok();
+  positions_[TopicPartition{record.topic, record.partition}] = record.offset + 1;
   {
     std::lock_guard<std::mutex> lock(stats_mutex_);
     stats_.bytes_read += record.value.size();
@@ -384,7 +416,9 @@ Status ProjectionRuntime::Checkpoint() {
   JIRITSU_RETURN_IF_ERROR(projector_->Checkpoint(&batch, &facts));
   if (options_.local_only) {
     // No log to publish to: the facts feed this store's global tables
-    // directly, and the aggregates they change join the same batch.
+    // directly, and the aggregates they change join the same batch (kLog
+    // replays read the published facts from the log instead).
+    if (!SkipsDerivedTopics()) facts.clear();
     for (auto& record : facts) {
       LogRecord local{std::string(kFactsTopic), 0, -1, record.key, record.value, 0};
       JIRITSU_RETURN_IF_ERROR(projector_->ApplyFacts(local));
@@ -415,6 +449,9 @@ Status ProjectionRuntime::Checkpoint() {
     batch.Put(kMetaFamily, kViewVersionKey, std::to_string(options_.view_version));
   }
   for (const auto& [tp, position] : positions_) {
+    batch.Put(kOffsetsFamily, OffsetKey(tp), EncodeOffset(position));
+  }
+  for (const auto& [tp, position] : derived_positions_) {
     batch.Put(kOffsetsFamily, OffsetKey(tp), EncodeOffset(position));
   }
   JIRITSU_RETURN_IF_ERROR(store_->Write(&batch));
@@ -458,6 +495,18 @@ void ProjectionRuntime::MaybeReportProgress(bool force) {
   const int64_t now = SteadyNowMs();
   if (!force && now - last_progress_ms_ < options_.progress_every_ms) return;
   last_progress_ms_ = now;
+  {
+    std::lock_guard<std::mutex> lock(stats_mutex_);
+    stats_.seconds = (now - started_ms_) / 1000.0;
+    for (const auto& [tp, position] : positions_) {
+      auto end = ends_.find(tp);
+      stats_.partitions[tp] = PartitionProgress{position, end == ends_.end() ? position : end->second};
+    }
+  }
+  if (options_.on_progress) {
+    options_.on_progress(stats());
+    return;
+  }
   int64_t remaining = 0;
   for (const auto& [tp, end] : ends_) {
     auto it = positions_.find(tp);
@@ -496,7 +545,10 @@ Status ProjectionRuntime::Run() {
                      SteadyNowMs() - last_checkpoint_ms_ >= options_.checkpoint_every_ms;
     if (due) JIRITSU_RETURN_IF_ERROR(Checkpoint());
     MaybeReportProgress(false);
-    if (options_.until_caught_up && records.empty() && TasksCaughtUp()) {
+    // With stop offsets, records past them keep arriving: do not wait for an
+    // empty poll.
+    const bool idle = records.empty() || !options_.stop_offsets.empty();
+    if (options_.until_caught_up && idle && TasksCaughtUp()) {
       JIRITSU_RETURN_IF_ERROR(RefreshTaskEnds());
       if (!TasksCaughtUp()) continue;
       // Publish the last facts, then read every global input (including
@@ -506,6 +558,7 @@ Status ProjectionRuntime::Run() {
       break;
     }
   }
+  if (SkipsDerivedTopics()) JIRITSU_RETURN_IF_ERROR(RefreshDerivedPositions());
   JIRITSU_RETURN_IF_ERROR(Checkpoint());
   if (options_.rebuild_mode) JIRITSU_RETURN_IF_ERROR(store_->SyncAndFlush());
   MaybeReportProgress(true);

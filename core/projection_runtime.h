@@ -26,6 +26,7 @@
 
 #include <atomic>
 #include <cstdint>
+#include <functional>
 #include <map>
 #include <memory>
 #include <mutex>
@@ -42,6 +43,11 @@ namespace jiritsu {
 
 inline constexpr std::string_view kDeadLetterFamily = "dlq";
 inline constexpr std::string_view kViewVersionKey = "view_version";
+// Meta key marking a store that must never be advanced (as-of audit stores
+// built by core/replay.h); the runtime refuses to open such a store.
+inline constexpr std::string_view kReadOnlyMarkerKey = "read_only";
+
+struct RuntimeStats;
 
 struct RuntimeOptions {
   std::string state_dir;               // the StateStore directory
@@ -63,6 +69,17 @@ struct RuntimeOptions {
   // When set, dead letters and facts are not published (read-only replays of
   // a log the process must not write to); facts are applied locally instead.
   bool local_only = false;
+  // With local_only (replays that read every employee partition): where the
+  // derived global inputs jiritsu.facts and jiritsu.dlq come from.
+  //   kLocal: derived from the events this replay applies; the log's copies
+  //     are not read (they may hold facts of later events, e.g. for an as-of
+  //     replay) and their stored positions are the topics' end offsets.
+  //   kLog: read from the log up to stop_offsets exactly as a live instance
+  //     did, local facts and dead letters are discarded: reproduces a live
+  //     store at its stored offsets, whose global views lag by a checkpoint
+  //     (replay --verify).
+  enum class DerivedInputs { kLocal, kLog };
+  DerivedInputs derived_inputs = DerivedInputs::kLocal;
   // The projector code's view version (0 = unchecked). Written to the meta
   // column family at each checkpoint; a store built by another version is
   // refused (kFailedPrecondition) so stale views are rebuilt, never mixed.
@@ -73,6 +90,9 @@ struct RuntimeOptions {
   uint64_t interleave_seed = 0;
   // Print progress lines to stderr every this many ms (0 = never).
   int64_t progress_every_ms = 0;
+  // When set, called on the Run() thread at that cadence (and once at the
+  // end) with fresh partition positions, instead of the progress line.
+  std::function<void(const RuntimeStats&)> on_progress;
 };
 
 struct PartitionProgress {
@@ -110,6 +130,9 @@ class ProjectionRuntime {
 
   Status OpenStore();
   Status CheckViewVersion();
+  Status CheckWritable();
+  bool SkipsDerivedTopics() const;
+  Status RefreshDerivedPositions();
   Status StartGlobalInputs();
   Status DrainGlobalInputs(bool block_until_end);
   Status ApplyGlobalRecord(const LogRecord& record);
@@ -123,7 +146,9 @@ class ProjectionRuntime {
   bool TasksCaughtUp() const;
   Status RefreshTaskEnds();
   void MaybeReportProgress(bool force);
-  bool PastStopOffset(const LogRecord& record) const;
+  // True (and the position held at the stop) for a record at or after its
+  // partition's stop offset.
+  bool PastStopOffset(const LogRecord& record);
   void Interleave(std::vector<LogRecord>* records);
 
   EventLog* log_ = nullptr;
@@ -137,6 +162,8 @@ class ProjectionRuntime {
 
   std::map<TopicPartition, int64_t> positions_;  // next offset, owned + global
   std::map<TopicPartition, int64_t> ends_;       // end offsets to reach
+  // Derived topics a kLocal replay does not read: stored as their end offsets.
+  std::map<TopicPartition, int64_t> derived_positions_;
   std::vector<std::pair<std::string, std::string>> pending_dlq_rows_;
   std::vector<std::pair<std::string, std::string>> pending_dead_letters_;  // key, value
   Status rebalance_status_;

@@ -1,0 +1,241 @@
+#include "processors/aggregates.h"
+
+#include <algorithm>
+#include <cereal/archives/portable_binary.hpp>
+#include <cereal/types/map.hpp>
+#include <cereal/types/vector.hpp>
+#include <sstream>
+
+namespace jiritsu::processors {
+
+bool KpiRow::IsZero() const {
+  return lead_minutes.empty() &&
+         std::all_of(values.begin(), values.end(), [](int64_t v) { return v == 0; });
+}
+
+std::string EncodeKpiRow(const KpiRow& row) {
+  std::ostringstream out;
+  out.put(static_cast<char>(kKpiRowFormat));
+  {
+    cereal::PortableBinaryOutputArchive archive(out);
+    archive(row.values, row.lead_minutes);
+  }
+  return std::move(out).str();
+}
+
+Result<KpiRow> DecodeKpiRow(std::string_view bytes) {
+  if (bytes.empty() || static_cast<uint8_t>(bytes[0]) != kKpiRowFormat) {
+    return Corruption("kpi row: unknown format version");
+  }
+  KpiRow row;
+  try {
+    std::istringstream in(std::string(bytes.substr(1)));
+    cereal::PortableBinaryInputArchive archive(in);
+    archive(row.values, row.lead_minutes);
+  } catch (const std::exception& e) {
+    return Corruption(std::string("kpi row: ") + e.what());
+  }
+  return row;
+}
+
+std::string StateRowKey(std::string_view org, MonthIndex month, std::string_view profile) {
+  std::string key(org);
+  key.append(std::string_view("\0S\0", 3));
+  key.append(MonthLabel(month));
+  key.push_back('\0');
+  key.append(profile);
+  return key;
+}
+
+std::string PeriodRowKey(std::string_view org, std::string_view period, std::string_view profile) {
+  std::string key(org);
+  key.append(std::string_view("\0P\0", 3));
+  key.append(period);
+  key.push_back('\0');
+  key.append(profile);
+  return key;
+}
+
+std::string OrgIndexKey(std::string_view org, std::string_view employee) {
+  std::string key(org);
+  key.push_back('\0');
+  key.append(employee);
+  return key;
+}
+
+std::string EncodeViewTime(int64_t time_us) {
+  std::string out(8, '\0');
+  const uint64_t v = static_cast<uint64_t>(time_us) ^ (uint64_t{1} << 63);
+  for (int i = 0; i < 8; ++i) out[i] = static_cast<char>(v >> (56 - 8 * i));
+  return out;
+}
+
+std::optional<int64_t> DecodeViewTime(std::string_view bytes) {
+  if (bytes.size() != 8) return std::nullopt;
+  uint64_t v = 0;
+  for (unsigned char c : bytes) v = (v << 8) | c;
+  return static_cast<int64_t>(v ^ (uint64_t{1} << 63));
+}
+
+GlobalAggregates::GlobalAggregates(const StateStore* store, size_t cache_max_entries)
+    : store_(store), cache_max_entries_(cache_max_entries) {}
+
+Status GlobalAggregates::Load() {
+  std::string value;
+  Status s = store_->Get(kKpiFamily, kViewTimeKey, &value);
+  if (s.code() == StatusCode::kNotFound) return Status::Ok();
+  JIRITSU_RETURN_IF_ERROR(s);
+  auto t = DecodeViewTime(value);
+  if (!t) return Corruption("kpi_agg: bad view_time value");
+  view_time_us_ = *t;
+  has_view_time_ = true;
+  return Status::Ok();
+}
+
+Result<GlobalAggregates::CachedFacts*> GlobalAggregates::FindFacts(const std::string& employee_id,
+                                                                   bool* found) {
+  auto it = facts_.find(employee_id);
+  if (it != facts_.end()) {
+    *found = true;
+    return &it->second;
+  }
+  std::string bytes;
+  Status s = store_->Get(kFactsFamily, employee_id, &bytes);
+  if (s.code() == StatusCode::kNotFound) {
+    *found = false;
+    return &facts_[employee_id];
+  }
+  JIRITSU_RETURN_IF_ERROR(s);
+  auto decoded = DecodeFacts(bytes);
+  if (!decoded.ok()) return decoded.status().WithContext("stored facts of " + employee_id);
+  CachedFacts& cached = facts_[employee_id];
+  cached.bytes = std::move(bytes);
+  cached.facts = std::move(decoded).value();
+  *found = true;
+  return &cached;
+}
+
+Result<GlobalAggregates::CachedRow*> GlobalAggregates::Row(const std::string& key, size_t width) {
+  auto it = rows_.find(key);
+  if (it == rows_.end()) {
+    CachedRow cached;
+    std::string bytes;
+    Status s = store_->Get(kKpiFamily, key, &bytes);
+    if (s.ok()) {
+      auto row = DecodeKpiRow(bytes);
+      if (!row.ok()) return row.status();
+      cached.row = std::move(row).value();
+    } else if (s.code() != StatusCode::kNotFound) {
+      return s;
+    }
+    it = rows_.emplace(key, std::move(cached)).first;
+  }
+  if (it->second.row.values.size() < width) it->second.row.values.resize(width, 0);
+  it->second.dirty = true;
+  return &it->second;
+}
+
+Status GlobalAggregates::Contribute(const EmployeeFacts& facts, int64_t sign) {
+  for (const StateDeltaRow& delta : facts.state_deltas) {
+    JIRITSU_ASSIGN_OR_RETURN(CachedRow * row, Row(StateRowKey(delta.org_unit, delta.month, delta.profile),
+                                                  kStateMeasureCount));
+    for (int i = 0; i < kStateMeasureCount; ++i) row->row.values[i] += sign * delta.values[i];
+  }
+  for (const PeriodRow& period : facts.period_rows) {
+    JIRITSU_ASSIGN_OR_RETURN(CachedRow * row, Row(PeriodRowKey(period.org_unit, period.period,
+                                                               period.profile),
+                                                  kPeriodCounterCount));
+    for (int i = 0; i < kPeriodCounterCount; ++i) row->row.values[i] += sign * period.values[i];
+    for (const auto& [minutes, count] : period.lead_minutes) {
+      int64_t& slot = row->row.lead_minutes[minutes];
+      slot += sign * count;
+      if (slot == 0) row->row.lead_minutes.erase(minutes);
+    }
+  }
+  return Status::Ok();
+}
+
+Status GlobalAggregates::ApplyFacts(std::string_view employee_id, std::string_view bytes) {
+  auto decoded = DecodeFacts(bytes);
+  if (!decoded.ok()) return decoded.status().WithContext("facts record");
+  EmployeeFacts facts = std::move(decoded).value();
+  const std::string id(employee_id);
+  bool found = false;
+  JIRITSU_ASSIGN_OR_RETURN(CachedFacts * current, FindFacts(id, &found));
+  if (found && !FactsNewer(facts, bytes, current->facts, current->bytes)) return Status::Ok();
+  if (found) {
+    JIRITSU_RETURN_IF_ERROR(Contribute(current->facts, -1));
+    if (!current->facts.timeline.empty()) {
+      org_index_changes_[OrgIndexKey(current->facts.timeline.back().org_unit, id)] = false;
+    }
+  }
+  JIRITSU_RETURN_IF_ERROR(Contribute(facts, +1));
+  if (!facts.timeline.empty()) {
+    org_index_changes_[OrgIndexKey(facts.timeline.back().org_unit, id)] = true;
+  }
+  if (facts.events_folded > 0 && (!has_view_time_ || facts.last_event_time_us > view_time_us_)) {
+    view_time_us_ = facts.last_event_time_us;
+    has_view_time_ = true;
+    view_time_dirty_ = true;
+  }
+  current->bytes.assign(bytes);
+  current->facts = std::move(facts);
+  current->dirty = true;
+  return Status::Ok();
+}
+
+void GlobalAggregates::Evict() {
+  // Entries flushed by an earlier Flush are in the store by now (the runtime
+  // writes each batch before the next checkpoint); the ones flushed by the
+  // latest Flush may not be, so they stay.
+  if (facts_.size() + rows_.size() <= cache_max_entries_) return;
+  for (auto it = facts_.begin(); it != facts_.end();) {
+    it = (!it->second.dirty && it->second.generation < generation_) ? facts_.erase(it) : ++it;
+  }
+  for (auto it = rows_.begin(); it != rows_.end();) {
+    it = (!it->second.dirty && it->second.generation < generation_) ? rows_.erase(it) : ++it;
+  }
+}
+
+void GlobalAggregates::Flush(StateBatch* batch) {
+  Evict();
+  ++generation_;
+  // Deterministic batch order (not required for correctness, but it keeps
+  // batches reproducible for debugging).
+  std::map<std::string_view, CachedFacts*> dirty_facts;
+  for (auto& [id, cached] : facts_) {
+    if (cached.dirty) dirty_facts.emplace(id, &cached);
+  }
+  for (auto& [id, cached] : dirty_facts) {
+    batch->Put(kFactsFamily, id, cached->bytes);
+    cached->dirty = false;
+    cached->generation = generation_;
+  }
+  std::map<std::string_view, CachedRow*> dirty_rows;
+  for (auto& [key, cached] : rows_) {
+    if (cached.dirty) dirty_rows.emplace(key, &cached);
+  }
+  for (auto& [key, cached] : dirty_rows) {
+    if (cached->row.IsZero()) {
+      batch->Delete(kKpiFamily, key);
+    } else {
+      batch->Put(kKpiFamily, key, EncodeKpiRow(cached->row));
+    }
+    cached->dirty = false;
+    cached->generation = generation_;
+  }
+  for (const auto& [key, put] : org_index_changes_) {
+    if (put) {
+      batch->Put(kOrgIndexFamily, key, "");
+    } else {
+      batch->Delete(kOrgIndexFamily, key);
+    }
+  }
+  org_index_changes_.clear();
+  if (view_time_dirty_) {
+    batch->Put(kKpiFamily, kViewTimeKey, EncodeViewTime(view_time_us_));
+    view_time_dirty_ = false;
+  }
+}
+
+}  // namespace jiritsu::processors

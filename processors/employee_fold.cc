@@ -1,0 +1,377 @@
+#include "processors/employee_fold.h"
+
+#include <algorithm>
+#include <cmath>
+#include <string>
+
+#include "processors/stored_event.h"
+
+namespace jiritsu::processors {
+namespace {
+
+EventRef MakeRef(const Event& event, const SourcePosition& position) {
+  return EventRef{static_cast<uint8_t>(event.type), event.source, event.id, event.time_us,
+                  position.topic, position.partition, position.offset};
+}
+
+const ProgramStep* FindStep(const ProgramDefined& program, int32_t step) {
+  for (const auto& s : program.steps) {
+    if (s.step == step) return &s;
+  }
+  return nullptr;
+}
+
+std::string Quote(std::string_view text) { return "\"" + std::string(text) + "\""; }
+
+class Folder {
+ public:
+  Folder(const ReferenceTable& reference, const Event& event, const SourcePosition& position,
+         EmployeeState* state)
+      : reference_(reference), event_(event), position_(position), state_(*state) {}
+
+  void Run() {
+    ++state_.events_folded;
+    state_.last_time_us = event_.time_us;
+    state_.last_sort_key = EventSortKey(event_);
+    const uint64_t hash = EventIdentityHash(event_.source, event_.id);
+    auto& hashes = state_.identity_hashes;
+    auto it = std::lower_bound(hashes.begin(), hashes.end(), hash);
+    if (it == hashes.end() || *it != hash) hashes.insert(it, hash);
+
+    if (event_.type != EventType::kEmployeeHired && !state_.employed) {
+      Reject(kNotEmployed, "employee " + Quote(state_.employee_id) +
+                               " is not employed at the event time (not hired yet, or left)");
+      return;
+    }
+    if (!Dispatch()) return;  // rejected: nothing else changes
+    EvaluateSteps();
+    UpdateSnapshot();
+  }
+
+ private:
+  // Returns false when the event was rejected.
+  bool Dispatch() {
+    switch (event_.type) {
+      case EventType::kEmployeeHired: return Hired();
+      case EventType::kEmployeeTransferred: {
+        const auto& data = event_.As<EmployeeTransferred>();
+        state_.org_unit = data.org_unit_id;
+        if (data.talent_profile) state_.profile = *data.talent_profile;
+        return true;
+      }
+      case EventType::kEmployeeManagerChanged:
+        state_.manager_id = event_.As<EmployeeManagerChanged>().manager_id;
+        return true;
+      case EventType::kEmployeeLeft:
+        state_.employed = false;
+        state_.hired_at.reset();
+        return true;
+      case EventType::kInterviewHeld:
+        state_.interviews.push_back(
+            {event_.time_us, static_cast<uint8_t>(event_.As<InterviewHeld>().kind), Snap()});
+        return true;
+      case EventType::kInterviewCancelled:
+        state_.cancellations.push_back({event_.time_us, Snap()});
+        return true;
+      case EventType::kLearningEnrolled:
+        AddActivity(ActivityKind::kEnrolled, 0, false);
+        return true;
+      case EventType::kLearningProgressed:
+        AddActivity(ActivityKind::kProgressed, event_.As<LearningProgressed>().hours, false);
+        return true;
+      case EventType::kLearningCompleted: {
+        const auto& data = event_.As<LearningCompleted>();
+        AddActivity(ActivityKind::kCompleted, data.hours, data.passed);
+        if (data.passed) state_.courses_passed.emplace(data.course_id, event_.time_us);
+        return true;
+      }
+      case EventType::kLearningCertified:
+        AddActivity(ActivityKind::kCertified, 0, false);
+        return true;
+      case EventType::kLearningWithdrawn:
+        return true;  // recorded in the journal; not an activity
+      case EventType::kDeclarationSubmitted: return Submitted();
+      case EventType::kDeclarationAmended: return Amended();
+      case EventType::kDeclarationWithdrawn: return Withdrawn();
+      case EventType::kApprovalConfirmed:
+      case EventType::kApprovalReturned:
+      case EventType::kApprovalRejected: return ManagerDecision();
+      case EventType::kApprovalFinalized: return Finalized();
+      default:
+        Reject(kInvalidTransition, "reference event in an employee journal");
+        return false;
+    }
+  }
+
+  bool Hired() {
+    if (state_.employed) {
+      Reject(kInvalidTransition, "employee " + Quote(state_.employee_id) + " is already employed");
+      return false;
+    }
+    const auto& data = event_.As<EmployeeHired>();
+    state_.employed = true;
+    state_.hired_at = event_.time_us;
+    state_.org_unit = data.org_unit_id;
+    state_.manager_id = data.manager_id.value_or("");
+    state_.profile = data.talent_profile;
+    return true;
+  }
+
+  bool Submitted() {
+    const auto& data = event_.As<DeclarationSubmitted>();
+    if (state_.declarations.count(data.declaration_id) != 0) {
+      Reject(kDuplicateDeclaration,
+             "declaration " + Quote(data.declaration_id) + " was already submitted");
+      return false;
+    }
+    if (data.kind == DeclarationKind::kStep || data.kind == DeclarationKind::kPractice) {
+      const ProgramDefined* program = reference_.ProgramAt(data.program_id, event_.time_us);
+      const bool step_needed = data.kind == DeclarationKind::kStep || data.step > 0;
+      if (program == nullptr || (step_needed && FindStep(*program, data.step) == nullptr)) {
+        Reject(kUnknownProgramStep,
+               "programme " + Quote(data.program_id) +
+                   (step_needed ? " step " + std::to_string(data.step) : std::string()) +
+                   " does not exist at the declaration time");
+        return false;
+      }
+      if (data.kind == DeclarationKind::kStep) {
+        const int32_t reached = ReachedStep(data.program_id);
+        if (data.step <= reached) {
+          Reject(kStepAlreadyReached, "step " + std::to_string(data.step) + " of programme " +
+                                          Quote(data.program_id) + " is already reached");
+          return false;
+        }
+        if (data.step > reached + 1) {
+          Reject(kStepOutOfOrder, "step " + std::to_string(data.step) + " of programme " +
+                                      Quote(data.program_id) + " needs step " +
+                                      std::to_string(data.step - 1) + " reached first (reached: " +
+                                      std::to_string(reached) + ")");
+          return false;
+        }
+      }
+    }
+    DeclarationRecord record;
+    record.declaration_id = data.declaration_id;
+    record.kind = static_cast<uint8_t>(data.kind);
+    record.program_id = data.program_id;
+    record.step = data.step;
+    record.learning_state = data.learning_state;
+    record.practice_months = data.practice_months;
+    record.state = static_cast<uint8_t>(DeclarationState::kSubmitted);
+    record.submitted_at = event_.time_us;
+    record.submitted_snapshot = Snap();
+    record.history.push_back(History("submitted", state_.employee_id));
+    state_.declarations.emplace(data.declaration_id, std::move(record));
+    if (data.kind == DeclarationKind::kLearningState) {
+      state_.learning_states.push_back({event_.time_us, data.learning_state});
+    }
+    return true;
+  }
+
+  // Looks up the declaration; rejects unknown and withdrawn ones.
+  DeclarationRecord* FindOpen(const std::string& declaration_id) {
+    auto it = state_.declarations.find(declaration_id);
+    if (it == state_.declarations.end()) {
+      Reject(kUnknownDeclaration, "declaration " + Quote(declaration_id) + " does not exist");
+      return nullptr;
+    }
+    if (it->second.State() == DeclarationState::kWithdrawn) {
+      Reject(kDeclarationWithdrawn, "declaration " + Quote(declaration_id) + " was withdrawn");
+      return nullptr;
+    }
+    return &it->second;
+  }
+
+  void RejectTransition(const DeclarationRecord& record, std::string_view action) {
+    Reject(kInvalidTransition, std::string(action) + " is not allowed for " +
+                                   std::string(DeclarationKindName(record.Kind())) +
+                                   " declaration " + Quote(record.declaration_id) + " in state " +
+                                   std::string(DeclarationStateName(record.State())));
+  }
+
+  bool Amended() {
+    const auto& data = event_.As<DeclarationAmended>();
+    DeclarationRecord* record = FindOpen(data.declaration_id);
+    if (record == nullptr) return false;
+    const DeclarationState s = record->State();
+    if (s != DeclarationState::kSubmitted && s != DeclarationState::kAmended &&
+        s != DeclarationState::kReturned) {
+      RejectTransition(*record, "amend");
+      return false;
+    }
+    record->state = static_cast<uint8_t>(DeclarationState::kAmended);
+    if (data.practice_months) record->practice_months = *data.practice_months;
+    record->history.push_back(History("amended", state_.employee_id));
+    return true;
+  }
+
+  bool Withdrawn() {
+    const auto& data = event_.As<DeclarationWithdrawn>();
+    DeclarationRecord* record = FindOpen(data.declaration_id);
+    if (record == nullptr) return false;
+    const DeclarationState s = record->State();
+    if (!NeedsApproval(record->Kind()) || s == DeclarationState::kFinalized ||
+        s == DeclarationState::kRejected) {
+      RejectTransition(*record, "withdraw");
+      return false;
+    }
+    record->state = static_cast<uint8_t>(DeclarationState::kWithdrawn);
+    record->history.push_back(History("withdrawn", state_.employee_id));
+    return true;
+  }
+
+  bool ManagerDecision() {
+    const auto& data = event_.As<ApprovalDecision>();
+    DeclarationRecord* record = FindOpen(data.declaration_id);
+    if (record == nullptr) return false;
+    if (data.approver_id == state_.employee_id) {
+      Reject(kSelfApproval, "approver " + Quote(data.approver_id) +
+                                " may not decide on their own declaration");
+      return false;
+    }
+    if (data.approver_id != state_.manager_id) {
+      Reject(kNotCurrentManager,
+             "approver " + Quote(data.approver_id) + " is not the manager of " +
+                 Quote(state_.employee_id) + " at the approval time (manager: " +
+                 Quote(state_.manager_id) + ")");
+      return false;
+    }
+    const bool confirm = event_.type == EventType::kApprovalConfirmed;
+    const bool give_back = event_.type == EventType::kApprovalReturned;
+    const DeclarationState s = record->State();
+    if (!NeedsApproval(record->Kind()) ||
+        (s != DeclarationState::kSubmitted && s != DeclarationState::kAmended)) {
+      RejectTransition(*record, confirm ? "confirm" : give_back ? "return" : "reject");
+      return false;
+    }
+    record->state = static_cast<uint8_t>(confirm     ? DeclarationState::kConfirmed
+                                         : give_back ? DeclarationState::kReturned
+                                                     : DeclarationState::kRejected);
+    const char* action = confirm ? "confirmed" : give_back ? "returned" : "rejected";
+    record->history.push_back(History(action, data.approver_id));
+    return true;
+  }
+
+  bool Finalized() {
+    const auto& data = event_.As<ApprovalDecision>();
+    DeclarationRecord* record = FindOpen(data.declaration_id);
+    if (record == nullptr) return false;
+    if (data.approver_id == state_.employee_id) {
+      Reject(kSelfApproval, "approver " + Quote(data.approver_id) +
+                                " may not finalise their own declaration");
+      return false;
+    }
+    const DeclarationState s = record->State();
+    if (!NeedsApproval(record->Kind()) || s == DeclarationState::kFinalized) {
+      RejectTransition(*record, "finalize");
+      return false;
+    }
+    if (s != DeclarationState::kConfirmed) {
+      Reject(kNotConfirmed, "declaration " + Quote(record->declaration_id) +
+                                " is not confirmed by a manager (state " +
+                                std::string(DeclarationStateName(s)) + ")");
+      return false;
+    }
+    record->state = static_cast<uint8_t>(DeclarationState::kFinalized);
+    record->finalized_at = event_.time_us;
+    record->finalized_snapshot = Snap();
+    record->history.push_back(History("finalized", data.approver_id));
+    return true;
+  }
+
+  int32_t ReachedStep(const std::string& program_id) const {
+    auto it = state_.steps_reached.find(program_id);
+    return it == state_.steps_reached.end() ? 0 : static_cast<int32_t>(it->second.size());
+  }
+
+  bool StepDeclarationFinalized(const std::string& program_id, int32_t step) const {
+    for (const auto& [id, record] : state_.declarations) {
+      if (record.Kind() == DeclarationKind::kStep && record.program_id == program_id &&
+          record.step == step && record.State() == DeclarationState::kFinalized) {
+        return true;
+      }
+    }
+    return false;
+  }
+
+  bool CriteriaMet(const ProgramDefined& program, const ProgramStep& step) const {
+    for (const auto& course : step.required_courses) {
+      if (state_.courses_passed.count(course) == 0) return false;
+    }
+    return !step.declaration_required || StepDeclarationFinalized(program.program_id, step.step);
+  }
+
+  // Steps are reached in order: step k when all its criteria hold and step
+  // k-1 is reached. A reached step stays reached (later revisions of the
+  // programme do not revoke it).
+  void EvaluateSteps() {
+    for (const ProgramDefined* program : reference_.ProgramsAt(event_.time_us)) {
+      int32_t next = ReachedStep(program->program_id) + 1;
+      while (const ProgramStep* step = FindStep(*program, next)) {
+        if (!CriteriaMet(*program, *step)) break;
+        state_.steps_reached[program->program_id].push_back({next, event_.time_us});
+        ++next;
+      }
+    }
+  }
+
+  void UpdateSnapshot() {
+    uint8_t flags = 0;
+    if (const ProgramDefined* program =
+            reference_.ProgramForProfile(state_.profile, event_.time_us)) {
+      const ProgramStep* step1 = FindStep(*program, 1);
+      if (step1 != nullptr &&
+          std::all_of(step1->required_courses.begin(), step1->required_courses.end(),
+                      [&](const std::string& c) { return state_.courses_passed.count(c) != 0; })) {
+        flags |= kFlagCompletedRequired;
+      }
+      if (ReachedStep(program->program_id) >= 2) flags |= kFlagMature;
+    }
+    if (!state_.learning_states.empty()) {
+      flags |= kFlagDeclaredState;
+      if (state_.learning_states.back().state <= 2) flags |= kFlagAware;
+    }
+    Snapshot next{event_.time_us, state_.employed, state_.org_unit, state_.profile, flags};
+    if (!state_.snapshots.empty()) {
+      const Snapshot& last = state_.snapshots.back();
+      if (last.employed == next.employed && last.org_unit == next.org_unit &&
+          last.profile == next.profile && last.flags == next.flags) {
+        return;
+      }
+    }
+    state_.snapshots.push_back(std::move(next));
+  }
+
+  void AddActivity(ActivityKind kind, double hours, bool passed) {
+    const int64_t milli_hours = static_cast<int64_t>(std::llround(hours * 1000.0));
+    state_.activities.push_back(
+        {event_.time_us, static_cast<uint8_t>(kind), milli_hours, passed, Snap()});
+  }
+
+  uint32_t Snap() const {
+    return state_.snapshots.empty() ? 0 : static_cast<uint32_t>(state_.snapshots.size() - 1);
+  }
+
+  HistoryEntry History(std::string action, const std::string& actor) const {
+    return HistoryEntry{std::move(action), event_.time_us, actor, MakeRef(event_, position_)};
+  }
+
+  void Reject(std::string_view code, std::string reason) {
+    state_.rejections.push_back(
+        Rejection{MakeRef(event_, position_), std::string(code), std::move(reason)});
+  }
+
+  const ReferenceTable& reference_;
+  const Event& event_;
+  const SourcePosition& position_;
+  EmployeeState& state_;
+};
+
+}  // namespace
+
+void ApplyEvent(const ReferenceTable& reference, const Event& event,
+                const SourcePosition& position, EmployeeState* state) {
+  Folder(reference, event, position, state).Run();
+}
+
+}  // namespace jiritsu::processors

@@ -1,0 +1,189 @@
+// EmployeeState: one employee's private views, i.e. the fold of the
+// employee's journal (see employee_fold.h): lifecycle, step status per
+// programme, declarations with their audit trail, rejections, and the raw
+// activity that engagement indicators and KPI contributions derive from.
+//
+// Stored in the "employee" column family as one versioned value
+// (kEmployeeStateFormat byte + cereal portable binary); the projector never
+// needs it to be read back for correctness (it can always re-fold the
+// journal), queries read it to render step status.
+//
+// Thread-safety: plain values. Failure: DecodeEmployeeState returns
+// kCorruption for unreadable bytes.
+#pragma once
+
+#include <cstdint>
+#include <limits>
+#include <map>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <utility>
+#include <vector>
+
+#include "core/status.h"
+#include "schemas/event.h"
+
+namespace jiritsu::processors {
+
+inline constexpr uint8_t kEmployeeStateFormat = 1;
+
+// Where a decision came from: the audit trail of every view row.
+struct EventRef {
+  uint8_t type = 0;  // EventType
+  std::string source;
+  std::string id;
+  int64_t time_us = 0;
+  std::string topic;
+  int32_t partition = 0;
+  int64_t offset = 0;
+  template <class A> void serialize(A& ar) { ar(type, source, id, time_us, topic, partition, offset); }
+};
+
+enum class DeclarationState : uint8_t {
+  kSubmitted = 0,
+  kConfirmed,
+  kReturned,
+  kAmended,
+  kRejected,
+  kWithdrawn,
+  kFinalized,
+};
+std::string_view DeclarationStateName(DeclarationState state);
+std::string_view DeclarationKindName(DeclarationKind kind);
+// Step and practice declarations go through manager + HR approval;
+// learning_state and career_wish take effect at submission.
+inline bool NeedsApproval(DeclarationKind kind) {
+  return kind == DeclarationKind::kStep || kind == DeclarationKind::kPractice;
+}
+
+struct HistoryEntry {
+  std::string action;  // submitted | amended | withdrawn | confirmed | returned | rejected | finalized
+  int64_t time_us = 0;
+  std::string actor;   // declarant for the employee's own actions, else approver
+  EventRef event;
+  template <class A> void serialize(A& ar) { ar(action, time_us, actor, event); }
+};
+
+struct DeclarationRecord {
+  std::string declaration_id;
+  uint8_t kind = 0;  // DeclarationKind
+  std::string program_id;
+  int32_t step = 0;
+  int32_t learning_state = 0;
+  int32_t practice_months = 0;
+  uint8_t state = 0;  // DeclarationState
+  int64_t submitted_at = 0;
+  uint32_t submitted_snapshot = 0;
+  std::optional<int64_t> finalized_at;
+  uint32_t finalized_snapshot = 0;
+  std::vector<HistoryEntry> history;
+  DeclarationKind Kind() const { return static_cast<DeclarationKind>(kind); }
+  DeclarationState State() const { return static_cast<DeclarationState>(state); }
+  template <class A> void serialize(A& ar) {
+    ar(declaration_id, kind, program_id, step, learning_state, practice_months, state,
+       submitted_at, submitted_snapshot, finalized_at, finalized_snapshot, history);
+  }
+};
+
+// Bits of Snapshot::flags: the employee's period-end KPI measures.
+inline constexpr uint8_t kFlagCompletedRequired = 1;  // all step-1 courses of the profile's programme
+inline constexpr uint8_t kFlagAware = 2;              // latest declared learning state is 1-2
+inline constexpr uint8_t kFlagDeclaredState = 4;      // has declared a learning state
+inline constexpr uint8_t kFlagMature = 8;             // step >= 2 in the profile's programme
+
+// The employee's attribution and measures from `time_us` on; appended by the
+// fold whenever any field changes. Events point at the snapshot current when
+// they were applied, which is "the org unit the employee belonged to when it
+// happened".
+struct Snapshot {
+  int64_t time_us = 0;
+  bool employed = false;
+  std::string org_unit;
+  std::string profile;
+  uint8_t flags = 0;
+  template <class A> void serialize(A& ar) { ar(time_us, employed, org_unit, profile, flags); }
+};
+
+struct InterviewRecord {
+  int64_t time_us = 0;
+  uint8_t kind = 0;  // InterviewKind
+  uint32_t snapshot = 0;
+  template <class A> void serialize(A& ar) { ar(time_us, kind, snapshot); }
+};
+
+enum class ActivityKind : uint8_t { kEnrolled = 0, kProgressed, kCompleted, kCertified };
+
+struct ActivityRecord {
+  int64_t time_us = 0;
+  uint8_t kind = 0;  // ActivityKind
+  int64_t milli_hours = 0;
+  bool passed = false;  // completions only
+  uint32_t snapshot = 0;
+  template <class A> void serialize(A& ar) { ar(time_us, kind, milli_hours, passed, snapshot); }
+};
+
+struct CancellationRecord {
+  int64_t time_us = 0;
+  uint32_t snapshot = 0;
+  template <class A> void serialize(A& ar) { ar(time_us, snapshot); }
+};
+
+struct StepReached {
+  int32_t step = 0;
+  int64_t time_us = 0;
+  template <class A> void serialize(A& ar) { ar(step, time_us); }
+};
+
+struct LearningStateDeclared {
+  int64_t time_us = 0;
+  int32_t state = 0;  // 1..6
+  template <class A> void serialize(A& ar) { ar(time_us, state); }
+};
+
+struct Rejection {
+  EventRef event;
+  std::string code;    // e.g. NOT_CURRENT_MANAGER (docs/views.md)
+  std::string reason;  // human readable
+  template <class A> void serialize(A& ar) { ar(event, code, reason); }
+};
+
+struct EmployeeState {
+  std::string employee_id;
+  // Fold position.
+  uint64_t events_folded = 0;
+  int64_t last_time_us = std::numeric_limits<int64_t>::min();
+  std::string last_sort_key;
+  std::vector<uint64_t> identity_hashes;  // sorted EventIdentityHash of folded events
+
+  // Lifecycle (current values).
+  bool employed = false;
+  std::optional<int64_t> hired_at;  // start of the current employment
+  std::string org_unit;
+  std::string manager_id;
+  std::string profile;
+  std::vector<Snapshot> snapshots;
+
+  // Activity.
+  std::map<std::string, int64_t> courses_passed;  // course -> first passed completion
+  std::vector<ActivityRecord> activities;
+  std::vector<InterviewRecord> interviews;
+  std::vector<CancellationRecord> cancellations;
+  std::vector<LearningStateDeclared> learning_states;
+
+  // Workflow.
+  std::map<std::string, DeclarationRecord> declarations;
+  std::map<std::string, std::vector<StepReached>> steps_reached;  // program -> 1..k in order
+  std::vector<Rejection> rejections;
+
+  template <class A> void serialize(A& ar) {
+    ar(employee_id, events_folded, last_time_us, last_sort_key, identity_hashes, employed,
+       hired_at, org_unit, manager_id, profile, snapshots, courses_passed, activities, interviews,
+       cancellations, learning_states, declarations, steps_reached, rejections);
+  }
+};
+
+std::string EncodeEmployeeState(const EmployeeState& state);
+Result<EmployeeState> DecodeEmployeeState(std::string_view bytes);
+
+}  // namespace jiritsu::processors

@@ -1,0 +1,289 @@
+#include "processors/facts.h"
+
+#include <algorithm>
+#include <cereal/archives/portable_binary.hpp>
+#include <cereal/types/array.hpp>
+#include <cereal/types/optional.hpp>
+#include <cereal/types/string.hpp>
+#include <cereal/types/utility.hpp>
+#include <cereal/types/vector.hpp>
+#include <map>
+#include <set>
+#include <sstream>
+#include <tuple>
+
+namespace jiritsu::processors {
+namespace {
+
+using RowKey = std::tuple<std::string, std::string, std::string>;  // org, profile, period
+
+template <size_t N>
+bool AllZero(const std::array<int64_t, N>& values) {
+  return std::all_of(values.begin(), values.end(), [](int64_t v) { return v == 0; });
+}
+
+class FactsBuilder {
+ public:
+  FactsBuilder(const EmployeeState& state, const ProjectorOptions& options)
+      : state_(state), options_(options) {}
+
+  void AddEvent(uint32_t snapshot, int64_t time_us, PeriodCounter counter, int64_t amount = 1) {
+    for (PeriodRow* row : Rows(snapshot, time_us)) row->values[counter] += amount;
+  }
+
+  void AddLeadTime(uint32_t snapshot, int64_t time_us, int64_t minutes) {
+    for (PeriodRow* row : Rows(snapshot, time_us)) lead_[row].push_back(minutes);
+  }
+
+  // The three period rows (month, fiscal quarter, fiscal year) of an event.
+  std::array<PeriodRow*, 3> Rows(uint32_t snapshot, int64_t time_us) {
+    const Snapshot& snap = state_.snapshots.at(snapshot);
+    const MonthIndex month = MonthOf(time_us, options_.reporting_utc_offset_minutes);
+    std::array<PeriodRow*, 3> rows{};
+    const std::string labels[3] = {MonthLabel(month), QuarterLabel(month), FiscalYearLabel(month)};
+    for (int i = 0; i < 3; ++i) {
+      PeriodRow& row = period_rows_[RowKey{snap.org_unit, snap.profile, labels[i]}];
+      row.org_unit = snap.org_unit;
+      row.profile = snap.profile;
+      row.period = labels[i];
+      rows[i] = &row;
+    }
+    return rows;
+  }
+
+  std::vector<PeriodRow> TakeRows() {
+    std::vector<PeriodRow> out;
+    for (auto& [key, row] : period_rows_) {
+      auto it = lead_.find(&row);
+      if (it != lead_.end()) {
+        std::map<int64_t, int64_t> histogram;
+        for (int64_t minutes : it->second) ++histogram[minutes];
+        row.lead_minutes.assign(histogram.begin(), histogram.end());
+      }
+      if (AllZero(row.values) && row.lead_minutes.empty()) continue;
+      out.push_back(std::move(row));
+    }
+    return out;
+  }
+
+ private:
+  const EmployeeState& state_;
+  const ProjectorOptions& options_;
+  std::map<RowKey, PeriodRow> period_rows_;  // std::map: stable addresses
+  std::map<const PeriodRow*, std::vector<int64_t>> lead_;
+};
+
+std::array<int64_t, kStateMeasureCount> MeasuresOf(const Snapshot& snap) {
+  std::array<int64_t, kStateMeasureCount> v{};
+  if (!snap.employed) return v;
+  v[kPopulation] = 1;
+  v[kCompletedRequired] = (snap.flags & kFlagCompletedRequired) ? 1 : 0;
+  v[kAware] = (snap.flags & kFlagAware) ? 1 : 0;
+  v[kDeclaredState] = (snap.flags & kFlagDeclaredState) ? 1 : 0;
+  v[kMature] = (snap.flags & kFlagMature) ? 1 : 0;
+  return v;
+}
+
+std::vector<StateDeltaRow> StateDeltas(const EmployeeState& state, int32_t offset_minutes) {
+  std::map<std::tuple<std::string, std::string, MonthIndex>, std::array<int64_t, kStateMeasureCount>>
+      deltas;
+  const Snapshot* previous = nullptr;
+  for (const Snapshot& snap : state.snapshots) {
+    const MonthIndex month = MonthOf(snap.time_us, offset_minutes);
+    if (previous != nullptr) {
+      auto& row = deltas[{previous->org_unit, previous->profile, month}];
+      const auto old_values = MeasuresOf(*previous);
+      for (int i = 0; i < kStateMeasureCount; ++i) row[i] -= old_values[i];
+    }
+    auto& row = deltas[{snap.org_unit, snap.profile, month}];
+    const auto new_values = MeasuresOf(snap);
+    for (int i = 0; i < kStateMeasureCount; ++i) row[i] += new_values[i];
+    previous = &snap;
+  }
+  std::vector<StateDeltaRow> out;
+  for (const auto& [key, values] : deltas) {
+    if (AllZero(values)) continue;
+    out.push_back(StateDeltaRow{std::get<0>(key), std::get<1>(key), std::get<2>(key), values});
+  }
+  return out;
+}
+
+bool IsLearningStart(const ActivityRecord& a) {
+  return a.kind == static_cast<uint8_t>(ActivityKind::kEnrolled) ||
+         a.kind == static_cast<uint8_t>(ActivityKind::kProgressed);
+}
+
+bool IsPassedCompletion(const ActivityRecord& a) {
+  return a.kind == static_cast<uint8_t>(ActivityKind::kCompleted) && a.passed;
+}
+
+}  // namespace
+
+std::string_view PeriodCounterName(int counter) {
+  static constexpr std::string_view kNames[kPeriodCounterCount] = {
+      "interviews_career",     "interviews_one_on_one", "interviews_counseling",
+      "interviews_cancelled",  "trainings_enrolled",    "trainings_completed",
+      "certifications",        "learning_milli_hours",  "declarations_submitted",
+      "declarations_finalized", "line_interviewed",     "line_started_learning",
+      "line_completed_learning", "line_declared",       "line_finalized"};
+  return counter >= 0 && counter < kPeriodCounterCount ? kNames[counter] : "unknown";
+}
+
+std::string_view StateMeasureName(int measure) {
+  static constexpr std::string_view kNames[kStateMeasureCount] = {
+      "population", "completed_required", "aware", "declared_state", "mature"};
+  return measure >= 0 && measure < kStateMeasureCount ? kNames[measure] : "unknown";
+}
+
+EmployeeFacts BuildFacts(const EmployeeState& state, const ReferenceTable& reference,
+                         const ProjectorOptions& options, std::string views_hash) {
+  const int32_t offset = options.reporting_utc_offset_minutes;
+  EmployeeFacts facts;
+  facts.employee_id = state.employee_id;
+  facts.events_folded = state.events_folded;
+  facts.program_versions = reference.ProgramVersionsAtOrBefore(state.last_time_us);
+  facts.views_hash = std::move(views_hash);
+  facts.last_event_time_us = state.events_folded == 0 ? 0 : state.last_time_us;
+
+  for (const Snapshot& snap : state.snapshots) {
+    if (!facts.timeline.empty()) {
+      const Attribution& last = facts.timeline.back();
+      if (last.employed == snap.employed && last.org_unit == snap.org_unit &&
+          last.profile == snap.profile) {
+        continue;
+      }
+    }
+    facts.timeline.push_back({snap.time_us, snap.employed, snap.org_unit, snap.profile});
+  }
+  facts.learning_states = state.learning_states;
+
+  // Rolling-window inputs, bounded to the retention window.
+  const int64_t window_start = facts.last_event_time_us - kFactsRetentionDays * kMicrosPerDay;
+  std::set<MonthIndex> active_months;
+  std::map<int32_t, uint8_t> participation;
+  for (const ActivityRecord& a : state.activities) {
+    active_months.insert(MonthOf(a.time_us, offset));
+    const int32_t fy = FiscalYearOfMonth(MonthOf(a.time_us, offset));
+    participation[fy] |= a.kind == static_cast<uint8_t>(ActivityKind::kCertified)
+                             ? kMeasureCertification
+                             : kMeasureLearning;
+    if (a.time_us >= window_start) {
+      facts.recent_activities.push_back({a.time_us, a.kind, a.milli_hours, a.passed});
+    } else {
+      facts.older_activity_us = a.time_us;
+    }
+  }
+  for (const InterviewRecord& i : state.interviews) {
+    participation[FiscalYearOfMonth(MonthOf(i.time_us, offset))] |= kMeasureInterview;
+    if (i.kind == static_cast<uint8_t>(InterviewKind::kCareer)) {
+      facts.career_interviews.push_back(i.time_us);
+    }
+    if (i.time_us >= window_start) {
+      facts.recent_interviews.push_back({i.time_us, i.kind});
+    } else {
+      facts.older_interview_us = i.time_us;
+    }
+  }
+  for (const auto& [id, d] : state.declarations) {
+    participation[FiscalYearOfMonth(MonthOf(d.submitted_at, offset))] |= kMeasureDeclaration;
+  }
+  facts.active_months.assign(active_months.begin(), active_months.end());
+  facts.participation.assign(participation.begin(), participation.end());
+
+  // KPI contributions.
+  facts.state_deltas = StateDeltas(state, offset);
+  FactsBuilder builder(state, options);
+  for (const InterviewRecord& i : state.interviews) {
+    const PeriodCounter counter = i.kind == static_cast<uint8_t>(InterviewKind::kCareer)
+                                      ? kInterviewsCareer
+                                  : i.kind == static_cast<uint8_t>(InterviewKind::kOneOnOne)
+                                      ? kInterviewsOneOnOne
+                                      : kInterviewsCounseling;
+    builder.AddEvent(i.snapshot, i.time_us, counter);
+  }
+  for (const CancellationRecord& c : state.cancellations) {
+    builder.AddEvent(c.snapshot, c.time_us, kInterviewsCancelled);
+  }
+  for (const ActivityRecord& a : state.activities) {
+    switch (static_cast<ActivityKind>(a.kind)) {
+      case ActivityKind::kEnrolled: builder.AddEvent(a.snapshot, a.time_us, kTrainingsEnrolled); break;
+      case ActivityKind::kProgressed: break;
+      case ActivityKind::kCompleted:
+        if (a.passed) builder.AddEvent(a.snapshot, a.time_us, kTrainingsCompleted);
+        break;
+      case ActivityKind::kCertified: builder.AddEvent(a.snapshot, a.time_us, kCertifications); break;
+    }
+    if (a.milli_hours != 0) builder.AddEvent(a.snapshot, a.time_us, kLearningMilliHours, a.milli_hours);
+  }
+  for (const auto& [id, d] : state.declarations) {
+    builder.AddEvent(d.submitted_snapshot, d.submitted_at, kDeclarationsSubmitted);
+    if (d.finalized_at) {
+      builder.AddEvent(d.finalized_snapshot, *d.finalized_at, kDeclarationsFinalized);
+      builder.AddLeadTime(d.finalized_snapshot, *d.finalized_at,
+                          (*d.finalized_at - d.submitted_at) / (60 * kMicrosPerSecond));
+    }
+  }
+
+  // The line across measures: per period, the first career interview of
+  // the period opens the window; the person counts once per period.
+  const auto within = [](int64_t t, int64_t start, int32_t days) {
+    return t >= start && t <= start + days * kMicrosPerDay;
+  };
+  std::set<std::string> periods_seen;
+  for (const InterviewRecord& interview : state.interviews) {
+    if (interview.kind != static_cast<uint8_t>(InterviewKind::kCareer)) continue;
+    const int64_t t0 = interview.time_us;
+    bool started = false, completed = false, declared = false, finalized = false;
+    for (const ActivityRecord& a : state.activities) {
+      started |= IsLearningStart(a) && within(a.time_us, t0, options.line_learning_start_days);
+      completed |= IsPassedCompletion(a) && within(a.time_us, t0, options.line_completion_days);
+    }
+    for (const auto& [id, d] : state.declarations) {
+      declared |= within(d.submitted_at, t0, options.line_declaration_days);
+      finalized |= d.finalized_at && within(*d.finalized_at, t0, options.line_declaration_days);
+    }
+    for (PeriodRow* row : builder.Rows(interview.snapshot, t0)) {
+      if (!periods_seen.insert(row->period).second) continue;
+      row->values[kLineInterviewed] += 1;
+      row->values[kLineStartedLearning] += started ? 1 : 0;
+      row->values[kLineCompletedLearning] += completed ? 1 : 0;
+      row->values[kLineDeclared] += declared ? 1 : 0;
+      row->values[kLineFinalized] += finalized ? 1 : 0;
+    }
+  }
+  facts.period_rows = builder.TakeRows();
+  return facts;
+}
+
+std::string EncodeFacts(const EmployeeFacts& facts) {
+  std::ostringstream out;
+  out.put(static_cast<char>(kFactsFormat));
+  {
+    cereal::PortableBinaryOutputArchive archive(out);
+    archive(facts);
+  }
+  return std::move(out).str();
+}
+
+Result<EmployeeFacts> DecodeFacts(std::string_view bytes) {
+  if (bytes.empty() || static_cast<uint8_t>(bytes[0]) != kFactsFormat) {
+    return Corruption("employee facts: unknown format version");
+  }
+  EmployeeFacts facts;
+  try {
+    std::istringstream in(std::string(bytes.substr(1)));
+    cereal::PortableBinaryInputArchive archive(in);
+    archive(facts);
+  } catch (const std::exception& e) {
+    return Corruption(std::string("employee facts: ") + e.what());
+  }
+  return facts;
+}
+
+bool FactsNewer(const EmployeeFacts& candidate, std::string_view candidate_bytes,
+                const EmployeeFacts& current, std::string_view current_bytes) {
+  return std::make_tuple(candidate.events_folded, candidate.program_versions, candidate_bytes) >
+         std::make_tuple(current.events_folded, current.program_versions, current_bytes);
+}
+
+}  // namespace jiritsu::processors

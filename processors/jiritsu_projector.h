@@ -1,0 +1,57 @@
+// The Jiritsu projector: step-status workflow, engagement facts and
+// cross-measure KPI aggregates, behind the core Projector interface.
+//
+// Column families (all created by the runtime from ColumnFamilies()):
+//   reference  event-time-versioned org units, programmes, KPI targets
+//   journal    <employee>\0<sort key> -> accepted event + log position
+//   employee   h\0<employee> -> header (last event time, partition);
+//              s\0<employee> -> EmployeeState (the private views)
+//   rejections <employee>\0<sort key> -> Rejection
+//   facts      <employee> -> latest EmployeeFacts (global)
+//   kpi_agg    KPI rows and the view time (global, see aggregates.h)
+//   org_index  <org unit>\0<employee> (global, latest org unit)
+//
+// Determinism (docs/architecture.md): per employee, accepted events are kept
+// in EventOrderLess order; an event sorting after the last folded one is
+// applied incrementally, an earlier one makes the employee re-fold from its
+// journal at the next Checkpoint(). A programme version whose time is at or
+// before an employee's last event re-folds that employee too: cost
+// O(journal) per affected employee, rare (reference data is drained first in
+// batch runs, and revisions normally carry a current time).
+//
+// Memory: employee states are cached (bounded by
+// ProjectorOptions::cache_max_employees, least recently used clean entries
+// evicted); journals stay on disk except the events received since the last
+// checkpoint. An index of every known employee (id -> last event time,
+// partition) is kept to find re-fold candidates.
+//
+// Lifecycle and thread-safety: see core/projector.h (one runtime thread).
+// Failure: store read errors and undecodable stored values are returned as
+// Status; domain rule violations are never errors (they become rejections).
+#pragma once
+
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "core/projector.h"
+#include "processors/options.h"
+
+namespace jiritsu::processors {
+
+inline constexpr std::string_view kJournalFamily = "journal";
+inline constexpr std::string_view kEmployeeFamily = "employee";
+inline constexpr std::string_view kRejectionsFamily = "rejections";
+
+// The column families the projector declares (without meta/offsets/dlq).
+std::vector<std::string> JiritsuColumnFamilies();
+
+}  // namespace jiritsu::processors
+
+namespace jiritsu {
+
+using processors::ProjectorOptions;
+
+std::unique_ptr<Projector> NewJiritsuProjector(const ProjectorOptions& options);
+
+}  // namespace jiritsu

@@ -1,0 +1,376 @@
+// JiritsuProjector: see jiritsu_projector.h.
+#include <algorithm>
+#include <cereal/archives/portable_binary.hpp>
+#include <cereal/types/string.hpp>
+#include <list>
+#include <map>
+#include <set>
+#include <sstream>
+#include <unordered_map>
+#include <unordered_set>
+
+#include "processors/aggregates.h"
+#include "processors/employee_fold.h"
+#include "processors/facts.h"
+#include "processors/jiritsu_projector.h"
+#include "processors/reference_table.h"
+#include "processors/rows.h"
+#include "processors/stored_event.h"
+#include "schemas/codec.h"
+
+namespace jiritsu::processors {
+
+std::vector<std::string> JiritsuColumnFamilies() {
+  return {std::string(kReferenceFamily), std::string(kJournalFamily),
+          std::string(kEmployeeFamily),  std::string(kRejectionsFamily),
+          std::string(kFactsFamily),     std::string(kKpiFamily),
+          std::string(kOrgIndexFamily)};
+}
+
+namespace {
+
+struct PendingEvent {
+  Event event;
+  SourcePosition position;
+};
+
+struct IndexEntry {
+  int64_t last_time_us = 0;
+  int32_t partition = -1;
+};
+
+struct CacheEntry {
+  EmployeeState state;
+  std::map<std::string, PendingEvent> pending;  // sort key -> not yet written
+  std::set<std::string> deleted;                // committed sort keys to delete
+  std::set<std::string> committed_rejections;  // rejection keys in the store
+  bool dirty = false;
+  bool needs_refold = false;
+  int32_t partition = -1;
+  uint64_t flushed_generation = 0;
+  std::list<std::string>::iterator lru;
+};
+
+// Events the journal already holds under another sort key or position are
+// resolved by this total order, so which copy survives is arrival-independent.
+bool CopyWins(const std::string& candidate_key, const Event& candidate,
+              const SourcePosition& candidate_pos, const std::string& existing_key,
+              const Event& existing, const SourcePosition& existing_pos) {
+  const std::string a = EncodeBinaryEvent(candidate);
+  const std::string b = EncodeBinaryEvent(existing);
+  return std::tie(candidate_key, a, candidate_pos.topic, candidate_pos.partition,
+                  candidate_pos.offset) <
+         std::tie(existing_key, b, existing_pos.topic, existing_pos.partition, existing_pos.offset);
+}
+
+// source '\0' id, as embedded in a sort key after the 9 fixed bytes.
+bool SortKeyHasIdentity(std::string_view sort_key, std::string_view source, std::string_view id) {
+  if (sort_key.size() != 9 + source.size() + 1 + id.size()) return false;
+  return sort_key.substr(9, source.size()) == source && sort_key[9 + source.size()] == '\0' &&
+         sort_key.substr(10 + source.size()) == id;
+}
+
+class JiritsuProjector final : public Projector {
+ public:
+  explicit JiritsuProjector(const ProjectorOptions& options) : options_(options) {}
+
+  std::vector<std::string> ColumnFamilies() const override { return JiritsuColumnFamilies(); }
+
+  Status Open(StateStore* store) override {
+    store_ = store;
+    JIRITSU_RETURN_IF_ERROR(reference_.Load(*store));
+    aggregates_ = std::make_unique<GlobalAggregates>(store, options_.cache_max_rows);
+    JIRITSU_RETURN_IF_ERROR(aggregates_->Load());
+    auto it = store->NewIterator(kEmployeeFamily);
+    const std::string prefix = EmployeeHeaderKey("");
+    for (it->Seek(prefix); it->Valid() && it->key().starts_with(prefix); it->Next()) {
+      auto header = DecodeEmployeeHeader(it->value());
+      if (!header) return Corruption("employee header of " + std::string(it->key()));
+      index_[std::string(it->key().substr(prefix.size()))] = {header->first, header->second};
+    }
+    return it->status();
+  }
+
+  Status ApplyReference(const Event& event, const SourcePosition&) override {
+    if (FamilyOf(event.type) != Family::kReference) {
+      return InvalidArgument("ApplyReference: not a reference event: " +
+                             std::string(EventTypeName(event.type)));
+    }
+    if (!reference_.Add(event)) return Status::Ok();  // duplicate
+    if (event.type == EventType::kProgramDefined) {
+      // Folds at or after this time used an older programme version.
+      for (const auto& [employee, entry] : index_) {
+        if (entry.last_time_us >= event.time_us) refold_queue_.insert(employee);
+      }
+    }
+    return Status::Ok();
+  }
+
+  Status ApplyEmployeeEvent(const Event& event, const SourcePosition& position) override {
+    if (!IsEmployeeScoped(event.type) || event.subject.empty()) {
+      return InvalidArgument("ApplyEmployeeEvent: not an employee event with a subject: " +
+                             std::string(EventTypeName(event.type)));
+    }
+    JIRITSU_ASSIGN_OR_RETURN(CacheEntry * entry, Lookup(event.subject));
+    entry->partition = position.partition;
+    std::string sort_key = EventSortKey(event);
+    const uint64_t hash = EventIdentityHash(event.source, event.id);
+    auto& hashes = entry->state.identity_hashes;
+    if (std::binary_search(hashes.begin(), hashes.end(), hash)) {
+      bool handled = false;
+      JIRITSU_RETURN_IF_ERROR(ResolveDuplicate(event.subject, entry, sort_key, event, position,
+                                               &handled));
+      if (handled) return Status::Ok();
+      // A 64-bit hash collision with a different event: a new event after all.
+    }
+    if (!entry->needs_refold && SortsAfterFolded(entry->state, sort_key)) {
+      ApplyEvent(reference_, event, position, &entry->state);
+    } else {
+      // Late arrival: fold it in order at the next checkpoint.
+      entry->needs_refold = true;
+      hashes.insert(std::lower_bound(hashes.begin(), hashes.end(), hash), hash);
+    }
+    entry->pending.emplace(std::move(sort_key), PendingEvent{event, position});
+    MarkDirty(event.subject, entry);
+    IndexEntry& index = index_[event.subject];
+    index.last_time_us = std::max(index.last_time_us, event.time_us);
+    index.partition = position.partition;
+    return Status::Ok();
+  }
+
+  Status ApplyFacts(const LogRecord& record) override {
+    if (!aggregates_) return FailedPrecondition("ApplyFacts before Open");
+    return aggregates_->ApplyFacts(record.key, record.value);
+  }
+
+  Status Checkpoint(StateBatch* batch, std::vector<FactsRecord>* facts_out) override {
+    if (!aggregates_) return FailedPrecondition("Checkpoint before Open");
+    ++generation_;
+    for (const auto& [key, value] : reference_.TakePendingRows()) {
+      batch->Put(kReferenceFamily, key, value);
+    }
+    const std::set<std::string> queue = std::exchange(refold_queue_, {});
+    for (const std::string& employee : queue) {
+      JIRITSU_ASSIGN_OR_RETURN(CacheEntry * entry, Lookup(employee));
+      entry->needs_refold = true;
+      MarkDirty(employee, entry);
+    }
+    const std::set<std::string> dirty = std::exchange(dirty_, {});
+    for (const std::string& employee : dirty) {
+      auto it = cache_.find(employee);
+      if (it == cache_.end()) continue;  // revoked meanwhile
+      JIRITSU_RETURN_IF_ERROR(FlushEmployee(employee, &it->second, batch, facts_out));
+    }
+    aggregates_->Flush(batch);
+    return Status::Ok();
+  }
+
+  void OnPartitionsRevoked(const std::vector<int32_t>& partitions) override {
+    const std::unordered_set<int32_t> revoked(partitions.begin(), partitions.end());
+    for (auto it = cache_.begin(); it != cache_.end();) {
+      if (revoked.count(it->second.partition)) {
+        lru_.erase(it->second.lru);
+        dirty_.erase(it->first);
+        it = cache_.erase(it);
+      } else {
+        ++it;
+      }
+    }
+  }
+
+  void Close() override {
+    cache_.clear();
+    lru_.clear();
+    dirty_.clear();
+    refold_queue_.clear();
+    aggregates_.reset();
+    store_ = nullptr;
+  }
+
+ private:
+  void MarkDirty(const std::string& employee, CacheEntry* entry) {
+    entry->dirty = true;
+    dirty_.insert(employee);
+  }
+
+  // The cached entry of `employee`, loading the committed state on a miss.
+  Result<CacheEntry*> Lookup(const std::string& employee) {
+    auto it = cache_.find(employee);
+    if (it != cache_.end()) {
+      lru_.splice(lru_.begin(), lru_, it->second.lru);
+      return &it->second;
+    }
+    EvictIfNeeded();
+    CacheEntry entry;
+    std::string bytes;
+    Status s = store_->Get(kEmployeeFamily, EmployeeStateKey(employee), &bytes);
+    if (s.ok()) {
+      if (!bytes.empty() && static_cast<uint8_t>(bytes[0]) != kEmployeeStateFormat) {
+        // Older state format: rebuild from the journal.
+        entry.needs_refold = true;
+        entry.state.employee_id = employee;
+        JIRITSU_RETURN_IF_ERROR(ScanRejectionKeys(employee, &entry.committed_rejections));
+      } else {
+        auto state = DecodeEmployeeState(bytes);
+        if (!state.ok()) return state.status().WithContext("employee " + employee);
+        entry.state = std::move(state).value();
+        for (const Rejection& r : entry.state.rejections) {
+          entry.committed_rejections.insert(RejectionKey(employee, r.event));
+        }
+      }
+    } else if (s.code() == StatusCode::kNotFound) {
+      entry.state.employee_id = employee;
+    } else {
+      return s;
+    }
+    auto index = index_.find(employee);
+    if (index != index_.end()) entry.partition = index->second.partition;
+    lru_.push_front(employee);
+    entry.lru = lru_.begin();
+    auto [inserted, ok] = cache_.emplace(employee, std::move(entry));
+    if (inserted->second.needs_refold) MarkDirty(employee, &inserted->second);
+    return &inserted->second;
+  }
+
+  Status ScanRejectionKeys(const std::string& employee, std::set<std::string>* keys) const {
+    const std::string prefix = employee + '\0';
+    auto it = store_->NewIterator(kRejectionsFamily);
+    for (it->Seek(prefix); it->Valid() && it->key().starts_with(prefix); it->Next()) {
+      keys->emplace(it->key());
+    }
+    return it->status();
+  }
+
+  void EvictIfNeeded() {
+    // Bounded walk from the least recently used end: dirty entries and those
+    // flushed into the batch of the running checkpoint stay.
+    int budget = 64;
+    auto it = lru_.end();
+    while (cache_.size() >= options_.cache_max_employees && it != lru_.begin() && budget-- > 0) {
+      --it;
+      auto entry = cache_.find(*it);
+      if (entry->second.dirty || entry->second.flushed_generation >= generation_) continue;
+      cache_.erase(entry);
+      it = lru_.erase(it);
+    }
+  }
+
+  // Handles an event whose identity hash is known. Sets *handled unless the
+  // journal holds no event with this (source, id) (hash collision).
+  Status ResolveDuplicate(const std::string& employee, CacheEntry* entry,
+                          const std::string& sort_key, const Event& event,
+                          const SourcePosition& position, bool* handled) {
+    *handled = false;
+    for (auto& [key, pending] : entry->pending) {
+      if (!SortKeyHasIdentity(key, event.source, event.id)) continue;
+      *handled = true;
+      if (!CopyWins(sort_key, event, position, key, pending.event, pending.position)) {
+        return Status::Ok();
+      }
+      entry->pending.erase(key);
+      entry->pending.emplace(sort_key, PendingEvent{event, position});
+      entry->needs_refold = true;
+      MarkDirty(employee, entry);
+      return Status::Ok();
+    }
+    const std::string prefix = employee + '\0';
+    auto it = store_->NewIterator(kJournalFamily);
+    for (it->Seek(prefix); it->Valid() && it->key().starts_with(prefix); it->Next()) {
+      const std::string key(it->key().substr(prefix.size()));
+      if (entry->deleted.count(key) || !SortKeyHasIdentity(key, event.source, event.id)) continue;
+      auto stored = DecodeStoredEvent(it->value());
+      if (!stored.ok()) return stored.status().WithContext("journal of " + employee);
+      *handled = true;
+      if (!CopyWins(sort_key, event, position, key, stored->event, stored->position)) {
+        return Status::Ok();
+      }
+      entry->deleted.insert(key);
+      entry->pending.emplace(sort_key, PendingEvent{event, position});
+      entry->needs_refold = true;
+      MarkDirty(employee, entry);
+      return Status::Ok();
+    }
+    return it->status();
+  }
+
+  // Rebuilds the state from the committed journal plus pending events.
+  Status Refold(const std::string& employee, CacheEntry* entry) {
+    std::map<std::string, StoredEvent> committed;
+    const std::string prefix = employee + '\0';
+    auto it = store_->NewIterator(kJournalFamily);
+    for (it->Seek(prefix); it->Valid() && it->key().starts_with(prefix); it->Next()) {
+      std::string key(it->key().substr(prefix.size()));
+      if (entry->deleted.count(key) || entry->pending.count(key)) continue;
+      auto stored = DecodeStoredEvent(it->value());
+      if (!stored.ok()) return stored.status().WithContext("journal of " + employee);
+      committed.emplace(std::move(key), std::move(stored).value());
+    }
+    JIRITSU_RETURN_IF_ERROR(it->status());
+    std::map<std::string_view, std::pair<const Event*, const SourcePosition*>> merged;
+    for (const auto& [key, stored] : committed) merged[key] = {&stored.event, &stored.position};
+    for (const auto& [key, pending] : entry->pending) merged[key] = {&pending.event, &pending.position};
+    EmployeeState state;
+    state.employee_id = employee;
+    for (const auto& [key, event] : merged) ApplyEvent(reference_, *event.first, *event.second, &state);
+    entry->state = std::move(state);
+    entry->needs_refold = false;
+    return Status::Ok();
+  }
+
+  Status FlushEmployee(const std::string& employee, CacheEntry* entry, StateBatch* batch,
+                       std::vector<FactsRecord>* facts_out) {
+    if (entry->needs_refold) JIRITSU_RETURN_IF_ERROR(Refold(employee, entry));
+    for (const auto& [key, pending] : entry->pending) {
+      batch->Put(kJournalFamily, employee + '\0' + key,
+                 EncodeStoredEvent(pending.event, pending.position));
+    }
+    for (const auto& key : entry->deleted) {
+      if (!entry->pending.count(key)) batch->Delete(kJournalFamily, employee + '\0' + key);
+    }
+    const EmployeeState& state = entry->state;
+    const std::string state_bytes = EncodeEmployeeState(state);
+    batch->Put(kEmployeeFamily, EmployeeStateKey(employee), state_bytes);
+    batch->Put(kEmployeeFamily, EmployeeHeaderKey(employee),
+               EncodeEmployeeHeader(state.last_time_us, entry->partition));
+    std::set<std::string> new_rejections;
+    for (const Rejection& rejection : state.rejections) {
+      std::string key = RejectionKey(employee, rejection.event);
+      batch->Put(kRejectionsFamily, key, EncodeRejection(rejection));
+      new_rejections.insert(std::move(key));
+    }
+    for (const auto& key : entry->committed_rejections) {
+      if (!new_rejections.count(key)) batch->Delete(kRejectionsFamily, key);
+    }
+    entry->committed_rejections = std::move(new_rejections);
+    EmployeeFacts facts = BuildFacts(state, reference_, options_, Blake2b256(state_bytes));
+    facts_out->push_back(FactsRecord{employee, EncodeFacts(facts)});
+    index_[employee] = {state.last_time_us, entry->partition};
+    entry->pending.clear();
+    entry->deleted.clear();
+    entry->dirty = false;
+    entry->flushed_generation = generation_;
+    return Status::Ok();
+  }
+
+  const ProjectorOptions options_;
+  StateStore* store_ = nullptr;
+  ReferenceTable reference_;
+  std::unique_ptr<GlobalAggregates> aggregates_;
+  std::unordered_map<std::string, CacheEntry> cache_;
+  std::list<std::string> lru_;  // front: most recently used
+  std::set<std::string> dirty_;
+  std::set<std::string> refold_queue_;
+  std::unordered_map<std::string, IndexEntry> index_;
+  uint64_t generation_ = 0;
+};
+
+}  // namespace
+}  // namespace jiritsu::processors
+
+namespace jiritsu {
+
+std::unique_ptr<Projector> NewJiritsuProjector(const ProjectorOptions& options) {
+  return std::make_unique<processors::JiritsuProjector>(options);
+}
+
+}  // namespace jiritsu

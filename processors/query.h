@@ -1,0 +1,69 @@
+// QueryService: the read API over the processors' views, returning canonical
+// JSON (sorted keys, one line; see json.h) so outputs are diffable.
+// Definitions of every field: docs/views.md.
+//
+// Works on any StateStore that has the projector's column families,
+// including a read-only one opened next to a running `jiritsu run` (it sees
+// the state as of opening). Employee-private views (step status, rejections)
+// exist only on the instance owning the employee; global views (engagement,
+// org roll-ups, KPIs, digest of facts/kpi_agg) exist on every instance.
+//
+// Lifecycle: Open() loads the reference table once; the store must outlive
+// the service. Thread-safety: const methods may be called concurrently.
+// Failure: kNotFound for unknown employees/org units, kInvalidArgument for a
+// bad period, kFailedPrecondition when the store holds no employee events
+// yet (no view time), kCorruption/kIOError from the store.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <memory>
+#include <optional>
+#include <string>
+#include <string_view>
+
+#include "core/state_store.h"
+#include "core/status.h"
+#include "processors/options.h"
+#include "processors/reference_table.h"
+
+namespace jiritsu::processors {
+
+class QueryService {
+ public:
+  static Result<std::unique_ptr<QueryService>> Open(const StateStore* store,
+                                                    const ProjectorOptions& options = {});
+
+  // Step status of one employee, all programmes or just `program`.
+  Result<std::string> StepStatus(std::string_view employee,
+                                 std::optional<std::string_view> program = std::nullopt) const;
+  // Engagement indicators of one employee as of `as_of_us` (default: view time T).
+  Result<std::string> Engagement(std::string_view employee,
+                                 std::optional<int64_t> as_of_us = std::nullopt) const;
+  // Engagement roll-up of an org unit: own members and the whole subtree.
+  Result<std::string> OrgEngagement(std::string_view org_unit,
+                                    std::optional<int64_t> as_of_us = std::nullopt) const;
+  // Cross-measure KPIs; period "FY2025" | "2025Q3" (fiscal quarter) | "2025-07".
+  Result<std::string> Kpi(std::string_view org_unit, std::string_view period,
+                          std::optional<std::string_view> profile = std::nullopt) const;
+  // Recorded rule violations, in (employee, event order); at most `limit` rows.
+  Result<std::string> Rejections(std::optional<std::string_view> employee = std::nullopt,
+                                 size_t limit = 100) const;
+  // One BLAKE2b-256 over every view column family (and "dlq" when present),
+  // in family-name then key order, plus a digest per family.
+  Result<std::string> Digest() const;
+
+  // The view time T: the greatest employee event time folded into the facts.
+  Result<std::optional<int64_t>> ViewTime() const;
+
+ private:
+  QueryService(const StateStore* store, const ProjectorOptions& options)
+      : store_(store), options_(options) {}
+  Result<int64_t> ResolveAsOf(std::optional<int64_t> as_of_us) const;
+
+  const StateStore* store_;
+  ProjectorOptions options_;
+  ReferenceTable reference_;
+};
+
+}  // namespace jiritsu::processors

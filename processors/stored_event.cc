@@ -1,0 +1,107 @@
+#include "processors/stored_event.h"
+
+#include <sodium.h>
+
+#include <cereal/archives/portable_binary.hpp>
+#include <cereal/types/string.hpp>
+#include <sstream>
+
+#include "schemas/codec.h"
+
+namespace jiritsu::processors {
+
+static_assert(sizeof(crypto_generichash_state) <= 384, "hasher state buffer too small");
+
+namespace {
+// sodium_init is idempotent and thread-safe; it selects the fastest BLAKE2b.
+void EnsureSodium() {
+  static const int initialized = sodium_init();
+  (void)initialized;
+}
+}  // namespace
+
+std::string EncodeStoredEvent(const Event& event, const SourcePosition& position) {
+  std::ostringstream out;
+  out.put(static_cast<char>(kStoredEventFormat));
+  {
+    cereal::PortableBinaryOutputArchive archive(out);
+    archive(position.topic, position.partition, position.offset, EncodeBinaryEvent(event));
+  }
+  return std::move(out).str();
+}
+
+Result<StoredEvent> DecodeStoredEvent(std::string_view bytes) {
+  if (bytes.empty() || static_cast<uint8_t>(bytes[0]) != kStoredEventFormat) {
+    return Corruption("stored event: unknown format version");
+  }
+  StoredEvent stored;
+  std::string event_bytes;
+  try {
+    std::istringstream in(std::string(bytes.substr(1)));
+    cereal::PortableBinaryInputArchive archive(in);
+    archive(stored.position.topic, stored.position.partition, stored.position.offset, event_bytes);
+  } catch (const std::exception& e) {
+    return Corruption(std::string("stored event: ") + e.what());
+  }
+  auto event = DecodeBinaryEvent(event_bytes);
+  if (!event.ok()) return event.status().WithContext("stored event");
+  stored.event = std::move(event).value();
+  return stored;
+}
+
+std::string Blake2b256(std::string_view bytes) {
+  EnsureSodium();
+  std::string out(crypto_generichash_BYTES, '\0');
+  crypto_generichash(reinterpret_cast<unsigned char*>(out.data()), out.size(),
+                     reinterpret_cast<const unsigned char*>(bytes.data()), bytes.size(), nullptr,
+                     0);
+  return out;
+}
+
+std::string HexEncode(std::string_view bytes) {
+  static constexpr char kDigits[] = "0123456789abcdef";
+  std::string out;
+  out.reserve(bytes.size() * 2);
+  for (unsigned char c : bytes) {
+    out.push_back(kDigits[c >> 4]);
+    out.push_back(kDigits[c & 0xf]);
+  }
+  return out;
+}
+
+Blake2bHasher::Blake2bHasher() {
+  EnsureSodium();
+  crypto_generichash_init(reinterpret_cast<crypto_generichash_state*>(state_.data()), nullptr, 0,
+                          crypto_generichash_BYTES);
+}
+
+void Blake2bHasher::AddField(std::string_view bytes) {
+  unsigned char length[8];
+  uint64_t n = bytes.size();
+  for (int i = 0; i < 8; ++i) length[i] = static_cast<unsigned char>(n >> (8 * i));
+  auto* state = reinterpret_cast<crypto_generichash_state*>(state_.data());
+  crypto_generichash_update(state, length, sizeof(length));
+  crypto_generichash_update(state, reinterpret_cast<const unsigned char*>(bytes.data()),
+                            bytes.size());
+}
+
+std::string Blake2bHasher::Finish() {
+  std::string out(crypto_generichash_BYTES, '\0');
+  crypto_generichash_final(reinterpret_cast<crypto_generichash_state*>(state_.data()),
+                           reinterpret_cast<unsigned char*>(out.data()), out.size());
+  return out;
+}
+
+uint64_t EventIdentityHash(std::string_view source, std::string_view id) {
+  uint64_t hash = 1469598103934665603ULL;
+  auto mix = [&hash](unsigned char c) {
+    hash ^= c;
+    hash *= 1099511628211ULL;
+  };
+  for (unsigned char c : source) mix(c);
+  mix(0);
+  for (unsigned char c : id) mix(c);
+  return hash;
+}
+
+}  // namespace jiritsu::processors

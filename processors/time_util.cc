@@ -1,0 +1,146 @@
+#include "processors/time_util.h"
+
+#include <charconv>
+#include <cstdio>
+
+namespace jiritsu::processors {
+namespace {
+
+int64_t FloorDiv(int64_t a, int64_t b) {
+  int64_t q = a / b;
+  if ((a % b != 0) && ((a < 0) != (b < 0))) --q;
+  return q;
+}
+
+bool ParseInt(std::string_view text, int32_t* out) {
+  if (text.empty()) return false;
+  for (char c : text) {
+    if (c < '0' || c > '9') return false;
+  }
+  auto [ptr, ec] = std::from_chars(text.data(), text.data() + text.size(), *out);
+  return ec == std::errc() && ptr == text.data() + text.size();
+}
+
+}  // namespace
+
+// Howard Hinnant's days_from_civil / civil_from_days.
+int64_t DaysFromCivil(const CivilDate& date) {
+  const int64_t y = date.year - (date.month <= 2 ? 1 : 0);
+  const int64_t era = FloorDiv(y, 400);
+  const int64_t yoe = y - era * 400;
+  const int64_t mp = (date.month + 9) % 12;
+  const int64_t doy = (153 * mp + 2) / 5 + date.day - 1;
+  const int64_t doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+  return era * 146097 + doe - 719468;
+}
+
+CivilDate CivilFromDays(int64_t days) {
+  const int64_t z = days + 719468;
+  const int64_t era = FloorDiv(z, 146097);
+  const int64_t doe = z - era * 146097;
+  const int64_t yoe = (doe - doe / 1460 + doe / 36524 - doe / 146096) / 365;
+  const int64_t doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+  const int64_t mp = (5 * doy + 2) / 153;
+  const int64_t d = doy - (153 * mp + 2) / 5 + 1;
+  const int64_t m = mp < 10 ? mp + 3 : mp - 9;
+  const int64_t y = yoe + era * 400 + (m <= 2 ? 1 : 0);
+  return CivilDate{static_cast<int32_t>(y), static_cast<int32_t>(m), static_cast<int32_t>(d)};
+}
+
+MonthIndex MonthOf(int64_t time_us, int32_t offset_minutes) {
+  const int64_t local = time_us + int64_t{offset_minutes} * 60 * kMicrosPerSecond;
+  const CivilDate date = CivilFromDays(FloorDiv(local, kMicrosPerDay));
+  return MakeMonth(date.year, date.month);
+}
+
+int32_t FiscalYearOfMonth(MonthIndex m) {
+  const int32_t year = YearOfMonth(m);
+  return MonthNumber(m) >= 4 ? year : year - 1;
+}
+
+int32_t FiscalQuarterOfMonth(MonthIndex m) { return ((MonthNumber(m) + 8) % 12) / 3 + 1; }
+
+int64_t MonthStartMicros(MonthIndex m, int32_t offset_minutes) {
+  const int64_t days = DaysFromCivil(CivilDate{YearOfMonth(m), MonthNumber(m), 1});
+  return days * kMicrosPerDay - int64_t{offset_minutes} * 60 * kMicrosPerSecond;
+}
+
+std::string MonthLabel(MonthIndex m) {
+  char buf[32];
+  std::snprintf(buf, sizeof(buf), "%04d-%02d", YearOfMonth(m), MonthNumber(m));
+  return buf;
+}
+
+std::string QuarterLabel(MonthIndex m) {
+  return std::to_string(FiscalYearOfMonth(m)) + "Q" + std::to_string(FiscalQuarterOfMonth(m));
+}
+
+std::string FiscalYearLabel(MonthIndex m) { return "FY" + std::to_string(FiscalYearOfMonth(m)); }
+
+Result<Period> ParsePeriod(std::string_view text) {
+  const auto invalid = [&] {
+    return InvalidArgument("period: expected FY2025, 2025Q3 (fiscal quarter) or 2025-07, got \"" +
+                           std::string(text) + "\"");
+  };
+  int32_t year = 0;
+  std::string_view rest = text;
+  const bool fy_prefix = rest.substr(0, 2) == "FY";
+  if (fy_prefix) rest.remove_prefix(2);
+  if (rest.size() < 4 || !ParseInt(rest.substr(0, 4), &year)) return invalid();
+  rest.remove_prefix(4);
+  Period period;
+  if (rest.empty()) {
+    if (!fy_prefix) return invalid();
+    period.kind = PeriodKind::kFiscalYear;
+    period.first_month = MakeMonth(year, 4);
+    period.last_month = period.first_month + 11;
+    period.label = "FY" + std::to_string(year);
+    return period;
+  }
+  if (rest.size() == 2 && rest[0] == 'Q' && rest[1] >= '1' && rest[1] <= '4') {
+    const int32_t quarter = rest[1] - '0';
+    period.kind = PeriodKind::kQuarter;
+    period.first_month = MakeMonth(year, 4) + (quarter - 1) * 3;
+    period.last_month = period.first_month + 2;
+    period.label = std::to_string(year) + "Q" + std::to_string(quarter);
+    return period;
+  }
+  int32_t month = 0;
+  if (!fy_prefix && rest.size() == 3 && rest[0] == '-' && ParseInt(rest.substr(1), &month) &&
+      month >= 1 && month <= 12) {
+    period.kind = PeriodKind::kMonth;
+    period.first_month = period.last_month = MakeMonth(year, month);
+    period.label = MonthLabel(period.first_month);
+    return period;
+  }
+  return invalid();
+}
+
+std::string FormatTime(int64_t time_us, int32_t offset_minutes) {
+  const int64_t local = time_us + int64_t{offset_minutes} * 60 * kMicrosPerSecond;
+  const int64_t days = FloorDiv(local, kMicrosPerDay);
+  const int64_t in_day = local - days * kMicrosPerDay;
+  const CivilDate date = CivilFromDays(days);
+  const int64_t seconds = in_day / kMicrosPerSecond;
+  const int64_t micros = in_day % kMicrosPerSecond;
+  char buf[64];
+  int n = std::snprintf(buf, sizeof(buf), "%04d-%02d-%02dT%02d:%02d:%02d", date.year, date.month,
+                        date.day, static_cast<int>(seconds / 3600),
+                        static_cast<int>(seconds / 60 % 60), static_cast<int>(seconds % 60));
+  std::string out(buf, static_cast<size_t>(n));
+  if (micros != 0) {
+    n = std::snprintf(buf, sizeof(buf), ".%06d", static_cast<int>(micros));
+    out.append(buf, static_cast<size_t>(n));
+  }
+  if (offset_minutes == 0) {
+    out += 'Z';
+  } else {
+    const int32_t abs_minutes = offset_minutes < 0 ? -offset_minutes : offset_minutes;
+    n = std::snprintf(buf, sizeof(buf), "%c%02d:%02d", offset_minutes < 0 ? '-' : '+',
+                      abs_minutes / 60, abs_minutes % 60);
+    out.append(buf, static_cast<size_t>(n));
+  }
+  return out;
+}
+
+}  // namespace jiritsu::processors

@@ -39,5 +39,11 @@ void AddStateOptions(CLI::App* app, LogSelection* selection);
 std::string ViewsRoot(const LogSelection& selection);
 
 Command AddVersionCommand(CLI::App& root);
+Command AddGenCommand(CLI::App& root);
+Command AddIngestCommand(CLI::App& root);
+Command AddLogStatsCommand(CLI::App& root);
+Command AddRunCommand(CLI::App& root);
+Command AddQueryCommand(CLI::App& root);
+Command AddDigestCommand(CLI::App& root);
 
 }  // namespace jiritsu

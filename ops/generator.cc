@@ -595,6 +595,7 @@ struct Enrolment {
   int32_t reports_done = 0;
   int32_t withdraw_at = -1;  // report index at which the learner gives up
   double total_hours = 0;
+  double reported_hours = 0;  // sum of the progress reports so far
 };
 
 enum class ActionKind : uint8_t {
@@ -933,20 +934,28 @@ class Simulation {
         data.talent_profile = profile;
         data.metric = metric;
         data.target = value;
-        const std::string subject = "kpi/" + data.org_unit_id + "/" + period + "/" +
-                                    (profile.empty() ? "all" : profile) + "/" + metric;
+        // kpi.target.set has no entity id of its own: the subject names the
+        // target (ids allow [A-Za-z0-9._:@-]).
+        const std::string subject = "kpi:" + data.org_unit_id + ":" + period + ":" +
+                                    (profile.empty() ? "all" : profile) + ":" + metric;
         return Emit(EventType::kKpiTargetSet, Source::kKpi, subject, data);
       };
       JIRITSU_RETURN_IF_ERROR(target("", "career_interviews_held",
                                      std::round(static_cast<double>(headcount) * 1.2 * growth)));
+      JIRITSU_RETURN_IF_ERROR(target("", "one_on_ones_held",
+                                     std::round(static_cast<double>(headcount) * 8 * growth)));
       JIRITSU_RETURN_IF_ERROR(target("", "awareness_rate", std::min(0.9, 0.4 * growth)));
+      JIRITSU_RETURN_IF_ERROR(target("", "participation_rate", std::min(0.95, 0.6 * growth)));
+      if (scope == 0) {
+        JIRITSU_RETURN_IF_ERROR(target("", "approval_lead_time_p50_days", 14));
+      }
       for (int32_t prog = 0; prog < kProgramCount; ++prog) {
         if (population[prog] == 0) continue;
         const std::string profile = programs_[prog].profile;
         const double people = static_cast<double>(population[prog]);
-        JIRITSU_RETURN_IF_ERROR(target(profile, "required_training_completion_rate",
-                                       std::min(0.95, 0.7 * growth)));
-        JIRITSU_RETURN_IF_ERROR(target(profile, "maturity_step2_plus",
+        JIRITSU_RETURN_IF_ERROR(target(profile, "training_completion_rate",
+                                       std::min(0.95, 0.75 * growth)));
+        JIRITSU_RETURN_IF_ERROR(target(profile, "maturity_count",
                                        std::round(people * 0.15 * growth)));
         JIRITSU_RETURN_IF_ERROR(target(profile, "declarations_submitted",
                                        std::round(people * 0.5 * growth)));
@@ -1323,13 +1332,16 @@ class Simulation {
       data.progress_percent = std::floor(100.0 * enrolment.reports_done / (enrolment.reports_planned + 1));
       data.hours = RoundQuarter(enrolment.total_hours / (enrolment.reports_planned + 1) *
                                 (0.7 + 0.6 * rng_.Unit()));
+      enrolment.reported_hours += data.hours;
       JIRITSU_RETURN_IF_ERROR(Emit(EventType::kLearningProgressed, source, person.id, data));
       ScheduleNextReport(e);
       return Status::Ok();
     }
     LearningCompleted data;
     data.course_id = info.id;
-    data.hours = enrolment.total_hours;
+    // Hours since the previous report (the codec's definition), so the
+    // reports of one enrolment add up to its total time.
+    data.hours = RoundQuarter(enrolment.total_hours - enrolment.reported_hours);
     const int64_t score = std::clamp<int64_t>(kScoreBase[person.disposition] + rng_.Between(-22, 20), 30, 100);
     data.score = static_cast<double>(score);
     data.passed = score >= 60;

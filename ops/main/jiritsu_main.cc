@@ -10,6 +10,12 @@ int main(int argc, char** argv) {
   root.require_subcommand(1);
   std::vector<jiritsu::Command> commands = {
       jiritsu::AddVersionCommand(root),
+      jiritsu::AddGenCommand(root),
+      jiritsu::AddIngestCommand(root),
+      jiritsu::AddLogStatsCommand(root),
+      jiritsu::AddRunCommand(root),
+      jiritsu::AddQueryCommand(root),
+      jiritsu::AddDigestCommand(root),
   };
   CLI11_PARSE(root, argc, argv);
   for (const auto& command : commands) {

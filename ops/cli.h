@@ -42,8 +42,5 @@ Command AddVersionCommand(CLI::App& root);
 Command AddGenCommand(CLI::App& root);
 Command AddIngestCommand(CLI::App& root);
 Command AddLogStatsCommand(CLI::App& root);
-Command AddRunCommand(CLI::App& root);
-Command AddQueryCommand(CLI::App& root);
-Command AddDigestCommand(CLI::App& root);
 
 }  // namespace jiritsu

@@ -191,6 +191,8 @@ bool ProjectionRuntime::SkipsDerivedTopics() const {
 Status ProjectionRuntime::RefreshDerivedPositions() {
   for (auto& [tp, position] : derived_positions_) {
     JIRITSU_ASSIGN_OR_RETURN(position, log_->EndOffset(tp));
+    auto stop = options_.stop_offsets.find(tp);
+    if (stop != options_.stop_offsets.end()) position = std::min(position, stop->second);
   }
   return Status::Ok();
 }
@@ -214,7 +216,7 @@ Status ProjectionRuntime::StartGlobalInputs() {
     for (int32_t p = 0; p < partitions; ++p) {
       TopicPartition tp{topic, p};
       if (SkipsDerivedTopics() && topic != kReferenceTopic) {
-        JIRITSU_ASSIGN_OR_RETURN(derived_positions_[tp], log_->EndOffset(tp));
+        derived_positions_[tp] = 0;  // set below
         continue;
       }
       JIRITSU_ASSIGN_OR_RETURN(int64_t offset, StoredOffset(tp));
@@ -222,6 +224,7 @@ Status ProjectionRuntime::StartGlobalInputs() {
       positions_[tp] = offset;
     }
   }
+  JIRITSU_RETURN_IF_ERROR(RefreshDerivedPositions());
   return global_consumer_->Assign(starts);
 }
 

@@ -73,7 +73,8 @@ struct RuntimeOptions {
   // derived global inputs jiritsu.facts and jiritsu.dlq come from.
   //   kLocal: derived from the events this replay applies; the log's copies
   //     are not read (they may hold facts of later events, e.g. for an as-of
-  //     replay) and their stored positions are the topics' end offsets.
+  //     replay) and their stored positions are the topics' end offsets
+  //     (or their stop offsets, if lower).
   //   kLog: read from the log up to stop_offsets exactly as a live instance
   //     did, local facts and dead letters are discarded: reproduces a live
   //     store at its stored offsets, whose global views lag by a checkpoint

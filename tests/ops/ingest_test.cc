@@ -1,0 +1,492 @@
+// Tests of ingestion (ops/ingest.h, core/dedupe_index.h, `jiritsu ingest`,
+// `jiritsu log-stats`): counts against the generator's plan, placement of
+// records, persistent dedupe, reject reporting, failure paths, exit codes.
+#include "ops/ingest.h"
+
+#include <gtest/gtest.h>
+#include <simdjson.h>
+
+#include <cstdio>
+#include <fstream>
+#include <map>
+#include <memory>
+#include <set>
+#include <sstream>
+#include <string>
+#include <vector>
+
+#include "core/dedupe_index.h"
+#include "core/embedded_log.h"
+#include "core/topics.h"
+#include "ops/generator.h"
+#include "schemas/codec.h"
+#include "tests/testing/subprocess.h"
+
+namespace jiritsu {
+namespace {
+
+using testing::CommandResult;
+using testing::JiritsuBinary;
+using testing::RunCommand;
+using testing::TempDir;
+
+struct Rejection {
+  int64_t line;
+  std::string reason;
+  std::string input;
+};
+
+class CollectingRejects : public RejectSink {
+ public:
+  Status Reject(int64_t line, std::string_view reason, std::string_view input) override {
+    rejections.push_back({line, std::string(reason), std::string(input)});
+    return Status::Ok();
+  }
+  std::vector<Rejection> rejections;
+};
+
+std::string ReadFile(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  std::stringstream content;
+  content << in.rdbuf();
+  return content.str();
+}
+
+std::vector<std::string> SplitLines(const std::string& text) {
+  std::vector<std::string> lines;
+  std::stringstream stream(text);
+  std::string line;
+  while (std::getline(stream, line)) lines.push_back(line);
+  return lines;
+}
+
+GeneratorSummary GenerateFile(const GeneratorOptions& options, const std::string& path) {
+  std::FILE* file = std::fopen(path.c_str(), "wb");
+  EXPECT_NE(file, nullptr);
+  Result<GeneratorSummary> summary = GenerateEnterprise(options, [&](std::string_view line) {
+    std::fwrite(line.data(), 1, line.size(), file);
+    std::fputc('\n', file);
+    return Status::Ok();
+  });
+  std::fclose(file);
+  EXPECT_TRUE(summary.ok()) << summary.status().ToString();
+  return summary.ok() ? summary.value() : GeneratorSummary{};
+}
+
+GeneratorOptions NoisyOptions() {
+  GeneratorOptions options;
+  options.employees = 120;
+  options.months = 6;
+  options.seed = 21;
+  options.duplicate_share = 0.03;
+  options.out_of_order_share = 0.03;
+  options.invalid_share = 0.02;
+  return options;
+}
+
+Status IngestFile(const std::string& path, EventLog* log, DedupeIndex* index, RejectSink* rejects,
+                  IngestStats* stats, size_t flush_every = 500) {
+  IngestOptions options;
+  options.flush_every_lines = flush_every;
+  JIRITSU_ASSIGN_OR_RETURN(auto ingestor, Ingestor::Create(log, index, rejects, options));
+  std::FILE* in = std::fopen(path.c_str(), "rb");
+  if (in == nullptr) return IOError("cannot open " + path);
+  const Status status = IngestStream(in, ingestor.get());
+  std::fclose(in);
+  *stats = ingestor->stats();
+  return status;
+}
+
+// Every record of the source topics, read from offset 0 to the end.
+std::vector<LogRecord> ReadAllSourceRecords(EventLog* log) {
+  std::vector<LogRecord> all;
+  std::vector<std::string> topics = {std::string(kReferenceTopic)};
+  for (const std::string& t : EmployeeSourceTopics()) topics.push_back(t);
+  for (const std::string& topic : topics) {
+    Result<int32_t> partitions = log->PartitionCount(topic);
+    EXPECT_TRUE(partitions.ok()) << topic;
+    if (!partitions.ok()) continue;
+    for (int32_t p = 0; p < partitions.value(); ++p) {
+      Result<int64_t> end = log->EndOffset({topic, p});
+      EXPECT_TRUE(end.ok());
+      if (!end.ok() || end.value() == 0) continue;
+      auto consumer = log->NewConsumer(ConsumerOptions{});
+      EXPECT_TRUE(consumer.ok());
+      if (!consumer.ok()) continue;
+      EXPECT_TRUE((*consumer)->Assign({{{topic, p}, 0}}).ok());
+      int64_t next = 0;
+      for (int idle = 0; next < end.value() && idle < 50;) {
+        std::vector<LogRecord> batch;
+        EXPECT_TRUE((*consumer)->Poll(std::chrono::milliseconds(100), 10000, &batch).ok());
+        idle = batch.empty() ? idle + 1 : 0;
+        for (LogRecord& record : batch) {
+          next = record.offset + 1;
+          all.push_back(std::move(record));
+        }
+      }
+      EXPECT_EQ(next, end.value()) << topic << "[" << p << "]";
+    }
+  }
+  return all;
+}
+
+TEST(IngestorTest, CountsMatchTheGeneratorPlanAndRecordsLandWherePartitionForKeySays) {
+  TempDir dir;
+  const std::string input = dir.path() + "/enterprise.jsonl";
+  const GeneratorSummary plan = GenerateFile(NoisyOptions(), input);
+  ASSERT_GT(plan.invalid_lines, 0);
+  ASSERT_GT(plan.duplicate_lines, 0);
+
+  auto log = OpenEmbeddedLog(dir.path() + "/store/log");
+  ASSERT_TRUE(log.ok()) << log.status().ToString();
+  ASSERT_TRUE((*log)->EnsureTopics(AllTopicSpecs(8)).ok());
+  auto index = DedupeIndex::Open(dir.path() + "/store/ingest-index");
+  ASSERT_TRUE(index.ok()) << index.status().ToString();
+
+  CollectingRejects rejects;
+  IngestStats stats;
+  ASSERT_TRUE(IngestFile(input, log->get(), index->get(), &rejects, &stats).ok());
+  EXPECT_EQ(stats.accepted, plan.valid_events);
+  EXPECT_EQ(stats.duplicates, plan.duplicate_lines);
+  EXPECT_EQ(stats.rejected, plan.invalid_lines);
+  EXPECT_EQ(stats.blank, 0);
+  for (const auto& [type, n] : plan.valid_by_type) EXPECT_EQ(stats.per_type[type].accepted, n) << type;
+  for (const auto& [type, n] : plan.duplicates_by_type) {
+    EXPECT_EQ(stats.per_type[type].duplicates, n) << type;
+  }
+
+  // Each rejection names a line that really fails, with the decoder's reason.
+  const std::vector<std::string> lines = SplitLines(ReadFile(input));
+  ASSERT_EQ(static_cast<int64_t>(rejects.rejections.size()), plan.invalid_lines);
+  for (const Rejection& r : rejects.rejections) {
+    ASSERT_GE(r.line, 1);
+    ASSERT_LE(r.line, static_cast<int64_t>(lines.size()));
+    Result<Event> decoded = DecodeJsonEvent(lines[r.line - 1]);
+    ASSERT_FALSE(decoded.ok()) << "line " << r.line;
+    EXPECT_EQ(decoded.status().message(), r.reason);
+  }
+
+  // Every accepted event is in its family's topic, in the partition the
+  // Kafka partitioner gives its subject, keyed by subject, canonical.
+  const std::vector<LogRecord> records = ReadAllSourceRecords(log->get());
+  EXPECT_EQ(static_cast<int64_t>(records.size()), plan.valid_events);
+  std::set<std::pair<std::string, std::string>> identities;
+  for (const LogRecord& record : records) {
+    Result<Event> event = DecodeJsonEvent(record.value);
+    ASSERT_TRUE(event.ok()) << record.value;
+    EXPECT_EQ(record.topic, TopicForFamily(FamilyOf(event->type)));
+    EXPECT_EQ(record.key, event->subject);
+    auto count = (*log)->PartitionCount(record.topic);
+    ASSERT_TRUE(count.ok());
+    EXPECT_EQ(record.partition, PartitionForKey(event->subject, count.value()));
+    EXPECT_EQ(record.value, EncodeJsonEvent(event.value()));
+    EXPECT_TRUE(identities.insert({event->source, event->id}).second) << "appended twice";
+  }
+
+  // Ingesting the same file again appends nothing: the index remembers.
+  CollectingRejects again_rejects;
+  IngestStats again;
+  ASSERT_TRUE(IngestFile(input, log->get(), index->get(), &again_rejects, &again).ok());
+  EXPECT_EQ(again.accepted, 0);
+  EXPECT_EQ(again.duplicates, plan.valid_events + plan.duplicate_lines);
+  EXPECT_EQ(again.rejected, plan.invalid_lines);
+  EXPECT_EQ(static_cast<int64_t>(ReadAllSourceRecords(log->get()).size()), plan.valid_events);
+}
+
+// ---- fakes for failure paths ------------------------------------------------
+
+class FakeProducer : public LogProducer {
+ public:
+  FakeProducer(Status flush_result, size_t capacity)
+      : flush_result_(std::move(flush_result)), capacity_(capacity) {}
+  Status Append(const std::string&, std::string_view, std::string_view) override {
+    if (queued_ >= capacity_) return ResourceExhausted("queue full");
+    ++queued_;
+    return Status::Ok();
+  }
+  Status Flush(std::chrono::milliseconds) override {
+    ++flushes;
+    if (!flush_result_.ok()) return flush_result_;
+    delivered += queued_;
+    queued_ = 0;
+    return Status::Ok();
+  }
+  static inline int flushes = 0;
+  static inline size_t delivered = 0;
+
+ private:
+  Status flush_result_;
+  size_t capacity_;
+  size_t queued_ = 0;
+};
+
+class FakeLog : public EventLog {
+ public:
+  FakeLog(Status flush_result, size_t capacity)
+      : flush_result_(std::move(flush_result)), capacity_(capacity) {}
+  Status EnsureTopics(const std::vector<TopicSpec>&) override { return Status::Ok(); }
+  Result<int32_t> PartitionCount(const std::string&) override { return 1; }
+  Result<int64_t> EndOffset(const TopicPartition&) override { return int64_t{0}; }
+  Result<std::unique_ptr<LogProducer>> NewProducer() override {
+    return std::unique_ptr<LogProducer>(new FakeProducer(flush_result_, capacity_));
+  }
+  Result<std::unique_ptr<LogConsumer>> NewConsumer(const ConsumerOptions&) override {
+    return FailedPrecondition("fake log has no consumers");
+  }
+  std::string Describe() const override { return "fake"; }
+
+ private:
+  Status flush_result_;
+  size_t capacity_;
+};
+
+std::vector<std::string> SomeValidLines(int n) {
+  std::vector<std::string> lines;
+  for (int i = 0; i < n; ++i) {
+    Event event;
+    event.type = EventType::kLearningEnrolled;
+    event.source = "/lms/test";
+    event.id = "evt-" + std::to_string(i);
+    event.subject = "E00000" + std::to_string(i % 10);
+    event.time_us = 1'714'000'000'000'000 + i * 1'000'000LL;
+    event.utc_offset_minutes = 540;
+    LearningEnrolled data;
+    data.course_id = "dx_mindset";
+    event.data = data;
+    lines.push_back(EncodeJsonEvent(event));
+  }
+  return lines;
+}
+
+TEST(IngestorTest, FlushFailureIsAnErrorAndMarksNothing) {
+  TempDir dir;
+  FakeLog log(Unavailable("broker down"), 1000);
+  auto index = DedupeIndex::Open(dir.path() + "/index");
+  ASSERT_TRUE(index.ok());
+  CollectingRejects rejects;
+  auto ingestor = Ingestor::Create(&log, index->get(), &rejects);
+  ASSERT_TRUE(ingestor.ok());
+  const std::vector<std::string> lines = SomeValidLines(10);
+  for (size_t i = 0; i < lines.size(); ++i) {
+    auto outcome = (*ingestor)->IngestLine(static_cast<int64_t>(i + 1), lines[i]);
+    ASSERT_TRUE(outcome.ok());
+    EXPECT_EQ(outcome.value(), LineOutcome::kAccepted);
+  }
+  const Status flushed = (*ingestor)->Flush();
+  EXPECT_EQ(flushed.code(), StatusCode::kUnavailable);
+  EXPECT_NE(flushed.message().find("broker down"), std::string::npos);
+  // Nothing is durable, so nothing may be remembered as ingested.
+  auto decoded = DecodeJsonEvent(lines[0]);
+  ASSERT_TRUE(decoded.ok());
+  auto known = (*index)->Contains(DedupeIndex::Key(decoded->source, decoded->id));
+  ASSERT_TRUE(known.ok());
+  EXPECT_FALSE(known.value());
+}
+
+TEST(IngestorTest, FullProducerQueueIsFlushedAndTheAppendRetried) {
+  TempDir dir;
+  FakeProducer::flushes = 0;
+  FakeProducer::delivered = 0;
+  FakeLog log(Status::Ok(), /*capacity=*/3);
+  auto index = DedupeIndex::Open(dir.path() + "/index");
+  ASSERT_TRUE(index.ok());
+  CollectingRejects rejects;
+  IngestOptions options;
+  options.flush_every_lines = 1000;
+  auto ingestor = Ingestor::Create(&log, index->get(), &rejects, options);
+  ASSERT_TRUE(ingestor.ok());
+  const std::vector<std::string> lines = SomeValidLines(10);
+  for (size_t i = 0; i < lines.size(); ++i) {
+    auto outcome = (*ingestor)->IngestLine(static_cast<int64_t>(i + 1), lines[i]);
+    ASSERT_TRUE(outcome.ok()) << outcome.status().ToString();
+  }
+  ASSERT_TRUE((*ingestor)->Flush().ok());
+  EXPECT_EQ(FakeProducer::delivered, 10u);
+  EXPECT_GE(FakeProducer::flushes, 4);
+  EXPECT_EQ((*ingestor)->stats().accepted, 10);
+  // Within-run duplicates are caught before and after flushes.
+  auto again = (*ingestor)->IngestLine(11, lines[0]);
+  ASSERT_TRUE(again.ok());
+  EXPECT_EQ(again.value(), LineOutcome::kDuplicate);
+}
+
+TEST(IngestorTest, BlankCrlfOversizedAndUnterminatedLines) {
+  TempDir dir;
+  const std::vector<std::string> valid = SomeValidLines(3);
+  const std::string oversized = "{\"x\":\"" + std::string(70000, 'a') + "\"}";
+  const std::string input_path = dir.path() + "/input.jsonl";
+  {
+    std::ofstream out(input_path, std::ios::binary);
+    out << valid[0] << "\n\n   \n" << valid[1] << "\r\n" << oversized << "\n"
+        << "{\"specversion\":\"1.0\"\n" << valid[2];  // no final newline
+  }
+  auto log = OpenEmbeddedLog(dir.path() + "/log");
+  ASSERT_TRUE(log.ok());
+  ASSERT_TRUE((*log)->EnsureTopics(AllTopicSpecs(4)).ok());
+  auto index = DedupeIndex::Open(dir.path() + "/index");
+  ASSERT_TRUE(index.ok());
+  CollectingRejects rejects;
+  IngestStats stats;
+  ASSERT_TRUE(IngestFile(input_path, log->get(), index->get(), &rejects, &stats).ok());
+  EXPECT_EQ(stats.accepted, 3);
+  EXPECT_EQ(stats.blank, 2);
+  EXPECT_EQ(stats.rejected, 2);
+  EXPECT_EQ(stats.lines, 7);
+  ASSERT_EQ(rejects.rejections.size(), 2u);
+  EXPECT_EQ(rejects.rejections[0].line, 5);
+  EXPECT_EQ(rejects.rejections[0].reason, "event: 70008 bytes exceeds the 65536-byte limit");
+  EXPECT_LE(rejects.rejections[0].input.size(), 1024u);
+  EXPECT_EQ(rejects.rejections[1].line, 6);
+  EXPECT_EQ(rejects.rejections[1].reason.rfind("json:", 0), 0u) << rejects.rejections[1].reason;
+}
+
+TEST(DedupeIndexTest, RemembersAcrossReopenAndKeysAreUnambiguous) {
+  TempDir dir;
+  {
+    auto index = DedupeIndex::Open(dir.path() + "/index");
+    ASSERT_TRUE(index.ok());
+    ASSERT_TRUE((*index)->Mark({DedupeIndex::Key("/a", "1"), DedupeIndex::Key("/a/1", "")}).ok());
+    EXPECT_TRUE((*index)->Contains(DedupeIndex::Key("/a", "1")).value());
+    // Concatenation alone would make these equal.
+    EXPECT_FALSE((*index)->Contains(DedupeIndex::Key("/a1", "")).value());
+    // Only one process may hold the index.
+    auto second = DedupeIndex::Open(dir.path() + "/index");
+    ASSERT_FALSE(second.ok());
+    EXPECT_EQ(second.status().code(), StatusCode::kUnavailable);
+  }
+  auto reopened = DedupeIndex::Open(dir.path() + "/index");
+  ASSERT_TRUE(reopened.ok());
+  EXPECT_TRUE((*reopened)->Contains(DedupeIndex::Key("/a", "1")).value());
+  EXPECT_TRUE((*reopened)->Contains(DedupeIndex::Key("/a/1", "")).value());
+  EXPECT_FALSE((*reopened)->Contains(DedupeIndex::Key("/b", "1")).value());
+}
+
+// ---- command line -------------------------------------------------------------
+
+int64_t JsonInt(simdjson::dom::element element, const char* key) {
+  int64_t value = -1;
+  EXPECT_EQ(element[key].get_int64().get(value), simdjson::SUCCESS) << key;
+  return value;
+}
+
+TEST(IngestCliTest, ExitCodesRejectFileAndPersistentDedupe) {
+  TempDir dir;
+  const std::string input = dir.path() + "/enterprise.jsonl";
+  const GeneratorSummary plan = GenerateFile(NoisyOptions(), input);
+  const std::string store = dir.path() + "/store";
+  const std::string rejects = dir.path() + "/rejects.jsonl";
+  const std::vector<std::string> command = {JiritsuBinary(), "ingest", "--store", store,
+                                            "--rejects", rejects, input};
+  const CommandResult first = RunCommand(command);
+  EXPECT_EQ(first.exit_code, 1) << first.stderr_text;
+  simdjson::dom::parser parser;
+  simdjson::dom::element summary;
+  ASSERT_EQ(parser.parse(first.stdout_text).get(summary), simdjson::SUCCESS) << first.stdout_text;
+  EXPECT_EQ(JsonInt(summary, "accepted"), plan.valid_events);
+  EXPECT_EQ(JsonInt(summary, "duplicates"), plan.duplicate_lines);
+  EXPECT_EQ(JsonInt(summary, "rejected"), plan.invalid_lines);
+  EXPECT_GT(JsonInt(summary, "bytes"), 0);
+  std::string_view log_name;
+  ASSERT_EQ(summary["log"].get_string().get(log_name), simdjson::SUCCESS);
+  EXPECT_EQ(log_name, "embedded:" + store + "/log");
+  for (const char* key : {"seconds", "events_per_s", "mb_per_s"}) {
+    double value = -1;
+    EXPECT_EQ(summary[key].get_double().get(value), simdjson::SUCCESS) << key;
+  }
+  simdjson::dom::element enrolled;
+  ASSERT_EQ(summary["per_type"]["learning.enrolled"].get(enrolled), simdjson::SUCCESS);
+  EXPECT_EQ(JsonInt(enrolled, "accepted"), plan.valid_by_type.at("learning.enrolled"));
+
+  // The reject file: one JSON object per rejected line, also on stderr.
+  const std::vector<std::string> input_lines = SplitLines(ReadFile(input));
+  const std::vector<std::string> reject_lines = SplitLines(ReadFile(rejects));
+  ASSERT_EQ(static_cast<int64_t>(reject_lines.size()), plan.invalid_lines);
+  simdjson::dom::parser reject_parser;
+  for (const std::string& reject_line : reject_lines) {
+    simdjson::dom::element reject;
+    ASSERT_EQ(reject_parser.parse(reject_line).get(reject), simdjson::SUCCESS) << reject_line;
+    const int64_t line = JsonInt(reject, "line");
+    std::string_view reason, raw;
+    ASSERT_EQ(reject["reason"].get_string().get(reason), simdjson::SUCCESS);
+    ASSERT_EQ(reject["input"].get_string().get(raw), simdjson::SUCCESS);
+    ASSERT_GE(line, 1);
+    ASSERT_LE(line, static_cast<int64_t>(input_lines.size()));
+    const std::string& original = input_lines[line - 1];
+    EXPECT_EQ(raw, original.substr(0, raw.size()));
+    EXPECT_LE(raw.size(), 1024u);
+    EXPECT_EQ(DecodeJsonEvent(original).status().message(), reason);
+    EXPECT_NE(first.stderr_text.find("line " + std::to_string(line) + ": " + std::string(reason)),
+              std::string::npos);
+  }
+
+  // Second run: everything valid is a duplicate (the index persisted).
+  const CommandResult second = RunCommand(command);
+  EXPECT_EQ(second.exit_code, 1);
+  ASSERT_EQ(parser.parse(second.stdout_text).get(summary), simdjson::SUCCESS);
+  EXPECT_EQ(JsonInt(summary, "accepted"), 0);
+  EXPECT_EQ(JsonInt(summary, "duplicates"), plan.valid_events + plan.duplicate_lines);
+
+  // log-stats sees exactly the accepted events.
+  const CommandResult stats = RunCommand({JiritsuBinary(), "log-stats", "--store", store});
+  EXPECT_EQ(stats.exit_code, 0) << stats.stderr_text;
+  simdjson::dom::element log_stats;
+  ASSERT_EQ(parser.parse(stats.stdout_text).get(log_stats), simdjson::SUCCESS);
+  int64_t records = 0;
+  simdjson::dom::object topics;
+  ASSERT_EQ(log_stats["topics"].get_object().get(topics), simdjson::SUCCESS);
+  for (auto [name, topic] : topics) {
+    int64_t n = 0;
+    if (topic["records"].get_int64().get(n) == simdjson::SUCCESS) records += n;
+  }
+  EXPECT_EQ(records, plan.valid_events);
+  int64_t enrolled_in_log = -1;
+  ASSERT_EQ(log_stats["topics"]["jiritsu.learning"]["by_type"]["learning.enrolled"].get_int64().get(
+                enrolled_in_log),
+            simdjson::SUCCESS);
+  EXPECT_EQ(enrolled_in_log, plan.valid_by_type.at("learning.enrolled"));
+}
+
+TEST(IngestCliTest, CleanInputFromStdinExitsZero) {
+  TempDir dir;
+  std::string text;
+  for (const std::string& line : SomeValidLines(5)) text += line + "\n";
+  const CommandResult run =
+      RunCommand({JiritsuBinary(), "ingest", "--store", dir.path() + "/store", "--rejects",
+                  dir.path() + "/rejects.jsonl", "-"},
+                 text + text);
+  EXPECT_EQ(run.exit_code, 0) << run.stderr_text;
+  simdjson::dom::parser parser;
+  simdjson::dom::element summary;
+  ASSERT_EQ(parser.parse(run.stdout_text).get(summary), simdjson::SUCCESS);
+  EXPECT_EQ(JsonInt(summary, "accepted"), 5);
+  EXPECT_EQ(JsonInt(summary, "duplicates"), 5);
+  EXPECT_EQ(JsonInt(summary, "rejected"), 0);
+  EXPECT_EQ(ReadFile(dir.path() + "/rejects.jsonl"), "");
+}
+
+TEST(IngestCliTest, UnavailableLogExitsThreeAndMissingInputExitsTwo) {
+  TempDir dir;
+  const std::string store = dir.path() + "/store";
+  const std::string input = dir.path() + "/in.jsonl";
+  {
+    std::ofstream out(input);
+    out << SomeValidLines(1)[0] << "\n";
+  }
+  {
+    // Another process (here: this one) holds the embedded log.
+    auto held = OpenEmbeddedLog(store + "/log");
+    ASSERT_TRUE(held.ok()) << held.status().ToString();
+    const CommandResult locked = RunCommand({JiritsuBinary(), "ingest", "--store", store,
+                                             "--rejects", dir.path() + "/r.jsonl", input});
+    EXPECT_EQ(locked.exit_code, 3) << locked.stderr_text;
+    EXPECT_NE(locked.stderr_text.find("unavailable"), std::string::npos) << locked.stderr_text;
+  }
+  const CommandResult missing = RunCommand({JiritsuBinary(), "ingest", "--store", store,
+                                            "--rejects", dir.path() + "/r.jsonl",
+                                            dir.path() + "/nope.jsonl"});
+  EXPECT_EQ(missing.exit_code, 2);
+  EXPECT_NE(missing.stderr_text.find("nope.jsonl"), std::string::npos);
+}
+
+}  // namespace
+}  // namespace jiritsu

@@ -9,6 +9,8 @@
 #include <gtest/gtest.h>
 #include <simdjson.h>
 
+#include <cstdio>
+#include <cstdlib>
 #include <map>
 #include <memory>
 #include <optional>
@@ -301,6 +303,10 @@ class Harness {
 
   static std::string Ok(Result<std::string> result) {
     EXPECT_TRUE(result.ok()) << result.status().ToString();
+    // JIRITSU_PRINT_VIEWS=1 prints every query output (debugging aid).
+    if (result.ok() && std::getenv("JIRITSU_PRINT_VIEWS") != nullptr) {
+      std::fprintf(stderr, "%s\n", result->c_str());
+    }
     return result.ok() ? *result : std::string("{}");
   }
 

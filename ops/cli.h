@@ -39,6 +39,7 @@ void AddStateOptions(CLI::App* app, LogSelection* selection);
 std::string ViewsRoot(const LogSelection& selection);
 
 Command AddVersionCommand(CLI::App& root);
+Command AddDevclusterCommand(CLI::App& root);
 Command AddGenCommand(CLI::App& root);
 Command AddIngestCommand(CLI::App& root);
 Command AddLogStatsCommand(CLI::App& root);

@@ -10,6 +10,7 @@ int main(int argc, char** argv) {
   root.require_subcommand(1);
   std::vector<jiritsu::Command> commands = {
       jiritsu::AddVersionCommand(root),
+      jiritsu::AddDevclusterCommand(root),
       jiritsu::AddGenCommand(root),
       jiritsu::AddIngestCommand(root),
       jiritsu::AddLogStatsCommand(root),

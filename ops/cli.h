@@ -43,5 +43,8 @@ Command AddDevclusterCommand(CLI::App& root);
 Command AddGenCommand(CLI::App& root);
 Command AddIngestCommand(CLI::App& root);
 Command AddLogStatsCommand(CLI::App& root);
+Command AddRunCommand(CLI::App& root);
+Command AddQueryCommand(CLI::App& root);
+Command AddDigestCommand(CLI::App& root);
 
 }  // namespace jiritsu

@@ -14,6 +14,9 @@ int main(int argc, char** argv) {
       jiritsu::AddGenCommand(root),
       jiritsu::AddIngestCommand(root),
       jiritsu::AddLogStatsCommand(root),
+      jiritsu::AddRunCommand(root),
+      jiritsu::AddQueryCommand(root),
+      jiritsu::AddDigestCommand(root),
   };
   CLI11_PARSE(root, argc, argv);
   for (const auto& command : commands) {

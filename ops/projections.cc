@@ -1,0 +1,48 @@
+#include "ops/projections.h"
+
+#include <filesystem>
+
+#include "core/projection_runtime.h"
+#include "core/view_generations.h"
+#include "processors/aggregates.h"
+#include "processors/jiritsu_projector.h"
+#include "processors/reference_table.h"
+
+namespace jiritsu {
+
+std::unique_ptr<Projector> NewProjector() { return NewJiritsuProjector(ProjectorOptions{}); }
+
+std::vector<std::string> ViewColumnFamilies() {
+  std::vector<std::string> families = processors::JiritsuColumnFamilies();
+  families.emplace_back(kDeadLetterFamily);
+  return families;
+}
+
+std::vector<std::string> GlobalViewFamilies() {
+  return {std::string(processors::kReferenceFamily), std::string(processors::kFactsFamily),
+          std::string(processors::kKpiFamily), std::string(processors::kOrgIndexFamily),
+          std::string(kDeadLetterFamily)};
+}
+
+Result<std::string> ResolveViewsDir(const LogSelection& selection,
+                                    const std::string& explicit_dir) {
+  if (!explicit_dir.empty()) {
+    if (!std::filesystem::is_directory(explicit_dir)) {
+      return NotFound("views directory " + explicit_dir + " does not exist");
+    }
+    return explicit_dir;
+  }
+  ViewGenerations generations(ViewsRoot(selection));
+  JIRITSU_ASSIGN_OR_RETURN(int current, generations.Current());
+  if (current == 0 || !std::filesystem::is_directory(generations.DirFor(current))) {
+    return NotFound("no views under " + generations.root() +
+                    " yet: run `jiritsu run` (or `jiritsu replay`) first");
+  }
+  return generations.DirFor(current);
+}
+
+Result<std::unique_ptr<StateStore>> OpenViewsForReading(const std::string& views_dir) {
+  return StateStore::OpenReadOnly(views_dir, ViewColumnFamilies());
+}
+
+}  // namespace jiritsu

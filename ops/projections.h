@@ -1,0 +1,34 @@
+// Glue between the CLI and the processors: the one place that knows which
+// Projector the product runs and how its views are opened for reading.
+//
+// Thread-safety: free functions, reentrant.
+#pragma once
+
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "core/projector.h"
+#include "core/state_store.h"
+#include "ops/cli.h"
+#include "processors/view_version.h"
+
+namespace jiritsu {
+
+inline constexpr int32_t kViewVersion = processors::kViewVersion;
+
+std::unique_ptr<Projector> NewProjector();
+// Every column family holding views (the projector's plus the dead letters).
+std::vector<std::string> ViewColumnFamilies();
+// The families whose content is identical on every instance of a consumer
+// group (global tables; the facts carry a hash of each employee's private
+// views), so their digest compares one instance with N.
+std::vector<std::string> GlobalViewFamilies();
+
+// Resolves the views to read: `explicit_dir` (an as-of store or a
+// generation) when given, else the current generation under ViewsRoot().
+// kNotFound when nothing was projected there yet.
+Result<std::string> ResolveViewsDir(const LogSelection& selection, const std::string& explicit_dir);
+Result<std::unique_ptr<StateStore>> OpenViewsForReading(const std::string& views_dir);
+
+}  // namespace jiritsu

@@ -1,0 +1,15 @@
+// The version of the view definitions the processors compute.
+//
+// Bump it whenever a change makes the same events project to different stored
+// views (a new field, a changed formula, a new encoding). A store built by
+// another version is refused by `jiritsu run` and rebuilt by
+// `jiritsu replay --swap` (docs/operations.md).
+#pragma once
+
+#include <cstdint>
+
+namespace jiritsu::processors {
+
+inline constexpr int32_t kViewVersion = 1;
+
+}  // namespace jiritsu::processors

@@ -160,7 +160,7 @@ class BinaryFieldWriter {
       fields::VisitFields(*this, (*steps)[i], static_cast<int32_t>(i + 1));
     }
   }
-  void Rule(bool, std::string_view) {}
+  void AtLeastOne(std::span<const std::string_view>, bool) {}
 
  private:
   cereal::PortableBinaryOutputArchive& ar_;
@@ -241,7 +241,7 @@ class BinaryFieldReader {
       fields::VisitFields(*this, (*steps)[i], static_cast<int32_t>(i + 1));
     }
   }
-  void Rule(bool, std::string_view) {}
+  void AtLeastOne(std::span<const std::string_view>, bool) {}
 
  private:
   bool Fits(uint64_t count, uint64_t min_item_bytes, std::string_view what) {

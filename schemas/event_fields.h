@@ -16,7 +16,7 @@
 //   Enum(name, E*, std::span<const std::string_view> names, Presence, doc)
 //   IdList(name, std::vector<std::string>*, doc)      // unique ids, may be empty
 //   Steps(name, std::vector<ProgramStep>*, doc)        // 1..9, numbered 1..n
-//   Rule(bool satisfied, std::string_view rule)        // whole-object rule
+//   AtLeastOne(names, bool satisfied)  // whole-object rule: one of `names` present
 // Presence may depend on fields visited earlier (declaration.submitted
 // depends on `kind`): decoders fill fields in visiting order, so `kind` is
 // known by the time `program_id` is visited.
@@ -26,6 +26,7 @@
 // Thread-safety: stateless templates. Failure: visitors record errors.
 #pragma once
 
+#include <array>
 #include <cstdint>
 #include <optional>
 #include <span>
@@ -260,6 +261,9 @@ void VisitFields(V& v, DeclarationSubmitted& d) {
            "otherwise.");
 }
 
+inline constexpr std::array<std::string_view, 3> kAmendableFields = {
+    "evidence", "practice_months", "career_wish"};
+
 template <class V>
 void VisitFields(V& v, DeclarationAmended& d) {
   v.String("declaration_id", &d.declaration_id, Str::kId, kRequired,
@@ -268,8 +272,8 @@ void VisitFields(V& v, DeclarationAmended& d) {
   v.OptInt("practice_months", &d.practice_months, IntRule{0, 600},
            "Replacement months of practice.");
   v.OptString("career_wish", &d.career_wish, Str::kNonEmptyText, "Replacement career wish.");
-  v.Rule(d.evidence.has_value() || d.practice_months.has_value() || d.career_wish.has_value(),
-         "must contain at least one of evidence, practice_months, career_wish");
+  v.AtLeastOne(kAmendableFields, d.evidence.has_value() || d.practice_months.has_value() ||
+                                     d.career_wish.has_value());
 }
 
 template <class V>
@@ -347,7 +351,7 @@ class NameCollector {
   template <class... A> void Enum(std::string_view n, A&&...) { names.push_back(n); }
   template <class... A> void IdList(std::string_view n, A&&...) { names.push_back(n); }
   template <class... A> void Steps(std::string_view n, A&&...) { names.push_back(n); }
-  void Rule(bool, std::string_view) {}
+  void AtLeastOne(std::span<const std::string_view>, bool) {}
 };
 
 template <class T>

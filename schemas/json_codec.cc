@@ -434,8 +434,14 @@ class JsonFieldReader {
     }
   }
 
-  void Rule(bool satisfied, std::string_view rule) {
-    if (status_.ok() && !satisfied) status_ = Bare(std::string(prefix_), rule);
+  void AtLeastOne(std::span<const std::string_view> names, bool satisfied) {
+    if (!status_.ok() || satisfied) return;
+    std::string rule = "must contain at least one of ";
+    for (size_t i = 0; i < names.size(); ++i) {
+      if (i > 0) rule.append(", ");
+      rule.append(names[i]);
+    }
+    status_ = Bare(std::string(prefix_), rule);
   }
 
  private:
@@ -833,7 +839,7 @@ class JsonFieldWriter {
     }
     out_->push_back(']');
   }
-  void Rule(bool, std::string_view) {}
+  void AtLeastOne(std::span<const std::string_view>, bool) {}
 
  private:
   void Key(std::string_view name) {

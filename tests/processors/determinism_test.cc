@@ -1,0 +1,234 @@
+// Determinism: the views are a function of the set of events only.
+//   * The same events fed in 60 seeded shuffled orders, with checkpoints at
+//     random points, give the same Digest() as the sorted feed.
+//   * Employees split across two projector instances (each with its own
+//     store, both reading every facts record, as through jiritsu.facts) give
+//     the same global views (facts, kpi_agg, org_index, reference) as one.
+#include <gtest/gtest.h>
+
+#include <algorithm>
+#include <random>
+
+#include "processors/time_util.h"
+#include "tests/processors/harness.h"
+
+namespace jiritsu::processors::testing {
+namespace {
+
+std::string Time(int64_t t) { return FormatTime(t, 540); }
+
+// A seeded, rule-exercising event set: 12 employees over a year, with valid
+// and invalid approvals, returns and amendments, transfers, manager changes,
+// a programme revision in the middle of the year, duplicates (same record
+// twice, and the same event at a second log position).
+std::vector<Fed> RichEventSet() {
+  EventFactory f;
+  std::vector<Fed> events = StandardReference(f);
+  events.push_back(f.Program("2025-08-01T00:00:00+09:00", "dx_lit", "dx_literacy",
+                             {ProgramStep{1, "basics", {"c-mind", "c-sec", "c-ai"}, false},
+                              ProgramStep{2, "practice", {}, true},
+                              ProgramStep{3, "mentoring", {}, true}}));
+  events.push_back(f.Target("2025-04-01T00:00:00+09:00", "corp", "FY2025", "", "maturity_count", 5));
+  const int64_t start = At("2025-04-01T09:00:00+09:00");
+  const char* orgs[] = {"dev", "dev-a", "sales"};
+  const char* courses[] = {"c-mind", "c-sec", "c-pro", "c-ai"};
+  for (int i = 0; i < 12; ++i) {
+    std::mt19937 rng(1000 + i);
+    const std::string e = "r" + std::to_string(i);
+    std::string manager = "m" + std::to_string(i % 3);
+    int64_t t = start + i * kMicrosPerDay;
+    events.push_back(f.Hire(Time(t), e, orgs[i % 3], manager,
+                            i % 2 == 0 ? "dx_literacy" : "dx_promoter"));
+    std::vector<std::string> declarations;
+    int next_declaration = 0;
+    for (int n = 0; n < 28; ++n) {
+      t += (1 + rng() % 14) * kMicrosPerDay + (rng() % 600) * 60 * kMicrosPerSecond;
+      const std::string at = Time(t);
+      const std::string some_declaration =
+          declarations.empty() ? "none" : declarations[rng() % declarations.size()];
+      switch (rng() % 16) {
+        case 0: events.push_back(f.Interview(at, e, static_cast<InterviewKind>(rng() % 3))); break;
+        case 1: events.push_back(f.Enroll(at, e, courses[rng() % 4])); break;
+        case 2: events.push_back(f.Progress(at, e, courses[rng() % 4], (rng() % 40) / 4.0)); break;
+        case 3:
+        case 4: events.push_back(f.Complete(at, e, courses[rng() % 4], (rng() % 20) / 4.0, rng() % 5 != 0)); break;
+        case 5: events.push_back(f.Certify(at, e, "it_passport")); break;
+        case 6: events.push_back(f.SubmitLearningState(at, e, "ls" + std::to_string(n), 1 + rng() % 6)); break;
+        case 7:
+        case 8: {
+          const std::string id = e + "-d" + std::to_string(next_declaration++);
+          declarations.push_back(id);
+          events.push_back(f.SubmitStep(at, e, id, i % 2 == 0 ? "dx_lit" : "dx_pro", 1 + rng() % 3));
+          break;
+        }
+        case 9: events.push_back(f.Confirm(at, e, some_declaration, rng() % 4 ? manager : "m9")); break;
+        case 10: events.push_back(f.Return(at, e, some_declaration, manager)); break;
+        case 11: events.push_back(f.Amend(at, e, some_declaration)); break;
+        case 12: events.push_back(f.Finalize(at, e, some_declaration, rng() % 5 ? "hr1" : e)); break;
+        case 13: events.push_back(f.WithdrawDeclaration(at, e, some_declaration)); break;
+        case 14:
+          manager = "m" + std::to_string(rng() % 4);
+          events.push_back(f.ManagerChange(at, e, manager));
+          break;
+        case 15: events.push_back(f.Transfer(at, e, orgs[rng() % 3])); break;
+      }
+    }
+    if (i == 7) events.push_back(f.Leave(Time(t + kMicrosPerDay), e));
+  }
+  // Duplicates: the same record again, and the same event at another position.
+  const std::vector<Fed> some(events.begin() + 10, events.begin() + 20);
+  events.insert(events.end(), some.begin(), some.end());
+  Fed moved = events[30];
+  moved.position.offset += 10000;
+  events.push_back(moved);
+  return events;
+}
+
+// Feeds `events` in `order` (reference events wherever they fall) with a
+// checkpoint after each event with probability 1/8.
+std::string DigestOfFeed(const std::vector<Fed>& events, uint32_t seed) {
+  Harness h;
+  std::mt19937 rng(seed);
+  for (const Fed& fed : events) {
+    h.Apply(fed);
+    if (rng() % 8 == 0) h.Commit();
+  }
+  h.Commit();
+  return h.Digest();
+}
+
+TEST(DeterminismTest, ShuffledFeedsGiveTheSameDigest) {
+  const std::vector<Fed> events = RichEventSet();
+  std::vector<Fed> sorted = events;
+  std::stable_sort(sorted.begin(), sorted.end(), [](const Fed& a, const Fed& b) {
+    return EventOrderLess(a.event, b.event);
+  });
+  const std::string expected = DigestOfFeed(sorted, 1);
+  JsonView views(expected);
+  // The set must exercise what it claims to: rejections, facts, KPI rows.
+  EXPECT_GT(views.Int("/views/rejections/rows"), 5);
+  EXPECT_EQ(views.Int("/views/facts/rows"), 12);
+  EXPECT_GT(views.Int("/views/kpi_agg/rows"), 20);
+  EXPECT_FALSE(views.Has("/views/dlq") && views.Int("/views/dlq/rows") != 0);
+  for (uint32_t seed = 0; seed < 60; ++seed) {
+    std::vector<Fed> shuffled = events;
+    std::shuffle(shuffled.begin(), shuffled.end(), std::mt19937(seed));
+    EXPECT_EQ(DigestOfFeed(shuffled, seed), expected) << "seed " << seed;
+  }
+}
+
+TEST(DeterminismTest, ReferenceFirstThenReverseEmployeeOrder) {
+  // The worst case for incremental folding: every employee event arrives
+  // before everything that precedes it.
+  const std::vector<Fed> events = RichEventSet();
+  std::vector<Fed> reversed;
+  for (const Fed& fed : events) {
+    if (FamilyOf(fed.event.type) == Family::kReference) reversed.push_back(fed);
+  }
+  for (auto it = events.rbegin(); it != events.rend(); ++it) {
+    if (FamilyOf(it->event.type) != Family::kReference) reversed.push_back(*it);
+  }
+  EXPECT_EQ(DigestOfFeed(reversed, 7), DigestOfFeed(events, 8));
+}
+
+TEST(DeterminismTest, SmallCacheGivesTheSameDigest) {
+  const std::vector<Fed> events = RichEventSet();
+  ProjectorOptions options;
+  options.cache_max_employees = 2;  // constant eviction and reload
+  options.cache_max_rows = 4;
+  Harness h(options);
+  std::mt19937 rng(3);
+  std::vector<Fed> shuffled = events;
+  std::shuffle(shuffled.begin(), shuffled.end(), rng);
+  for (const Fed& fed : shuffled) {
+    h.Apply(fed);
+    if (rng() % 4 == 0) h.Commit();
+  }
+  h.Commit();
+  EXPECT_EQ(h.Digest(), DigestOfFeed(events, 9));
+}
+
+// Two instances sharing one facts topic.
+struct Instance {
+  Harness harness;
+  size_t facts_cursor = 0;
+};
+
+void CatchUpFacts(Instance* instance, const std::vector<FactsRecord>& topic) {
+  std::vector<FactsRecord> unread(topic.begin() + instance->facts_cursor, topic.end());
+  instance->facts_cursor = topic.size();
+  instance->harness.ApplyFacts(unread);
+}
+
+TEST(DeterminismTest, TwoInstancesHoldTheSameGlobalViewsAsOne) {
+  const std::vector<Fed> events = RichEventSet();
+  Instance a, b;
+  std::vector<FactsRecord> topic;  // jiritsu.facts
+  std::mt19937 rng(42);
+  std::vector<Fed> shuffled = events;
+  std::shuffle(shuffled.begin(), shuffled.end(), rng);
+  for (const Fed& fed : shuffled) {
+    const bool reference = FamilyOf(fed.event.type) == Family::kReference;
+    // Employees are owned by partition parity; reference data goes to both.
+    const bool to_a = reference || fed.position.partition % 2 == 0;
+    const bool to_b = reference || fed.position.partition % 2 == 1;
+    if (to_a) a.harness.Apply(fed);
+    if (to_b) b.harness.Apply(fed);
+    for (Instance* instance : {&a, &b}) {
+      if (rng() % 10 == 0) {
+        for (FactsRecord& record : instance->harness.CheckpointOnly()) topic.push_back(record);
+        CatchUpFacts(instance, topic);
+      }
+    }
+  }
+  for (Instance* instance : {&a, &b}) {
+    for (FactsRecord& record : instance->harness.CheckpointOnly()) topic.push_back(record);
+  }
+  CatchUpFacts(&a, topic);
+  CatchUpFacts(&b, topic);
+
+  Harness one;
+  for (const Fed& fed : events) one.Apply(fed);
+  one.Commit();
+
+  JsonView da(a.harness.Digest()), db(b.harness.Digest()), d1(one.Digest());
+  ASSERT_GT(d1.Int("/views/facts/rows"), 0);
+  EXPECT_GT(da.Int("/views/journal/rows"), 0);  // both instances own employees
+  EXPECT_GT(db.Int("/views/journal/rows"), 0);
+  for (const char* view : {"facts", "kpi_agg", "org_index", "reference"}) {
+    const std::string pointer = std::string("/views/") + view + "/digest";
+    EXPECT_EQ(da.Str(pointer), d1.Str(pointer)) << view;
+    EXPECT_EQ(db.Str(pointer), d1.Str(pointer)) << view;
+  }
+  // Private views are split, but together they are the single instance's.
+  EXPECT_EQ(da.Int("/views/employee/rows") + db.Int("/views/employee/rows"),
+            d1.Int("/views/employee/rows"));
+  EXPECT_EQ(a.harness.Kpi("corp", "FY2025"), one.Kpi("corp", "FY2025"));
+  EXPECT_EQ(b.harness.OrgEngagement("corp"), one.OrgEngagement("corp"));
+}
+
+TEST(DeterminismTest, RedeliveredFactsChangeNothing) {
+  const std::vector<Fed> events = RichEventSet();
+  Harness h;
+  std::vector<FactsRecord> all;
+  size_t half = events.size() / 2;
+  for (size_t i = 0; i < events.size(); ++i) {
+    h.Apply(events[i]);
+    if (i == half) {
+      for (auto& r : h.CheckpointOnly()) all.push_back(r);
+      h.ApplyFacts(all);
+    }
+  }
+  for (auto& r : h.CheckpointOnly()) all.push_back(r);
+  h.ApplyFacts(all);
+  const std::string digest = h.Digest();
+  // After a crash the facts topic is read again, old records included, in
+  // any order: the global tables converge to the same content.
+  std::vector<FactsRecord> replay = all;
+  std::shuffle(replay.begin(), replay.end(), std::mt19937(5));
+  h.ApplyFacts(replay);
+  EXPECT_EQ(h.Digest(), digest);
+}
+
+}  // namespace
+}  // namespace jiritsu::processors::testing

@@ -232,6 +232,7 @@ class KafkaProducer final : public LogProducer {
     if (!status.ok()) {
       Logger()->error("producer closed with undelivered records: {}", status.ToString());
     }
+    handle_.reset();  // before the members its callbacks use
   }
 
   // Creates the librdkafka handle; `this` becomes the callbacks' opaque.
@@ -319,6 +320,7 @@ class KafkaConsumer final : public LogConsumer {
     if (err != RD_KAFKA_RESP_ERR_NO_ERROR) {
       Logger()->warn("kafka consumer close: {}", rd_kafka_err2str(err));
     }
+    handle_.reset();  // before the members its callbacks use
   }
 
   Status Init(Conf conf) {

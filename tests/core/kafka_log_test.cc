@@ -409,12 +409,29 @@ TEST_P(KafkaLogTest, DeliveryTimeoutWithBrokersDownSurfacesFromFlush) {
   for (int broker = 1; broker <= 3; ++broker) ASSERT_TRUE(mock_->SetBrokerUp(broker).ok());
 }
 
+// Two members of one group end up with two partitions each, every handover
+// announced to the listeners. Run with the eager protocol (librdkafka's
+// default range,roundrobin) and with cooperative-sticky (incremental).
+void CheckGroupRebalance(EventLog* log, const std::string& topic, const std::string& group,
+                         bool cooperative);
+
 TEST_P(KafkaLogTest, GroupRebalanceSplitsPartitionsAndCallsListeners) {
   // Short heartbeats so that members notice the rebalance quickly.
   auto log = Open({{"heartbeat.interval.ms", "200"}, {"session.timeout.ms", "6000"}});
   ASSERT_NE(log, nullptr);
-  const std::string topic = NewTopic(log.get(), 4);
-  const std::string group = UniqueName("group");
+  CheckGroupRebalance(log.get(), NewTopic(log.get(), 4), UniqueName("group"), false);
+}
+
+TEST_P(KafkaLogTest, CooperativeRebalanceMovesOnlyWhatChangesOwner) {
+  auto log = Open({{"heartbeat.interval.ms", "200"},
+                   {"session.timeout.ms", "6000"},
+                   {"partition.assignment.strategy", "cooperative-sticky"}});
+  ASSERT_NE(log, nullptr);
+  CheckGroupRebalance(log.get(), NewTopic(log.get(), 4), UniqueName("group"), true);
+}
+
+void CheckGroupRebalance(EventLog* log, const std::string& topic, const std::string& group,
+                         bool cooperative) {
   ConsumerOptions options;
   options.group_id = group;
 
@@ -443,6 +460,9 @@ TEST_P(KafkaLogTest, GroupRebalanceSplitsPartitionsAndCallsListeners) {
   ASSERT_EQ(first_listener.owned.size(), 2u);
   ASSERT_EQ(second_listener.owned.size(), 2u);
   EXPECT_GE(first_listener.revoked_calls, 1) << "partitions were given away without OnRevoked";
+  if (cooperative) {
+    EXPECT_EQ(first_listener.assigned_calls, 1) << "the first member kept two partitions";
+  }
   EXPECT_GE(second_listener.assigned_calls, 1);
   std::set<TopicPartition> all = first_listener.owned;
   all.insert(second_listener.owned.begin(), second_listener.owned.end());

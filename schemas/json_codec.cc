@@ -114,10 +114,19 @@ void AppendStringRule(std::string* out, Str rule) {
   }
 }
 
-// RFC 3986 URI-reference characters; '%' must start a percent-encoding.
+// RFC 3986 URI-reference characters ('%' handled separately).
+constexpr std::array<bool, 256> MakeUriCharTable() {
+  std::array<bool, 256> table{};
+  for (char c : std::string_view(
+           "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-._~:/?#[]@!$&'()*+,;=")) {
+    table[static_cast<unsigned char>(c)] = true;
+  }
+  return table;
+}
+constexpr std::array<bool, 256> kUriChar = MakeUriCharTable();
+
+// '%' must start a percent-encoding.
 bool IsUriReference(std::string_view s) {
-  static constexpr std::string_view kAllowed =
-      "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-._~:/?#[]@!$&'()*+,;=";
   const auto is_hex = [](char c) {
     return IsDigit(c) || (c >= 'a' && c <= 'f') || (c >= 'A' && c <= 'F');
   };
@@ -126,7 +135,7 @@ bool IsUriReference(std::string_view s) {
     if (c == '%') {
       if (i + 2 >= s.size() || !is_hex(s[i + 1]) || !is_hex(s[i + 2])) return false;
       i += 2;
-    } else if (kAllowed.find(c) == std::string_view::npos) {
+    } else if (!kUriChar[static_cast<unsigned char>(c)]) {
       return false;
     }
   }
@@ -555,6 +564,26 @@ constexpr std::array<std::string_view, kAttrCount> kAttrNames = {
     "specversion", "id",   "source",        "type", "subject",
     "time",        "schemaversion", "datacontenttype", "data"};
 
+// Index of a known attribute name, or kAttrCount. Dispatches on the first
+// byte so that each member costs at most one comparison (hot path).
+size_t AttrIndexOf(std::string_view key) {
+  if (key.empty()) return size_t{kAttrCount};
+  size_t candidate = size_t{kAttrCount};
+  switch (key[0]) {
+    case 'i': candidate = kId; break;
+    case 't': candidate = key.size() == 4 && key[1] == 'y' ? kType : kTime; break;
+    case 'd': candidate = key.size() == 4 ? kData : kDataContentType; break;
+    case 's':
+      candidate = key.size() == 11   ? kSpecVersion
+                  : key.size() == 6  ? kSource
+                  : key.size() == 7  ? kSubject
+                                     : kSchemaVersion;
+      break;
+    default: return size_t{kAttrCount};
+  }
+  return kAttrNames[candidate] == key ? candidate : size_t{kAttrCount};
+}
+
 // Checks attributes 1..8 (everything but data) and fills the envelope part of
 // `event`; `*version` receives the schema version the data was written with.
 Status ValidateEnvelope(const std::array<Attr, kAttrCount>& attrs, Event* event,
@@ -709,8 +738,7 @@ Result<Event> DecodeStructured(std::string_view json) {
 
   std::array<Attr, kAttrCount> attrs{};
   for (dom::key_value_pair member : object) {
-    size_t index = 0;
-    while (index < kAttrCount && kAttrNames[index] != member.key) ++index;
+    const size_t index = AttrIndexOf(member.key);
     if (index < kAttrCount) {
       if (attrs[index].kind != Attr::kAbsent) return Bare(PathOf("", member.key), "duplicate attribute");
       attrs[index] = Attr::FromElement(member.value);

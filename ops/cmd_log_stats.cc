@@ -1,8 +1,9 @@
 // `jiritsu log-stats [--store DIR | --kafka BOOTSTRAP]`: what the log holds,
 // as JSON: per topic, each partition's end offset and record count, event
 // counts by type (source topics are read in full and decoded) and a few
-// sample events. Opens the embedded log read-only, so it also works while
-// another process writes it; creates no topics.
+// sample events; `--format text` prints the same as a table. Opens the
+// embedded log read-only, so it also works while another process writes it;
+// creates no topics.
 //
 // Exit codes: 0 ok; 1 some records did not decode or a partition could not be
 // read to its end; 2 usage; 3 log unavailable.
@@ -27,6 +28,7 @@ namespace {
 struct LogStatsFlags {
   LogSelection log;
   int samples = 2;
+  std::string format = "json";
 };
 
 struct PartitionStats {
@@ -86,51 +88,16 @@ Status ReadTopic(EventLog* log, const std::string& topic, int samples, TopicStat
   return Status::Ok();
 }
 
-int RunLogStats(const LogStatsFlags& flags) {
-  Result<std::unique_ptr<EventLog>> opened = OpenLog(flags.log, LogAccess::kReadOnly);
-  if (!opened.ok()) {
-    std::fprintf(stderr, "log-stats: log unavailable: %s\n", opened.status().ToString().c_str());
-    return opened.status().code() == StatusCode::kInvalidArgument ? 2 : 3;
-  }
-  EventLog* log = opened->get();
-  const std::vector<std::string> source_topics = [] {
-    std::vector<std::string> topics = {std::string(kReferenceTopic)};
-    for (const std::string& t : EmployeeSourceTopics()) topics.push_back(t);
-    return topics;
-  }();
-  bool problems = false;
+std::string RenderJson(const std::string& log_name,
+                       const std::vector<std::pair<std::string, TopicStats>>& topics) {
   std::string out = "{\"log\":";
-  AppendJsonString(&out, log->Describe());
+  AppendJsonString(&out, log_name);
   out += ",\"topics\":{";
   bool first_topic = true;
-  for (const TopicSpec& spec : AllTopicSpecs(flags.log.partitions)) {
-    TopicStats stats;
-    Result<int32_t> count = log->PartitionCount(spec.name);
-    if (count.ok()) {
-      stats.exists = true;
-      stats.partitions.resize(static_cast<size_t>(count.value()));
-      for (int32_t p = 0; p < count.value(); ++p) {
-        Result<int64_t> end = log->EndOffset({spec.name, p});
-        if (!end.ok()) {
-          stats.error = end.status().ToString();
-          break;
-        }
-        stats.partitions[p].end_offset = end.value();
-      }
-      const bool is_source =
-          std::find(source_topics.begin(), source_topics.end(), spec.name) != source_topics.end();
-      if (stats.error.empty() && is_source) {
-        const Status read = ReadTopic(log, spec.name, flags.samples, &stats);
-        if (!read.ok()) stats.error = read.ToString();
-      }
-    } else if (count.status().code() != StatusCode::kNotFound) {
-      stats.error = count.status().ToString();
-    }
-    problems = problems || !stats.error.empty() || stats.undecodable > 0 || stats.incomplete;
-
+  for (const auto& [name, stats] : topics) {
     if (!first_topic) out.push_back(',');
     first_topic = false;
-    AppendJsonString(&out, spec.name);
+    AppendJsonString(&out, name);
     out += ":{\"exists\":" + std::string(stats.exists ? "true" : "false");
     int64_t end_total = 0;
     int64_t record_total = 0;
@@ -169,8 +136,84 @@ int RunLogStats(const LogStatsFlags& flags) {
     }
     out += "}";
   }
-  out += "}}";
-  std::printf("%s\n", out.c_str());
+  out += "}}\n";
+  return out;
+}
+
+// A table for people (ops/demo): one row per topic, partition counts below.
+std::string RenderText(const std::string& log_name,
+                       const std::vector<std::pair<std::string, TopicStats>>& topics) {
+  std::string out = "log: " + log_name + "\n";
+  char row[256];
+  std::snprintf(row, sizeof(row), "%-22s %5s %12s  %s\n", "topic", "parts", "end offsets",
+                "events by type");
+  out += row;
+  std::string samples;
+  for (const auto& [name, stats] : topics) {
+    int64_t end_total = 0;
+    for (const PartitionStats& p : stats.partitions) end_total += p.end_offset;
+    std::snprintf(row, sizeof(row), "%-22s %5zu %12lld  ", name.c_str(), stats.partitions.size(),
+                  static_cast<long long>(end_total));
+    out += row;
+    if (!stats.exists) out += "(topic does not exist)";
+    for (const auto& [type, n] : stats.by_type) out += type + "=" + std::to_string(n) + " ";
+    if (stats.undecodable > 0) out += "undecodable=" + std::to_string(stats.undecodable) + " ";
+    if (stats.incomplete) out += "(incomplete read) ";
+    if (!stats.error.empty()) out += "error: " + stats.error;
+    out += "\n";
+    if (stats.partitions.size() > 1) {
+      out += "  per partition:";
+      for (size_t p = 0; p < stats.partitions.size(); ++p) {
+        out += " " + std::to_string(p) + ":" + std::to_string(stats.partitions[p].end_offset);
+      }
+      out += "\n";
+    }
+    for (const std::string& sample : stats.samples) samples += "  " + name + ": " + sample + "\n";
+  }
+  if (!samples.empty()) out += "samples:\n" + samples;
+  return out;
+}
+
+int RunLogStats(const LogStatsFlags& flags) {
+  Result<std::unique_ptr<EventLog>> opened = OpenLog(flags.log, LogAccess::kReadOnly);
+  if (!opened.ok()) {
+    std::fprintf(stderr, "log-stats: log unavailable: %s\n", opened.status().ToString().c_str());
+    return opened.status().code() == StatusCode::kInvalidArgument ? 2 : 3;
+  }
+  EventLog* log = opened->get();
+  std::vector<std::string> source_topics = {std::string(kReferenceTopic)};
+  for (const std::string& t : EmployeeSourceTopics()) source_topics.push_back(t);
+  bool problems = false;
+  std::vector<std::pair<std::string, TopicStats>> topics;
+  for (const TopicSpec& spec : AllTopicSpecs(flags.log.partitions)) {
+    TopicStats stats;
+    Result<int32_t> count = log->PartitionCount(spec.name);
+    if (count.ok()) {
+      stats.exists = true;
+      stats.partitions.resize(static_cast<size_t>(count.value()));
+      for (int32_t p = 0; p < count.value(); ++p) {
+        Result<int64_t> end = log->EndOffset({spec.name, p});
+        if (!end.ok()) {
+          stats.error = end.status().ToString();
+          break;
+        }
+        stats.partitions[p].end_offset = end.value();
+      }
+      const bool is_source =
+          std::find(source_topics.begin(), source_topics.end(), spec.name) != source_topics.end();
+      if (stats.error.empty() && is_source) {
+        const Status read = ReadTopic(log, spec.name, flags.samples, &stats);
+        if (!read.ok()) stats.error = read.ToString();
+      }
+    } else if (count.status().code() != StatusCode::kNotFound) {
+      stats.error = count.status().ToString();
+    }
+    problems = problems || !stats.error.empty() || stats.undecodable > 0 || stats.incomplete;
+    topics.emplace_back(spec.name, std::move(stats));
+  }
+  const std::string out = flags.format == "text" ? RenderText(log->Describe(), topics)
+                                                 : RenderJson(log->Describe(), topics);
+  std::fwrite(out.data(), 1, out.size(), stdout);
   return problems ? 1 : 0;
 }
 
@@ -186,6 +229,9 @@ Command AddLogStatsCommand(CLI::App& root) {
   command.app->add_option("--samples", flags->samples, "Sample events printed per topic")
       ->capture_default_str()
       ->check(CLI::Range(0, 100));
+  command.app->add_option("--format", flags->format, "json (default) or text (a table)")
+      ->capture_default_str()
+      ->check(CLI::IsMember({"json", "text"}));
   command.run = [flags] { return RunLogStats(*flags); };
   return command;
 }

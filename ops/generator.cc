@@ -575,7 +575,9 @@ struct OrgUnit {
 };
 
 enum class DeclarationState : uint8_t {
-  kSubmitted, kReturned, kAmended, kConfirmed, kRejected, kWithdrawn, kFinalized, kIgnored
+  kSubmitted, kReturned, kAmended, kConfirmed, kRejected, kWithdrawn, kFinalized,
+  kNoWorkflow,  // learning_state / career_wish: effective at submission, never approved
+  kInvalid,     // a planted out-of-order step declaration
 };
 
 struct Declaration {
@@ -800,10 +802,11 @@ class Simulation {
     const int64_t n = options_.employees;
     const int64_t hr_staff = std::max<int64_t>(2, n / 500);
     const int64_t remaining = n - 2 - hr_staff;  // CEO and HR head
-    // ~11.5 per team (lead included) plus a head per 4 teams and per 16 teams.
-    const int64_t teams = std::max<int64_t>(1, (remaining * 10 + 59) / 119);
-    const int64_t departments = (teams + 3) / 4;
-    const int64_t divisions = (departments + 3) / 4;
+    // ~11.5 per team (lead included), ~5 teams per department, at most 12
+    // divisions (a 20000-person company: 12 divisions of ~28 departments).
+    const int64_t teams = std::max<int64_t>(1, (remaining * 10 + 59) / 117);
+    const int64_t departments = (teams + 4) / 5;
+    const int64_t divisions = std::min<int64_t>(12, (departments + 3) / 4);
     int64_t members = remaining - teams - departments - divisions;
     if (members < 0) members = 0;
 
@@ -940,12 +943,12 @@ class Simulation {
                                     (profile.empty() ? "all" : profile) + ":" + metric;
         return Emit(EventType::kKpiTargetSet, Source::kKpi, subject, data);
       };
-      JIRITSU_RETURN_IF_ERROR(target("", "career_interviews_held",
-                                     std::round(static_cast<double>(headcount) * 1.2 * growth)));
-      JIRITSU_RETURN_IF_ERROR(target("", "one_on_ones_held",
-                                     std::round(static_cast<double>(headcount) * 8 * growth)));
+      // Metric names accepted by the codec (schemas/catalog.h) and computed
+      // by the processors (docs/views.md).
+      const double people_all = static_cast<double>(headcount);
       JIRITSU_RETURN_IF_ERROR(target("", "awareness_rate", std::min(0.9, 0.4 * growth)));
-      JIRITSU_RETURN_IF_ERROR(target("", "participation_rate", std::min(0.95, 0.6 * growth)));
+      JIRITSU_RETURN_IF_ERROR(target("", "trainings_completed", std::round(people_all * 3 * growth)));
+      JIRITSU_RETURN_IF_ERROR(target("", "learning_hours", std::round(people_all * 12 * growth)));
       if (scope == 0) {
         JIRITSU_RETURN_IF_ERROR(target("", "approval_lead_time_p50_days", 14));
       }
@@ -953,12 +956,11 @@ class Simulation {
         if (population[prog] == 0) continue;
         const std::string profile = programs_[prog].profile;
         const double people = static_cast<double>(population[prog]);
-        JIRITSU_RETURN_IF_ERROR(target(profile, "training_completion_rate",
-                                       std::min(0.95, 0.75 * growth)));
-        JIRITSU_RETURN_IF_ERROR(target(profile, "maturity_count",
-                                       std::round(people * 0.15 * growth)));
+        JIRITSU_RETURN_IF_ERROR(target(profile, "maturity_count", std::round(people * 0.15 * growth)));
         JIRITSU_RETURN_IF_ERROR(target(profile, "declarations_submitted",
-                                       std::round(people * 0.5 * growth)));
+                                       std::round(people * 0.3 * growth)));
+        JIRITSU_RETURN_IF_ERROR(target(profile, "declarations_finalized",
+                                       std::round(people * 0.2 * growth)));
       }
     }
     return Status::Ok();
@@ -1295,7 +1297,8 @@ class Simulation {
     Enrolment enrolment;
     enrolment.person = p;
     enrolment.course = course;
-    enrolment.reports_planned = static_cast<int32_t>(std::clamp(info.hours / 3.0 + 1.0, 1.0, 6.0));
+    // The LMS reports each study session (~1.5 h), up to 12 per course.
+    enrolment.reports_planned = static_cast<int32_t>(std::clamp(info.hours / 1.5 + 1.0, 1.0, 12.0));
     enrolment.total_hours = RoundQuarter(info.hours * (0.8 + 0.5 * rng_.Unit()));
     if (!rng_.Chance(kCompleteProbability[person.disposition])) {
       enrolment.withdraw_at = static_cast<int32_t>(rng_.Below(enrolment.reports_planned + 1));
@@ -1509,8 +1512,15 @@ class Simulation {
     data.declaration_id = declarations_[d].id;
     if (kind == DeclarationKind::kStep) person.progress[program].pending = d;
     JIRITSU_RETURN_IF_ERROR(Emit(EventType::kDeclarationSubmitted, Source::kDeclarations, person.id, data));
-    if (kind == DeclarationKind::kLearningState || person.manager < 0) {
-      declarations_[d].state = DeclarationState::kIgnored;  // no approval workflow
+    // Only step and practice declarations need approval (docs/views.md);
+    // learning states and career wishes count from submission and may be
+    // amended (career wishes sometimes are, after a second thought).
+    if (kind == DeclarationKind::kLearningState || kind == DeclarationKind::kCareerWish ||
+        person.manager < 0) {
+      declarations_[d].state = DeclarationState::kNoWorkflow;
+      if (kind == DeclarationKind::kCareerWish && rng_.Chance(0.1)) {
+        Schedule(WorkInstantAfterDays(rng_.Between(3, 30)), ActionKind::kAmend, d);
+      }
       return Status::Ok();
     }
     // The manager reviews after a lead time that depends on the manager.
@@ -1597,7 +1607,12 @@ class Simulation {
   Status Amend(int32_t d) {
     Declaration& declaration = declarations_[d];
     const Person& person = people_[declaration.person];
-    if (declaration.state != DeclarationState::kReturned || !person.active) return Status::Ok();
+    const bool career_wish_update = declaration.kind == DeclarationKind::kCareerWish &&
+                                    declaration.state == DeclarationState::kNoWorkflow;
+    if ((declaration.state != DeclarationState::kReturned && !career_wish_update) ||
+        !person.active) {
+      return Status::Ok();
+    }
     DeclarationAmended data;
     data.declaration_id = declaration.id;
     switch (declaration.kind) {
@@ -1611,6 +1626,9 @@ class Simulation {
       default:
         data.evidence = "Added evidence as requested by my manager";
         break;
+    }
+    if (career_wish_update) {
+      return Emit(EventType::kDeclarationAmended, Source::kDeclarations, person.id, data);
     }
     declaration.state = DeclarationState::kAmended;
     JIRITSU_RETURN_IF_ERROR(Emit(EventType::kDeclarationAmended, Source::kDeclarations, person.id, data));
@@ -1660,7 +1678,7 @@ class Simulation {
         submitted.step = step;
         submitted.evidence = "Declaring the advanced step directly";
         const int32_t skipped = NewDeclaration(declaration.person, DeclarationKind::kStep, program, step);
-        declarations_[skipped].state = DeclarationState::kIgnored;
+        declarations_[skipped].state = DeclarationState::kInvalid;
         submitted.declaration_id = declarations_[skipped].id;
         ++summary_->domain_invalid_by_kind["step_out_of_order"];
         return Emit(EventType::kDeclarationSubmitted, Source::kDeclarations, person.id, submitted);

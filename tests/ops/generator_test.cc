@@ -265,13 +265,19 @@ TEST(GeneratorTest, WorkflowIsConsistentExceptForThePlannedInvalidCommands) {
   std::map<std::string, std::string> declarant_of;  // declaration id -> employee
   std::map<std::string, std::string> state_of;      // declaration id -> last decision
   std::set<std::string> all_declarations;
+  std::set<std::string> without_workflow;  // learning_state and career_wish
   int64_t roots = 0;
   int64_t wrong_approver = 0, approvals = 0, finalize_unconfirmed = 0, finalized = 0;
   // Declarations may be decided before a late declaration line arrives, but
   // in event time they always exist first.
   for (const Event& e : events) {
     if (e.type == EventType::kDeclarationSubmitted) {
-      all_declarations.insert(e.As<DeclarationSubmitted>().declaration_id);
+      const auto& submitted = e.As<DeclarationSubmitted>();
+      all_declarations.insert(submitted.declaration_id);
+      if (submitted.kind == DeclarationKind::kLearningState ||
+          submitted.kind == DeclarationKind::kCareerWish) {
+        without_workflow.insert(submitted.declaration_id);
+      }
     }
   }
   for (const Event& e : events) {
@@ -305,6 +311,8 @@ TEST(GeneratorTest, WorkflowIsConsistentExceptForThePlannedInvalidCommands) {
       case EventType::kApprovalRejected: {
         const auto& decision = e.As<ApprovalDecision>();
         ASSERT_TRUE(all_declarations.count(decision.declaration_id)) << decision.declaration_id;
+        EXPECT_FALSE(without_workflow.count(decision.declaration_id)) << "approval of a "
+                                                                      << decision.declaration_id;
         EXPECT_EQ(declarant_of[decision.declaration_id], e.subject);
         ++approvals;
         if (manager_of[e.subject] != decision.approver_id) {
@@ -317,6 +325,7 @@ TEST(GeneratorTest, WorkflowIsConsistentExceptForThePlannedInvalidCommands) {
       case EventType::kApprovalFinalized: {
         const auto& decision = e.As<ApprovalDecision>();
         ASSERT_TRUE(all_declarations.count(decision.declaration_id));
+        EXPECT_FALSE(without_workflow.count(decision.declaration_id));
         EXPECT_TRUE(hr_staff.count(decision.approver_id)) << decision.approver_id;
         EXPECT_NE(decision.approver_id, e.subject);
         ++finalized;

@@ -490,3 +490,53 @@ TEST(IngestCliTest, UnavailableLogExitsThreeAndMissingInputExitsTwo) {
 
 }  // namespace
 }  // namespace jiritsu
+
+namespace jiritsu {
+namespace {
+
+// End to end through the CLI: a generated enterprise, ingested and projected,
+// yields exactly the workflow rejections the generator planted, and no dead
+// letters. Guards the generator's realism against the processors' rules.
+TEST(GeneratedEnterpriseTest, ProjectsWithExactlyThePlannedRejections) {
+  TempDir dir;
+  GeneratorOptions options;
+  options.employees = 200;
+  options.months = 18;
+  options.seed = 5;
+  options.domain_invalid_share = 0.08;
+  const std::string input = dir.path() + "/enterprise.jsonl";
+  const GeneratorSummary plan = GenerateFile(options, input);
+  int64_t planned = 0;
+  for (const auto& [kind, n] : plan.domain_invalid_by_kind) planned += n;
+  ASSERT_GT(planned, 0);
+
+  const std::string store = dir.path() + "/store";
+  const CommandResult ingest = RunCommand({JiritsuBinary(), "ingest", "--store", store,
+                                           "--rejects", dir.path() + "/rejects.jsonl", input});
+  ASSERT_EQ(ingest.exit_code, 1) << ingest.stderr_text;
+  const CommandResult run =
+      RunCommand({JiritsuBinary(), "run", "--store", store, "--until-caught-up"});
+  ASSERT_EQ(run.exit_code, 0) << run.stderr_text;
+  simdjson::dom::parser parser;
+  simdjson::dom::element run_summary;
+  ASSERT_EQ(parser.parse(run.stdout_text).get(run_summary), simdjson::SUCCESS) << run.stdout_text;
+  EXPECT_EQ(JsonInt(run_summary, "dead_letters"), 0);
+
+  const CommandResult query = RunCommand(
+      {JiritsuBinary(), "query", "--store", store, "rejections", "--limit", "100000"});
+  ASSERT_EQ(query.exit_code, 0) << query.stderr_text;
+  simdjson::dom::element rejections;
+  ASSERT_EQ(parser.parse(query.stdout_text).get(rejections), simdjson::SUCCESS);
+  simdjson::dom::object by_code;
+  ASSERT_EQ(rejections["by_code"].get_object().get(by_code), simdjson::SUCCESS);
+  int64_t rejected = 0;
+  std::string codes;
+  for (auto [code, count] : by_code) {
+    rejected += count.get_int64().value();
+    codes += std::string(code) + " ";
+  }
+  EXPECT_EQ(rejected, planned) << codes;
+}
+
+}  // namespace
+}  // namespace jiritsu

@@ -246,6 +246,16 @@ class Harness {
     for (const Fed& fed : events) Apply(fed);
   }
 
+  // Simulates a crash and restart: uncommitted changes are lost, a new
+  // projector opens the same store (the runtime then re-feeds every event
+  // after the committed offsets).
+  void Restart() {
+    projector_->Close();
+    projector_ = NewJiritsuProjector(options_);
+    Status s = projector_->Open(store_.get());
+    ASSERT_TRUE(s.ok()) << s.ToString();
+  }
+
   // Checkpoint; returns the facts records (not yet applied anywhere).
   std::vector<FactsRecord> CheckpointOnly() {
     StateBatch batch;

@@ -1,0 +1,290 @@
+// Unit tests of the processors' building blocks: periods and time, canonical
+// JSON, sort keys, the reference table, facts ordering, stored-value
+// decoding (failure paths), projector API misuse, and restart.
+#include <gtest/gtest.h>
+
+#include <random>
+
+#include "processors/aggregates.h"
+#include "processors/employee_state.h"
+#include "processors/facts.h"
+#include "processors/json.h"
+#include "processors/reference_table.h"
+#include "processors/rows.h"
+#include "processors/stored_event.h"
+#include "processors/time_util.h"
+#include "tests/processors/harness.h"
+
+namespace jiritsu::processors::testing {
+namespace {
+
+TEST(PeriodTest, FiscalYearQuarterAndMonth) {
+  auto fy = ParsePeriod("FY2025");
+  ASSERT_TRUE(fy.ok());
+  EXPECT_EQ(fy->kind, PeriodKind::kFiscalYear);
+  EXPECT_EQ(MonthLabel(fy->first_month), "2025-04");
+  EXPECT_EQ(MonthLabel(fy->last_month), "2026-03");
+  const char* expected[4][2] = {{"2025-04", "2025-06"}, {"2025-07", "2025-09"},
+                                {"2025-10", "2025-12"}, {"2026-01", "2026-03"}};
+  for (int q = 1; q <= 4; ++q) {
+    auto p = ParsePeriod("2025Q" + std::to_string(q));
+    ASSERT_TRUE(p.ok());
+    EXPECT_EQ(p->kind, PeriodKind::kQuarter);
+    EXPECT_EQ(MonthLabel(p->first_month), expected[q - 1][0]) << q;
+    EXPECT_EQ(MonthLabel(p->last_month), expected[q - 1][1]) << q;
+    EXPECT_EQ(QuarterLabel(p->first_month), p->label);
+    EXPECT_EQ(FiscalYearLabel(p->last_month), "FY2025");
+  }
+  auto month = ParsePeriod("2025-07");
+  ASSERT_TRUE(month.ok());
+  EXPECT_EQ(month->first_month, month->last_month);
+  EXPECT_EQ(month->label, "2025-07");
+  for (const char* bad : {"", "FY", "FY202", "2025Q0", "2025-00", "2025-1", "2025/07", "fy2025",
+                          "2025Q1x", "FY2025-07"}) {
+    auto p = ParsePeriod(bad);
+    ASSERT_FALSE(p.ok()) << bad;
+    EXPECT_EQ(p.status().code(), StatusCode::kInvalidArgument);
+    EXPECT_NE(p.status().message().find("FY2025"), std::string::npos);
+  }
+}
+
+TEST(PeriodTest, MonthsAreCutInTheReportingOffset) {
+  // 2025-03-31T15:30Z is already April 1st in Tokyo: FY2025, Q1.
+  const int64_t t = At("2025-03-31T15:30:00Z");
+  EXPECT_EQ(MonthLabel(MonthOf(t, 540)), "2025-04");
+  EXPECT_EQ(FiscalYearOfMonth(MonthOf(t, 540)), 2025);
+  EXPECT_EQ(MonthLabel(MonthOf(t, 0)), "2025-03");
+  EXPECT_EQ(FiscalYearOfMonth(MonthOf(t, 0)), 2024);
+  EXPECT_EQ(FiscalQuarterOfMonth(MakeMonth(2026, 1)), 4);
+  EXPECT_EQ(FiscalQuarterOfMonth(MakeMonth(2025, 12)), 3);
+  EXPECT_EQ(MonthStartMicros(MakeMonth(2025, 4), 540), At("2025-04-01T00:00:00+09:00"));
+}
+
+TEST(TimeTest, FormatAndCivilRoundTrip) {
+  EXPECT_EQ(FormatTime(At("2025-04-01T09:00:00+09:00"), 540), "2025-04-01T09:00:00+09:00");
+  EXPECT_EQ(FormatTime(At("2025-04-01T09:00:00.000123+09:00"), 0), "2025-04-01T00:00:00.000123Z");
+  EXPECT_EQ(FormatTime(At("2025-04-01T09:00:00+09:00"), -330), "2025-03-31T18:30:00-05:30");
+  EXPECT_EQ(FormatTime(-1, 0), "1969-12-31T23:59:59.999999Z");
+  std::mt19937 rng(1);
+  for (int i = 0; i < 1000; ++i) {
+    const int64_t days = static_cast<int64_t>(rng() % 200000) - 100000;
+    EXPECT_EQ(DaysFromCivil(CivilFromDays(days)), days);
+  }
+  EXPECT_EQ(DaysFromCivil({2000, 3, 1}) - DaysFromCivil({2000, 2, 28}), 2);  // leap year
+}
+
+TEST(JsonTest, CanonicalOutput) {
+  Json j;
+  j["b"] = 1;
+  j["a"]["z"] = true;
+  j["a"]["y"] = Json();
+  j["c"] = "quote\" back\\ nl\n ctl\x01";
+  j["d"] = 0.1 + 0.2;
+  j["e"] = -0.0000001;
+  j["f"].Push(1.5);
+  j["f"].Push("x");
+  EXPECT_EQ(j.Dump(),
+            R"({"a":{"y":null,"z":true},"b":1,"c":"quote\" back\\ nl\n ctl\u0001","d":0.3,"e":0,"f":[1.5,"x"]})");
+  EXPECT_TRUE(Ratio(1, 0).is_null());
+  EXPECT_EQ(Ratio(1, 3).Dump(), "0.333333");
+}
+
+TEST(SortKeyTest, ByteOrderIsEventOrder) {
+  std::mt19937 rng(7);
+  const EventType types[] = {EventType::kEmployeeHired, EventType::kInterviewHeld,
+                             EventType::kLearningCompleted, EventType::kDeclarationSubmitted,
+                             EventType::kApprovalConfirmed};
+  std::vector<Event> events;
+  for (int i = 0; i < 300; ++i) {
+    Event e;
+    e.type = types[rng() % 5];
+    e.time_us = static_cast<int64_t>(rng() % 5) * 1000000 - 2000000;  // negatives too
+    e.source = std::string("s") + std::string(rng() % 3, 'x');
+    e.id = std::to_string(rng() % 20);
+    events.push_back(e);
+  }
+  for (const Event& a : events) {
+    for (const Event& b : events) {
+      ASSERT_EQ(EventSortKey(a) < EventSortKey(b), EventOrderLess(a, b));
+    }
+  }
+}
+
+Event ReferenceEvent(EventType type, std::string id, int64_t time, EventData data) {
+  Event e;
+  e.type = type;
+  e.id = std::move(id);
+  e.source = "urn:ref";
+  e.subject = "x";
+  e.time_us = time;
+  e.data = std::move(data);
+  return e;
+}
+
+TEST(ReferenceTableTest, VersionsAreOrderedByEventTimeNotArrival) {
+  ReferenceTable table;
+  const auto program = [](std::string profile, int32_t steps) {
+    ProgramDefined p{"p", "P", std::move(profile), {}};
+    for (int32_t s = steps; s >= 1; --s) p.steps.push_back(ProgramStep{s, "s", {}, false});
+    return p;
+  };
+  EXPECT_TRUE(table.Add(ReferenceEvent(EventType::kProgramDefined, "v2", 200, program("a", 3))));
+  EXPECT_TRUE(table.Add(ReferenceEvent(EventType::kProgramDefined, "v1", 100, program("a", 1))));
+  EXPECT_FALSE(table.Add(ReferenceEvent(EventType::kProgramDefined, "v1", 100, program("z", 9))));
+  EXPECT_EQ(table.ProgramAt("p", 99), nullptr);
+  ASSERT_NE(table.ProgramAt("p", 150), nullptr);
+  EXPECT_EQ(table.ProgramAt("p", 150)->steps.size(), 1u);
+  EXPECT_EQ(table.ProgramAt("p", 200)->steps.size(), 3u);
+  EXPECT_EQ(table.ProgramAt("p", 200)->steps.front().step, 1);  // sorted
+  EXPECT_EQ(table.ProgramVersionsAtOrBefore(150), 1u);
+  EXPECT_EQ(table.ProgramVersionsAtOrBefore(200), 2u);
+  // The programme of a profile: smallest program_id with that profile.
+  ProgramDefined other = program("a", 1);
+  other.program_id = "o";
+  table.Add(ReferenceEvent(EventType::kProgramDefined, "v3", 300, other));
+  EXPECT_EQ(table.ProgramForProfile("a", 250)->program_id, "p");
+  EXPECT_EQ(table.ProgramForProfile("a", 300)->program_id, "o");
+  EXPECT_EQ(table.ProgramForProfile("", 300), nullptr);
+  EXPECT_EQ(table.TakePendingRows().size(), 3u);
+  EXPECT_TRUE(table.TakePendingRows().empty());
+}
+
+TEST(ReferenceTableTest, SubtreeUsesTheLatestTreeAndSurvivesCycles) {
+  ReferenceTable table;
+  table.Add(ReferenceEvent(EventType::kOrgUnitDefined, "1", 1, OrgUnitDefined{"root", "", {}}));
+  table.Add(ReferenceEvent(EventType::kOrgUnitDefined, "2", 1, OrgUnitDefined{"a", "", "root"}));
+  table.Add(ReferenceEvent(EventType::kOrgUnitDefined, "3", 1, OrgUnitDefined{"b", "", "a"}));
+  EXPECT_EQ(table.Subtree("root"), (std::vector<std::string>{"a", "b", "root"}));
+  // b moves under root later; a and c form a cycle.
+  table.Add(ReferenceEvent(EventType::kOrgUnitDefined, "4", 5, OrgUnitDefined{"b", "", "root"}));
+  table.Add(ReferenceEvent(EventType::kOrgUnitDefined, "5", 5, OrgUnitDefined{"c", "", "a"}));
+  table.Add(ReferenceEvent(EventType::kOrgUnitDefined, "6", 6, OrgUnitDefined{"a", "", "c"}));
+  EXPECT_EQ(table.Subtree("a"), (std::vector<std::string>{"a", "c"}));
+  EXPECT_EQ(table.Subtree("root"), (std::vector<std::string>{"b", "root"}));
+  EXPECT_EQ(table.OrgUnitAt("b", 3)->parent_id, "a");
+  EXPECT_EQ(table.Children("root"), (std::vector<std::string>{"b"}));
+  EXPECT_EQ(table.Subtree("unknown"), (std::vector<std::string>{"unknown"}));
+}
+
+TEST(ReferenceTableTest, TargetsKeepTheLatestVersionPerMetric) {
+  ReferenceTable table;
+  table.Add(ReferenceEvent(EventType::kKpiTargetSet, "1", 10, KpiTargetSet{"o", "FY2025", "", "m", 5}));
+  table.Add(ReferenceEvent(EventType::kKpiTargetSet, "2", 5, KpiTargetSet{"o", "FY2025", "", "m", 9}));
+  table.Add(ReferenceEvent(EventType::kKpiTargetSet, "3", 5, KpiTargetSet{"o", "FY2025", "p", "m", 7}));
+  EXPECT_EQ(table.TargetsFor("o", "FY2025", ""), (std::map<std::string, double>{{"m", 5}}));
+  EXPECT_EQ(table.TargetsFor("o", "FY2025", "p"), (std::map<std::string, double>{{"m", 7}}));
+  EXPECT_TRUE(table.TargetsFor("o", "FY2026", "").empty());
+}
+
+TEST(FactsTest, NewerIsATotalOrder) {
+  EmployeeFacts a, b;
+  a.events_folded = 5;
+  b.events_folded = 4;
+  b.program_versions = 9;
+  EXPECT_TRUE(FactsNewer(a, "a", b, "z"));
+  EXPECT_FALSE(FactsNewer(b, "z", a, "a"));
+  b.events_folded = 5;
+  EXPECT_TRUE(FactsNewer(b, "a", a, "z"));  // more programme versions
+  b.program_versions = 0;
+  EXPECT_TRUE(FactsNewer(a, "b", b, "a"));  // bytes break the tie
+  EXPECT_FALSE(FactsNewer(a, "a", b, "a"));  // identical: not newer (idempotent)
+}
+
+TEST(StoredValuesTest, GarbageIsCorruptionNotACrash) {
+  for (std::string bytes : {std::string(), std::string("\x01"), std::string("\x01garbage"),
+                            std::string("\x09xyz"), std::string(100, '\xff')}) {
+    EXPECT_EQ(DecodeFacts(bytes).status().code(), StatusCode::kCorruption);
+    EXPECT_EQ(DecodeEmployeeState(bytes).status().code(), StatusCode::kCorruption);
+    EXPECT_EQ(DecodeKpiRow(bytes).status().code(), StatusCode::kCorruption);
+    EXPECT_EQ(DecodeRejection(bytes).status().code(), StatusCode::kCorruption);
+    EXPECT_FALSE(DecodeStoredEvent(bytes).ok());
+    EXPECT_FALSE(DecodeEmployeeHeader(bytes).has_value());
+  }
+  // Truncations of a valid record fail cleanly too.
+  EmployeeFacts facts;
+  facts.employee_id = "e1";
+  facts.timeline.push_back({1, true, "o", "p"});
+  const std::string valid = EncodeFacts(facts);
+  ASSERT_TRUE(DecodeFacts(valid).ok());
+  for (size_t n = 1; n < valid.size(); ++n) {
+    EXPECT_FALSE(DecodeFacts(valid.substr(0, n)).ok()) << n;
+  }
+}
+
+TEST(StoredValuesTest, RoundTrips) {
+  EventFactory f;
+  const Fed fed = f.Complete("2025-04-10T10:00:00+09:00", "e1", "c", 1.5);
+  auto stored = DecodeStoredEvent(EncodeStoredEvent(fed.event, fed.position));
+  ASSERT_TRUE(stored.ok()) << stored.status().ToString();
+  EXPECT_EQ(stored->event, fed.event);
+  EXPECT_EQ(stored->position.topic, fed.position.topic);
+  EXPECT_EQ(stored->position.offset, fed.position.offset);
+  KpiRow row{{1, -2, 3}, {{60, 2}}};
+  auto decoded = DecodeKpiRow(EncodeKpiRow(row));
+  ASSERT_TRUE(decoded.ok());
+  EXPECT_EQ(decoded->values, row.values);
+  EXPECT_EQ(decoded->lead_minutes, row.lead_minutes);
+  EXPECT_EQ(DecodeViewTime(EncodeViewTime(-5)), -5);
+  auto header = DecodeEmployeeHeader(EncodeEmployeeHeader(-7, 3));
+  ASSERT_TRUE(header.has_value());
+  EXPECT_EQ(header->first, -7);
+  EXPECT_EQ(header->second, 3);
+}
+
+TEST(ProjectorApiTest, MisuseIsRejectedWithAStatus) {
+  EventFactory f;
+  Harness h;
+  const Fed hire = f.Hire("2025-04-01T09:00:00+09:00", "e1", "dev", "m1");
+  const Fed org = f.OrgUnit("2025-01-01T00:00:00+09:00", "dev", std::nullopt);
+  EXPECT_EQ(h.projector()->ApplyReference(hire.event, hire.position).code(),
+            StatusCode::kInvalidArgument);
+  EXPECT_EQ(h.projector()->ApplyEmployeeEvent(org.event, org.position).code(),
+            StatusCode::kInvalidArgument);
+  LogRecord garbage{"jiritsu.facts", 0, 0, "e1", "not facts", 0};
+  EXPECT_EQ(h.projector()->ApplyFacts(garbage).code(), StatusCode::kCorruption);
+  auto projector = NewJiritsuProjector(ProjectorOptions{});
+  StateBatch batch;
+  std::vector<FactsRecord> facts;
+  EXPECT_EQ(projector->Checkpoint(&batch, &facts).code(), StatusCode::kFailedPrecondition);
+}
+
+TEST(ProjectorRestartTest, CrashAndReplayFromTheLastCheckpointConverges) {
+  EventFactory f;
+  std::vector<Fed> events = StandardReference(f);
+  const std::vector<Fed> employee_events = {
+      f.Hire("2025-04-01T09:00:00+09:00", "e1", "dev-a", "m1"),
+      f.Complete("2025-04-10T10:00:00+09:00", "e1", "c-mind", 2),
+      f.Complete("2025-04-11T10:00:00+09:00", "e1", "c-sec", 2),
+      f.Confirm("2025-05-02T10:00:00+09:00", "e1", "d1", "m1"),  // before its declaration
+      f.SubmitStep("2025-05-01T10:00:00+09:00", "e1", "d1", "dx_lit", 2),
+      f.Finalize("2025-05-03T10:00:00+09:00", "e1", "d1"),
+      f.Hire("2025-04-01T09:00:00+09:00", "e2", "sales", "m2"),
+      f.Interview("2025-04-20T10:00:00+09:00", "e2", InterviewKind::kCareer),
+  };
+  events.insert(events.end(), employee_events.begin(), employee_events.end());
+  // A late programme revision that re-folds e1 after the restart.
+  events.push_back(f.Program("2025-04-05T00:00:00+09:00", "dx_lit", "dx_literacy",
+                             {ProgramStep{1, "basics", {"c-mind"}, false},
+                              ProgramStep{2, "practice", {}, true}}));
+
+  Harness uninterrupted;
+  for (const Fed& fed : events) uninterrupted.Apply(fed);
+  uninterrupted.Commit();
+
+  Harness crashed;
+  const size_t committed = 9;  // reference + 3 employee events
+  for (size_t i = 0; i < events.size(); ++i) {
+    crashed.Apply(events[i]);
+    if (i + 1 == committed) crashed.Commit();
+  }
+  crashed.Restart();  // everything after `committed` is lost...
+  for (size_t i = committed; i < events.size(); ++i) crashed.Apply(events[i]);  // ...and re-fed
+  crashed.Commit();
+  EXPECT_EQ(crashed.Digest(), uninterrupted.Digest());
+  JsonView s(crashed.StepStatus("e1", "dx_lit"));
+  EXPECT_EQ(s.Int("/programs/0/current_step"), 2);
+  EXPECT_EQ(JsonView(crashed.Rejections()).Int("/total"), 0);
+}
+
+}  // namespace
+}  // namespace jiritsu::processors::testing

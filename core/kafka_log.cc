@@ -266,12 +266,15 @@ class KafkaProducer final : public LogProducer {
   }
 
  private:
-  static void OnDelivery(rd_kafka_t* /*rk*/, const rd_kafka_message_t* message, void* opaque) {
+  static void OnDelivery(rd_kafka_t* rk, const rd_kafka_message_t* message, void* opaque) {
     if (message->err == RD_KAFKA_RESP_ERR_NO_ERROR) return;
     auto* self = static_cast<KafkaProducer*>(opaque);
     const std::string where = "kafka delivery to " +
                               ToString({rd_kafka_topic_name(message->rkt), message->partition});
-    Status failure = TranslateError(message->err, where, rd_kafka_message_errstr(message));
+    // A record purged by a fatal error: report the error that caused it.
+    Status failure = message->err == RD_KAFKA_RESP_ERR__FATAL
+                         ? FatalProducerError(rk, where)
+                         : TranslateError(message->err, where, rd_kafka_message_errstr(message));
     std::lock_guard<std::mutex> lock(self->mu_);
     ++self->failures_;
     if (self->first_failure_.ok()) self->first_failure_ = std::move(failure);

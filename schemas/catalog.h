@@ -55,27 +55,34 @@ inline std::string_view DeclarationKindName(DeclarationKind v) {
 }
 
 // ---- KPI metrics accepted by kpi.target.set --------------------------------
-// The meaning of each metric is documented in docs/events.md ("KPI metric
-// names"); processors compute them. Append new names at the end.
-inline constexpr std::array<std::string_view, 18> kKpiMetricNames = {
-    "interviews_held",               // process count: interviews of any kind
-    "career_interviews_held",        // process count: kind = career
-    "one_on_ones_held",              // process count: kind = one_on_one
-    "trainings_completed",           // process count: learning.completed
-    "learning_hours",                // sum of reported learning hours
-    "certifications_earned",         // learning.certified count
-    "participation_rate",            // share of people with any learning activity
-    "training_completion_rate",      // completed / enrolled
-    "awareness_rate",                // share declaring learning state 1-2
-    "declarations_submitted",        // declaration.submitted count
-    "declarations_finalized",        // approval.finalized count
-    "maturity_count",                // people at step 2 or higher
-    "line_learning_started_rate",    // interviewed -> started learning within N days
-    "line_completed_rate",           // interviewed -> completed a training
-    "line_declared_rate",            // interviewed -> submitted a declaration
-    "line_finalized_rate",           // interviewed -> declaration finalised
-    "approval_lead_time_p50_days",   // median submitted -> finalized, days
-    "at_risk_count",                 // people with no learning and no interview
+// Exactly the metrics the KPI view computes (docs/views.md, "Targets"), so a
+// target can always be compared with a value. docs/events.md explains each
+// one for integrators. Append new names at the end, together with the view.
+inline constexpr std::array<std::string_view, 24> kKpiMetricNames = {
+    "population",                     // employees at period end
+    "required_training_completed",    // people who passed every step-1 required course
+    "required_training_rate",         //   ... / population
+    "aware",                          // people whose learning state is 1 or 2
+    "awareness_rate",                 //   ... / population
+    "maturity_count",                 // people at step 2 or higher
+    "maturity_rate",                  //   ... / population
+    "interviews_career",              // interview.held, kind career
+    "interviews_one_on_one",          // interview.held, kind one_on_one
+    "interviews_counseling",          // interview.held, kind counseling
+    "interviews_total",               // interview.held, all kinds
+    "trainings_enrolled",             // learning.enrolled
+    "trainings_completed",            // learning.completed with passed = true
+    "certifications",                 // learning.certified
+    "learning_hours",                 // hours of learning.progressed + completed
+    "declarations_submitted",         // accepted declaration.submitted
+    "declarations_finalized",         // accepted approval.finalized
+    "line_interviewed",               // people with a career interview in the period
+    "line_started_learning_rate",     //   ... who started learning within 90 days
+    "line_completed_learning_rate",   //   ... who passed a training within 180 days
+    "line_declared_rate",             //   ... who declared within 365 days
+    "line_finalized_rate",            //   ... whose declaration was finalised within 365 days
+    "approval_lead_time_p50_days",    // submission -> finalisation, median, days
+    "approval_lead_time_p90_days",    //   ... 90th percentile
 };
 
 inline bool IsKpiMetricName(std::string_view name) {

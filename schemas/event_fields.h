@@ -159,11 +159,13 @@ void VisitFields(V& v, InterviewHeld& d) {
   v.String("interviewer_id", &d.interviewer_id, Str::kId, kRequired,
            "Who held it (manager, HR or counsellor).");
   v.Enum("kind", &d.kind, kInterviewKindNames, kRequired,
-         "career interview, 1on1 or counselling session.");
+         "career (キャリア面談, 1-2 per year recommended), one_on_one (1on1, monthly) or "
+         "counseling (キャリアカウンセリング).");
   v.Int("duration_minutes", &d.duration_minutes, IntRule{1, 600}, kRequired,
         "Length in minutes.");
   v.Enum("career_intention", &d.career_intention, kCareerIntentionNames, kOptional,
-         "Career intention that came out of the session.");
+         "Career intention that came out of the session: big_change (大きく変えたい), step_up "
+         "(ステップアップ), keep (現状維持), reduce (負担を減らしたい), unknown (not discussed).");
   v.Bool("transfer_wish", &d.transfer_wish, kOptional, "The employee wishes a transfer.");
   v.Bool("side_job_wish", &d.side_job_wish, kOptional, "The employee wishes a side job.");
   v.String("notes", &d.notes, Str::kText, kOptional, "Free text (personal data).");
@@ -173,7 +175,7 @@ template <class V>
 void VisitFields(V& v, InterviewCancelled& d) {
   v.String("interview_id", &d.interview_id, Str::kId, kRequired, "The session's id.");
   v.Enum("reason", &d.reason, kCancelReasonNames, kRequired,
-         "cancelled in advance, or the employee did not show up.");
+         "cancelled: called off in advance; no_show: the employee did not attend.");
 }
 
 // ---- learning --------------------------------------------------------------
@@ -238,7 +240,9 @@ template <class V>
 void VisitFields(V& v, DeclarationSubmitted& d) {
   using K = DeclarationKind;
   v.String("declaration_id", &d.declaration_id, Str::kId, kRequired, "The declaration's id.");
-  v.Enum("kind", &d.kind, kDeclarationKindNames, kRequired, "What is declared.");
+  v.Enum("kind", &d.kind, kDeclarationKindNames, kRequired,
+         "What is declared: a programme step achieved, practice (OJT) experience, a career wish, "
+         "or the current learning state.");
   v.String("program_id", &d.program_id, Str::kId,
            DeclarationPresence(d.kind, {K::kStep, K::kPractice}, {}),
            "Programme; required for kind step and practice, absent otherwise.");
@@ -250,8 +254,9 @@ void VisitFields(V& v, DeclarationSubmitted& d) {
            "Evidence (personal free text); only for kind step and practice.");
   v.Int("learning_state", &d.learning_state, IntRule{1, 6},
         DeclarationPresence(d.kind, {K::kLearningState}, {}),
-        "Self-declared learning state 1..6 (IPA scale); required for kind learning_state, "
-        "absent otherwise.");
+        "Self-declared learning state (IPA scale): 1 habitual, 2 consciously continuing, 3 knows "
+        "what but lacks time/place, 4 wants to start but not what/how, 5 no trigger yet, 6 sees "
+        "no need. Required for kind learning_state, absent otherwise.");
   v.Int("practice_months", &d.practice_months, IntRule{0, 600},
         DeclarationPresence(d.kind, {}, {K::kPractice}),
         "Months of OJT practice, 0..600; only for kind practice.");

@@ -238,7 +238,7 @@ Status ProjectionRuntime::AssignAllTaskPartitions() {
       JIRITSU_ASSIGN_OR_RETURN(int64_t end, log_->EndOffset(tp));
       starts[tp] = offset;
       positions_[tp] = offset;
-      ends_[tp] = end;
+      ends_[tp] = EndWithinStop(tp, end);
     }
   }
   listener_->assigned_once = true;
@@ -251,7 +251,7 @@ Status ProjectionRuntime::OnAssigned(const std::vector<TopicPartition>& partitio
     positions_[tp] = offset;
     JIRITSU_RETURN_IF_ERROR(task_consumer_->Seek(tp, offset));
     JIRITSU_ASSIGN_OR_RETURN(int64_t end, log_->EndOffset(tp));
-    ends_[tp] = end;
+    ends_[tp] = EndWithinStop(tp, end);
   }
   Logger()->info("assigned {} partitions", partitions.size());
   return Status::Ok();
@@ -291,6 +291,11 @@ void ProjectionRuntime::Interleave(std::vector<LogRecord>* records) {
     records->push_back(std::move((*queue)[index++]));
     if (index == queue->size()) cursors.erase(cursors.begin() + static_cast<long>(pick));
   }
+}
+
+int64_t ProjectionRuntime::EndWithinStop(const TopicPartition& tp, int64_t end) const {
+  auto stop = options_.stop_offsets.find(tp);
+  return stop == options_.stop_offsets.end() ? end : std::min(end, stop->second);
 }
 
 bool ProjectionRuntime::PastStopOffset(const LogRecord& record) {
@@ -478,8 +483,7 @@ Status ProjectionRuntime::Checkpoint() {
 Status ProjectionRuntime::RefreshTaskEnds() {
   for (auto& [tp, end] : ends_) {
     JIRITSU_ASSIGN_OR_RETURN(int64_t latest, log_->EndOffset(tp));
-    auto stop = options_.stop_offsets.find(tp);
-    end = stop == options_.stop_offsets.end() ? latest : std::min(latest, stop->second);
+    end = EndWithinStop(tp, latest);
   }
   return Status::Ok();
 }

@@ -150,6 +150,8 @@ class ProjectionRuntime {
   // True (and the position held at the stop) for a record at or after its
   // partition's stop offset.
   bool PastStopOffset(const LogRecord& record);
+  // `end` lowered to the partition's stop offset, if it has one.
+  int64_t EndWithinStop(const TopicPartition& tp, int64_t end) const;
   void Interleave(std::vector<LogRecord>* records);
 
   EventLog* log_ = nullptr;

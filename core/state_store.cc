@@ -56,6 +56,9 @@ rocksdb::Options MakeOptions(size_t block_cache_bytes) {
   options.max_write_buffer_number = 3;
   options.target_file_size_base = 64 << 20;
   options.keep_log_file_num = 3;
+  // With many column families a WAL lives until every family flushed past it;
+  // rarely written families (meta, dlq) would pin gigabytes of WAL. Cap it.
+  options.max_total_wal_size = 256 << 20;
   options.max_manifest_file_size = 64 << 20;
 
   const auto supported = rocksdb::GetSupportedCompressions();

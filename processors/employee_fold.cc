@@ -26,13 +26,14 @@ std::string Quote(std::string_view text) { return "\"" + std::string(text) + "\"
 class Folder {
  public:
   Folder(const ReferenceTable& reference, const Event& event, const SourcePosition& position,
-         EmployeeState* state)
-      : reference_(reference), event_(event), position_(position), state_(*state) {}
+         std::string sort_key, EmployeeState* state)
+      : reference_(reference), event_(event), position_(position),
+        sort_key_(std::move(sort_key)), state_(*state) {}
 
   void Run() {
     ++state_.events_folded;
     state_.last_time_us = event_.time_us;
-    state_.last_sort_key = EventSortKey(event_);
+    state_.last_sort_key = std::move(sort_key_);
     const uint64_t hash = EventIdentityHash(event_.source, event_.id);
     auto& hashes = state_.identity_hashes;
     auto it = std::lower_bound(hashes.begin(), hashes.end(), hash);
@@ -275,6 +276,9 @@ class Folder {
     record->state = static_cast<uint8_t>(DeclarationState::kFinalized);
     record->finalized_at = event_.time_us;
     record->finalized_snapshot = Snap();
+    if (record->Kind() == DeclarationKind::kStep) {
+      state_.finalized_steps.emplace(record->program_id, record->step);
+    }
     record->history.push_back(History("finalized", data.approver_id));
     return true;
   }
@@ -284,35 +288,26 @@ class Folder {
     return it == state_.steps_reached.end() ? 0 : static_cast<int32_t>(it->second.size());
   }
 
-  bool StepDeclarationFinalized(const std::string& program_id, int32_t step) const {
-    for (const auto& [id, record] : state_.declarations) {
-      if (record.Kind() == DeclarationKind::kStep && record.program_id == program_id &&
-          record.step == step && record.State() == DeclarationState::kFinalized) {
-        return true;
-      }
-    }
-    return false;
-  }
-
   bool CriteriaMet(const ProgramDefined& program, const ProgramStep& step) const {
     for (const auto& course : step.required_courses) {
       if (state_.courses_passed.count(course) == 0) return false;
     }
-    return !step.declaration_required || StepDeclarationFinalized(program.program_id, step.step);
+    return !step.declaration_required ||
+           state_.finalized_steps.count({program.program_id, step.step}) != 0;
   }
 
   // Steps are reached in order: step k when all its criteria hold and step
   // k-1 is reached. A reached step stays reached (later revisions of the
   // programme do not revoke it).
   void EvaluateSteps() {
-    for (const ProgramDefined* program : reference_.ProgramsAt(event_.time_us)) {
-      int32_t next = ReachedStep(program->program_id) + 1;
-      while (const ProgramStep* step = FindStep(*program, next)) {
-        if (!CriteriaMet(*program, *step)) break;
-        state_.steps_reached[program->program_id].push_back({next, event_.time_us});
+    reference_.ForEachProgramAt(event_.time_us, [&](const ProgramDefined& program) {
+      int32_t next = ReachedStep(program.program_id) + 1;
+      while (const ProgramStep* step = FindStep(program, next)) {
+        if (!CriteriaMet(program, *step)) break;
+        state_.steps_reached[program.program_id].push_back({next, event_.time_us});
         ++next;
       }
-    }
+    });
   }
 
   void UpdateSnapshot() {
@@ -364,6 +359,7 @@ class Folder {
   const ReferenceTable& reference_;
   const Event& event_;
   const SourcePosition& position_;
+  std::string sort_key_;
   EmployeeState& state_;
 };
 
@@ -371,7 +367,12 @@ class Folder {
 
 void ApplyEvent(const ReferenceTable& reference, const Event& event,
                 const SourcePosition& position, EmployeeState* state) {
-  Folder(reference, event, position, state).Run();
+  Folder(reference, event, position, EventSortKey(event), state).Run();
+}
+
+void ApplyEvent(const ReferenceTable& reference, const Event& event,
+                const SourcePosition& position, std::string sort_key, EmployeeState* state) {
+  Folder(reference, event, position, std::move(sort_key), state).Run();
 }
 
 }  // namespace jiritsu::processors

@@ -43,6 +43,9 @@ inline constexpr std::string_view kNotEmployed = "NOT_EMPLOYED";
 // its (source, id) is not in the journal yet.
 void ApplyEvent(const ReferenceTable& reference, const Event& event,
                 const SourcePosition& position, EmployeeState* state);
+// Same, with the event's EventSortKey already computed by the caller.
+void ApplyEvent(const ReferenceTable& reference, const Event& event,
+                const SourcePosition& position, std::string sort_key, EmployeeState* state);
 
 // True when the journal position of `sort_key` is after the last folded event.
 inline bool SortsAfterFolded(const EmployeeState& state, std::string_view sort_key) {

@@ -16,6 +16,7 @@
 #include <limits>
 #include <map>
 #include <optional>
+#include <set>
 #include <string>
 #include <string_view>
 #include <utility>
@@ -174,12 +175,14 @@ struct EmployeeState {
   // Workflow.
   std::map<std::string, DeclarationRecord> declarations;
   std::map<std::string, std::vector<StepReached>> steps_reached;  // program -> 1..k in order
+  // (program, step) of finalised step declarations: the declaration criterion.
+  std::set<std::pair<std::string, int32_t>> finalized_steps;
   std::vector<Rejection> rejections;
 
   template <class A> void serialize(A& ar) {
     ar(employee_id, events_folded, last_time_us, last_sort_key, identity_hashes, employed,
        hired_at, org_unit, manager_id, profile, snapshots, courses_passed, activities, interviews,
-       cancellations, learning_states, declarations, steps_reached, rejections);
+       cancellations, learning_states, declarations, steps_reached, finalized_steps, rejections);
   }
 };
 

@@ -15,62 +15,97 @@
 namespace jiritsu::processors {
 namespace {
 
-using RowKey = std::tuple<std::string, std::string, std::string>;  // org, profile, period
-
 template <size_t N>
 bool AllZero(const std::array<int64_t, N>& values) {
   return std::all_of(values.begin(), values.end(), [](int64_t v) { return v == 0; });
 }
 
-class FactsBuilder {
+// Accumulates period counters cheaply per (attribution, month) with integer
+// keys, then expands each month into its month, fiscal quarter and fiscal
+// year rows (BuildFacts runs for every changed employee at every checkpoint).
+class PeriodAccumulator {
  public:
-  FactsBuilder(const EmployeeState& state, const ProjectorOptions& options)
-      : state_(state), options_(options) {}
+  PeriodAccumulator(const EmployeeState& state, int32_t offset) : offset_(offset) {
+    std::map<std::pair<std::string, std::string>, uint32_t> ids;
+    attribution_of_snapshot_.reserve(state.snapshots.size());
+    for (const Snapshot& snap : state.snapshots) {
+      auto [it, inserted] = ids.emplace(std::make_pair(snap.org_unit, snap.profile),
+                                        static_cast<uint32_t>(attributions_.size()));
+      if (inserted) attributions_.push_back(it->first);
+      attribution_of_snapshot_.push_back(it->second);
+    }
+  }
 
-  void AddEvent(uint32_t snapshot, int64_t time_us, PeriodCounter counter, int64_t amount = 1) {
-    for (PeriodRow* row : Rows(snapshot, time_us)) row->values[counter] += amount;
+  void Add(uint32_t snapshot, int64_t time_us, PeriodCounter counter, int64_t amount = 1) {
+    Cell(snapshot, time_us).values[counter] += amount;
   }
 
   void AddLeadTime(uint32_t snapshot, int64_t time_us, int64_t minutes) {
-    for (PeriodRow* row : Rows(snapshot, time_us)) lead_[row].push_back(minutes);
+    Cell(snapshot, time_us).lead_minutes.push_back(minutes);
   }
 
-  // The three period rows (month, fiscal quarter, fiscal year) of an event.
-  std::array<PeriodRow*, 3> Rows(uint32_t snapshot, int64_t time_us) {
-    const Snapshot& snap = state_.snapshots.at(snapshot);
-    const MonthIndex month = MonthOf(time_us, options_.reporting_utc_offset_minutes);
-    std::array<PeriodRow*, 3> rows{};
-    const std::string labels[3] = {MonthLabel(month), QuarterLabel(month), FiscalYearLabel(month)};
-    for (int i = 0; i < 3; ++i) {
-      PeriodRow& row = period_rows_[RowKey{snap.org_unit, snap.profile, labels[i]}];
-      row.org_unit = snap.org_unit;
-      row.profile = snap.profile;
-      row.period = labels[i];
-      rows[i] = &row;
-    }
-    return rows;
+  // Adds line counters to the row of one period (kind: 0 month, 1 quarter,
+  // 2 fiscal year; `first_month` identifies the period).
+  void AddLine(uint32_t snapshot, int kind, MonthIndex first_month,
+               const std::array<int64_t, kPeriodCounterCount>& values) {
+    auto& cell = line_[{attribution_of_snapshot_.at(snapshot), kind, first_month}];
+    for (int i = 0; i < kPeriodCounterCount; ++i) cell[i] += values[i];
   }
 
   std::vector<PeriodRow> TakeRows() {
-    std::vector<PeriodRow> out;
-    for (auto& [key, row] : period_rows_) {
-      auto it = lead_.find(&row);
-      if (it != lead_.end()) {
-        std::map<int64_t, int64_t> histogram;
-        for (int64_t minutes : it->second) ++histogram[minutes];
-        row.lead_minutes.assign(histogram.begin(), histogram.end());
+    std::map<std::tuple<uint32_t, std::string>, PeriodRow> rows;
+    std::map<std::tuple<uint32_t, std::string>, std::map<int64_t, int64_t>> lead;
+    const auto row = [&](uint32_t attribution, std::string label) -> PeriodRow& {
+      PeriodRow& r = rows[{attribution, label}];
+      r.org_unit = attributions_[attribution].first;
+      r.profile = attributions_[attribution].second;
+      r.period = std::move(label);
+      return r;
+    };
+    for (const auto& [key, cell] : cells_) {
+      const auto& [attribution, month] = key;
+      for (std::string label : {MonthLabel(month), QuarterLabel(month), FiscalYearLabel(month)}) {
+        auto& histogram = lead[{attribution, label}];
+        for (int64_t minutes : cell.lead_minutes) ++histogram[minutes];
+        PeriodRow& r = row(attribution, std::move(label));
+        for (int i = 0; i < kPeriodCounterCount; ++i) r.values[i] += cell.values[i];
       }
-      if (AllZero(row.values) && row.lead_minutes.empty()) continue;
-      out.push_back(std::move(row));
     }
+    for (const auto& [key, values] : line_) {
+      const auto& [attribution, kind, first_month] = key;
+      PeriodRow& r = row(attribution, kind == 0   ? MonthLabel(first_month)
+                                       : kind == 1 ? QuarterLabel(first_month)
+                                                   : FiscalYearLabel(first_month));
+      for (int i = 0; i < kPeriodCounterCount; ++i) r.values[i] += values[i];
+    }
+    std::vector<PeriodRow> out;
+    for (auto& [key, r] : rows) {
+      auto it = lead.find(key);
+      if (it != lead.end()) r.lead_minutes.assign(it->second.begin(), it->second.end());
+      if (AllZero(r.values) && r.lead_minutes.empty()) continue;
+      out.push_back(std::move(r));
+    }
+    // Canonical order: (org, profile, period).
+    std::sort(out.begin(), out.end(), [](const PeriodRow& a, const PeriodRow& b) {
+      return std::tie(a.org_unit, a.profile, a.period) < std::tie(b.org_unit, b.profile, b.period);
+    });
     return out;
   }
 
  private:
-  const EmployeeState& state_;
-  const ProjectorOptions& options_;
-  std::map<RowKey, PeriodRow> period_rows_;  // std::map: stable addresses
-  std::map<const PeriodRow*, std::vector<int64_t>> lead_;
+  struct MonthCell {
+    std::array<int64_t, kPeriodCounterCount> values{};
+    std::vector<int64_t> lead_minutes;
+  };
+  MonthCell& Cell(uint32_t snapshot, int64_t time_us) {
+    return cells_[{attribution_of_snapshot_.at(snapshot), MonthOf(time_us, offset_)}];
+  }
+
+  const int32_t offset_;
+  std::vector<std::pair<std::string, std::string>> attributions_;  // (org, profile)
+  std::vector<uint32_t> attribution_of_snapshot_;
+  std::map<std::pair<uint32_t, MonthIndex>, MonthCell> cells_;
+  std::map<std::tuple<uint32_t, int, MonthIndex>, std::array<int64_t, kPeriodCounterCount>> line_;
 };
 
 std::array<int64_t, kStateMeasureCount> MeasuresOf(const Snapshot& snap) {
@@ -192,33 +227,33 @@ EmployeeFacts BuildFacts(const EmployeeState& state, const ReferenceTable& refer
 
   // KPI contributions.
   facts.state_deltas = StateDeltas(state, offset);
-  FactsBuilder builder(state, options);
+  PeriodAccumulator builder(state, offset);
   for (const InterviewRecord& i : state.interviews) {
     const PeriodCounter counter = i.kind == static_cast<uint8_t>(InterviewKind::kCareer)
                                       ? kInterviewsCareer
                                   : i.kind == static_cast<uint8_t>(InterviewKind::kOneOnOne)
                                       ? kInterviewsOneOnOne
                                       : kInterviewsCounseling;
-    builder.AddEvent(i.snapshot, i.time_us, counter);
+    builder.Add(i.snapshot, i.time_us, counter);
   }
   for (const CancellationRecord& c : state.cancellations) {
-    builder.AddEvent(c.snapshot, c.time_us, kInterviewsCancelled);
+    builder.Add(c.snapshot, c.time_us, kInterviewsCancelled);
   }
   for (const ActivityRecord& a : state.activities) {
     switch (static_cast<ActivityKind>(a.kind)) {
-      case ActivityKind::kEnrolled: builder.AddEvent(a.snapshot, a.time_us, kTrainingsEnrolled); break;
+      case ActivityKind::kEnrolled: builder.Add(a.snapshot, a.time_us, kTrainingsEnrolled); break;
       case ActivityKind::kProgressed: break;
       case ActivityKind::kCompleted:
-        if (a.passed) builder.AddEvent(a.snapshot, a.time_us, kTrainingsCompleted);
+        if (a.passed) builder.Add(a.snapshot, a.time_us, kTrainingsCompleted);
         break;
-      case ActivityKind::kCertified: builder.AddEvent(a.snapshot, a.time_us, kCertifications); break;
+      case ActivityKind::kCertified: builder.Add(a.snapshot, a.time_us, kCertifications); break;
     }
-    if (a.milli_hours != 0) builder.AddEvent(a.snapshot, a.time_us, kLearningMilliHours, a.milli_hours);
+    if (a.milli_hours != 0) builder.Add(a.snapshot, a.time_us, kLearningMilliHours, a.milli_hours);
   }
   for (const auto& [id, d] : state.declarations) {
-    builder.AddEvent(d.submitted_snapshot, d.submitted_at, kDeclarationsSubmitted);
+    builder.Add(d.submitted_snapshot, d.submitted_at, kDeclarationsSubmitted);
     if (d.finalized_at) {
-      builder.AddEvent(d.finalized_snapshot, *d.finalized_at, kDeclarationsFinalized);
+      builder.Add(d.finalized_snapshot, *d.finalized_at, kDeclarationsFinalized);
       builder.AddLeadTime(d.finalized_snapshot, *d.finalized_at,
                           (*d.finalized_at - d.submitted_at) / (60 * kMicrosPerSecond));
     }
@@ -229,26 +264,36 @@ EmployeeFacts BuildFacts(const EmployeeState& state, const ReferenceTable& refer
   const auto within = [](int64_t t, int64_t start, int32_t days) {
     return t >= start && t <= start + days * kMicrosPerDay;
   };
-  std::set<std::string> periods_seen;
+  std::set<std::pair<int, MonthIndex>> periods_seen;
   for (const InterviewRecord& interview : state.interviews) {
     if (interview.kind != static_cast<uint8_t>(InterviewKind::kCareer)) continue;
     const int64_t t0 = interview.time_us;
+    const MonthIndex month = MonthOf(t0, offset);
+    const MonthIndex fy_start = MakeMonth(FiscalYearOfMonth(month), 4);
+    const MonthIndex quarter_start = fy_start + (FiscalQuarterOfMonth(month) - 1) * 3;
+    const std::pair<int, MonthIndex> periods[3] = {{0, month}, {1, quarter_start}, {2, fy_start}};
     bool started = false, completed = false, declared = false, finalized = false;
-    for (const ActivityRecord& a : state.activities) {
-      started |= IsLearningStart(a) && within(a.time_us, t0, options.line_learning_start_days);
-      completed |= IsPassedCompletion(a) && within(a.time_us, t0, options.line_completion_days);
-    }
-    for (const auto& [id, d] : state.declarations) {
-      declared |= within(d.submitted_at, t0, options.line_declaration_days);
-      finalized |= d.finalized_at && within(*d.finalized_at, t0, options.line_declaration_days);
-    }
-    for (PeriodRow* row : builder.Rows(interview.snapshot, t0)) {
-      if (!periods_seen.insert(row->period).second) continue;
-      row->values[kLineInterviewed] += 1;
-      row->values[kLineStartedLearning] += started ? 1 : 0;
-      row->values[kLineCompletedLearning] += completed ? 1 : 0;
-      row->values[kLineDeclared] += declared ? 1 : 0;
-      row->values[kLineFinalized] += finalized ? 1 : 0;
+    bool evaluated = false;
+    for (const auto& period : periods) {
+      if (!periods_seen.insert(period).second) continue;
+      if (!evaluated) {
+        for (const ActivityRecord& a : state.activities) {
+          started |= IsLearningStart(a) && within(a.time_us, t0, options.line_learning_start_days);
+          completed |= IsPassedCompletion(a) && within(a.time_us, t0, options.line_completion_days);
+        }
+        for (const auto& [id, d] : state.declarations) {
+          declared |= within(d.submitted_at, t0, options.line_declaration_days);
+          finalized |= d.finalized_at && within(*d.finalized_at, t0, options.line_declaration_days);
+        }
+        evaluated = true;
+      }
+      std::array<int64_t, kPeriodCounterCount> values{};
+      values[kLineInterviewed] = 1;
+      values[kLineStartedLearning] = started ? 1 : 0;
+      values[kLineCompletedLearning] = completed ? 1 : 0;
+      values[kLineDeclared] = declared ? 1 : 0;
+      values[kLineFinalized] = finalized ? 1 : 0;
+      builder.AddLine(interview.snapshot, period.first, period.second, values);
     }
   }
   facts.period_rows = builder.TakeRows();

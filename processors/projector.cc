@@ -124,7 +124,7 @@ class JiritsuProjector final : public Projector {
       // A 64-bit hash collision with a different event: a new event after all.
     }
     if (!entry->needs_refold && SortsAfterFolded(entry->state, sort_key)) {
-      ApplyEvent(reference_, event, position, &entry->state);
+      ApplyEvent(reference_, event, position, sort_key, &entry->state);
     } else {
       // Late arrival: fold it in order at the next checkpoint.
       entry->needs_refold = true;
@@ -156,10 +156,14 @@ class JiritsuProjector final : public Projector {
       MarkDirty(employee, entry);
     }
     const std::set<std::string> dirty = std::exchange(dirty_, {});
-    for (const std::string& employee : dirty) {
-      auto it = cache_.find(employee);
+    for (auto employee = dirty.begin(); employee != dirty.end(); ++employee) {
+      auto it = cache_.find(*employee);
       if (it == cache_.end()) continue;  // revoked meanwhile
-      JIRITSU_RETURN_IF_ERROR(FlushEmployee(employee, &it->second, batch, facts_out));
+      Status s = FlushEmployee(*employee, &it->second, batch, facts_out);
+      if (!s.ok()) {
+        dirty_.insert(employee, dirty.end());  // still dirty; the runtime will stop
+        return s;
+      }
     }
     aggregates_->Flush(batch);
     return Status::Ok();
@@ -189,6 +193,7 @@ class JiritsuProjector final : public Projector {
 
  private:
   void MarkDirty(const std::string& employee, CacheEntry* entry) {
+    if (entry->dirty) return;
     entry->dirty = true;
     dirty_.insert(employee);
   }

@@ -15,7 +15,10 @@
 // Failure: Load() returns kCorruption for undecodable rows.
 #pragma once
 
+#include <algorithm>
 #include <cstdint>
+#include <iterator>
+#include <tuple>
 #include <map>
 #include <optional>
 #include <set>
@@ -57,6 +60,13 @@ class ReferenceTable {
   const ProgramDefined* LatestProgram(std::string_view program_id) const;
   // Programmes with a version at or before `time_us`, in program_id order.
   std::vector<const ProgramDefined*> ProgramsAt(int64_t time_us) const;
+  // The same without allocating (the fold calls it for every event).
+  template <typename Fn>
+  void ForEachProgramAt(int64_t time_us, Fn&& fn) const {
+    for (const auto& [id, versions] : programs_) {
+      if (const ProgramDefined* program = VersionAt(versions, time_us)) fn(*program);
+    }
+  }
   // The programme of a talent profile as of `time_us`: the smallest
   // program_id whose version at that time has that talent_profile.
   const ProgramDefined* ProgramForProfile(std::string_view profile, int64_t time_us) const;
@@ -76,6 +86,12 @@ class ReferenceTable {
 
  private:
   using TargetKey = std::tuple<std::string, std::string, std::string, std::string>;
+  template <typename T>
+  static const T* VersionAt(const std::vector<Versioned<T>>& versions, int64_t time_us) {
+    auto it = std::upper_bound(versions.begin(), versions.end(), time_us,
+                               [](int64_t t, const Versioned<T>& v) { return t < v.time_us; });
+    return it == versions.begin() ? nullptr : &std::prev(it)->value;
+  }
   bool AddDecoded(const Event& event, bool pending);
 
   std::set<std::pair<std::string, std::string>> seen_;  // (source, id)

@@ -46,5 +46,6 @@ Command AddLogStatsCommand(CLI::App& root);
 Command AddRunCommand(CLI::App& root);
 Command AddQueryCommand(CLI::App& root);
 Command AddDigestCommand(CLI::App& root);
+Command AddReplayCommand(CLI::App& root);
 
 }  // namespace jiritsu

@@ -17,6 +17,8 @@
 
 #include "core/dedupe_index.h"
 #include "core/embedded_log.h"
+#include "core/kafka_log.h"
+#include "core/kafka_mock_cluster.h"
 #include "core/topics.h"
 #include "ops/generator.h"
 #include "schemas/codec.h"
@@ -536,6 +538,97 @@ TEST(GeneratedEnterpriseTest, ProjectsWithExactlyThePlannedRejections) {
     codes += std::string(code) + " ";
   }
   EXPECT_EQ(rejected, planned) << codes;
+}
+
+}  // namespace
+}  // namespace jiritsu
+
+namespace jiritsu {
+namespace {
+
+// `jiritsu ingest --kafka` against librdkafka's mock cluster (started in this
+// process; the CLI under test connects to it over TCP).
+class KafkaIngestTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    Result<std::string> bootstrap = cluster_.Start(1);
+    ASSERT_TRUE(bootstrap.ok()) << bootstrap.status().ToString();
+    bootstrap_ = bootstrap.value();
+    for (const TopicSpec& spec : AllTopicSpecs(8)) {
+      ASSERT_TRUE(cluster_.CreateTopic(spec.name, spec.partitions).ok()) << spec.name;
+    }
+  }
+
+  std::vector<std::string> Ingest(const std::string& input) {
+    return {JiritsuBinary(), "ingest", "--kafka", bootstrap_, "--dedupe-dir",
+            dir_.path() + "/dedupe", "--rejects", dir_.path() + "/rejects.jsonl", input};
+  }
+
+  KafkaMockCluster cluster_;
+  std::string bootstrap_;
+  TempDir dir_;
+};
+
+TEST_F(KafkaIngestTest, CountsPlacementAndPersistentDedupe) {
+  GeneratorOptions options = NoisyOptions();
+  options.employees = 60;
+  options.months = 4;
+  const std::string input = dir_.path() + "/enterprise.jsonl";
+  const GeneratorSummary plan = GenerateFile(options, input);
+
+  const CommandResult first = RunCommand(Ingest(input));
+  EXPECT_EQ(first.exit_code, plan.invalid_lines > 0 ? 1 : 0) << first.stderr_text;
+  simdjson::dom::parser parser;
+  simdjson::dom::element summary;
+  ASSERT_EQ(parser.parse(first.stdout_text).get(summary), simdjson::SUCCESS) << first.stdout_text;
+  EXPECT_EQ(JsonInt(summary, "accepted"), plan.valid_events);
+  EXPECT_EQ(JsonInt(summary, "duplicates"), plan.duplicate_lines);
+  EXPECT_EQ(JsonInt(summary, "rejected"), plan.invalid_lines);
+
+  KafkaLogOptions kafka;
+  kafka.bootstrap_servers = bootstrap_;
+  auto log = OpenKafkaLog(kafka);
+  ASSERT_TRUE(log.ok()) << log.status().ToString();
+  const std::vector<LogRecord> records = ReadAllSourceRecords(log->get());
+  EXPECT_EQ(static_cast<int64_t>(records.size()), plan.valid_events);
+  for (const LogRecord& record : records) {
+    Result<Event> event = DecodeJsonEvent(record.value);
+    ASSERT_TRUE(event.ok()) << record.value;
+    EXPECT_EQ(record.topic, TopicForFamily(FamilyOf(event->type)));
+    EXPECT_EQ(record.key, event->subject);
+    const int32_t partitions = record.topic == kReferenceTopic ? 1 : 8;
+    EXPECT_EQ(record.partition, PartitionForKey(event->subject, partitions));
+  }
+
+  // The dedupe index in --dedupe-dir survives the process.
+  const CommandResult second = RunCommand(Ingest(input));
+  ASSERT_EQ(parser.parse(second.stdout_text).get(summary), simdjson::SUCCESS);
+  EXPECT_EQ(JsonInt(summary, "accepted"), 0);
+  EXPECT_EQ(JsonInt(summary, "duplicates"), plan.valid_events + plan.duplicate_lines);
+}
+
+TEST_F(KafkaIngestTest, DeliveryFailureExitsThreeAndMarksNothing) {
+  const std::string input = dir_.path() + "/clean.jsonl";
+  {
+    std::ofstream out(input);
+    for (const std::string& line : SomeValidLines(5)) out << line << "\n";
+  }
+  // Every produce request is refused: the flush must fail loudly.
+  cluster_.PushRequestErrors(kafka_api::kProduce,
+                             std::vector<int>(200, kafka_error::kTopicAuthorizationFailed));
+  const CommandResult failed = RunCommand(Ingest(input));
+  EXPECT_EQ(failed.exit_code, 3) << failed.stdout_text << failed.stderr_text;
+  EXPECT_NE(failed.stderr_text.find("flush"), std::string::npos) << failed.stderr_text;
+  EXPECT_EQ(failed.stdout_text, "");  // no success summary
+
+  // Nothing was marked as ingested, so a later run delivers everything.
+  cluster_.ClearRequestErrors(kafka_api::kProduce);
+  const CommandResult retried = RunCommand(Ingest(input));
+  EXPECT_EQ(retried.exit_code, 0) << retried.stderr_text;
+  simdjson::dom::parser parser;
+  simdjson::dom::element summary;
+  ASSERT_EQ(parser.parse(retried.stdout_text).get(summary), simdjson::SUCCESS);
+  EXPECT_EQ(JsonInt(summary, "accepted"), 5);
 }
 
 }  // namespace

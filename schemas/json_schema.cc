@@ -437,11 +437,12 @@ std::string EventJsonSchema(EventType type) {
   if (IsEmployeeScoped(type)) {
     description += "subject (the employee id, required).";
   } else if (type == EventType::kKpiTargetSet) {
-    description += "data.org_unit_id; subject optional.";
+    description +=
+        "subject (optional; recommended kpi:<org_unit_id>:<period>:<profile or all>:<metric>).";
   } else {
     description += type == EventType::kOrgUnitDefined
-                       ? "data.org_unit_id; subject optional, must equal data.org_unit_id."
-                       : "data.program_id; subject optional, must equal data.program_id.";
+                       ? "subject = data.org_unit_id (subject optional, defaults to it)."
+                       : "subject = data.program_id (subject optional, defaults to it).";
   }
   description += " See docs/events.md#" + [&] {
     std::string anchor = name;

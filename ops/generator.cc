@@ -943,19 +943,22 @@ class Simulation {
                                     (profile.empty() ? "all" : profile) + ":" + metric;
         return Emit(EventType::kKpiTargetSet, Source::kKpi, subject, data);
       };
-      // Metric names accepted by the codec (schemas/catalog.h) and computed
-      // by the processors (docs/views.md).
+      // Metric names from schemas/catalog.h (= the KPI view, docs/views.md).
       const double people_all = static_cast<double>(headcount);
       JIRITSU_RETURN_IF_ERROR(target("", "awareness_rate", std::min(0.9, 0.4 * growth)));
+      JIRITSU_RETURN_IF_ERROR(target("", "interviews_career", std::round(people_all * 1.2)));
+      JIRITSU_RETURN_IF_ERROR(target("", "interviews_one_on_one", std::round(people_all * 10)));
       JIRITSU_RETURN_IF_ERROR(target("", "trainings_completed", std::round(people_all * 3 * growth)));
       JIRITSU_RETURN_IF_ERROR(target("", "learning_hours", std::round(people_all * 12 * growth)));
       if (scope == 0) {
+        JIRITSU_RETURN_IF_ERROR(target("", "line_started_learning_rate", std::min(0.9, 0.3 * growth)));
         JIRITSU_RETURN_IF_ERROR(target("", "approval_lead_time_p50_days", 14));
       }
       for (int32_t prog = 0; prog < kProgramCount; ++prog) {
         if (population[prog] == 0) continue;
         const std::string profile = programs_[prog].profile;
         const double people = static_cast<double>(population[prog]);
+        JIRITSU_RETURN_IF_ERROR(target(profile, "required_training_rate", std::min(0.95, 0.75 * growth)));
         JIRITSU_RETURN_IF_ERROR(target(profile, "maturity_count", std::round(people * 0.15 * growth)));
         JIRITSU_RETURN_IF_ERROR(target(profile, "declarations_submitted",
                                        std::round(people * 0.3 * growth)));

@@ -22,8 +22,9 @@
 // Lifecycle: Create() -> IngestLine()* -> Flush() -> destroy. The log, the
 // index and the reject sink must outlive the Ingestor. Destroying it without
 // Flush() loses the unflushed tail (nothing is marked for it).
-// Thread-safety: one thread at a time (the HTTP service serialises calls or
-// uses one Ingestor per worker with a shared log and index).
+// Thread-safety: one thread at a time. Several Ingestors may share a log and
+// an index (one per HTTP worker), but then two of them can both accept the
+// same identity before either marks it; the processors drop that duplicate.
 // Failure: rejections are outcomes, not errors. A Status error means the log,
 // the index or the reject sink failed (delivery failure, disk error): the
 // caller must stop and report it; events accepted since the last successful

@@ -53,6 +53,8 @@ class QueryService {
   // in family-name then key order, plus a digest per family.
   Result<std::string> Digest() const;
 
+  // Top-level org units of the latest tree, sorted.
+  std::vector<std::string> RootOrgUnits() const { return reference_.RootOrgUnits(); }
   // The view time T: the greatest employee event time folded into the facts.
   Result<std::optional<int64_t>> ViewTime() const;
 

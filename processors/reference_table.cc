@@ -128,6 +128,15 @@ std::vector<std::string> ReferenceTable::Children(std::string_view id) const {
   return children;
 }
 
+std::vector<std::string> ReferenceTable::RootOrgUnits() const {
+  std::vector<std::string> roots;
+  for (const auto& [org_id, versions] : orgs_) {
+    const auto& parent = versions.back().value.parent_id;
+    if (!parent || orgs_.find(*parent) == orgs_.end()) roots.push_back(org_id);
+  }
+  return roots;
+}
+
 std::vector<std::string> ReferenceTable::Subtree(std::string_view id) const {
   // Parent -> children index of the latest tree, built per call: the tree is
   // small (hundreds of units) and queries are rare compared to events.

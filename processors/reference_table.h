@@ -55,6 +55,8 @@ class ReferenceTable {
   // the data are cut (each unit is visited once).
   std::vector<std::string> Subtree(std::string_view org_unit_id) const;
   std::vector<std::string> Children(std::string_view org_unit_id) const;
+  // Units without a parent in the latest tree (or whose parent is unknown), sorted.
+  std::vector<std::string> RootOrgUnits() const;
 
   const ProgramDefined* ProgramAt(std::string_view program_id, int64_t time_us) const;
   const ProgramDefined* LatestProgram(std::string_view program_id) const;

@@ -46,6 +46,7 @@ Command AddLogStatsCommand(CLI::App& root);
 Command AddRunCommand(CLI::App& root);
 Command AddQueryCommand(CLI::App& root);
 Command AddDigestCommand(CLI::App& root);
+Command AddSummaryCommand(CLI::App& root);
 Command AddReplayCommand(CLI::App& root);
 
 }  // namespace jiritsu

@@ -17,6 +17,7 @@ int main(int argc, char** argv) {
       jiritsu::AddRunCommand(root),
       jiritsu::AddQueryCommand(root),
       jiritsu::AddDigestCommand(root),
+      jiritsu::AddSummaryCommand(root),
       jiritsu::AddReplayCommand(root),
   };
   CLI11_PARSE(root, argc, argv);

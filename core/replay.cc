@@ -812,13 +812,11 @@ Result<ReplayReport> Replayer::Rebuild(const RebuildRequest& request) {
   Build build;
   build.mode = partial ? "partial" : swap ? "swap" : "rebuild";
   build.phase = "build";
-  int generation = 0;
-  if (partial) {
-    build.dir = options_.views_root + "/" + kTempPrefix + "partial";
-  } else {
-    JIRITSU_ASSIGN_OR_RETURN(generation, generations.NextGeneration());
-    build.dir = generations.DirFor(generation);
-  }
+  // A partial build goes to a temp dir; the generation is then made from
+  // the live one (MakePartialGeneration).
+  JIRITSU_ASSIGN_OR_RETURN(const int generation, generations.NextGeneration());
+  build.dir = partial ? options_.views_root + "/" + kTempPrefix + "partial"
+                      : generations.DirFor(generation);
   DirCleanup cleanup(build.dir);
   if (!request.from_snapshot.empty()) {
     JIRITSU_ASSIGN_OR_RETURN(SnapshotInfo snapshot, FindSnapshot(request.from_snapshot));
@@ -906,9 +904,8 @@ Result<ReplayReport> Replayer::Rebuild(const RebuildRequest& request) {
   build.Close();
   if (!finished.ok()) return abort(finished);
   if (partial) {
-    auto made = MakePartialGeneration(live_dir, build.dir, view_families);
-    if (!made.ok()) return abort(made.status());
-    generation = *made;
+    Status made = MakePartialGeneration(generation, live_dir, build.dir, view_families);
+    if (!made.ok()) return abort(made);
   } else {
     cleanup.Release();  // the generation stays, promoted or not
   }
@@ -927,11 +924,10 @@ Result<ReplayReport> Replayer::Rebuild(const RebuildRequest& request) {
   return report;
 }
 
-Result<int> Replayer::MakePartialGeneration(const std::string& live_dir,
-                                            const std::string& shadow_dir,
-                                            const std::vector<std::string>& families) {
+Status Replayer::MakePartialGeneration(int generation, const std::string& live_dir,
+                                       const std::string& shadow_dir,
+                                       const std::vector<std::string>& families) {
   ViewGenerations generations(options_.views_root);
-  JIRITSU_ASSIGN_OR_RETURN(int generation, generations.NextGeneration());
   const std::string dir = generations.DirFor(generation);
   JIRITSU_ASSIGN_OR_RETURN(std::vector<std::string> all_families, ViewFamilies());
   {
@@ -976,7 +972,7 @@ Result<int> Replayer::MakePartialGeneration(const std::string& live_dir,
   JIRITSU_RETURN_IF_ERROR(flush_if_full(true));
   JIRITSU_RETURN_IF_ERROR(target->SyncAndFlush());
   cleanup.Release();
-  return generation;
+  return Status::Ok();
 }
 
 Result<ReplayReport> Replayer::BuildAsOf(const AsOfRequest& request) {

@@ -34,7 +34,8 @@
 // built by another version.
 //
 // Lifecycle: construct with a log the Replayer does not own (it must outlive
-// it), call one operation at a time, destroy.
+// it; it may be null for Rollback, RestoreSnapshot and ListSnapshots, which
+// do not read the log), call one operation at a time, destroy.
 // Thread-safety: operations are serialised per views root (a lock file, so
 // across processes too: kUnavailable if another replay holds it). Stop() and
 // stats() may be called from any thread while an operation runs.
@@ -188,8 +189,11 @@ class Replayer {
   Result<SnapshotInfo> FindSnapshot(const std::string& name) const;
   Status RunBuild(Build* build);
   Result<ReplayReport> SwapIn(Build* build, const RebuildRequest& request, int live_generation);
-  Result<int> MakePartialGeneration(const std::string& live_dir, const std::string& shadow_dir,
-                                    const std::vector<std::string>& families);
+  // Generation `generation` = a checkpoint of the live one with `families`
+  // replaced by the shadow's.
+  Status MakePartialGeneration(int generation, const std::string& live_dir,
+                               const std::string& shadow_dir,
+                               const std::vector<std::string>& families);
   Result<std::string> TakeSnapshot(StateStore* store, int generation, uint64_t events);
   Status FillDigest(const StateStore& store, const std::vector<std::string>& families,
                     ReplayReport* report) const;

@@ -34,7 +34,7 @@
 // Lifecycle: cheap value object over the root; every call re-reads files.
 // Thread-safety: methods are safe from several threads and processes; one
 // runner and one replay per root (replays serialise on a lock in Replayer).
-// Failure: file errors -> kIOError naming the path; a timeout -> 
+// Failure: file errors -> kIOError naming the path; a timeout ->
 // kDeadlineExceeded; malformed files -> kCorruption.
 #pragma once
 
@@ -91,7 +91,7 @@ class SwapCoordinator {
   Status RequestSwap(int generation);
   // Waits for SWAP-READY. kDeadlineExceeded after `timeout`; kUnavailable if
   // the runner died meanwhile (the caller may then proceed without it);
-  // kCancelled-like kFailedPrecondition when `stop` became true.
+  // kFailedPrecondition when `stop` became true.
   Status WaitForReady(std::chrono::milliseconds timeout, const std::atomic<bool>* stop = nullptr);
   // The runner is still waiting (SWAP-READY present): checked just before
   // promoting, so a runner that gave up is never swapped under.

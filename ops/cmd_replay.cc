@@ -158,7 +158,8 @@ int RunReplay(const ReplayFlags& flags) {
   options.view_version = kViewVersion;
   options.view_families = ViewNames();
   options.checkpoint_every_events = flags.checkpoint_events;
-  options.progress_every_ms = flags.quiet ? 0 : 1000;
+  options.progress_every_ms = 1000;  // REPLAY-PROGRESS.json is kept up to date even when quiet
+  options.progress_bar = !flags.quiet;
   options.snapshot = !flags.no_snapshot;
   options.keep_snapshots = flags.keep_snapshots;
   options.swap_ready_timeout = std::chrono::seconds(flags.swap_timeout_s);
@@ -279,7 +280,7 @@ Command AddReplayCommand(CLI::App& root) {
   command.app->add_option("--max-differences", flags->max_differences,
                           "Differing keys printed per view by --verify")
       ->capture_default_str();
-  command.app->add_flag("--quiet", flags->quiet, "No progress bar");
+  command.app->add_flag("--quiet", flags->quiet, "No progress bar on stderr");
   command.run = [flags] { return RunReplay(*flags); };
   return command;
 }

@@ -37,19 +37,7 @@ constexpr char kTargetPrefix = 'k';
 
 }  // namespace
 
-int FamilyRankOf(EventType type) {
-  // Mirrors EventOrderLess (schemas/event.cc): lifecycle, activity,
-  // declarations, approvals.
-  switch (FamilyOf(type)) {
-    case Family::kReference: return 0;
-    case Family::kEmployee: return 1;
-    case Family::kInterview: return 2;
-    case Family::kLearning: return 2;
-    case Family::kDeclaration: return 3;
-    case Family::kApproval: return 4;
-  }
-  return 5;
-}
+int FamilyRankOf(EventType type) { return EventFamilyRank(type); }
 
 std::string EventSortKey(const Event& event) {
   std::string key;

@@ -78,6 +78,8 @@ std::string_view FamilyName(Family family) {
   return "unknown";
 }
 
+int EventFamilyRank(EventType type) { return FamilyRank(FamilyOf(type)); }
+
 bool IsEmployeeScoped(EventType type) { return FamilyOf(type) != Family::kReference; }
 
 bool EventOrderLess(const Event& a, const Event& b) {

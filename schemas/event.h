@@ -263,6 +263,9 @@ struct Event {
 // declaration before approval, so same-instant events apply causally), then
 // (source, id). Independent of arrival order.
 bool EventOrderLess(const Event& a, const Event& b);
+// The family rank EventOrderLess uses (0 reference .. 4 approval): byte-order
+// sort keys of stored events must use exactly this.
+int EventFamilyRank(EventType type);
 
 // Fiscal periods (Japan: April-March), computed in a fixed reporting offset
 // (docs/views.md; default +09:00).

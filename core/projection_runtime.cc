@@ -293,6 +293,22 @@ void ProjectionRuntime::Interleave(std::vector<LogRecord>* records) {
   }
 }
 
+void ProjectionRuntime::DeferFacts(std::vector<FactsRecord>* facts) {
+  constexpr size_t kMaxDeferredBytes = 256 << 20;
+  for (auto& record : *facts) {
+    auto [it, inserted] = deferred_facts_.try_emplace(std::move(record.key));
+    if (inserted) deferred_facts_bytes_ += it->first.size();
+    deferred_facts_bytes_ += record.value.size();
+    deferred_facts_bytes_ -= it->second.size();
+    it->second = std::move(record.value);
+  }
+  facts->clear();
+  if (!flush_deferred_facts_ && deferred_facts_bytes_ < kMaxDeferredBytes) return;
+  for (auto& [key, value] : deferred_facts_) facts->push_back(FactsRecord{key, std::move(value)});
+  deferred_facts_.clear();
+  deferred_facts_bytes_ = 0;
+}
+
 int64_t ProjectionRuntime::EndWithinStop(const TopicPartition& tp, int64_t end) const {
   auto stop = options_.stop_offsets.find(tp);
   return stop == options_.stop_offsets.end() ? end : std::min(end, stop->second);
@@ -427,6 +443,7 @@ Status ProjectionRuntime::Checkpoint() {
     // directly, and the aggregates they change join the same batch (kLog
     // replays read the published facts from the log instead).
     if (!SkipsDerivedTopics()) facts.clear();
+    if (options_.rebuild_mode) DeferFacts(&facts);
     for (auto& record : facts) {
       LogRecord local{std::string(kFactsTopic), 0, -1, record.key, record.value, 0};
       JIRITSU_RETURN_IF_ERROR(projector_->ApplyFacts(local));
@@ -566,6 +583,7 @@ Status ProjectionRuntime::Run() {
     }
   }
   if (SkipsDerivedTopics()) JIRITSU_RETURN_IF_ERROR(RefreshDerivedPositions());
+  flush_deferred_facts_ = true;
   JIRITSU_RETURN_IF_ERROR(Checkpoint());
   if (options_.rebuild_mode) JIRITSU_RETURN_IF_ERROR(store_->SyncAndFlush());
   MaybeReportProgress(true);

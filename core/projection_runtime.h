@@ -150,6 +150,12 @@ class ProjectionRuntime {
   // True (and the position held at the stop) for a record at or after its
   // partition's stop offset.
   bool PastStopOffset(const LogRecord& record);
+  // Local rebuilds: facts are absolute, so only each employee's latest one
+  // matters for the global tables. They are held (up to 256 MiB) and applied
+  // at the final checkpoint instead of re-aggregating every changed employee
+  // at every checkpoint; an unfinished rebuild is discarded, so nothing reads
+  // the intermediate aggregates. Moves what is due into `facts`.
+  void DeferFacts(std::vector<FactsRecord>* facts);
   // `end` lowered to the partition's stop offset, if it has one.
   int64_t EndWithinStop(const TopicPartition& tp, int64_t end) const;
   void Interleave(std::vector<LogRecord>* records);
@@ -167,6 +173,9 @@ class ProjectionRuntime {
   std::map<TopicPartition, int64_t> ends_;       // end offsets to reach
   // Derived topics a kLocal replay does not read: stored as their end offsets.
   std::map<TopicPartition, int64_t> derived_positions_;
+  std::map<std::string, std::string> deferred_facts_;  // employee -> latest facts
+  size_t deferred_facts_bytes_ = 0;
+  bool flush_deferred_facts_ = false;
   std::vector<std::pair<std::string, std::string>> pending_dlq_rows_;
   std::vector<std::pair<std::string, std::string>> pending_dead_letters_;  // key, value
   Status rebalance_status_;

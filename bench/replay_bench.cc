@@ -20,6 +20,7 @@
 //   --work-dir DIR       scratch space (default: a temp dir, removed)
 //   --checkpoint-events  replay batch size (default 500000)
 //   --skip-replay        only the raw figures
+//   --skip-raw           only the replay (ratios then missing)
 #include <sys/resource.h>
 #include <unistd.h>
 
@@ -53,6 +54,7 @@ struct Flags {
   std::string work_dir;
   size_t checkpoint_events = 500'000;
   bool skip_replay = false;
+  bool skip_raw = false;
 };
 
 double Now() {
@@ -94,10 +96,14 @@ bool ParseFlags(int argc, char** argv, Flags* flags) {
       flags->checkpoint_events = std::stoull(value());
     } else if (arg == "--skip-replay") {
       flags->skip_replay = true;
+    } else if (arg == "--skip-raw") {
+      flags->skip_raw = true;
+
     } else {
       std::fprintf(stderr,
                    "usage: replay_bench [--log DIR | --employees N --months M [--seed S]]\n"
-                   "                    [--work-dir DIR] [--checkpoint-events N] [--skip-replay]\n");
+                   "                    [--work-dir DIR] [--checkpoint-events N] [--skip-replay]\n"
+                   "                    [--skip-raw]\n");
       return arg == "--help" || arg == "-h";
     }
   }
@@ -243,15 +249,18 @@ int Main(int argc, char** argv) {
   auto log = OpenEmbeddedLogReadOnly(log_dir);
   if (!log.ok()) Die("open " + log_dir, log.status());
 
-  const ReadFigures raw = ReadAll(log->get(), [](const LogRecord&) {});
+  ReadFigures raw, decode, write;
   int64_t decoded = 0;
-  const ReadFigures decode = ReadAll(log->get(), [&](const LogRecord& record) {
-    decoded += DecodeJsonEvent(record.value).ok() ? 1 : 0;
-  });
-  const std::string batch_dir = flags.work_dir + "/writebatch";
-  fs::remove_all(batch_dir);
-  const ReadFigures write = WriteBatchRate(log->get(), batch_dir);
-  fs::remove_all(batch_dir);
+  if (!flags.skip_raw) {
+    raw = ReadAll(log->get(), [](const LogRecord&) {});
+    decode = ReadAll(log->get(), [&](const LogRecord& record) {
+      decoded += DecodeJsonEvent(record.value).ok() ? 1 : 0;
+    });
+    const std::string batch_dir = flags.work_dir + "/writebatch";
+    fs::remove_all(batch_dir);
+    write = WriteBatchRate(log->get(), batch_dir);
+    fs::remove_all(batch_dir);
+  }
 
   double replay_rate = 0;
   double replay_records_rate = 0;
@@ -273,19 +282,26 @@ int Main(int argc, char** argv) {
     fs::remove_all(options.views_root);
   }
 
-  const double raw_rate = raw.records / std::max(raw.seconds, 1e-9);
+  auto rate = [](const ReadFigures& figures) {
+    return figures.seconds > 0 ? figures.records / figures.seconds : 0.0;
+  };
+  auto ratio = [](double a, double b) { return b > 0 ? a / b : 0.0; };
+  const double raw_rate = rate(raw);
+  const double write_rate = rate(write);
   const double mb = 1024.0 * 1024.0;
   std::printf("replay_bench: %s: %lld records (%lld decodable), %.1f MB\n", (*log)->Describe().c_str(),
               static_cast<long long>(raw.records), static_cast<long long>(decoded), raw.bytes / mb);
-  PrintRow("raw read", raw_rate, raw.bytes / mb / raw.seconds, 1.0);
-  PrintRow("read + decode", decode.records / decode.seconds, decode.bytes / mb / decode.seconds,
-           decode.records / decode.seconds / raw_rate);
-  PrintRow("RocksDB WriteBatch", write.records / write.seconds, write.bytes / mb / write.seconds,
-           write.records / write.seconds / raw_rate);
+  if (!flags.skip_raw) {
+    PrintRow("raw read", raw_rate, raw.bytes / mb / raw.seconds, 1.0);
+    PrintRow("read + decode", rate(decode), decode.bytes / mb / decode.seconds,
+             ratio(rate(decode), raw_rate));
+    PrintRow("RocksDB WriteBatch", write_rate, write.bytes / mb / write.seconds,
+             ratio(write_rate, raw_rate));
+  }
   if (!flags.skip_replay) {
-    PrintRow("replay (events)", replay_rate, 0, replay_rate / raw_rate);
-    std::printf("  replay / raw read      = %.3f\n", replay_rate / raw_rate);
-    std::printf("  replay / WriteBatch    = %.3f\n", replay_rate / (write.records / write.seconds));
+    PrintRow("replay (events)", replay_rate, 0, ratio(replay_rate, raw_rate));
+    std::printf("  replay / raw read      = %.4f\n", ratio(replay_rate, raw_rate));
+    std::printf("  replay / WriteBatch    = %.4f\n", ratio(replay_rate, write_rate));
     std::printf("  replay: %llu events in %.2f s, %.0f records/s, digest %s\n",
                 static_cast<unsigned long long>(report.events), report.seconds, replay_records_rate,
                 report.digest.c_str());
@@ -294,9 +310,8 @@ int Main(int argc, char** argv) {
   std::printf(
       "{\"records\":%lld,\"raw_read_per_s\":%.0f,\"decode_per_s\":%.0f,\"writebatch_per_s\":%.0f,"
       "\"replay_events_per_s\":%.0f,\"replay_over_raw_read\":%.4f,\"replay_over_writebatch\":%.4f}\n",
-      static_cast<long long>(raw.records), raw_rate, decode.records / decode.seconds,
-      write.records / write.seconds, replay_rate, replay_rate / raw_rate,
-      replay_rate / (write.records / write.seconds));
+      static_cast<long long>(raw.records), raw_rate, rate(decode), write_rate, replay_rate,
+      ratio(replay_rate, raw_rate), ratio(replay_rate, write_rate));
   log->reset();
   if (own_work_dir) fs::remove_all(flags.work_dir);
   return 0;

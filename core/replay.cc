@@ -852,6 +852,7 @@ Result<ReplayReport> Replayer::Rebuild(const RebuildRequest& request) {
   }
 
   // ---- swap: handshake, catch up, promote ----
+  if (options_.before_catch_up) options_.before_catch_up();
   SwapCoordinator coordinator(options_.views_root);
   JIRITSU_RETURN_IF_ERROR(coordinator.RequestSwap(generation));
   bool acknowledged = false;
@@ -859,7 +860,6 @@ Result<ReplayReport> Replayer::Rebuild(const RebuildRequest& request) {
     coordinator.AbortSwap(status.ToString(), acknowledged).IgnoreError();
     return status;
   };
-  if (options_.before_catch_up) options_.before_catch_up();
   JIRITSU_ASSIGN_OR_RETURN(bool runner, coordinator.RunnerActive());
   if (runner) {
     Status ready = coordinator.WaitForReady(options_.swap_ready_timeout, &stop_);

@@ -98,8 +98,9 @@ struct ReplayOptions {
   int keep_snapshots = 3;
   // How long a live runner may take to checkpoint and release its store.
   std::chrono::milliseconds swap_ready_timeout{120'000};
-  // Test hook: called between the build and the final catch-up of a swap
-  // (after SWAP-REQUEST, before waiting for the runner).
+  // Test hook: called between the build and the final catch-up of a swap,
+  // before SWAP-REQUEST (a runner that already released its store could not
+  // advance the live views the hook may wait for).
   std::function<void()> before_catch_up;
 };
 

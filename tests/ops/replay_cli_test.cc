@@ -1,0 +1,250 @@
+// End-to-end replay through the real `jiritsu` binary and the real
+// projector (tests/core/replay_*_test.cc prove the Replayer's mechanics with
+// a fake projector; this proves the product's views replay exactly):
+// rebuild == live, verify names a corrupted view, as-of == a live run over
+// only the events up to the date, snapshot + tail == full, and a swap with a
+// `jiritsu run` serving in another process.
+#include <gtest/gtest.h>
+#include <signal.h>
+
+#include <chrono>
+#include <fstream>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "core/state_store.h"
+#include "core/swap_coordinator.h"
+#include "core/view_generations.h"
+#include "schemas/codec.h"
+#include "tests/testing/subprocess.h"
+
+namespace jiritsu {
+namespace {
+
+using testing::Child;
+using testing::CommandResult;
+using testing::JiritsuBinary;
+using testing::RunCommand;
+using testing::TempDir;
+
+std::string JsonField(const std::string& json, const std::string& name) {
+  const std::string needle = "\"" + name + "\":";
+  size_t at = json.find(needle);
+  if (at == std::string::npos) return "";
+  at += needle.size();
+  if (json[at] == '"') return json.substr(at + 1, json.find('"', at + 1) - at - 1);
+  return json.substr(at, json.find_first_of(",}", at) - at);
+}
+
+CommandResult Jiritsu(std::vector<std::string> args) {
+  args.insert(args.begin(), JiritsuBinary());
+  return RunCommand(args);
+}
+
+class ReplayCliTest : public ::testing::Test {
+ protected:
+  static void SetUpTestSuite() {
+    shared_ = new TempDir();
+    events_ = shared_->path() + "/events.jsonl";
+    CommandResult gen = Jiritsu({"gen", "--employees", "150", "--months", "18", "--seed", "41",
+                                 "--out", events_});
+    ASSERT_EQ(gen.exit_code, 0) << gen.stderr_text;
+  }
+  static void TearDownTestSuite() {
+    delete shared_;
+    shared_ = nullptr;
+  }
+
+  void Ingest(const std::string& store, const std::string& file) {
+    CommandResult ingest =
+        Jiritsu({"ingest", "--store", store, "--rejects", dir_.path() + "/rejects.jsonl", file});
+    // The generator plants invalid lines: ingest reports them with exit 1.
+    ASSERT_TRUE(ingest.exit_code == 0 || ingest.exit_code == 1) << ingest.stderr_text;
+    ASSERT_NE(JsonField(ingest.stdout_text, "accepted"), "0") << ingest.stdout_text;
+  }
+  void Run(const std::string& store) {
+    CommandResult run = Jiritsu({"run", "--store", store, "--until-caught-up"});
+    ASSERT_EQ(run.exit_code, 0) << run.stderr_text;
+  }
+  std::string Digest(const std::vector<std::string>& location) {
+    std::vector<std::string> args = {"digest"};
+    args.insert(args.end(), location.begin(), location.end());
+    CommandResult digest = Jiritsu(args);
+    EXPECT_EQ(digest.exit_code, 0) << digest.stderr_text;
+    std::string value = JsonField(digest.stdout_text, "digest");
+    EXPECT_EQ(value.size(), 64u) << digest.stdout_text;
+    return value;
+  }
+  CommandResult Replay(std::vector<std::string> args) {
+    args.insert(args.begin(), {"replay", "--quiet"});
+    return Jiritsu(args);
+  }
+  // Lines of the generated file whose event time is <= `limit` (and lines
+  // that do not decode, which ingest rejects either way), in file order.
+  std::string WriteEventsUpTo(const std::string& limit, const std::string& path) {
+    int32_t offset = 0;
+    auto limit_us = ParseRfc3339(limit, &offset);
+    EXPECT_TRUE(limit_us.ok());
+    std::ifstream in(events_);
+    std::ofstream out(path);
+    std::string line;
+    int kept = 0, dropped = 0;
+    while (std::getline(in, line)) {
+      auto event = DecodeJsonEvent(line);
+      if (event.ok() && event->time_us > *limit_us) {
+        ++dropped;
+        continue;
+      }
+      out << line << '\n';
+      ++kept;
+    }
+    EXPECT_GT(kept, 1000);
+    EXPECT_GT(dropped, 1000) << "the date must cut the history";
+    return path;
+  }
+
+  static TempDir* shared_;
+  static std::string events_;
+  TempDir dir_;
+};
+
+TempDir* ReplayCliTest::shared_ = nullptr;
+std::string ReplayCliTest::events_;
+
+TEST_F(ReplayCliTest, RebuildEqualsTheLiveViewsAndVerifyAgrees) {
+  const std::string store = dir_.path() + "/store";
+  Ingest(store, events_);
+  Run(store);
+  const std::string live = Digest({"--store", store});
+
+  CommandResult rebuild = Replay({"--store", store});
+  ASSERT_EQ(rebuild.exit_code, 0) << rebuild.stderr_text;
+  EXPECT_EQ(JsonField(rebuild.stdout_text, "digest"), live) << rebuild.stdout_text;
+  EXPECT_EQ(JsonField(rebuild.stdout_text, "promoted"), "false") << "a plain rebuild is not served";
+  EXPECT_GT(std::stoll(JsonField(rebuild.stdout_text, "events")), 10000);
+
+  CommandResult verify = Replay({"--store", store, "--verify"});
+  EXPECT_EQ(verify.exit_code, 0) << verify.stdout_text << verify.stderr_text;
+  EXPECT_EQ(JsonField(verify.stdout_text, "equal"), "true") << verify.stdout_text;
+}
+
+TEST_F(ReplayCliTest, VerifyNamesACorruptedViewAndKeyAndExitsOne) {
+  const std::string store = dir_.path() + "/store";
+  Ingest(store, events_);
+  Run(store);
+  ViewGenerations generations(store + "/views");
+  auto current = generations.Current();
+  ASSERT_TRUE(current.ok()) << current.status().ToString();
+  {
+    auto live = StateStore::Open(generations.DirFor(*current), {});
+    ASSERT_TRUE(live.ok()) << live.status().ToString();
+    StateBatch batch;
+    batch.Put("kpi_agg", "zz-planted-by-the-test", "not a real aggregate");
+    ASSERT_TRUE((*live)->Write(&batch).ok());
+  }
+  CommandResult verify = Replay({"--store", store, "--verify"});
+  EXPECT_EQ(verify.exit_code, 1) << verify.stdout_text << verify.stderr_text;
+  EXPECT_EQ(JsonField(verify.stdout_text, "equal"), "false") << verify.stdout_text;
+  EXPECT_NE(verify.stdout_text.find("\"view\":\"kpi_agg\""), std::string::npos) << verify.stdout_text;
+  EXPECT_NE(verify.stdout_text.find("zz-planted-by-the-test"), std::string::npos)
+      << verify.stdout_text;
+  // The other views are not reported as different.
+  EXPECT_EQ(verify.stdout_text.find("\"view\":\"employee\""), std::string::npos) << verify.stdout_text;
+  // Restricted to an untouched view, verify passes.
+  CommandResult step_status = Replay({"--store", store, "--verify", "--view", "step-status"});
+  EXPECT_EQ(step_status.exit_code, 0) << step_status.stdout_text << step_status.stderr_text;
+}
+
+TEST_F(ReplayCliTest, AsOfEqualsALiveRunOverOnlyTheEventsUpToTheDate) {
+  const std::string date = "2025-03-31T23:59:59+09:00";
+  const std::string store = dir_.path() + "/store";
+  Ingest(store, events_);
+  Run(store);
+
+  const std::string cut_store = dir_.path() + "/cut";
+  Ingest(cut_store, WriteEventsUpTo(date, dir_.path() + "/up-to-date.jsonl"));
+  Run(cut_store);
+  const std::string expected = Digest({"--store", cut_store});
+
+  const std::string audit = dir_.path() + "/audit-2025-03";
+  CommandResult as_of = Replay({"--store", store, "--as-of", date, "--target", audit});
+  ASSERT_EQ(as_of.exit_code, 0) << as_of.stderr_text;
+  EXPECT_EQ(JsonField(as_of.stdout_text, "digest"), expected) << as_of.stdout_text;
+  EXPECT_EQ(Digest({"--views", audit}), expected);
+  EXPECT_NE(Digest({"--store", store}), expected) << "the live views know more than the audit";
+
+  // The audit store answers the same queries, and its view time is the cut.
+  CommandResult view_time = Jiritsu({"query", "--views", audit, "view-time"});
+  ASSERT_EQ(view_time.exit_code, 0) << view_time.stderr_text;
+  CommandResult cut_time = Jiritsu({"query", "--store", cut_store, "view-time"});
+  EXPECT_EQ(view_time.stdout_text, cut_time.stdout_text);
+
+  // An existing target is refused, not overwritten.
+  CommandResult again = Replay({"--store", store, "--as-of", date, "--target", audit});
+  EXPECT_EQ(again.exit_code, 2) << again.stdout_text << again.stderr_text;
+  EXPECT_EQ(Digest({"--views", audit}), expected);
+}
+
+TEST_F(ReplayCliTest, SnapshotPlusTailEqualsAFullReplay) {
+  const std::string store = dir_.path() + "/store";
+  Ingest(store, WriteEventsUpTo("2024-12-31T23:59:59+09:00", dir_.path() + "/first.jsonl"));
+  Run(store);
+  // A rebuild takes a snapshot at the log position it reached.
+  CommandResult first = Replay({"--store", store});
+  ASSERT_EQ(first.exit_code, 0) << first.stderr_text;
+  const std::string snapshot = JsonField(first.stdout_text, "snapshot");
+  ASSERT_FALSE(snapshot.empty()) << first.stdout_text;
+  CommandResult listed = Replay({"--store", store, "--snapshot-list"});
+  ASSERT_EQ(listed.exit_code, 0) << listed.stderr_text;
+  EXPECT_NE(listed.stdout_text.find(snapshot), std::string::npos) << listed.stdout_text;
+
+  // The rest of the history (the dedupe index drops what is already in).
+  Ingest(store, events_);
+  Run(store);
+  const std::string live = Digest({"--store", store});
+
+  CommandResult tail = Replay({"--store", store, "--from-snapshot", "latest", "--no-snapshot"});
+  ASSERT_EQ(tail.exit_code, 0) << tail.stderr_text;
+  CommandResult full = Replay({"--store", store, "--no-snapshot"});
+  ASSERT_EQ(full.exit_code, 0) << full.stderr_text;
+  EXPECT_EQ(JsonField(tail.stdout_text, "digest"), JsonField(full.stdout_text, "digest"));
+  EXPECT_EQ(JsonField(full.stdout_text, "digest"), live);
+  EXPECT_LT(std::stoll(JsonField(tail.stdout_text, "events")),
+            std::stoll(JsonField(full.stdout_text, "events")))
+      << "the tail replay starts at the snapshot, not at offset 0";
+}
+
+TEST_F(ReplayCliTest, SwapWithARunnerInAnotherProcessAndRollback) {
+  const std::string store = dir_.path() + "/store";
+  Ingest(store, events_);
+  Run(store);
+  const std::string live = Digest({"--store", store});
+  ViewGenerations generations(store + "/views");
+  const int before = *generations.Current();
+
+  Child runner({JiritsuBinary(), "run", "--store", store, "--checkpoint-ms", "100"},
+               dir_.path() + "/run.out", dir_.path() + "/run.err");
+  // The runner announces itself in the views root before it serves.
+  for (int i = 0; i < 300 && !std::ifstream(store + "/views/" + kRunningFile).good(); ++i) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  }
+  CommandResult swap = Replay({"--store", store, "--swap"});
+  ASSERT_EQ(swap.exit_code, 0) << swap.stdout_text << swap.stderr_text;
+  EXPECT_EQ(JsonField(swap.stdout_text, "promoted"), "true") << swap.stdout_text;
+  EXPECT_EQ(JsonField(swap.stdout_text, "handshake"), "true") << swap.stdout_text;
+  EXPECT_EQ(JsonField(swap.stdout_text, "digest"), live);
+  EXPECT_EQ(*generations.Current(), before + 1);
+  EXPECT_EQ(*generations.Previous(), before);
+
+  CommandResult rollback = Replay({"--store", store, "--rollback"});
+  ASSERT_EQ(rollback.exit_code, 0) << rollback.stdout_text << rollback.stderr_text;
+  EXPECT_EQ(*generations.Current(), before);
+  runner.Kill(SIGTERM);
+  const int exit_code = runner.Wait();
+  EXPECT_EQ(exit_code, 0) << "SIGTERM is a clean stop";
+  EXPECT_EQ(Digest({"--store", store}), live);
+}
+
+}  // namespace
+}  // namespace jiritsu

@@ -122,7 +122,7 @@ TEST_F(ReplayCliTest, RebuildEqualsTheLiveViewsAndVerifyAgrees) {
   ASSERT_EQ(rebuild.exit_code, 0) << rebuild.stderr_text;
   EXPECT_EQ(JsonField(rebuild.stdout_text, "digest"), live) << rebuild.stdout_text;
   EXPECT_EQ(JsonField(rebuild.stdout_text, "promoted"), "false") << "a plain rebuild is not served";
-  EXPECT_GT(std::stoll(JsonField(rebuild.stdout_text, "events")), 10000);
+  EXPECT_GT(std::stoll(JsonField(rebuild.stdout_text, "events")), 5000);
 
   CommandResult verify = Replay({"--store", store, "--verify"});
   EXPECT_EQ(verify.exit_code, 0) << verify.stdout_text << verify.stderr_text;

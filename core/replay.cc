@@ -298,6 +298,10 @@ std::string ReplayReport::ToJson() const {
   out += ",\"snapshot\":";
   AppendJsonString(&out, snapshot);
   out += ",\"view_version\":" + std::to_string(view_version);
+  if (!scope.empty()) {
+    out += ",\"scope\":";
+    AppendJsonString(&out, scope);
+  }
   out += ",\"offsets\":{";
   bool first = true;
   for (const auto& [tp, offset] : offsets) {
@@ -622,8 +626,8 @@ Status Replayer::WriteBuildMeta(StateStore* store, const std::string& mode,
 }
 
 Status Replayer::FillDigest(const StateStore& store, const std::vector<std::string>& families,
-                            ReplayReport* report) const {
-  JIRITSU_ASSIGN_OR_RETURN(StoreDigest digest, DigestFamilies(store, families));
+                            ReplayReport* report, const RowPredicate& in_scope) const {
+  JIRITSU_ASSIGN_OR_RETURN(StoreDigest digest, DigestFamilies(store, families, in_scope));
   report->digest = digest.combined;
   report->family_digests = digest.families;
   report->families = families;
@@ -783,13 +787,16 @@ Result<ReplayReport> Replayer::Rebuild(const RebuildRequest& request) {
   const bool live_exists = current > 0 && HasStore(live_dir);
   JIRITSU_ASSIGN_OR_RETURN(std::vector<std::string> all_families, ViewFamilies());
 
-  const bool partial = !request.view.empty();
+  const bool partial = !request.view.empty() || request.scope;
+  const std::string partial_flag = !request.view.empty() ? "--view " + request.view : "--org";
   std::vector<std::string> view_families = all_families;
   if (partial) {
-    if (!request.swap) return InvalidArgument("--view needs --swap (or --verify)");
-    JIRITSU_ASSIGN_OR_RETURN(view_families, FamiliesOfView(request.view));
+    if (!request.swap) return InvalidArgument(partial_flag + " needs --swap (or --verify)");
+    if (!request.view.empty()) {
+      JIRITSU_ASSIGN_OR_RETURN(view_families, FamiliesOfView(request.view));
+    }
     if (!live_exists) {
-      return NotFound("--view " + request.view + ": no live generation in " + options_.views_root +
+      return NotFound(partial_flag + ": no live generation in " + options_.views_root +
                       " to take the other views from; run a full rebuild");
     }
   }
@@ -804,7 +811,8 @@ Result<ReplayReport> Replayer::Rebuild(const RebuildRequest& request) {
     if (partial) {
       JIRITSU_RETURN_IF_ERROR(CheckSameVersion(*live, options_.view_version,
                                                "the live generation " + live_dir)
-                                  .WithContext("--view needs the same view version (else rebuild all)"));
+                                  .WithContext(partial_flag +
+                                               " needs the same view version (else rebuild all)"));
     }
     JIRITSU_ASSIGN_OR_RETURN(live_start, ReadStoredOffsets(*live));
   }
@@ -900,11 +908,23 @@ Result<ReplayReport> Replayer::Rebuild(const RebuildRequest& request) {
       finished = snapshot.status();
     }
   }
-  if (finished.ok()) finished = FillDigest(*build.store(), view_families, &report);
+  KeyScope scope;
+  if (finished.ok() && request.scope) {
+    auto live = OpenReadOnlyRetrying(live_dir, all_families);
+    if (!live.ok()) return abort(live.status());
+    auto made = request.scope(**live, *build.store());
+    if (made.ok()) {
+      scope = std::move(*made);
+      report.scope = scope.description;
+    } else {
+      finished = made.status();
+    }
+  }
+  if (finished.ok()) finished = FillDigest(*build.store(), view_families, &report, scope.contains);
   build.Close();
   if (!finished.ok()) return abort(finished);
   if (partial) {
-    Status made = MakePartialGeneration(generation, live_dir, build.dir, view_families);
+    Status made = MakePartialGeneration(generation, live_dir, build.dir, view_families, scope.contains);
     if (!made.ok()) return abort(made);
   } else {
     cleanup.Release();  // the generation stays, promoted or not
@@ -926,7 +946,8 @@ Result<ReplayReport> Replayer::Rebuild(const RebuildRequest& request) {
 
 Status Replayer::MakePartialGeneration(int generation, const std::string& live_dir,
                                        const std::string& shadow_dir,
-                                       const std::vector<std::string>& families) {
+                                       const std::vector<std::string>& families,
+                                       const RowPredicate& in_scope) {
   ViewGenerations generations(options_.views_root);
   const std::string dir = generations.DirFor(generation);
   JIRITSU_ASSIGN_OR_RETURN(std::vector<std::string> all_families, ViewFamilies());
@@ -956,6 +977,7 @@ Status Replayer::MakePartialGeneration(int generation, const std::string& live_d
   for (const auto& family : families) {
     auto old_rows = target->NewIterator(family);
     for (old_rows->SeekToFirst(); old_rows->Valid(); old_rows->Next()) {
+      if (in_scope && !in_scope(family, old_rows->key())) continue;
       batch.Delete(family, old_rows->key());
       JIRITSU_RETURN_IF_ERROR(flush_if_full(false));
     }
@@ -964,6 +986,7 @@ Status Replayer::MakePartialGeneration(int generation, const std::string& live_d
     JIRITSU_RETURN_IF_ERROR(flush_if_full(true));
     auto new_rows = shadow->NewIterator(family);
     for (new_rows->SeekToFirst(); new_rows->Valid(); new_rows->Next()) {
+      if (in_scope && !in_scope(family, new_rows->key())) continue;
       batch.Put(family, new_rows->key(), new_rows->value());
       JIRITSU_RETURN_IF_ERROR(flush_if_full(false));
     }
@@ -1078,14 +1101,20 @@ Result<ReplayReport> Replayer::Verify(const VerifyRequest& request) {
   ReplayReport report;
   report.mode = "verify";
   report.generation = current;
-  JIRITSU_RETURN_IF_ERROR(FillDigest(*build.store(), families, &report));
-  JIRITSU_ASSIGN_OR_RETURN(StoreDigest live_digest, DigestFamilies(*live, families));
+  KeyScope scope;
+  if (request.scope) {
+    JIRITSU_ASSIGN_OR_RETURN(scope, request.scope(*live, *build.store()));
+    report.scope = scope.description;
+  }
+  JIRITSU_RETURN_IF_ERROR(FillDigest(*build.store(), families, &report, scope.contains));
+  JIRITSU_ASSIGN_OR_RETURN(StoreDigest live_digest, DigestFamilies(*live, families, scope.contains));
   report.live_digest = live_digest.combined;
   report.live_family_digests = live_digest.families;
   report.equal = report.live_digest == report.digest;
   if (!report.equal) {
     JIRITSU_ASSIGN_OR_RETURN(report.differences,
-                             DiffFamilies(*live, *build.store(), families, request.max_differences));
+                             DiffFamilies(*live, *build.store(), families, request.max_differences,
+                                          scope.contains));
   }
   build.Close();
   build.Fill(&report);

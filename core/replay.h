@@ -104,10 +104,26 @@ struct ReplayOptions {
   std::function<void()> before_catch_up;
 };
 
+// The rows of the view families that belong to one part of the
+// organisation (an org subtree), for a partial swap or verify. Built by the
+// caller once the rebuilt views exist: only the projector's owner knows the
+// key layouts and how membership is stored. Membership may differ between
+// the live and the rebuilt views (that can be the very damage being
+// repaired), so a factory gets both and should take the union.
+struct KeyScope {
+  std::string description;  // for reports, e.g. "org subtree D01: 4 units, 37 employees"
+  RowPredicate contains;    // pure; false for rows outside the scope
+};
+using KeyScopeFactory =
+    std::function<Result<KeyScope>(const StateStore& live, const StateStore& rebuilt)>;
+
 struct RebuildRequest {
   std::string from_snapshot;  // "" (offset 0), a snapshot name, or "latest"
   bool swap = false;          // catch up and promote (handshake if a runner is live)
   std::string view;           // partial: only this view's families (needs swap)
+  // Partial: only the scope's rows (of `view`'s families, or of all), the
+  // other rows stay as they are live (needs swap).
+  KeyScopeFactory scope;
 };
 
 struct AsOfRequest {
@@ -121,6 +137,7 @@ struct AsOfRequest {
 struct VerifyRequest {
   std::string view;               // "" = every view family
   size_t max_differences = 10;    // per family
+  KeyScopeFactory scope;          // only these rows (digests and diffs)
 };
 
 struct SnapshotInfo {
@@ -150,6 +167,7 @@ struct ReplayReport {
   std::string snapshot;       // name of the snapshot taken, if any
   int32_t view_version = 0;
   std::vector<std::string> families;  // the families the digest covers
+  std::string scope;                  // KeyScope::description of a scoped run
   std::map<TopicPartition, int64_t> offsets;
   // Verify only.
   bool equal = true;
@@ -191,13 +209,14 @@ class Replayer {
   Status RunBuild(Build* build);
   Result<ReplayReport> SwapIn(Build* build, const RebuildRequest& request, int live_generation);
   // Generation `generation` = a checkpoint of the live one with `families`
-  // replaced by the shadow's.
+  // (only their rows `in_scope` accepts, if given) replaced by the shadow's.
   Status MakePartialGeneration(int generation, const std::string& live_dir,
                                const std::string& shadow_dir,
-                               const std::vector<std::string>& families);
+                               const std::vector<std::string>& families,
+                               const RowPredicate& in_scope = {});
   Result<std::string> TakeSnapshot(StateStore* store, int generation, uint64_t events);
   Status FillDigest(const StateStore& store, const std::vector<std::string>& families,
-                    ReplayReport* report) const;
+                    ReplayReport* report, const RowPredicate& in_scope = {}) const;
   Status WriteBuildMeta(StateStore* store, const std::string& mode,
                         const std::vector<std::pair<std::string, std::string>>& extra);
   void ReportProgress(const RuntimeStats& stats, const std::string& phase, bool final);

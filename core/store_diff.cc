@@ -60,7 +60,8 @@ std::string_view KeyDifferenceKindName(KeyDifference::Kind kind) {
   return "unknown";
 }
 
-Result<StoreDigest> DigestFamilies(const StateStore& store, std::vector<std::string> families) {
+Result<StoreDigest> DigestFamilies(const StateStore& store, std::vector<std::string> families,
+                                   const RowPredicate& in_scope) {
   if (sodium_init() < 0) return Internal("libsodium failed to initialise");
   SortUnique(&families);
   StoreDigest result;
@@ -73,6 +74,7 @@ Result<StoreDigest> DigestFamilies(const StateStore& store, std::vector<std::str
     JIRITSU_ASSIGN_OR_RETURN(std::unique_ptr<StateIterator> it, OpenFamily(store, family));
     if (it) {
       for (; it->Valid(); it->Next()) {
+        if (in_scope && !in_scope(family, it->key())) continue;
         HashSized(&state, it->key());
         HashSized(&state, it->value());
         ++digest.keys;
@@ -94,7 +96,8 @@ Result<StoreDigest> DigestFamilies(const StateStore& store, std::vector<std::str
 
 Result<std::vector<FamilyDiff>> DiffFamilies(const StateStore& left, const StateStore& right,
                                              std::vector<std::string> families,
-                                             size_t max_differences_per_family) {
+                                             size_t max_differences_per_family,
+                                             const RowPredicate& in_scope) {
   SortUnique(&families);
   std::vector<FamilyDiff> diffs;
   for (const auto& family : families) {
@@ -111,6 +114,12 @@ Result<std::vector<FamilyDiff>> DiffFamilies(const StateStore& left, const State
     };
     const bool has_a = a != nullptr;
     const bool has_b = b != nullptr;
+    auto skip_out_of_scope = [&](StateIterator* it, bool has) {
+      if (!in_scope || !has) return;
+      while (it->Valid() && !in_scope(family, it->key())) it->Next();
+    };
+    skip_out_of_scope(a.get(), has_a);
+    skip_out_of_scope(b.get(), has_b);
     // Bytewise order: std::string_view::compare is memcmp order, like
     // RocksDB's default comparator.
     while ((has_a && a->Valid()) || (has_b && b->Valid())) {
@@ -120,15 +129,19 @@ Result<std::vector<FamilyDiff>> DiffFamilies(const StateStore& left, const State
       if (order < 0) {
         record(KeyDifference::Kind::kOnlyLeft, a->key(), a->value(), {});
         a->Next();
+        skip_out_of_scope(a.get(), has_a);
       } else if (order > 0) {
         record(KeyDifference::Kind::kOnlyRight, b->key(), {}, b->value());
         b->Next();
+        skip_out_of_scope(b.get(), has_b);
       } else {
         if (a->value() != b->value()) {
           record(KeyDifference::Kind::kValueDiffers, a->key(), a->value(), b->value());
         }
         a->Next();
         b->Next();
+        skip_out_of_scope(a.get(), has_a);
+        skip_out_of_scope(b.get(), has_b);
       }
     }
     if (has_a) JIRITSU_RETURN_IF_ERROR(a->status());

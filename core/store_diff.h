@@ -19,6 +19,7 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -39,8 +40,14 @@ struct StoreDigest {
   std::string combined;                // 64 hex characters
 };
 
-// Digests `families` of `store` (duplicates are ignored).
-Result<StoreDigest> DigestFamilies(const StateStore& store, std::vector<std::string> families);
+// Which rows of a family take part (e.g. one org subtree's rows; see
+// KeyScope in core/replay.h). Empty = every row. Must be pure.
+using RowPredicate = std::function<bool(std::string_view family, std::string_view key)>;
+
+// Digests `families` of `store` (duplicates are ignored), only the rows
+// `in_scope` accepts.
+Result<StoreDigest> DigestFamilies(const StateStore& store, std::vector<std::string> families,
+                                   const RowPredicate& in_scope = {});
 
 struct KeyDifference {
   enum class Kind { kOnlyLeft, kOnlyRight, kValueDiffers };
@@ -59,10 +66,12 @@ struct FamilyDiff {
 
 // Compares `families` of two stores key by key (a merge of two ordered
 // scans, O(keys), constant memory besides the kept differences). Returns only
-// the families that differ, sorted by name; empty means equal.
+// the families that differ, sorted by name; empty means equal. Rows that
+// `in_scope` rejects are skipped on both sides.
 Result<std::vector<FamilyDiff>> DiffFamilies(const StateStore& left, const StateStore& right,
                                              std::vector<std::string> families,
-                                             size_t max_differences_per_family = 10);
+                                             size_t max_differences_per_family = 10,
+                                             const RowPredicate& in_scope = {});
 
 // Bytes as printable text for reports: printable ASCII as is, other bytes as
 // \xNN, cut at `limit` bytes with "..." appended.

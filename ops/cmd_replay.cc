@@ -16,6 +16,7 @@
 #include "processors/aggregates.h"
 #include "processors/jiritsu_projector.h"
 #include "processors/reference_table.h"
+#include "processors/view_scopes.h"
 #include "schemas/codec.h"
 
 namespace jiritsu {
@@ -33,6 +34,7 @@ struct ReplayFlags {
   std::string target;
   bool verify = false;
   std::string view;
+  std::string org;
   std::string from_snapshot;
   bool snapshot_list = false;
   std::string snapshot_restore;
@@ -118,6 +120,14 @@ void PrintVerifySummary(const ReplayReport& report) {
   }
 }
 
+// The rows of one org subtree (--org), or every row.
+KeyScopeFactory OrgScope(const std::string& org_unit) {
+  if (org_unit.empty()) return {};
+  return [org_unit](const StateStore& live, const StateStore& rebuilt) {
+    return processors::OrgSubtreeScope(live, rebuilt, org_unit);
+  };
+}
+
 int RunReplay(const ReplayFlags& flags) {
   // ---- which operation; reject combinations that mean nothing ----
   const bool as_of = !flags.as_of.empty() || !flags.as_of_offset.empty();
@@ -132,6 +142,9 @@ int RunReplay(const ReplayFlags& flags) {
   if (as_of && flags.target.empty()) return Usage("--as-of needs --target DIR (a new directory)");
   if (!flags.view.empty() && !flags.swap && !flags.verify) {
     return Usage("--view needs --swap (rebuild and swap that view) or --verify");
+  }
+  if (!flags.org.empty() && !flags.swap && !flags.verify) {
+    return Usage("--org needs --swap (rebuild and swap that subtree's rows) or --verify");
   }
   if (!flags.from_snapshot.empty() && (operations > 0 && !as_of)) {
     return Usage("--from-snapshot starts a rebuild or an --as-of-offset build");
@@ -201,11 +214,11 @@ int RunReplay(const ReplayFlags& flags) {
   } else if (!flags.snapshot_restore.empty()) {
     report = replayer.RestoreSnapshot(flags.snapshot_restore);
   } else if (flags.verify) {
-    report = replayer.Verify({flags.view, flags.max_differences});
+    report = replayer.Verify({flags.view, flags.max_differences, OrgScope(flags.org)});
   } else if (as_of) {
     report = replayer.BuildAsOf(as_of_request);
   } else {
-    report = replayer.Rebuild({flags.from_snapshot, flags.swap, flags.view});
+    report = replayer.Rebuild({flags.from_snapshot, flags.swap, flags.view, OrgScope(flags.org)});
   }
   finished.store(true);
   watcher.join();
@@ -231,9 +244,11 @@ Command AddReplayCommand(CLI::App& root) {
       "Operations (default: a full rebuild into a new generation, not served):\n"
       "  --swap                 rebuild, catch up with the live runner and serve it\n"
       "  --view NAME --swap     rebuild everything, swap in only that view\n"
+      "  --org UNIT --swap      rebuild everything, swap in only that org subtree's rows\n"
       "  --rollback             serve the previous generation again\n"
       "  --as-of T --target D   views from the events up to event time T, read-only\n"
-      "  --verify [--view NAME] rebuild up to the live offsets and compare; exit 1 if not equal\n"
+      "  --verify [--view NAME] [--org UNIT]\n"
+      "                         rebuild up to the live offsets and compare; exit 1 if not equal\n"
       "  --snapshot-list | --snapshot-restore NAME\n"
       "Views: step-status, rejections, engagement, kpi, reference, dead-letters, or a column\n"
       "family. The JSON report goes to stdout, progress to stderr. Exit codes: 0 ok, 1 verify\n"
@@ -258,6 +273,9 @@ Command AddReplayCommand(CLI::App& root) {
                         "first differing keys and exit 1 on mismatch");
   command.app->add_option("--view", flags->view,
                           "Only this view (or column family): with --swap or --verify");
+  command.app->add_option("--org", flags->org,
+                          "Only the rows of this org unit's subtree (its units' KPIs and members' "
+                          "rows): with --swap or --verify");
   command.app->add_option("--from-snapshot", flags->from_snapshot,
                           "Start from this snapshot (name, or `latest` of this view version) "
                           "instead of offset 0");

@@ -246,5 +246,61 @@ TEST_F(ReplayCliTest, SwapWithARunnerInAnotherProcessAndRollback) {
   EXPECT_EQ(Digest({"--store", store}), live);
 }
 
+TEST_F(ReplayCliTest, OrgSubtreeVerifyAndRepairTouchOnlyThatSubtree) {
+  const std::string store = dir_.path() + "/store";
+  Ingest(store, events_);
+  Run(store);
+  ViewGenerations generations(store + "/views");
+  const int before = *generations.Current();
+  std::string member;
+  {
+    auto live = StateStore::Open(generations.DirFor(before), {});
+    ASSERT_TRUE(live.ok()) << live.status().ToString();
+    // A member of the Sales division's subtree (C01-D01 or a unit under it).
+    auto it = (*live)->NewIterator("org_index");
+    for (it->Seek("C01-D01"); it->Valid() && it->key().substr(0, 7) == "C01-D01"; it->Next()) {
+      member = std::string(it->key().substr(it->key().find('\0') + 1));
+      break;
+    }
+    ASSERT_FALSE(member.empty());
+    StateBatch batch;
+    batch.Delete("facts", member);                                     // damage inside
+    batch.Put("kpi_agg", std::string("C01-D01\0zz-planted", 18), "x");  // inside
+    batch.Put("kpi_agg", std::string("C01-HR\0zz-planted", 17), "x");   // outside
+    ASSERT_TRUE((*live)->Write(&batch).ok());
+  }
+  CommandResult inside = Replay({"--store", store, "--verify", "--org", "C01-D01"});
+  EXPECT_EQ(inside.exit_code, 1) << inside.stdout_text << inside.stderr_text;
+  EXPECT_NE(inside.stdout_text.find("\"scope\":\"org subtree C01-D01: "), std::string::npos)
+      << inside.stdout_text;
+  EXPECT_NE(inside.stdout_text.find("\"view\":\"facts\""), std::string::npos) << inside.stdout_text;
+  EXPECT_NE(inside.stdout_text.find("\"key\":\"" + member + "\""), std::string::npos)
+      << inside.stdout_text;
+  EXPECT_EQ(inside.stdout_text.find("C01-HR"), std::string::npos) << "outside the scope";
+
+  CommandResult unknown = Replay({"--store", store, "--verify", "--org", "NO-SUCH-UNIT"});
+  EXPECT_NE(unknown.exit_code, 0);
+  EXPECT_NE(unknown.stderr_text.find("org unit NO-SUCH-UNIT is not defined"), std::string::npos)
+      << unknown.stderr_text;
+  CommandResult needs_swap = Replay({"--store", store, "--org", "C01-D01"});
+  EXPECT_EQ(needs_swap.exit_code, 2) << needs_swap.stderr_text;
+
+  // Repair the subtree only: its rows verify, the planted row outside stays.
+  CommandResult repair = Replay({"--store", store, "--swap", "--org", "C01-D01"});
+  ASSERT_EQ(repair.exit_code, 0) << repair.stdout_text << repair.stderr_text;
+  EXPECT_EQ(JsonField(repair.stdout_text, "mode"), "partial");
+  EXPECT_EQ(*generations.Current(), before + 1);
+  CommandResult repaired = Replay({"--store", store, "--verify", "--org", "C01-D01"});
+  EXPECT_EQ(repaired.exit_code, 0) << repaired.stdout_text << repaired.stderr_text;
+  CommandResult everything = Replay({"--store", store, "--verify"});
+  EXPECT_EQ(everything.exit_code, 1) << everything.stdout_text;
+  EXPECT_NE(everything.stdout_text.find("C01-HR\\\\x00zz-planted"), std::string::npos)
+      << everything.stdout_text;
+  EXPECT_EQ(everything.stdout_text.find("C01-D01\\\\x00zz-planted"), std::string::npos)
+      << everything.stdout_text;
+  EXPECT_EQ(everything.stdout_text.find("\"view\":\"facts\""), std::string::npos)
+      << everything.stdout_text;
+}
+
 }  // namespace
 }  // namespace jiritsu

@@ -48,5 +48,7 @@ Command AddQueryCommand(CLI::App& root);
 Command AddDigestCommand(CLI::App& root);
 Command AddSummaryCommand(CLI::App& root);
 Command AddReplayCommand(CLI::App& root);
+Command AddServeCommand(CLI::App& root);
+Command AddTokenCommand(CLI::App& root);
 
 }  // namespace jiritsu

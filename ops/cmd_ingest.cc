@@ -1,5 +1,5 @@
 // `jiritsu ingest [--store DIR | --kafka BOOTSTRAP] [--rejects FILE]
-//  [--dedupe-dir DIR] FILE|-`: CloudEvents JSONL -> topics (ops/ingest.h).
+//  [--dedupe-dir DIR] FILE|-`: CloudEvents JSONL -> topics (core/ingest.h).
 //
 // Exit codes: 0 everything valid; 1 some lines rejected (all valid ones were
 // still appended); 2 usage error or unreadable input; 3 log, dedupe index or
@@ -15,7 +15,7 @@
 
 #include "core/dedupe_index.h"
 #include "ops/cli.h"
-#include "ops/ingest.h"
+#include "core/ingest.h"
 #include "ops/log_factory.h"
 
 namespace jiritsu {

@@ -531,6 +531,56 @@ Result<std::string> QueryService::Rejections(std::optional<std::string_view> emp
   return out.Dump();
 }
 
+Result<std::string> QueryService::RejectionsPage(std::optional<std::string_view> employee,
+                                                 std::string_view after_key, size_t limit,
+                                                 std::string* next_key) const {
+  const std::string prefix = employee ? std::string(*employee) + '\0' : std::string();
+  next_key->clear();
+  auto it = store_->NewIterator(kRejectionsFamily);
+  if (after_key.empty() || !after_key.starts_with(prefix)) {
+    it->Seek(prefix);
+  } else {
+    it->Seek(after_key);
+    if (it->Valid() && it->key() == after_key) it->Next();
+  }
+  Json list = Json::MakeArray();
+  size_t shown = 0;
+  std::string last_key;
+  for (; it->Valid() && it->key().starts_with(prefix); it->Next()) {
+    if (shown == limit) {
+      *next_key = last_key;
+      break;
+    }
+    JIRITSU_ASSIGN_OR_RETURN(Rejection rejection, DecodeRejection(it->value()));
+    ++shown;
+    const std::string_view key = it->key();
+    last_key.assign(key.data(), key.size());
+    Json row;
+    row["employee"] = key.substr(0, key.find('\0'));
+    row["code"] = rejection.code;
+    row["reason"] = rejection.reason;
+    row["event"] = EventRefJson(rejection.event, options_.reporting_utc_offset_minutes);
+    list.Push(std::move(row));
+  }
+  JIRITSU_RETURN_IF_ERROR(it->status());
+  Json out;
+  out["employee"] = employee ? Json(*employee) : Json();
+  out["limit"] = static_cast<int64_t>(limit);
+  out["rejections"] = std::move(list);
+  return out.Dump();
+}
+
+Result<std::string> QueryService::ManagerOf(std::string_view employee) const {
+  std::string bytes;
+  Status s = store_->Get(kEmployeeFamily, EmployeeStateKey(employee), &bytes);
+  if (s.code() == StatusCode::kNotFound) {
+    return NotFound("employee \"" + std::string(employee) + "\" is unknown on this store");
+  }
+  JIRITSU_RETURN_IF_ERROR(s);
+  JIRITSU_ASSIGN_OR_RETURN(EmployeeState state, DecodeEmployeeState(bytes));
+  return state.manager_id;
+}
+
 Result<std::string> QueryService::Digest() const {
   std::vector<std::string> families = JiritsuColumnFamilies();
   families.emplace_back(kDeadLetterFamilyName);

@@ -49,6 +49,17 @@ class QueryService {
   // Recorded rule violations, in (employee, event order); at most `limit` rows.
   Result<std::string> Rejections(std::optional<std::string_view> employee = std::nullopt,
                                  size_t limit = 100) const;
+  // A page of rejections in key order, starting after `after_key` (empty:
+  // from the first; a key returned in `next_key` by the previous page).
+  // `next_key` is set to the last row's key when more rows follow, else
+  // cleared. Output: {"employee", "limit", "rejections": [...]}.
+  Result<std::string> RejectionsPage(std::optional<std::string_view> employee,
+                                     std::string_view after_key, size_t limit,
+                                     std::string* next_key) const;
+  // The employee's current manager as folded into their step status
+  // (employee.hired / employee.manager.changed); kNotFound when the
+  // employee is unknown on this store, "" when no manager is recorded.
+  Result<std::string> ManagerOf(std::string_view employee) const;
   // One BLAKE2b-256 over every view column family (and "dlq" when present),
   // in family-name then key order, plus a digest per family.
   Result<std::string> Digest() const;

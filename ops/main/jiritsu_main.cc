@@ -19,6 +19,8 @@ int main(int argc, char** argv) {
       jiritsu::AddDigestCommand(root),
       jiritsu::AddSummaryCommand(root),
       jiritsu::AddReplayCommand(root),
+      jiritsu::AddServeCommand(root),
+      jiritsu::AddTokenCommand(root),
   };
   CLI11_PARSE(root, argc, argv);
   for (const auto& command : commands) {

@@ -1,7 +1,7 @@
-// Tests of ingestion (ops/ingest.h, core/dedupe_index.h, `jiritsu ingest`,
+// Tests of ingestion (core/ingest.h, core/dedupe_index.h, `jiritsu ingest`,
 // `jiritsu log-stats`): counts against the generator's plan, placement of
 // records, persistent dedupe, reject reporting, failure paths, exit codes.
-#include "ops/ingest.h"
+#include "core/ingest.h"
 
 #include <gtest/gtest.h>
 #include <simdjson.h>

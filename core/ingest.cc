@@ -1,4 +1,4 @@
-#include "ops/ingest.h"
+#include "core/ingest.h"
 
 #include <algorithm>
 #include <cerrno>

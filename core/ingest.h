@@ -1,6 +1,7 @@
 // Ingestor: validates CloudEvents, drops duplicates and appends the rest to
-// their topics. Used by `jiritsu ingest` (JSONL files) and meant for the HTTP
-// ingestion service as well (one IngestLine per received event).
+// their topics. Used by `jiritsu ingest` (JSONL files) and by `jiritsu
+// serve`'s POST /v1/events (service/ingest_pipeline.h: one IngestLine per
+// received event, one Flush per group commit).
 //
 // Per input line (one CloudEvents structured-mode JSON object):
 //   1. blank lines are skipped (not rejected);

@@ -1,0 +1,244 @@
+// `jiritsu serve` beyond the HTTP matrix: on Kafka (librdkafka's mock
+// cluster), as a process (config errors, SIGTERM, the printed port, dev
+// tokens), the lag/stall monitor, and the static dashboard directory.
+#include <gtest/gtest.h>
+#include <httplib.h>
+#include <signal.h>
+
+#include <chrono>
+#include <cmath>
+#include <filesystem>
+#include <fstream>
+#include <regex>
+#include <thread>
+
+#include "core/embedded_log.h"
+#include "core/kafka_mock_cluster.h"
+#include "core/topics.h"
+#include "ops/serve.h"
+#include "schemas/codec.h"
+#include "service/jwt.h"
+#include "service/runner_monitor.h"
+#include "tests/testing/subprocess.h"
+
+namespace jiritsu {
+namespace {
+
+using testing::TempDir;
+
+constexpr char kSecret[] = "modes-secret-0123456789abcdef0123456789";
+
+std::string Learning(const std::string& id, const std::string& employee, const std::string& time) {
+  return "{\"specversion\":\"1.0\",\"id\":\"" + id +
+         "\",\"source\":\"/lms/x\",\"type\":\"learning.completed\",\"subject\":\"" + employee +
+         "\",\"time\":\"" + time + "\",\"data\":{\"course_id\":\"c\",\"hours\":1.0,\"passed\":true}}";
+}
+
+std::string Hired(const std::string& employee) {
+  return "{\"specversion\":\"1.0\",\"id\":\"h-" + employee +
+         "\",\"source\":\"/hr/x\",\"type\":\"employee.hired\",\"subject\":\"" + employee +
+         "\",\"time\":\"2025-04-01T09:00:00+09:00\",\"data\":{\"org_unit_id\":\"ou-a\",\"manager_id\":\"M1\","
+         "\"talent_profile\":\"p\",\"display_name\":\"N\"}}";
+}
+
+std::string HrToken(const std::string& audience = "aud") {
+  const int64_t now = std::chrono::duration_cast<std::chrono::seconds>(
+                          std::chrono::system_clock::now().time_since_epoch())
+                          .count();
+  return service::SignHs256("{\"iss\":\"iss\",\"aud\":\"" + audience + "\",\"sub\":\"hr-1\",\"exp\":" +
+                                std::to_string(now + 600) + ",\"roles\":[\"hr\"]}",
+                            kSecret);
+}
+
+service::ServeConfig BaseConfig(const std::string& dir) {
+  service::ServeConfig config;
+  config.port = 0;
+  config.store_dir = dir + "/store";
+  config.checkpoint_ms = 50;
+  config.refresh_ms = 0;
+  config.issuer = "iss";
+  config.audience = "aud";
+  config.keys.push_back({"", "HS256", kSecret, ""});
+  config.service_credentials.push_back({"src", {"/lms/*", "/hr/*"}, service::Sha256Hex("tok")});
+  return config;
+}
+
+// Polls `path` with an hr token until it answers 200 (the runner caught up).
+bool WaitFor200(httplib::Client& client, const std::string& path) {
+  const std::string token = HrToken();
+  for (int i = 0; i < 600; ++i) {
+    auto res = client.Get(path, {{"Authorization", "Bearer " + token}});
+    if (res && res->status == 200) return true;
+    std::this_thread::sleep_for(std::chrono::milliseconds(25));
+  }
+  return false;
+}
+
+TEST(ServeKafkaTest, IngestAndQueryOverKafka) {
+  KafkaMockCluster cluster;
+  Result<std::string> bootstrap = cluster.Start(1);
+  ASSERT_TRUE(bootstrap.ok()) << bootstrap.status().ToString();
+  for (const TopicSpec& spec : AllTopicSpecs(8)) {
+    ASSERT_TRUE(cluster.CreateTopic(spec.name, spec.partitions).ok()) << spec.name;
+  }
+  TempDir dir;
+  service::ServeConfig config = BaseConfig(dir.path());
+  config.kafka_bootstrap = *bootstrap;
+  config.state_dir = dir.path() + "/state";
+  config.dedupe_dir = dir.path() + "/dedupe";
+  config.group = "serve-kafka-test";
+  auto serve = ServeInstance::Start(config);
+  ASSERT_TRUE(serve.ok()) << serve.status().ToString();
+  httplib::Client client("127.0.0.1", (*serve)->port());
+  client.set_read_timeout(30, 0);
+  const httplib::Headers auth = {{"Authorization", "Bearer tok"}};
+  auto res = client.Post("/v1/events", auth,
+                         "[" + Hired("K1") + "," + Learning("k-1", "K1", "2025-05-01T10:00:00+09:00") + "]",
+                         "application/json");
+  ASSERT_TRUE(res);
+  ASSERT_EQ(res->status, 202) << res->body;
+  EXPECT_NE(res->body.find("\"accepted\":2"), std::string::npos);
+  auto duplicate = client.Post("/v1/events", auth, Learning("k-1", "K1", "2025-05-01T10:00:00+09:00"),
+                               "application/json");
+  ASSERT_TRUE(duplicate);
+  EXPECT_NE(duplicate->body.find("\"duplicates\":1"), std::string::npos) << duplicate->body;
+  EXPECT_TRUE(WaitFor200(client, "/v1/employees/K1/step-status"));
+  auto step = client.Get("/v1/employees/K1/step-status", {{"Authorization", "Bearer " + HrToken()}});
+  ASSERT_TRUE(step);
+  EXPECT_NE(step->body.find("\"events_folded\":2"), std::string::npos) << step->body;
+  (*serve)->Stop();
+}
+
+TEST(ServeProcessTest, ConfigErrorsStartStopAndTokens) {
+  TempDir dir;
+  const std::string bad = dir.path() + "/bad.toml";
+  std::ofstream(bad) << "[server]\nport = 99999\n";
+  auto bad_run = testing::RunCommand({testing::JiritsuBinary(), "serve", "--config", bad});
+  EXPECT_EQ(bad_run.exit_code, 2);
+  EXPECT_NE(bad_run.stderr_text.find("[server] port: must be 0..65535, got 99999"), std::string::npos)
+      << bad_run.stderr_text;
+  auto missing = testing::RunCommand({testing::JiritsuBinary(), "serve", "--config", dir.path() + "/none.toml"});
+  EXPECT_EQ(missing.exit_code, 2);
+
+  const std::string config = dir.path() + "/serve.toml";
+  std::ofstream(config) << "[server]\nport = 0\n[log]\nstore_dir = \"" << dir.path()
+                        << "/store\"\n[auth]\nissuer = \"iss\"\naudience = \"aud\"\n"
+                        << "[[auth.keys]]\nkid = \"dev\"\nalgorithm = \"HS256\"\nsecret = \"" << kSecret
+                        << "\"\n";
+  auto token = testing::RunCommand({testing::JiritsuBinary(), "token", "--config", config, "--sub", "hr-1",
+                                    "--role", "hr", "--ttl", "600"});
+  ASSERT_EQ(token.exit_code, 0) << token.stderr_text;
+  std::string jwt = token.stdout_text;
+  while (!jwt.empty() && jwt.back() == '\n') jwt.pop_back();
+  auto bad_role = testing::RunCommand(
+      {testing::JiritsuBinary(), "token", "--config", config, "--sub", "x", "--role", "root"});
+  EXPECT_EQ(bad_role.exit_code, 2);
+
+  testing::Child child({testing::JiritsuBinary(), "serve", "--config", config}, dir.path() + "/out",
+                       dir.path() + "/err");
+  int port = 0;
+  for (int i = 0; i < 400 && port == 0; ++i) {
+    std::ifstream err(dir.path() + "/err");
+    std::string text((std::istreambuf_iterator<char>(err)), std::istreambuf_iterator<char>());
+    std::smatch match;
+    if (std::regex_search(text, match, std::regex("listening on http://127\\.0\\.0\\.1:([0-9]+)"))) {
+      port = std::stoi(match[1]);
+    } else {
+      std::this_thread::sleep_for(std::chrono::milliseconds(25));
+    }
+  }
+  ASSERT_GT(port, 0);
+  httplib::Client client("127.0.0.1", port);
+  auto health = client.Get("/healthz");
+  ASSERT_TRUE(health);
+  EXPECT_EQ(health->status, 200);
+  auto lag = client.Get("/v1/lag", {{"Authorization", "Bearer " + jwt}});
+  ASSERT_TRUE(lag);
+  EXPECT_EQ(lag->status, 200) << lag->body;
+  // A second serve on the same store cannot take the embedded log.
+  auto second = testing::RunCommand({testing::JiritsuBinary(), "serve", "--config", config});
+  EXPECT_EQ(second.exit_code, 3) << second.stderr_text;
+  child.Kill(SIGTERM);
+  EXPECT_EQ(child.Wait(), 0);
+}
+
+TEST(RunnerMonitorTest, EventTimeLagAndStalls) {
+  TempDir dir;
+  auto log = OpenEmbeddedLog(dir.path() + "/log");
+  ASSERT_TRUE(log.ok()) << log.status().ToString();
+  ASSERT_TRUE((*log)->EnsureTopics({{"jiritsu.learning", 1, false}}).ok());
+  auto producer = (*log)->NewProducer();
+  ASSERT_TRUE(producer.ok());
+  for (const auto& [id, time] : std::vector<std::pair<std::string, std::string>>{
+           {"a", "2025-05-01T10:00:00Z"}, {"b", "2025-05-01T10:00:30Z"}, {"c", "2025-05-01T10:02:00Z"}}) {
+    ASSERT_TRUE((*producer)->Append("jiritsu.learning", "E1", Learning(id, "E1", time)).ok());
+  }
+  ASSERT_TRUE((*producer)->Flush(std::chrono::seconds(5)).ok());
+  const TopicPartition tp{"jiritsu.learning", 0};
+
+  service::RunnerMonitor monitor(true, /*stall_after_s=*/0);
+  RuntimeStats stats;
+  stats.events_applied = 1;
+  stats.partitions[tp] = PartitionProgress{1, 1};  // consumed "a"
+  monitor.OnProgress(stats);
+  monitor.Sample(log->get());
+  service::RunnerSnapshot snapshot = monitor.Snapshot();
+  ASSERT_EQ(snapshot.partitions.size(), 1u);
+  EXPECT_EQ(snapshot.partitions[0].end, 3);
+  EXPECT_EQ(snapshot.partitions[0].lag, 2);
+  EXPECT_DOUBLE_EQ(snapshot.partitions[0].lag_seconds, 120.0);  // "c" - "a"
+  EXPECT_TRUE(snapshot.partitions[0].stalled);  // records wait, position did not move (threshold 0)
+  MetricsRegistry metrics;
+  monitor.Publish(&metrics);
+  const std::string text = metrics.Expose();
+  EXPECT_NE(text.find("jiritsu_consumer_lag_seconds{partition=\"0\",topic=\"jiritsu.learning\"} 120"),
+            std::string::npos) << text;
+  EXPECT_NE(text.find("jiritsu_partition_stalled{partition=\"0\",topic=\"jiritsu.learning\"} 1"),
+            std::string::npos);
+  EXPECT_NE(text.find("jiritsu_events_processed_total 1"), std::string::npos);
+
+  // Caught up: no lag, not stalled; the per-partition counter counts the 2 records.
+  stats.events_applied = 3;
+  stats.partitions[tp] = PartitionProgress{3, 3};
+  monitor.OnProgress(stats);
+  monitor.Sample(log->get());
+  snapshot = monitor.Snapshot();
+  EXPECT_EQ(snapshot.partitions[0].lag, 0);
+  EXPECT_FALSE(snapshot.partitions[0].stalled);
+  monitor.Publish(&metrics);
+  const std::string after = metrics.Expose();
+  EXPECT_NE(after.find("jiritsu_partition_records_processed_total{partition=\"0\",topic=\"jiritsu.learning\"} 2"),
+            std::string::npos) << after;
+  // A restarted runtime (after a swap) reports from zero again: totals stay monotonic.
+  stats.events_applied = 1;
+  monitor.OnProgress(stats);
+  monitor.Publish(&metrics);
+  EXPECT_NE(metrics.Expose().find("jiritsu_events_processed_total 4"), std::string::npos);
+  monitor.OnRunnerExit(Unavailable("test"));
+  EXPECT_TRUE(monitor.Snapshot().exited);
+}
+
+TEST(ServeStaticTest, DashboardDirectoryServedAtRoot) {
+  TempDir dir;
+  std::filesystem::create_directories(dir.path() + "/static");
+  std::ofstream(dir.path() + "/static/index.html") << "<html>dashboard</html>";
+  service::ServeConfig config = BaseConfig(dir.path());
+  config.static_dir = dir.path() + "/static";
+  config.run_projections = false;
+  auto serve = ServeInstance::Start(config);
+  ASSERT_TRUE(serve.ok()) << serve.status().ToString();
+  httplib::Client client("127.0.0.1", (*serve)->port());
+  auto index = client.Get("/");
+  ASSERT_TRUE(index);
+  EXPECT_EQ(index->status, 200);
+  EXPECT_EQ(index->body, "<html>dashboard</html>");
+  auto api = client.Get("/v1/view-time");
+  ASSERT_TRUE(api);
+  EXPECT_EQ(api->status, 401);  // API paths are not shadowed
+  auto missing = client.Get("/nope.js");
+  ASSERT_TRUE(missing);
+  EXPECT_EQ(missing->status, 404);
+}
+
+}  // namespace
+}  // namespace jiritsu

@@ -53,6 +53,8 @@ Result<std::unique_ptr<ServeInstance>> ServeInstance::Start(const service::Serve
   deps.view_families = ViewColumnFamilies();
   deps.runner = config.run_projections ? instance->monitor_.get() : nullptr;
   deps.metrics = &instance->metrics_;
+  deps.projector_factory = [] { return NewProjector(); };
+  deps.view_version = kViewVersion;
   JIRITSU_ASSIGN_OR_RETURN(instance->http_, service::HttpService::Create(config, std::move(deps)));
 
   if (config.run_projections) {

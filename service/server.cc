@@ -237,6 +237,10 @@ void HttpService::RegisterRoutes() {
   }
   AddRoute("GET", "/v1/org-units", "org_units", kReadAllRoles,
            [this](const RequestContext& c, httplib::Response& r) { OrgQuery(c, r, "roots"); });
+  AddRoute("POST", "/v1/as-of-stores", "as_of_build", kRoleAuditor,
+           [this](const RequestContext& c, httplib::Response& r) { StartAsOfBuild(c, r); });
+  AddRoute("GET", std::string("/v1/as-of-stores/") + kIdPattern, "as_of_status", kReadAllRoles,
+           [this](const RequestContext& c, httplib::Response& r) { AsOfBuildStatus(c, r); });
   AddRoute("GET", "/v1/rejections", "rejections", kReadAllRoles,
            [this](const RequestContext& c, httplib::Response& r) { ListRejections(c, r); });
   AddRoute("GET", "/v1/dead-letters", "dead_letters", kReadAllRoles,
@@ -281,6 +285,11 @@ void HttpService::Stop() {
     thread_.join();
   }
   if (pipeline_) pipeline_->Stop();
+  {
+    std::lock_guard lock(as_of_mutex_);
+    if (as_of_replayer_) as_of_replayer_->Stop();
+  }
+  if (as_of_thread_.joinable()) as_of_thread_.join();
 }
 
 // ---------------------------------------------------------------- ingestion
@@ -555,6 +564,14 @@ std::shared_ptr<const ViewSnapshot> HttpService::ViewsFor(const RequestContext& 
     SendError(res, 403, "forbidden", "as-of stores are readable by the auditor and hr roles only");
     return nullptr;
   }
+  if (!as_of_store.empty()) {
+    std::lock_guard lock(as_of_mutex_);
+    auto it = as_of_builds_.find(as_of_store);
+    if (it != as_of_builds_.end() && it->second.state != "ready") {
+      SendError(res, 409, "not_ready", "as-of store \"" + as_of_store + "\" is " + it->second.state);
+      return nullptr;
+    }
+  }
   Result<std::shared_ptr<const ViewSnapshot>> views =
       as_of_store.empty() ? views_->Current() : views_->AsOf(as_of_store);
   if (!views.ok()) {
@@ -753,6 +770,98 @@ void HttpService::ViewTime(const RequestContext& ctx, httplib::Response& res) {
   body["view_time"] = *time ? Json(FormatRfc3339(**time, 0)) : Json();
   body["views"] = std::filesystem::path(views->dir).filename().string();
   SendQueryResult(ctx, res, body.Dump());
+}
+
+// ---------------------------------------------------------------- as-of builds
+
+void HttpService::StartAsOfBuild(const RequestContext& ctx, httplib::Response& res) {
+  if (!deps_.projector_factory || deps_.log == nullptr || config_.as_of_dir.empty()) {
+    return SendError(res, 503, "as_of_disabled",
+                     "as-of builds need [query] as_of_dir and a process that owns the log");
+  }
+  simdjson::dom::parser parser;
+  simdjson::dom::object body;
+  std::string_view name;
+  std::string_view as_of_text;
+  if (parser.parse(ctx.request.body).get_object().get(body) != simdjson::SUCCESS) {
+    return SendError(res, 400, "bad_request", "body: must be a JSON object {\"name\", \"as_of\"}");
+  }
+  if (body["name"].get_string().get(name) != simdjson::SUCCESS) {
+    return SendError(res, 400, "bad_request", "name: required string");
+  }
+  if (body["as_of"].get_string().get(as_of_text) != simdjson::SUCCESS) {
+    return SendError(res, 400, "bad_request", "as_of: required RFC 3339 time");
+  }
+  const std::string store(name);
+  if (store.empty() || store.size() > 128 || store.front() == '.' ||
+      store.find_first_not_of("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789._-") !=
+          std::string::npos) {
+    return SendError(res, 400, "bad_request", "name: must match [A-Za-z0-9._-]{1,128} and not start with '.'");
+  }
+  int32_t offset = 0;
+  Result<int64_t> as_of = ParseRfc3339(as_of_text, &offset);
+  if (!as_of.ok()) return SendError(res, 400, "bad_request", "as_of: " + as_of.status().message());
+  const std::string target = config_.as_of_dir + "/" + store;
+  std::lock_guard lock(as_of_mutex_);
+  std::error_code error;
+  if (as_of_builds_.count(store) || std::filesystem::exists(target, error)) {
+    return SendError(res, 409, "exists", "as-of store \"" + store + "\" exists already");
+  }
+  if (as_of_running_) return SendError(res, 409, "busy", "another as-of build is running");
+  if (as_of_thread_.joinable()) as_of_thread_.join();
+  ReplayOptions options;
+  options.views_root = deps_.views_root;
+  options.view_version = deps_.view_version;
+  options.progress_bar = false;
+  options.snapshot = false;
+  as_of_replayer_ = std::make_unique<Replayer>(deps_.log, deps_.projector_factory, options);
+  as_of_builds_[store] = AsOfBuild{store, "building", ""};
+  as_of_running_ = true;
+  AsOfRequest request;
+  request.as_of_time_us = *as_of;
+  request.as_of_utc_offset_minutes = offset;
+  request.target_dir = target;
+  ModuleLogger("service")->info("as-of build {} as of {} requested by {}", store, as_of_text,
+                                ctx.principal->subject);
+  as_of_thread_ = std::thread([this, store, request] {
+    Result<ReplayReport> report = as_of_replayer_->BuildAsOf(request);
+    std::lock_guard lock(as_of_mutex_);
+    AsOfBuild& build = as_of_builds_[store];
+    build.state = report.ok() ? "ready" : "failed";
+    build.message = report.ok() ? "events applied: " + std::to_string(report->events)
+                                : report.status().ToString();
+    as_of_running_ = false;
+  });
+  Json out;
+  out["name"] = store;
+  out["status"] = "building";
+  out["as_of"] = std::string(as_of_text);
+  res.status = 202;
+  res.set_header("Location", "/v1/as-of-stores/" + store);
+  res.set_content(out.Dump(), kJsonType);
+}
+
+void HttpService::AsOfBuildStatus(const RequestContext& ctx, httplib::Response& res) {
+  const std::string name = ctx.request.matches[1];
+  Json out;
+  out["name"] = name;
+  {
+    std::lock_guard lock(as_of_mutex_);
+    auto it = as_of_builds_.find(name);
+    if (it != as_of_builds_.end()) {
+      out["status"] = it->second.state;
+      out["message"] = it->second.message;
+      return SendQueryResult(ctx, res, out.Dump());
+    }
+  }
+  std::error_code error;
+  if (config_.as_of_dir.empty() ||
+      !std::filesystem::is_directory(config_.as_of_dir + "/" + name, error)) {
+    return SendError(res, 404, "not_found", "no as-of store \"" + name + "\"");
+  }
+  out["status"] = "ready";
+  out["message"] = "";
+  SendQueryResult(ctx, res, out.Dump());
 }
 
 // ---------------------------------------------------------------- metrics

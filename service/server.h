@@ -21,6 +21,8 @@
 #pragma once
 
 #include <functional>
+#include <map>
+#include <mutex>
 #include <memory>
 #include <string>
 #include <string_view>
@@ -30,6 +32,7 @@
 #include "core/dedupe_index.h"
 #include "core/event_log.h"
 #include "core/metrics.h"
+#include "core/replay.h"
 #include "core/status.h"
 #include "service/auth.h"
 #include "service/config.h"
@@ -54,6 +57,9 @@ struct ServiceDeps {
   MetricsRegistry* metrics = nullptr;
   // Unix seconds, for token expiry (tests inject a clock). Default: system.
   std::function<int64_t()> clock_s;
+  // For as-of builds (POST /v1/as-of-stores); null factory: disabled.
+  ProjectorFactory projector_factory;
+  int32_t view_version = 0;
 };
 
 struct RequestContext {
@@ -93,6 +99,8 @@ class HttpService {
   void ListRejections(const RequestContext& ctx, httplib::Response& res);
   void ListDeadLetters(const RequestContext& ctx, httplib::Response& res);
   void ViewTime(const RequestContext& ctx, httplib::Response& res);
+  void StartAsOfBuild(const RequestContext& ctx, httplib::Response& res);
+  void AsOfBuildStatus(const RequestContext& ctx, httplib::Response& res);
 
   // The views a read request targets (current, or ?as_of_store= for hr and
   // auditor); writes the error response and returns null on failure.
@@ -115,6 +123,18 @@ class HttpService {
   std::unique_ptr<httplib::Server> server_;
   std::thread thread_;
   int port_ = 0;
+
+  // One as-of build at a time, on its own thread (core/replay.h BuildAsOf).
+  struct AsOfBuild {
+    std::string name;
+    std::string state;  // building | ready | failed
+    std::string message;
+  };
+  std::mutex as_of_mutex_;
+  std::map<std::string, AsOfBuild> as_of_builds_;
+  std::unique_ptr<Replayer> as_of_replayer_;
+  std::thread as_of_thread_;
+  bool as_of_running_ = false;
 };
 
 // Strong ETag of a response body (64-bit FNV-1a, hex, quoted).

@@ -584,6 +584,46 @@ TEST_F(HttpTest, AsOfStoresForAuditorsOnly) {
   auto traversal = Get("/v1/employees/E1/step-status?as_of_store=..", auditor);
   ASSERT_TRUE(traversal);
   EXPECT_EQ(traversal->status, 400);
+
+  // Building one: auditors only, validated, then readable read-only.
+  httplib::Client client = Client();
+  const std::string request = "{\"name\":\"april2\",\"as_of\":\"2025-04-02T00:00:00+09:00\"}";
+  auto by_hr = client.Post("/v1/as-of-stores", {{"Authorization", "Bearer " + Token("hr-1", "hr")}},
+                           request, "application/json");
+  ASSERT_TRUE(by_hr);
+  EXPECT_EQ(by_hr->status, 403);
+  const httplib::Headers auth = {{"Authorization", "Bearer " + auditor}};
+  for (const char* bad : {"[]", "{\"name\":\"x\"}", "{\"name\":\"../x\",\"as_of\":\"2025-04-02T00:00:00Z\"}",
+                          "{\"name\":\"x\",\"as_of\":\"April\"}"}) {
+    auto res = client.Post("/v1/as-of-stores", auth, bad, "application/json");
+    ASSERT_TRUE(res);
+    EXPECT_EQ(res->status, 400) << bad;
+  }
+  auto started = client.Post("/v1/as-of-stores", auth, request, "application/json");
+  ASSERT_TRUE(started);
+  ASSERT_EQ(started->status, 202) << started->body;
+  std::string status;
+  for (int i = 0; i < 400; ++i) {
+    auto res = client.Get("/v1/as-of-stores/april2", auth);
+    ASSERT_TRUE(res);
+    ASSERT_EQ(res->status, 200);
+    if (res->body.find("\"status\":\"building\"") == std::string::npos) {
+      status = res->body;
+      break;
+    }
+    std::this_thread::sleep_for(std::chrono::milliseconds(25));
+  }
+  ASSERT_NE(status.find("\"status\":\"ready\""), std::string::npos) << status;
+  auto as_of = Get("/v1/employees/E1/step-status?as_of_store=april2", auditor);
+  ASSERT_TRUE(as_of);
+  EXPECT_EQ(as_of->status, 200) << as_of->body;
+  EXPECT_NE(as_of->body.find("\"events_folded\":1"), std::string::npos) << as_of->body;  // hire only
+  auto again = client.Post("/v1/as-of-stores", auth, request, "application/json");
+  ASSERT_TRUE(again);
+  EXPECT_EQ(again->status, 409);
+  auto unknown = client.Get("/v1/as-of-stores/nope", auth);
+  ASSERT_TRUE(unknown);
+  EXPECT_EQ(unknown->status, 404);
 }
 
 // ---------------------------------------------------------------- metrics

@@ -150,6 +150,10 @@ Result<JwtClaims> JwtVerifier::Verify(std::string_view token, int64_t now_s) con
   if (alg != "HS256" && alg != "RS256") {
     return InvalidArgument("token header: alg \"" + std::string(alg) + "\" is not accepted");
   }
+  simdjson::dom::element crit;
+  if (header["crit"].get(crit) == simdjson::SUCCESS) {
+    return InvalidArgument("token header: crit extensions are not supported");
+  }
   std::string_view kid;
   const bool has_kid = header["kid"].get_string().get(kid) == simdjson::SUCCESS;
 

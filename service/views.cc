@@ -32,15 +32,17 @@ Result<std::shared_ptr<const ViewSnapshot>> ViewReader::Open(const std::string& 
 }
 
 Result<std::shared_ptr<const ViewSnapshot>> ViewReader::Current() {
-  std::lock_guard lock(mutex_);
-  if (current_ && SteadyMs() - current_->opened_ms < refresh_ms_) return current_;
-  ViewGenerations generations(views_root_);
-  JIRITSU_ASSIGN_OR_RETURN(int generation, generations.Current());
-  const std::string dir = generations.DirFor(generation);
-  if (generation == 0 || !std::filesystem::is_directory(dir)) {
-    return NotFound("no views yet under " + views_root_);
+  std::unique_lock lock(mutex_);
+  if (current_ && (SteadyMs() - current_->opened_ms < refresh_ms_ || refreshing_)) {
+    // Fresh enough, or another request is reopening: serve the snapshot we
+    // have rather than wait for RocksDB to open (keeps query latency flat).
+    return current_;
   }
-  Result<std::shared_ptr<const ViewSnapshot>> opened = Open(dir);
+  refreshing_ = true;
+  lock.unlock();
+  Result<std::shared_ptr<const ViewSnapshot>> opened = OpenCurrent();
+  lock.lock();
+  refreshing_ = false;
   if (!opened.ok()) {
     // Keep serving the previous snapshot rather than failing every query.
     if (current_) return current_;
@@ -48,6 +50,16 @@ Result<std::shared_ptr<const ViewSnapshot>> ViewReader::Current() {
   }
   current_ = *opened;
   return current_;
+}
+
+Result<std::shared_ptr<const ViewSnapshot>> ViewReader::OpenCurrent() {
+  ViewGenerations generations(views_root_);
+  JIRITSU_ASSIGN_OR_RETURN(int generation, generations.Current());
+  const std::string dir = generations.DirFor(generation);
+  if (generation == 0 || !std::filesystem::is_directory(dir)) {
+    return NotFound("no views yet under " + views_root_);
+  }
+  return Open(dir);
 }
 
 Result<std::shared_ptr<const ViewSnapshot>> ViewReader::AsOf(const std::string& name) {

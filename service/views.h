@@ -3,8 +3,9 @@
 // The runner in the same process writes the current generation; readers
 // open it read-only (StateStore::OpenReadOnly, which sees the store as of
 // opening and takes no lock) and keep that snapshot for `refresh_ms`; the
-// next request after that reopens CURRENT, so a swapped-in generation is
-// picked up within refresh_ms and queries never block the runner. Snapshots
+// next request after that reopens CURRENT (outside the lock: the other
+// requests keep the previous snapshot meanwhile), so a swapped-in generation
+// is picked up within refresh_ms and queries never block the runner. Snapshots
 // are shared_ptr: a request keeps its snapshot alive while a newer one is
 // opened. As-of audit stores (`jiritsu replay --as-of --target DIR`) are
 // opened from <as_of_dir>/<name> on demand, read-only, cached by name.
@@ -47,12 +48,14 @@ class ViewReader {
 
  private:
   Result<std::shared_ptr<const ViewSnapshot>> Open(const std::string& dir);
+  Result<std::shared_ptr<const ViewSnapshot>> OpenCurrent();
   std::string views_root_;
   std::vector<std::string> families_;
   int64_t refresh_ms_;
   std::string as_of_dir_;
   std::mutex mutex_;
   std::shared_ptr<const ViewSnapshot> current_;
+  bool refreshing_ = false;  // one request reopens; the others keep the old snapshot
   std::map<std::string, std::shared_ptr<const ViewSnapshot>> as_of_;
 };
 

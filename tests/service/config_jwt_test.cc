@@ -2,6 +2,8 @@
 // (service/jwt.h), the authenticator (service/auth.h) and the metrics
 // registry (core/metrics.h).
 #include <gtest/gtest.h>
+#include <openssl/evp.h>
+#include <openssl/hmac.h>
 
 #include <fstream>
 #include <map>
@@ -110,6 +112,16 @@ TEST(JwtTest, Base64UrlRoundTripAndStrictness) {
   EXPECT_FALSE(Base64UrlDecode("Zh").ok());       // non-canonical trailing bits
 }
 
+// An HS256 token with an arbitrary (correctly signed) header.
+std::string SignedWithHeader(const std::string& header, const std::string& claims) {
+  const std::string input = Base64UrlEncode(header) + "." + Base64UrlEncode(claims);
+  unsigned char mac[EVP_MAX_MD_SIZE];
+  unsigned int size = 0;
+  HMAC(EVP_sha256(), kSecret, static_cast<int>(sizeof(kSecret) - 1),
+       reinterpret_cast<const unsigned char*>(input.data()), input.size(), mac, &size);
+  return input + "." + Base64UrlEncode(std::string(reinterpret_cast<char*>(mac), size));
+}
+
 std::unique_ptr<JwtVerifier> Verifier() {
   auto verifier = JwtVerifier::Create({{"k", "HS256", kSecret, ""}}, "iss", "aud", 10);
   EXPECT_TRUE(verifier.ok());
@@ -160,6 +172,8 @@ TEST(JwtTest, RejectsBadStructureAndAlgorithms) {
   const int64_t now = 1'800'000'000;
   const std::string good = SignHs256(claims, kSecret, "k");
   ASSERT_TRUE(verifier->Verify(good, now).ok());
+  // The helper signs correctly: a plain header passes.
+  ASSERT_TRUE(verifier->Verify(SignedWithHeader(R"({"alg":"HS256","typ":"JWT"})", claims), now).ok());
   const std::string body = Base64UrlEncode(claims);
   const std::vector<std::pair<std::string, std::string>> cases = {
       {"two parts", "a.b"},
@@ -167,6 +181,7 @@ TEST(JwtTest, RejectsBadStructureAndAlgorithms) {
       {"alg none", Base64UrlEncode(R"({"alg":"none"})") + "." + body + "."},
       {"alg HS512", Base64UrlEncode(R"({"alg":"HS512"})") + "." + body + "." + Base64UrlEncode("x")},
       {"no alg", Base64UrlEncode(R"({"typ":"JWT"})") + "." + body + "." + Base64UrlEncode("x")},
+      {"crit", SignedWithHeader(R"({"alg":"HS256","crit":["exp"]})", claims)},
       {"RS256 without an RS key", Base64UrlEncode(R"({"alg":"RS256"})") + "." + body + "." + Base64UrlEncode("x")},
       {"unknown kid", SignHs256(claims, kSecret, "other")},
       {"wrong secret", SignHs256(claims, "another-secret-0123456789abcdef0123", "k")},

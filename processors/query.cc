@@ -581,6 +581,20 @@ Result<std::string> QueryService::ManagerOf(std::string_view employee) const {
   return state.manager_id;
 }
 
+Result<std::map<std::string, std::vector<std::string>>> QueryService::ReportsByManager() const {
+  std::map<std::string, std::vector<std::string>> reports;
+  const std::string prefix = EmployeeStateKey("");
+  auto it = store_->NewIterator(kEmployeeFamily);
+  for (it->Seek(prefix); it->Valid() && it->key().starts_with(prefix); it->Next()) {
+    JIRITSU_ASSIGN_OR_RETURN(EmployeeState state, DecodeEmployeeState(it->value()));
+    if (state.employed && !state.manager_id.empty()) {
+      reports[state.manager_id].push_back(state.employee_id);  // key order: sorted
+    }
+  }
+  JIRITSU_RETURN_IF_ERROR(it->status());
+  return reports;
+}
+
 Result<std::string> QueryService::Digest() const {
   std::vector<std::string> families = JiritsuColumnFamilies();
   families.emplace_back(kDeadLetterFamilyName);

@@ -17,6 +17,8 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <map>
+#include <vector>
 #include <memory>
 #include <optional>
 #include <string>
@@ -60,6 +62,10 @@ class QueryService {
   // (employee.hired / employee.manager.changed); kNotFound when the
   // employee is unknown on this store, "" when no manager is recorded.
   Result<std::string> ManagerOf(std::string_view employee) const;
+  // Manager id -> the employed employees whose current manager it is, each
+  // list sorted. Scans every employee state on this store: O(employees),
+  // meant to be computed once per opened snapshot and cached by the caller.
+  Result<std::map<std::string, std::vector<std::string>>> ReportsByManager() const;
   // One BLAKE2b-256 over every view column family (and "dlq" when present),
   // in family-name then key order, plus a digest per family.
   Result<std::string> Digest() const;

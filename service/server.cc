@@ -3,6 +3,7 @@
 #include <httplib.h>
 #include <simdjson.h>
 
+#include <algorithm>
 #include <chrono>
 #include <cinttypes>
 #include <cstdio>
@@ -228,6 +229,9 @@ void HttpService::RegisterRoutes() {
                EmployeeQuery(c, r, w);
              });
   }
+  AddRoute("GET", std::string("/v1/employees/") + kIdPattern + "/reports", "employee_reports",
+           kRoleManager | kReadAllRoles,
+           [this](const RequestContext& c, httplib::Response& r) { Reports(c, r); });
   for (const char* what : {"engagement", "kpis"}) {
     AddRoute("GET", std::string("/v1/org-units/") + kIdPattern + "/" + what,
              std::string("org_") + what, kReadAllRoles,
@@ -687,6 +691,43 @@ void HttpService::EmployeeQuery(const RequestContext& ctx, httplib::Response& re
     Result<std::string> page = q.RejectionsPage(employee, after, limit, &next);
     SendQueryResult(ctx, res, page.ok() ? Result<std::string>(WithCursor(*page, next)) : page);
   }
+}
+
+static std::string WithCursor(const std::string& json, const std::string& next_key);
+
+void HttpService::Reports(const RequestContext& ctx, httplib::Response& res) {
+  const std::string manager = ctx.request.matches[1];
+  if (!ctx.principal->Has(kReadAllRoles) && ctx.principal->subject != manager) {
+    return SendError(res, 403, "forbidden", "a manager lists only their own reports");
+  }
+  size_t limit = 0;
+  std::string after;
+  if (!PageParams(ctx, res, &limit, &after)) return;
+  std::shared_ptr<const ViewSnapshot> views = ViewsFor(ctx, res);
+  if (!views) return;
+  Result<const std::map<std::string, std::vector<std::string>>*> reports = views->Reports();
+  if (!reports.ok()) return SendQueryResult(ctx, res, reports.status());
+  Json list = Json::MakeArray();
+  std::string next;
+  auto it = (*reports)->find(manager);
+  if (it != (*reports)->end()) {
+    const std::vector<std::string>& all = it->second;
+    auto start = std::upper_bound(all.begin(), all.end(), after);
+    size_t shown = 0;
+    for (auto e = start; e != all.end(); ++e) {
+      if (shown == limit) {
+        next = *(e - 1);
+        break;
+      }
+      list.Push(*e);
+      ++shown;
+    }
+  }
+  Json body;
+  body["manager"] = manager;
+  body["limit"] = static_cast<int64_t>(limit);
+  body["reports"] = std::move(list);
+  SendQueryResult(ctx, res, WithCursor(body.Dump(), next));
 }
 
 void HttpService::OrgQuery(const RequestContext& ctx, httplib::Response& res,

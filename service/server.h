@@ -95,6 +95,7 @@ class HttpService {
   void Metrics(const RequestContext& ctx, httplib::Response& res);
   void Lag(const RequestContext& ctx, httplib::Response& res);
   void EmployeeQuery(const RequestContext& ctx, httplib::Response& res, const std::string& what);
+  void Reports(const RequestContext& ctx, httplib::Response& res);
   void OrgQuery(const RequestContext& ctx, httplib::Response& res, const std::string& what);
   void ListRejections(const RequestContext& ctx, httplib::Response& res);
   void ListDeadLetters(const RequestContext& ctx, httplib::Response& res);

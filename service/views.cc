@@ -13,6 +13,19 @@ int64_t SteadyMs() {
       .count();
 }
 
+Result<const std::map<std::string, std::vector<std::string>>*> ViewSnapshot::Reports() const {
+  std::call_once(reports_once_, [this] {
+    Result<std::map<std::string, std::vector<std::string>>> computed = query->ReportsByManager();
+    if (computed.ok()) {
+      reports_ = std::move(computed).value();
+    } else {
+      reports_status_ = computed.status();
+    }
+  });
+  if (!reports_status_.ok()) return reports_status_;
+  return &reports_;
+}
+
 ViewReader::ViewReader(std::string views_root, std::vector<std::string> families,
                        int64_t refresh_ms, std::string as_of_dir)
     : views_root_(std::move(views_root)), families_(std::move(families)),

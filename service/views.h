@@ -34,6 +34,15 @@ struct ViewSnapshot {
   std::unique_ptr<StateStore> store;
   std::unique_ptr<processors::QueryService> query;
   int64_t opened_ms = 0;
+
+  // Manager -> current reports, computed on first use (one scan of the
+  // employee states per snapshot). Thread-safe.
+  Result<const std::map<std::string, std::vector<std::string>>*> Reports() const;
+
+ private:
+  mutable std::once_flag reports_once_;
+  mutable Status reports_status_;
+  mutable std::map<std::string, std::vector<std::string>> reports_;
 };
 
 class ViewReader {

@@ -440,6 +440,20 @@ TEST_F(HttpTest, ManagerReadsCurrentReportsOnly) {
   auto self = Get("/v1/employees/M1/step-status", m1);
   ASSERT_TRUE(self);
   EXPECT_EQ(self->status, 200);
+  // The manager's list of current reports; nobody else's list.
+  auto reports = Get("/v1/employees/M1/reports", m1);
+  ASSERT_TRUE(reports);
+  EXPECT_EQ(reports->status, 200) << reports->body;
+  EXPECT_NE(reports->body.find("\"reports\":[\"E1\"]"), std::string::npos) << reports->body;
+  auto others = Get("/v1/employees/M2/reports", m1);
+  ASSERT_TRUE(others);
+  EXPECT_EQ(others->status, 403);
+  auto as_employee = Get("/v1/employees/E1/reports", Token("E1", "employee"));
+  ASSERT_TRUE(as_employee);
+  EXPECT_EQ(as_employee->status, 403);
+  auto by_hr = Get("/v1/employees/M2/reports?limit=1", Token("hr-1", "hr"));
+  ASSERT_TRUE(by_hr);
+  EXPECT_NE(by_hr->body.find("\"reports\":[\"E2\"]"), std::string::npos) << by_hr->body;
   // Aggregates are for hr and auditors.
   auto kpi = Get("/v1/org-units/ou-a/kpis?period=FY2025", m1);
   ASSERT_TRUE(kpi);

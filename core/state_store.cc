@@ -78,7 +78,17 @@ rocksdb::Options MakeOptions(size_t block_cache_bytes) {
   rocksdb::BlockBasedTableOptions table;
   table.block_cache = rocksdb::NewLRUCache(std::max<size_t>(block_cache_bytes, 1 << 20));
   table.filter_policy.reset(rocksdb::NewBloomFilterPolicy(10));
+  // Partitioned filters and index: a point lookup (dedupe index, journal)
+  // reads one small partition through the cache. A full filter of a 64 MB
+  // file is megabytes; once evicted from a small cache every Get re-read
+  // and re-checksummed it (ingest fell from 110k to 340 events/s at 5M
+  // identities).
+  table.index_type = rocksdb::BlockBasedTableOptions::IndexType::kTwoLevelIndexSearch;
+  table.partition_filters = true;
+  table.metadata_block_size = 4096;
   table.cache_index_and_filter_blocks = true;
+  table.cache_index_and_filter_blocks_with_high_priority = true;
+  table.pin_top_level_index_and_filter = true;
   table.pin_l0_filter_and_index_blocks_in_cache = true;
   table.block_size = 16 << 10;
   table.format_version = 5;

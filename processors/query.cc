@@ -629,3 +629,75 @@ Result<std::string> QueryService::Digest() const {
 }
 
 }  // namespace jiritsu::processors
+
+namespace jiritsu::processors {
+
+Result<std::string> QueryService::OrgUnit(std::string_view org_unit) const {
+  const OrgUnitDefined* unit = reference_.LatestOrgUnit(org_unit);
+  if (unit == nullptr) return NotFound("org unit \"" + std::string(org_unit) + "\" is unknown");
+  std::vector<std::string> children = reference_.Children(org_unit);
+  std::sort(children.begin(), children.end());
+  Json out;
+  out["org_unit"] = unit->org_unit_id;
+  out["name"] = unit->name;
+  out["parent"] = Json::OrNull(unit->parent_id);
+  out["children"] = Json(Json::Array(children.begin(), children.end()));
+  return out.Dump();
+}
+
+Result<std::string> QueryService::StepDistribution(std::optional<std::string_view> org_unit) const {
+  std::set<std::string> scope;
+  if (org_unit) {
+    if (reference_.LatestOrgUnit(*org_unit) == nullptr) {
+      return NotFound("org unit \"" + std::string(*org_unit) + "\" is unknown");
+    }
+    const std::vector<std::string> subtree = reference_.Subtree(*org_unit);
+    scope.insert(subtree.begin(), subtree.end());
+  }
+  struct Distribution {
+    const ProgramDefined* definition = nullptr;
+    std::vector<int64_t> steps;  // index = current step
+  };
+  std::map<std::string, Distribution> programs;
+  for (const std::string& id : reference_.ProgramIds()) {
+    Distribution& d = programs[id];
+    d.definition = reference_.LatestProgram(id);
+    d.steps.assign((d.definition ? d.definition->steps.size() : 0) + 1, 0);
+  }
+  int64_t employees = 0;
+  const std::string prefix = EmployeeStateKey("");
+  auto it = store_->NewIterator(kEmployeeFamily);
+  for (it->Seek(prefix); it->Valid() && it->key().starts_with(prefix); it->Next()) {
+    JIRITSU_ASSIGN_OR_RETURN(EmployeeState state, DecodeEmployeeState(it->value()));
+    if (!state.employed) continue;
+    if (org_unit && !scope.count(state.org_unit)) continue;
+    ++employees;
+    for (auto& [id, d] : programs) {
+      auto reached = state.steps_reached.find(id);
+      const size_t current = reached == state.steps_reached.end() ? 0 : reached->second.size();
+      const bool own_profile = d.definition && d.definition->talent_profile == state.profile;
+      if (!own_profile && current == 0) continue;
+      if (current >= d.steps.size()) d.steps.resize(current + 1, 0);
+      ++d.steps[current];
+    }
+  }
+  JIRITSU_RETURN_IF_ERROR(it->status());
+  Json out;
+  out["org_unit"] = org_unit ? Json(*org_unit) : Json();
+  out["employees"] = employees;
+  Json list = Json::MakeArray();
+  for (const auto& [id, d] : programs) {
+    Json row;
+    row["program"] = id;
+    row["name"] = d.definition ? Json(d.definition->name) : Json();
+    row["talent_profile"] = d.definition ? Json(d.definition->talent_profile) : Json();
+    Json steps = Json::MakeArray();
+    for (int64_t count : d.steps) steps.Push(count);
+    row["steps"] = std::move(steps);
+    list.Push(std::move(row));
+  }
+  out["programs"] = std::move(list);
+  return out.Dump();
+}
+
+}  // namespace jiritsu::processors

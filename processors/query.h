@@ -72,6 +72,16 @@ class QueryService {
 
   // Top-level org units of the latest tree, sorted.
   std::vector<std::string> RootOrgUnits() const { return reference_.RootOrgUnits(); }
+  // An org unit of the latest tree: {"org_unit", "name", "parent", "children"}
+  // (children sorted); kNotFound when no org.unit.defined names it.
+  Result<std::string> OrgUnit(std::string_view org_unit) const;
+  // Step distribution: per programme, employed employees by current step
+  // (highest reached, 0 = none) among those whose talent profile is the
+  // programme's or who reached a step of it; `org_unit` limits it to that
+  // unit's subtree (latest org tree). Reads the employee family, so on Kafka
+  // it covers the employees this instance owns. Output:
+  // {"org_unit", "employees", "programs": [{"program", "name", "talent_profile", "steps": [n0, n1, ...]}]}.
+  Result<std::string> StepDistribution(std::optional<std::string_view> org_unit) const;
   // The view time T: the greatest employee event time folded into the facts.
   Result<std::optional<int64_t>> ViewTime() const;
 

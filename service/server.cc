@@ -249,6 +249,21 @@ void HttpService::RegisterRoutes() {
            [this](const RequestContext& c, httplib::Response& r) { ListRejections(c, r); });
   AddRoute("GET", "/v1/dead-letters", "dead_letters", kReadAllRoles,
            [this](const RequestContext& c, httplib::Response& r) { ListDeadLetters(c, r); });
+  // Read-only aggregates for the dashboard (hr, auditor; no personal data).
+  AddRoute("GET", std::string("/v1/org-units/") + kIdPattern, "org_unit", kReadAllRoles,
+           [this](const RequestContext& c, httplib::Response& r) {
+             std::shared_ptr<const ViewSnapshot> views = ViewsFor(c, r);
+             if (views) SendQueryResult(c, r, views->query->OrgUnit(std::string(c.request.matches[1])));
+           });
+  AddRoute("GET", "/v1/step-distribution", "step_distribution", kReadAllRoles,
+           [this](const RequestContext& c, httplib::Response& r) {
+             std::shared_ptr<const ViewSnapshot> views = ViewsFor(c, r);
+             if (!views) return;
+             const std::string org = c.request.get_param_value("org_unit");
+             SendQueryResult(c, r,
+                             views->query->StepDistribution(
+                                 org.empty() ? std::nullopt : std::optional<std::string_view>(org)));
+           });
 
   server_->set_error_handler([](const httplib::Request&, httplib::Response& res) {
     if (!res.body.empty()) return;

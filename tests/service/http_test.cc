@@ -587,6 +587,75 @@ TEST_F(HttpTest, DeadLettersOrgQueriesAndViewTime) {
   EXPECT_NE(view_time->body.find("\"view_time\":\"2025-"), std::string::npos) << view_time->body;
 }
 
+TEST_F(HttpTest, DashboardAggregatesOrgUnitAndStepDistribution) {
+  const std::string hr = Token("hr-1", "hr");
+  // A two-step programme for the seeded dx_literacy employees; nobody has
+  // completed its course, so they all sit at step 0.
+  const std::string program =
+      Event("program.defined", "prg-dash-1", "prg-dash", "2025-01-01T00:00:00+09:00",
+            "{\"program_id\":\"prg-dash\",\"name\":\"Dash\",\"talent_profile\":\"dx_literacy\","
+            "\"steps\":[{\"step\":1,\"name\":\"one\",\"required_courses\":[\"crs-never\"]},"
+            "{\"step\":2,\"name\":\"two\",\"required_courses\":[\"crs-never-2\"]}]}");
+  auto posted = Post(program, kBearerSource);
+  ASSERT_TRUE(posted);
+  ASSERT_EQ(posted->status, 202) << posted->body;
+  simdjson::dom::parser parser;
+  std::string body;
+  for (int i = 0; i < 400; ++i) {
+    auto res = Get("/v1/step-distribution", hr);
+    ASSERT_TRUE(res);
+    ASSERT_EQ(res->status, 200) << res->body;
+    if (res->body.find("prg-dash") != std::string::npos) {
+      body = res->body;
+      break;
+    }
+    std::this_thread::sleep_for(std::chrono::milliseconds(25));
+  }
+  ASSERT_FALSE(body.empty()) << "the programme was not projected in time";
+  simdjson::dom::element all = Parse(parser, body);
+  EXPECT_GE(all["employees"].get_int64().value(), 3);  // M1, E1, E2 (+ other tests' hires)
+  bool found = false;
+  for (simdjson::dom::element row : all["programs"].get_array()) {
+    if (std::string_view(row["program"].get_string().value()) != "prg-dash") continue;
+    found = true;
+    EXPECT_EQ(std::string_view(row["talent_profile"].get_string().value()), "dx_literacy");
+    simdjson::dom::array steps = row["steps"].get_array().value();
+    ASSERT_EQ(steps.size(), 3u) << body;  // steps 0, 1, 2
+    EXPECT_GE(steps.at(0).get_int64().value(), 3) << body;
+    EXPECT_EQ(steps.at(1).get_int64().value(), 0) << body;
+  }
+  EXPECT_TRUE(found) << body;
+
+  auto scoped = Get("/v1/step-distribution?org_unit=ou-a", hr);
+  ASSERT_TRUE(scoped);
+  EXPECT_EQ(scoped->status, 200);
+  EXPECT_NE(scoped->body.find("\"org_unit\":\"ou-a\""), std::string::npos) << scoped->body;
+  auto unknown_org = Get("/v1/step-distribution?org_unit=ou-zzz", hr);
+  ASSERT_TRUE(unknown_org);
+  EXPECT_EQ(unknown_org->status, 404);
+
+  auto unit = Get("/v1/org-units/ou-a", Token("aud-1", "auditor"));
+  ASSERT_TRUE(unit);
+  EXPECT_EQ(unit->status, 200);
+  EXPECT_EQ(unit->body, "{\"children\":[],\"name\":\"A\",\"org_unit\":\"ou-a\",\"parent\":null}");
+  auto unknown_unit = Get("/v1/org-units/ou-zzz", hr);
+  ASSERT_TRUE(unknown_unit);
+  EXPECT_EQ(unknown_unit->status, 404);
+
+  // No personal data, but still hr/auditor only: ops, employees, managers get 403.
+  for (const std::string& token : {Token("ops-1", "ops"), Token("E1", "employee"), Token("M1", "manager")}) {
+    auto distribution = Get("/v1/step-distribution", token);
+    ASSERT_TRUE(distribution);
+    EXPECT_EQ(distribution->status, 403);
+    auto org = Get("/v1/org-units/ou-a", token);
+    ASSERT_TRUE(org);
+    EXPECT_EQ(org->status, 403);
+  }
+  auto anonymous = Get("/v1/step-distribution", "");
+  ASSERT_TRUE(anonymous);
+  EXPECT_EQ(anonymous->status, 401);
+}
+
 TEST_F(HttpTest, AsOfStoresForAuditorsOnly) {
   auto employee = Get("/v1/employees/E1/step-status?as_of_store=q1", Token("E1", "employee"));
   ASSERT_TRUE(employee);

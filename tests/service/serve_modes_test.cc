@@ -5,6 +5,7 @@
 #include <httplib.h>
 #include <signal.h>
 
+#include <atomic>
 #include <chrono>
 #include <cmath>
 #include <filesystem>
@@ -216,6 +217,71 @@ TEST(RunnerMonitorTest, EventTimeLagAndStalls) {
   EXPECT_NE(metrics.Expose().find("jiritsu_events_processed_total 4"), std::string::npos);
   monitor.OnRunnerExit(Unavailable("test"));
   EXPECT_TRUE(monitor.Snapshot().exited);
+}
+
+// `jiritsu replay --swap` (another process) hands a rebuilt generation to the
+// runner inside serve; queries keep answering throughout and then read it.
+TEST(ServeSwapTest, ReplaySwapWhileServing) {
+  TempDir dir;
+  service::ServeConfig config = BaseConfig(dir.path());
+  auto serve = ServeInstance::Start(config);
+  ASSERT_TRUE(serve.ok()) << serve.status().ToString();
+  httplib::Client client("127.0.0.1", (*serve)->port());
+  auto res = client.Post("/v1/events", {{"Authorization", "Bearer tok"}},
+                         "[" + Hired("S1") + "," + Learning("s-1", "S1", "2025-05-01T10:00:00+09:00") + "]",
+                         "application/json");
+  ASSERT_TRUE(res);
+  ASSERT_EQ(res->status, 202) << res->body;
+  ASSERT_TRUE(WaitFor200(client, "/v1/employees/S1/step-status"));
+  const std::string token = HrToken();
+  auto before = client.Get("/v1/employees/S1/step-status", {{"Authorization", "Bearer " + token}});
+  ASSERT_TRUE(before);
+
+  std::atomic<bool> done{false};
+  std::atomic<int> failures{0};
+  std::atomic<int> answered{0};
+  std::thread reader([&] {
+    httplib::Client c("127.0.0.1", (*serve)->port());
+    while (!done.load()) {
+      auto r = c.Get("/v1/employees/S1/step-status", {{"Authorization", "Bearer " + token}});
+      if (!r || r->status != 200) ++failures;
+      else ++answered;
+      std::this_thread::sleep_for(std::chrono::milliseconds(10));
+    }
+  });
+  auto replay = testing::RunCommand({testing::JiritsuBinary(), "replay", "--store", config.store_dir,
+                                     "--swap", "--quiet", "--no-snapshot"});
+  EXPECT_EQ(replay.exit_code, 0) << replay.stderr_text;
+  EXPECT_NE(replay.stdout_text.find("\"promoted\":true"), std::string::npos) << replay.stdout_text;
+  std::string views;
+  for (int i = 0; i < 400; ++i) {
+    auto t = client.Get("/v1/view-time", {{"Authorization", "Bearer " + token}});
+    if (t && t->body.find("gen-000002") != std::string::npos) {
+      views = t->body;
+      break;
+    }
+    std::this_thread::sleep_for(std::chrono::milliseconds(25));
+  }
+  done = true;
+  reader.join();
+  EXPECT_NE(views.find("gen-000002"), std::string::npos);
+  EXPECT_EQ(failures.load(), 0);
+  EXPECT_GT(answered.load(), 0);
+  auto after = client.Get("/v1/employees/S1/step-status", {{"Authorization", "Bearer " + token}});
+  ASSERT_TRUE(after);
+  EXPECT_EQ(after->body, before->body);  // the rebuild equals the live views
+  // The runner serves the new generation: new events still arrive in the views.
+  auto more = client.Post("/v1/events", {{"Authorization", "Bearer tok"}},
+                          Learning("s-2", "S1", "2025-05-02T10:00:00+09:00"), "application/json");
+  ASSERT_TRUE(more);
+  ASSERT_EQ(more->status, 202);
+  bool folded = false;
+  for (int i = 0; i < 400 && !folded; ++i) {
+    auto r = client.Get("/v1/employees/S1/step-status", {{"Authorization", "Bearer " + token}});
+    folded = r && r->body.find("\"events_folded\":3") != std::string::npos;
+    if (!folded) std::this_thread::sleep_for(std::chrono::milliseconds(25));
+  }
+  EXPECT_TRUE(folded);
 }
 
 TEST(ServeStaticTest, DashboardDirectoryServedAtRoot) {

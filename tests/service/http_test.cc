@@ -140,9 +140,16 @@ class HttpTest : public ::testing::Test {
     // Wait until the runner folded E1 and E9 (checkpoint every 50 ms).
     const std::string hr = Token("hr-1", "hr");
     for (int i = 0; i < 400; ++i) {
+      // Every seeded event folded (they span topics and partitions, so they
+      // may land in different checkpoints).
       auto e1 = client.Get("/v1/employees/E1/step-status", {{"Authorization", "Bearer " + hr}});
+      auto e2 = client.Get("/v1/employees/E2/step-status", {{"Authorization", "Bearer " + hr}});
+      auto m1 = client.Get("/v1/employees/M1/step-status", {{"Authorization", "Bearer " + hr}});
+      auto roots = client.Get("/v1/org-units", {{"Authorization", "Bearer " + hr}});
       auto rejections = client.Get("/v1/rejections", {{"Authorization", "Bearer " + hr}});
-      if (e1 && e1->status == 200 && rejections && rejections->body.find("E9") != std::string::npos) {
+      if (e1 && e1->body.find("\"events_folded\":2") != std::string::npos && e2 && e2->status == 200 &&
+          m1 && m1->status == 200 && roots && roots->body.find("ou-a") != std::string::npos &&
+          rejections && rejections->body.find("E9") != std::string::npos) {
         return;
       }
       std::this_thread::sleep_for(std::chrono::milliseconds(25));

@@ -423,6 +423,9 @@ class KafkaLog final : public EventLog {
         set("message.timeout.ms", std::to_string(ToMillis(options_.delivery_timeout))));
     JIRITSU_RETURN_IF_ERROR(set("linger.ms", "5"));
     JIRITSU_RETURN_IF_ERROR(set("batch.num.messages", "10000"));
+    // Event JSON compresses ~4x: less broker disk and network (and a mock
+    // cluster's 5 MiB per-partition cap holds 4x more).
+    JIRITSU_RETURN_IF_ERROR(set("compression.type", "lz4"));
     // Match the broker's default record size limit (1 MiB + overhead) rather
     // than librdkafka's smaller one, so 1 MB values fit.
     JIRITSU_RETURN_IF_ERROR(set("message.max.bytes", "1048588"));
@@ -448,9 +451,12 @@ class KafkaLog final : public EventLog {
         JIRITSU_RETURN_IF_ERROR(set("enable.auto.commit", "false"));
         JIRITSU_RETURN_IF_ERROR(set("enable.auto.offset.store", "false"));
         JIRITSU_RETURN_IF_ERROR(set("enable.partition.eof", "false"));
-        JIRITSU_RETURN_IF_ERROR(set(
-            "auto.offset.reset",
-            consumer == nullptr || consumer->start_from_beginning ? "earliest" : "latest"));
+        // Positions are always explicit (stored offsets, or the beginning /
+        // end resolved by the listener). An explicit position the broker no
+        // longer has means records were deleted (retention, a mock cluster's
+        // size cap, a recreated topic): silently jumping to the earliest one
+        // would build views from an incomplete history, so it is an error.
+        JIRITSU_RETURN_IF_ERROR(set("auto.offset.reset", "error"));
         break;
       case ClientKind::kAdmin:
         break;
@@ -612,6 +618,13 @@ class KafkaLog final : public EventLog {
         JIRITSU_RETURN_IF_ERROR(TranslateError(
             rd_kafka_NewTopic_set_config(topic, "cleanup.policy", "compact"),
             "create kafka topic '" + spec.name + "'"));
+      } else {
+        // The log is the system of record: replays and audits read it from
+        // offset 0, so nothing may expire.
+        for (const char* name : {"retention.ms", "retention.bytes"}) {
+          JIRITSU_RETURN_IF_ERROR(TranslateError(rd_kafka_NewTopic_set_config(topic, name, "-1"),
+                                                 "create kafka topic '" + spec.name + "'"));
+        }
       }
     }
     std::unique_ptr<rd_kafka_AdminOptions_t, AdminOptionsDeleter> admin_options(
@@ -863,7 +876,15 @@ Status KafkaConsumer::Poll(std::chrono::milliseconds timeout, size_t max_records
       if (message->rkt != nullptr) {
         where += " " + ToString({rd_kafka_topic_name(message->rkt), message->partition});
       }
-      Defer(TranslateError(message->err, where, rd_kafka_message_errstr(message.get())));
+      Status failure = TranslateError(message->err, where, rd_kafka_message_errstr(message.get()));
+      if (message->err == RD_KAFKA_RESP_ERR__AUTO_OFFSET_RESET ||
+          message->err == RD_KAFKA_RESP_ERR_OFFSET_OUT_OF_RANGE) {
+        failure = failure.WithContext(
+            "the broker no longer has the requested records (deleted by retention, by a mock "
+            "cluster's per-partition size cap, or the topic was recreated): views built from the "
+            "rest would silently miss events");
+      }
+      Defer(std::move(failure));
       break;
     }
     LogRecord record;

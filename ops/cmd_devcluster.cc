@@ -10,7 +10,9 @@
 //
 // then a human hint, and serves until SIGINT or SIGTERM. Everything written
 // to it is lost when it exits. The mock cannot create topics through the
-// Admin API, so other commands must use the same --partitions.
+// Admin API, so other commands must use the same --partitions. It keeps at
+// most 5 MiB of record batches per partition (fixed in librdkafka) and
+// deletes the oldest beyond that.
 //
 // Exit codes: 0 stopped by a signal; 2 usage; 3 the cluster or its topics
 // could not be created.
@@ -74,6 +76,8 @@ int RunDevcluster(const DevclusterFlags& flags) {
       "# Kafka mock cluster: %d broker(s), Jiritsu topics created with %d employee "
       "partitions.\n"
       "# IN MEMORY ONLY: everything written here is lost when this process exits.\n"
+      "# At most 5 MiB of compressed batches per partition (librdkafka mock limit): older\n"
+      "# records are deleted and readers of them fail; use more --partitions for big data.\n"
       "# Try: kcat -L -b %s    or    jiritsu ingest --kafka %s --partitions %d ...\n"
       "# Stop with Ctrl-C (SIGINT) or SIGTERM.\n",
       flags.brokers, flags.partitions, bootstrap->c_str(), bootstrap->c_str(), flags.partitions);

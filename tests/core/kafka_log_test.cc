@@ -254,6 +254,50 @@ TEST_P(KafkaLogTest, AssignStartsAtOffsetAndSeekRereads) {
   EXPECT_EQ(not_assigned.code(), StatusCode::kFailedPrecondition) << not_assigned.ToString();
 }
 
+// A position the broker does not have is an error, never a silent jump to
+// the earliest record: views built from the rest would miss events.
+TEST_P(KafkaLogTest, PositionsTheBrokerDoesNotHaveAreErrorsNotSilentResets) {
+  auto log = Open();
+  ASSERT_NE(log, nullptr);
+  const std::string topic = NewTopic(log.get(), 1);
+  auto producer = log->NewProducer();
+  ASSERT_TRUE(producer.ok());
+  for (int i = 0; i < 3; ++i) ASSERT_TRUE((*producer)->Append(topic, "k", std::to_string(i)).ok());
+  ASSERT_TRUE((*producer)->Flush(30s).ok());
+  auto expect_error = [&](int64_t offset, const std::string& what) {
+    auto consumer = log->NewConsumer({});
+    ASSERT_TRUE(consumer.ok());
+    ASSERT_TRUE((*consumer)->Assign({{{topic, 0}, offset}}).ok());
+    std::vector<LogRecord> records;
+    Status status;
+    const auto deadline = std::chrono::steady_clock::now() + 30s;
+    while (status.ok() && records.empty() && std::chrono::steady_clock::now() < deadline) {
+      status = (*consumer)->Poll(200ms, 100, &records);
+    }
+    EXPECT_TRUE(records.empty()) << what << ": got offset " << records.front().offset;
+    EXPECT_EQ(status.code(), StatusCode::kFailedPrecondition) << what << ": " << status.ToString();
+    EXPECT_NE(status.message().find("no longer has the requested records"), std::string::npos)
+        << status.ToString();
+  };
+  expect_error(10, "beyond the end");
+
+  // librdkafka's mock keeps at most 5 MiB per partition and deletes the
+  // oldest batches beyond it, like retention on a real broker.
+  if (!mock_) return;
+  std::string incompressible(256 << 10, '\0');
+  uint64_t x = 88172645463325252ull;
+  for (auto& c : incompressible) {
+    x ^= x << 13, x ^= x >> 7, x ^= x << 17;
+    c = static_cast<char>(x);
+  }
+  for (int i = 0; i < 28; ++i) {
+    incompressible[0] = static_cast<char>(i);
+    ASSERT_TRUE((*producer)->Append(topic, "k", incompressible).ok());
+    ASSERT_TRUE((*producer)->Flush(30s).ok());  // one batch each
+  }
+  expect_error(0, "deleted from the start");
+}
+
 TEST_P(KafkaLogTest, EnsureTopicsIsIdempotentAndRejectsOtherPartitionCounts) {
   auto log = Open();
   ASSERT_NE(log, nullptr);

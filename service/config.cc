@@ -28,6 +28,7 @@ std::vector<Option> OptionsOf(ServeConfig* c) {
       {"server", "listen_address", &c->listen_address},
       {"server", "port", &c->port, 0, 65535},
       {"server", "threads", &c->threads, 1, 1024},
+      {"server", "max_pending_connections", &c->max_pending_connections, 1, 1'000'000},
       {"server", "max_body_bytes", &c->max_body_bytes, 1024, int64_t{1} << 30},
       {"server", "read_timeout_s", &c->read_timeout_s, 1, 3600},
       {"server", "write_timeout_s", &c->write_timeout_s, 1, 3600},

@@ -47,6 +47,7 @@ struct ServeConfig {
   std::string listen_address = "127.0.0.1";
   int port = 8080;  // 0: any free port (tests)
   int threads = 8;
+  int64_t max_pending_connections = 1024;  // accepted, waiting for a worker
   int64_t max_body_bytes = 4 << 20;
   int read_timeout_s = 10;
   int write_timeout_s = 10;

@@ -5,6 +5,8 @@
 
 #include <algorithm>
 #include <chrono>
+#include <condition_variable>
+#include <deque>
 #include <cinttypes>
 #include <cstdio>
 #include <filesystem>
@@ -92,6 +94,61 @@ const char* CodeName(int status) {
     default: return "internal";
   }
 }
+
+// httplib's ThreadPool queues accepted connections without limit; this one
+// blocks the accept loop once `max_pending` connections wait, so further
+// clients wait in the kernel's listen backlog instead of in our memory.
+class BoundedThreadPool : public httplib::TaskQueue {
+ public:
+  BoundedThreadPool(size_t threads, size_t max_pending) : max_pending_(std::max<size_t>(1, max_pending)) {
+    for (size_t i = 0; i < threads; ++i) workers_.emplace_back([this] { Work(); });
+  }
+  ~BoundedThreadPool() override { shutdown(); }
+
+  void enqueue(std::function<void()> fn) override {
+    std::unique_lock lock(mutex_);
+    space_.wait(lock, [this] { return jobs_.size() < max_pending_ || shutdown_; });
+    jobs_.push_back(std::move(fn));
+    work_.notify_one();
+  }
+  void shutdown() override {
+    {
+      std::lock_guard lock(mutex_);
+      if (shutdown_ && workers_.empty()) return;
+      shutdown_ = true;
+    }
+    work_.notify_all();
+    space_.notify_all();
+    for (std::thread& worker : workers_) {
+      if (worker.joinable()) worker.join();
+    }
+    workers_.clear();
+  }
+
+ private:
+  void Work() {
+    for (;;) {
+      std::function<void()> job;
+      {
+        std::unique_lock lock(mutex_);
+        work_.wait(lock, [this] { return !jobs_.empty() || shutdown_; });
+        if (jobs_.empty()) return;  // shut down and drained
+        job = std::move(jobs_.front());
+        jobs_.pop_front();
+      }
+      space_.notify_one();
+      job();
+    }
+  }
+
+  const size_t max_pending_;
+  std::mutex mutex_;
+  std::condition_variable work_;
+  std::condition_variable space_;
+  std::deque<std::function<void()>> jobs_;
+  std::vector<std::thread> workers_;
+  bool shutdown_ = false;
+};
 
 }  // namespace
 
@@ -279,8 +336,8 @@ void HttpService::RegisterRoutes() {
 }
 
 Status HttpService::Start() {
-  server_->new_task_queue = [threads = config_.threads] {
-    return new httplib::ThreadPool(static_cast<size_t>(threads));
+  server_->new_task_queue = [threads = config_.threads, pending = config_.max_pending_connections] {
+    return new BoundedThreadPool(static_cast<size_t>(threads), static_cast<size_t>(pending));
   };
   server_->set_payload_max_length(static_cast<size_t>(config_.max_body_bytes));
   server_->set_read_timeout(config_.read_timeout_s, 0);

@@ -297,6 +297,52 @@ TEST(ServeSwapTest, ReplaySwapWhileServing) {
   EXPECT_TRUE(folded);
 }
 
+// Many clients against few workers and a tiny accept queue: nothing is lost,
+// nothing doubled, the group commit takes requests of several workers.
+TEST(ServeConcurrencyTest, ConcurrentIngestionThroughFewWorkers) {
+  TempDir dir;
+  service::ServeConfig config = BaseConfig(dir.path());
+  config.run_projections = false;
+  config.threads = 2;
+  config.max_pending_connections = 2;
+  auto serve = ServeInstance::Start(config);
+  ASSERT_TRUE(serve.ok()) << serve.status().ToString();
+  const int port = (*serve)->port();
+  constexpr int kClients = 12;
+  constexpr int kEach = 15;
+  std::atomic<int> accepted{0};
+  std::atomic<int> failures{0};
+  std::vector<std::thread> clients;
+  for (int c = 0; c < kClients; ++c) {
+    clients.emplace_back([&, c] {
+      httplib::Client client("127.0.0.1", port);
+      for (int i = 0; i < kEach; ++i) {
+        const std::string id = "cc-" + std::to_string(c) + "-" + std::to_string(i);
+        auto res = client.Post("/v1/events", {{"Authorization", "Bearer tok"}},
+                               Learning(id, "E" + std::to_string(c), "2025-05-01T10:00:00+09:00"),
+                               "application/json");
+        if (res && res->status == 202 && res->body.find("\"accepted\":1") != std::string::npos) {
+          ++accepted;
+        } else {
+          ++failures;
+        }
+      }
+    });
+  }
+  for (auto& t : clients) t.join();
+  EXPECT_EQ(failures.load(), 0);
+  EXPECT_EQ(accepted.load(), kClients * kEach);
+  httplib::Client client("127.0.0.1", port);
+  auto again = client.Post("/v1/events", {{"Authorization", "Bearer tok"}},
+                           Learning("cc-3-7", "E3", "2025-05-01T10:00:00+09:00"), "application/json");
+  ASSERT_TRUE(again);
+  EXPECT_NE(again->body.find("\"duplicates\":1"), std::string::npos) << again->body;
+  const std::string metrics = (*serve)->metrics().Expose();
+  EXPECT_NE(metrics.find("jiritsu_ingest_events_total{outcome=\"accepted\",type=\"learning.completed\"} " +
+                         std::to_string(kClients * kEach)),
+            std::string::npos);
+}
+
 TEST(ServeStaticTest, DashboardDirectoryServedAtRoot) {
   TempDir dir;
   std::filesystem::create_directories(dir.path() + "/static");

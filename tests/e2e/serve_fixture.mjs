@@ -101,7 +101,7 @@ export class Serve {
       section('log', ['store_dir = "' + path.join(this.dir, 'store') + '"', 'partitions = 4']) +
       section('runtime', ['checkpoint_ms = 200']) +
       section('ingest', ['max_batch_events = 1000']) +
-      section('query', ['refresh_ms = 200']) +
+      section('query', ['refresh_ms = ' + (options.refreshMs ?? 200)]) +
       section('health', ['lag_sample_ms = 250']) +
       section('auth', ['issuer = "https://idp.e2e"', 'audience = "jiritsu-e2e"']) +
       '[[auth.keys]]\nkid = "e2e"\nalgorithm = "HS256"\nsecret = "' + SECRET + '"\n\n' +

@@ -69,6 +69,17 @@ std::string PercentDecode(std::string_view text) {
   return out;
 }
 
+// The event type named by a (possibly invalid) event, for metrics labels:
+// only known type names, so a client cannot create label values at will.
+std::string TypeOfEventText(const std::string& text) {
+  simdjson::dom::parser parser;
+  std::string_view type;
+  if (parser.parse(text)["type"].get_string().get(type) == simdjson::SUCCESS) {
+    if (std::optional<EventType> known = ParseEventType(type)) return std::string(EventTypeName(*known));
+  }
+  return "unknown";
+}
+
 std::string Status503Reason(const Status& status) {
   return "the event log is unavailable (" + status.ToString() +
          "); nothing of this request is known to be durable, retrying is safe";
@@ -469,7 +480,7 @@ void HttpService::PostEvents(const RequestContext& ctx, httplib::Response& res) 
       errors.Push(std::move(error));
       deps_.metrics
           ->GetCounter("jiritsu_ingest_events_total", "Events offered to ingestion by outcome and type",
-                       {{"outcome", "rejected"}, {"type", "unknown"}})
+                       {{"outcome", "rejected"}, {"type", TypeOfEventText(texts[i])}})
           ->Increment();
       continue;
     }

@@ -239,18 +239,22 @@ TEST_F(HttpTest, InvalidEventsGetFieldErrorsAndNothingIsIngested) {
   const std::string no_subject =
       "{\"specversion\":\"1.0\",\"id\":\"x1\",\"source\":\"/hr/test\",\"type\":\"employee.left\","
       "\"time\":\"2025-05-01T10:00:00Z\",\"data\":{}}";
-  auto res = Post("[" + good + "," + bad + "," + no_subject + "]", kBearerSource);
+  std::string unknown_type = Completed("E1", "c-bad-2", "2025-05-01T10:00:00+09:00");
+  unknown_type.replace(unknown_type.find("learning.completed"), 18, "learning.paused");
+  auto res = Post("[" + good + "," + bad + "," + no_subject + "," + unknown_type + "]", kBearerSource);
   ASSERT_TRUE(res);
   ASSERT_EQ(res->status, 400) << res->body;
   simdjson::dom::parser parser;
   auto body = Parse(parser, res->body);
   EXPECT_EQ(std::string_view(body["error"]["code"]), "invalid_events");
   auto errors = body["errors"].get_array().value();
-  ASSERT_EQ(errors.size(), 2u);
+  ASSERT_EQ(errors.size(), 3u);
   EXPECT_EQ(int64_t(errors.at(0)["index"]), 1);
   EXPECT_EQ(std::string_view(errors.at(0)["field"]), "data.hours");
   EXPECT_EQ(int64_t(errors.at(1)["index"]), 2);
   EXPECT_EQ(std::string_view(errors.at(1)["field"]), "subject");
+  EXPECT_EQ(int64_t(errors.at(2)["index"]), 3);
+  EXPECT_EQ(std::string_view(errors.at(2)["field"]), "type");
   // The valid event was not ingested: it is accepted (not a duplicate) now.
   auto retry = Post(good, kBearerSource);
   ASSERT_TRUE(retry);
@@ -733,6 +737,7 @@ TEST_F(HttpTest, MetricsForOpsInPrometheusFormat) {
        {"# TYPE jiritsu_ingest_events_total counter",
         "jiritsu_ingest_events_total{outcome=\"accepted\",type=\"learning.completed\"}",
         "jiritsu_ingest_events_total{outcome=\"duplicate\",type=\"learning.completed\"}",
+        "jiritsu_ingest_events_total{outcome=\"rejected\",type=\"learning.completed\"}",
         "jiritsu_ingest_events_total{outcome=\"rejected\",type=\"unknown\"}",
         "# TYPE jiritsu_http_request_duration_seconds histogram",
         "jiritsu_http_request_duration_seconds_bucket{method=\"POST\",route=\"events\",le=\"+Inf\"}",

@@ -723,6 +723,18 @@ TEST_F(HttpTest, AsOfStoresForAuditorsOnly) {
 // ---------------------------------------------------------------- metrics
 
 TEST_F(HttpTest, MetricsForOpsInPrometheusFormat) {
+  // ctest runs each test in its own process: produce every outcome here.
+  const std::string seen = Completed("E1", "c-e1", "2025-04-24T20:40:00+09:00");  // seeded
+  auto duplicate = Post(seen, kBearerSource);
+  ASSERT_TRUE(duplicate);
+  ASSERT_EQ(duplicate->status, 202);
+  std::string unknown_type = Completed("E1", "m-bad-1", "2025-05-01T10:00:00+09:00");
+  unknown_type.replace(unknown_type.find("learning.completed"), 18, "learning.paused");
+  std::string bad_hours = Completed("E1", "m-bad-2", "2025-05-01T10:00:00+09:00");
+  bad_hours.replace(bad_hours.find("\"hours\":2.0"), 11, "\"hours\":-1");
+  auto invalid = Post("[" + unknown_type + "," + bad_hours + "]", kBearerSource);
+  ASSERT_TRUE(invalid);
+  ASSERT_EQ(invalid->status, 400);
   auto unauthenticated = Get("/metrics", "");
   ASSERT_TRUE(unauthenticated);
   EXPECT_EQ(unauthenticated->status, 401);

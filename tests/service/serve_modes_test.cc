@@ -4,6 +4,7 @@
 #include <gtest/gtest.h>
 #include <httplib.h>
 #include <signal.h>
+#include <unistd.h>
 
 #include <atomic>
 #include <chrono>
@@ -341,6 +342,32 @@ TEST(ServeConcurrencyTest, ConcurrentIngestionThroughFewWorkers) {
   EXPECT_NE(metrics.find("jiritsu_ingest_events_total{outcome=\"accepted\",type=\"learning.completed\"} " +
                          std::to_string(kClients * kEach)),
             std::string::npos);
+}
+
+// Replay progress (core/replay.h writes REPLAY-PROGRESS.json in the views
+// root) and the views' RocksDB size reach /metrics.
+TEST(ServeMetricsTest, ReplayProgressAndStoreSize) {
+  TempDir dir;
+  service::ServeConfig config = BaseConfig(dir.path());
+  config.run_projections = false;
+  auto serve = ServeInstance::Start(config);
+  ASSERT_TRUE(serve.ok()) << serve.status().ToString();
+  const std::string root = config.store_dir + "/views";
+  std::ofstream(root + "/REPLAY-PROGRESS.json")
+      << "{\"pid\":" << ::getpid()
+      << ",\"phase\":\"build\",\"done\":false,\"events\":1234,\"records_remaining\":99,"
+         "\"events_per_s\":5000,\"eta_s\":0.5,\"partitions\":[]}\n";
+  std::string text = (*serve)->metrics().Expose();
+  EXPECT_NE(text.find("jiritsu_replay_running 1\n"), std::string::npos) << text;
+  EXPECT_NE(text.find("jiritsu_replay_events 1234\n"), std::string::npos);
+  EXPECT_NE(text.find("jiritsu_replay_records_remaining 99\n"), std::string::npos);
+  EXPECT_NE(text.find("jiritsu_replay_eta_seconds 0.5\n"), std::string::npos);
+  std::ofstream(root + "/REPLAY-PROGRESS.json")
+      << "{\"pid\":" << ::getpid() << ",\"done\":true,\"events\":2000,\"records_remaining\":0}\n";
+  text = (*serve)->metrics().Expose();
+  EXPECT_NE(text.find("jiritsu_replay_running 0\n"), std::string::npos);
+  EXPECT_NE(text.find("jiritsu_replay_events 2000\n"), std::string::npos);
+  EXPECT_NE(text.find("jiritsu_ingest_index_bytes "), std::string::npos);
 }
 
 TEST(ServeStaticTest, DashboardDirectoryServedAtRoot) {

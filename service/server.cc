@@ -367,6 +367,12 @@ Status HttpService::Start() {
     port_ = config_.port;
   }
   thread_ = std::thread([this] { server_->listen_after_bind(); });
+  // httplib's stop() only interrupts a server that is already running: a
+  // Stop() right after Start() would otherwise leave accept() blocked forever.
+  for (int i = 0; i < 10000 && !server_->is_running(); ++i) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(1));
+  }
+  if (!server_->is_running()) return Unavailable("the HTTP server did not start");
   return Status::Ok();
 }
 

@@ -4,6 +4,7 @@
 
 #include <algorithm>
 #include <chrono>
+#include <cmath>
 #include <cstdio>
 #include <set>
 
@@ -70,6 +71,20 @@ std::string EncodeDeadLetter(const LogRecord& record, const std::string& reason)
   AppendJsonString(&out, Preview(record.value, 200));
   out += "}";
   return out;
+}
+
+int64_t HistogramPercentile(const std::map<int64_t, uint64_t>& histogram, double p) {
+  uint64_t total = 0;
+  for (const auto& [value, count] : histogram) total += count;
+  if (total == 0) return 0;
+  // Nearest rank: the smallest value with at least p% of the samples at or below it.
+  const auto rank = std::max<uint64_t>(1, static_cast<uint64_t>(std::ceil(p / 100.0 * total)));
+  uint64_t seen = 0;
+  for (const auto& [value, count] : histogram) {
+    seen += count;
+    if (seen >= rank) return value;
+  }
+  return histogram.rbegin()->first;
 }
 
 std::string OffsetKey(const TopicPartition& tp) {
@@ -261,6 +276,8 @@ Status ProjectionRuntime::OnRevoked(const std::vector<TopicPartition>& partition
   // Commit what was processed for them before another member takes over.
   JIRITSU_RETURN_IF_ERROR(Checkpoint());
   std::set<int32_t> numbers;
+  last_position_ = nullptr;
+  last_position_tp_ = nullptr;
   for (const auto& tp : partitions) {
     positions_.erase(tp);
     ends_.erase(tp);
@@ -372,19 +389,29 @@ Status ProjectionRuntime::ApplyGlobalRecord(const LogRecord& record) {
   return Status::Ok();
 }
 
+int64_t& ProjectionRuntime::PositionOf(const LogRecord& record) {
+  // Polled records come in runs of one partition: remember the last slot.
+  if (last_position_ != nullptr && last_position_tp_->partition == record.partition &&
+      last_position_tp_->topic == record.topic) {
+    return *last_position_;
+  }
+  auto it = positions_.try_emplace(TopicPartition{record.topic, record.partition}, 0).first;
+  last_position_tp_ = &it->first;
+  last_position_ = &it->second;
+  return it->second;
+}
+
 Status ProjectionRuntime::ApplyTaskRecord(const LogRecord& record) {
   if (PastStopOffset(record)) return Status::Ok();
-  positions_[TopicPartition{record.topic, record.partition}] = record.offset + 1;
-  {
-    std::lock_guard<std::mutex> lock(stats_mutex_);
-    stats_.bytes_read += record.value.size();
-  }
+  PositionOf(record) = record.offset + 1;
+  unflushed_bytes_read_ += record.value.size();
   Result<Event> event = DecodeJsonEvent(record.value);
   if (!event.ok()) return DeadLetter(record, event.status().message());
-  const std::string expected_topic = TopicForFamily(FamilyOf(event->type));
+  const std::string_view expected_topic = TopicNameForFamily(FamilyOf(event->type));
   if (expected_topic != record.topic) {
     return DeadLetter(record, "type: " + std::string(EventTypeName(event->type)) +
-                                  " belongs on " + expected_topic + ", found on " + record.topic);
+                                  " belongs on " + std::string(expected_topic) + ", found on " +
+                                  record.topic);
   }
   if (record.key != event->subject) {
     return DeadLetter(record, "key: record key \"" + Preview(record.key, 128) +
@@ -399,9 +426,19 @@ Status ProjectionRuntime::ApplyTaskRecord(const LogRecord& record) {
   JIRITSU_RETURN_IF_ERROR(projector_->ApplyEmployeeEvent(
       *event, SourcePosition{record.topic, record.partition, record.offset}));
   ++events_since_checkpoint_;
-  std::lock_guard<std::mutex> lock(stats_mutex_);
-  ++stats_.events_applied;
+  if (!options_.rebuild_mode && record.append_time_ms > 0) {
+    pending_append_times_ms_.push_back(record.append_time_ms);
+  }
+  ++unflushed_events_applied_;
   return Status::Ok();
+}
+
+void ProjectionRuntime::FlushHotCounters() {
+  std::lock_guard<std::mutex> lock(stats_mutex_);
+  stats_.events_applied += unflushed_events_applied_;
+  stats_.bytes_read += unflushed_bytes_read_;
+  unflushed_events_applied_ = 0;
+  unflushed_bytes_read_ = 0;
 }
 
 Status ProjectionRuntime::DrainGlobalInputs(bool block_until_end) {
@@ -480,8 +517,14 @@ Status ProjectionRuntime::Checkpoint() {
     batch.Put(kOffsetsFamily, OffsetKey(tp), EncodeOffset(position));
   }
   JIRITSU_RETURN_IF_ERROR(store_->Write(&batch));
+  const int64_t committed_ms = std::chrono::duration_cast<std::chrono::milliseconds>(
+                                   std::chrono::system_clock::now().time_since_epoch())
+                                   .count();
   {
     std::lock_guard<std::mutex> lock(stats_mutex_);
+    for (int64_t appended_ms : pending_append_times_ms_) {
+      ++stats_.visible_latency_ms[std::max<int64_t>(0, committed_ms - appended_ms)];
+    }
     stats_.facts_published += facts.size();
     ++stats_.checkpoints;
     stats_.partitions.clear();
@@ -492,6 +535,7 @@ Status ProjectionRuntime::Checkpoint() {
   }
   pending_dead_letters_.clear();
   pending_dlq_rows_.clear();
+  pending_append_times_ms_.clear();
   events_since_checkpoint_ = 0;
   last_checkpoint_ms_ = SteadyNowMs();
   return Status::Ok();
@@ -564,9 +608,20 @@ Status ProjectionRuntime::Run() {
         task_consumer_->Poll(std::chrono::milliseconds(100), batch, &records));
     JIRITSU_RETURN_IF_ERROR(rebalance_status_);
     if (options_.interleave_seed != 0) Interleave(&records);
-    for (const auto& record : records) JIRITSU_RETURN_IF_ERROR(ApplyTaskRecord(record));
-    const bool due = events_since_checkpoint_ >= options_.checkpoint_every_events ||
-                     SteadyNowMs() - last_checkpoint_ms_ >= options_.checkpoint_every_ms;
+    for (const auto& record : records) {
+      Status applied = ApplyTaskRecord(record);
+      if (!applied.ok()) {
+        FlushHotCounters();
+        return applied;
+      }
+    }
+    FlushHotCounters();
+    const bool backlog = records.size() >= batch && options_.interleave_seed == 0;
+    const bool due =
+        backlog ? events_since_checkpoint_ >=
+                      std::max(options_.checkpoint_every_events, options_.catch_up_checkpoint_events)
+                : events_since_checkpoint_ >= options_.checkpoint_every_events ||
+                      SteadyNowMs() - last_checkpoint_ms_ >= options_.checkpoint_every_ms;
     if (due) JIRITSU_RETURN_IF_ERROR(Checkpoint());
     MaybeReportProgress(false);
     // With stop offsets, records past them keep arriving: do not wait for an

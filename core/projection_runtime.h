@@ -58,6 +58,12 @@ struct RuntimeOptions {
   bool until_caught_up = false;        // exit once every input reached its end
   size_t checkpoint_every_events = 50000;
   int64_t checkpoint_every_ms = 1000;  // cadence only; never enters a view
+  // While a backlog is waiting (a poll came back full), checkpoints come
+  // every this many events instead: a checkpoint costs per changed employee
+  // (state, facts), not per event, so catching up with fewer of them is
+  // faster. Views and exactly-once do not depend on checkpoint timing; this
+  // bounds the uncommitted work (memory, re-processing after a crash).
+  size_t catch_up_checkpoint_events = 200000;
   size_t poll_batch = 10000;
   // Rebuild mode (replay): no WAL, one sync at the end.
   bool rebuild_mode = false;
@@ -111,6 +117,11 @@ struct RuntimeStats {
   uint64_t checkpoints = 0;
   uint64_t bytes_read = 0;
   double seconds = 0;
+  // Produce -> view-visible latency of live runs (not rebuilds): for every
+  // applied employee event, wall-clock milliseconds from its log append time
+  // (LogRecord::append_time_ms) to the commit of the checkpoint that holds
+  // it, as latency (ms) -> events. A metric only: it never enters a view.
+  std::map<int64_t, uint64_t> visible_latency_ms;
   std::map<TopicPartition, PartitionProgress> partitions;
 };
 
@@ -159,6 +170,10 @@ class ProjectionRuntime {
   // `end` lowered to the partition's stop offset, if it has one.
   int64_t EndWithinStop(const TopicPartition& tp, int64_t end) const;
   void Interleave(std::vector<LogRecord>* records);
+  // positions_[record's partition], memoised for runs of one partition.
+  int64_t& PositionOf(const LogRecord& record);
+  // Moves the per-record counters into stats_ (one lock per polled batch).
+  void FlushHotCounters();
 
   EventLog* log_ = nullptr;
   std::unique_ptr<Projector> projector_;
@@ -176,6 +191,11 @@ class ProjectionRuntime {
   std::map<std::string, std::string> deferred_facts_;  // employee -> latest facts
   size_t deferred_facts_bytes_ = 0;
   bool flush_deferred_facts_ = false;
+  std::vector<int64_t> pending_append_times_ms_;  // applied since the last checkpoint
+  const TopicPartition* last_position_tp_ = nullptr;  // PositionOf memo (map nodes are stable)
+  int64_t* last_position_ = nullptr;
+  uint64_t unflushed_events_applied_ = 0;
+  uint64_t unflushed_bytes_read_ = 0;
   std::vector<std::pair<std::string, std::string>> pending_dlq_rows_;
   std::vector<std::pair<std::string, std::string>> pending_dead_letters_;  // key, value
   Status rebalance_status_;
@@ -188,6 +208,10 @@ class ProjectionRuntime {
   mutable std::mutex stats_mutex_;
   RuntimeStats stats_;
 };
+
+// The p-th percentile (0..100) of a latency histogram such as
+// RuntimeStats::visible_latency_ms; 0 when it is empty.
+int64_t HistogramPercentile(const std::map<int64_t, uint64_t>& histogram, double p);
 
 // Dead-letter record published on jiritsu.dlq (JSON, one object):
 // {"reason": "...", "topic": "...", "partition": n, "offset": n,

@@ -2,17 +2,19 @@
 
 namespace jiritsu {
 
-std::string TopicForFamily(Family family) {
+std::string_view TopicNameForFamily(Family family) {
   switch (family) {
-    case Family::kReference: return std::string(kReferenceTopic);
-    case Family::kEmployee: return std::string(kEmployeeTopic);
-    case Family::kInterview: return std::string(kInterviewTopic);
-    case Family::kLearning: return std::string(kLearningTopic);
-    case Family::kDeclaration: return std::string(kDeclarationTopic);
-    case Family::kApproval: return std::string(kApprovalTopic);
+    case Family::kReference: return kReferenceTopic;
+    case Family::kEmployee: return kEmployeeTopic;
+    case Family::kInterview: return kInterviewTopic;
+    case Family::kLearning: return kLearningTopic;
+    case Family::kDeclaration: return kDeclarationTopic;
+    case Family::kApproval: return kApprovalTopic;
   }
-  return std::string(kDeadLetterTopic);
+  return kDeadLetterTopic;
 }
+
+std::string TopicForFamily(Family family) { return std::string(TopicNameForFamily(family)); }
 
 std::vector<std::string> EmployeeSourceTopics() {
   return {std::string(kEmployeeTopic), std::string(kInterviewTopic),

@@ -30,6 +30,8 @@ inline constexpr std::string_view kFactsTopic = "jiritsu.facts";
 inline constexpr int32_t kDefaultEmployeePartitions = 8;
 
 std::string TopicForFamily(Family family);
+// The same without an allocation (hot paths).
+std::string_view TopicNameForFamily(Family family);
 // The five employee-keyed source topics, in family order.
 std::vector<std::string> EmployeeSourceTopics();
 // Every topic Jiritsu uses, with partition counts.

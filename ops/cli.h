@@ -50,5 +50,6 @@ Command AddSummaryCommand(CLI::App& root);
 Command AddReplayCommand(CLI::App& root);
 Command AddServeCommand(CLI::App& root);
 Command AddTokenCommand(CLI::App& root);
+Command AddBenchCommand(CLI::App& root);
 
 }  // namespace jiritsu

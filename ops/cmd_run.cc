@@ -25,6 +25,7 @@ struct RunFlags {
   bool until_caught_up = false;
   size_t checkpoint_events = 50000;
   int64_t checkpoint_ms = 1000;
+  size_t catch_up_checkpoint_events = 200000;
   bool progress = false;
   uint64_t interleave_seed = 0;
 };
@@ -48,6 +49,12 @@ std::string StatsJson(const RuntimeStats& stats, const std::string& log_name,
                 static_cast<unsigned long long>(stats.facts_applied),
                 static_cast<unsigned long long>(stats.checkpoints), stats.seconds,
                 stats.seconds > 0 ? stats.events_applied / stats.seconds : 0.0);
+  out += numbers;
+  std::snprintf(numbers, sizeof(numbers),
+                ",\"visible_latency_ms\":{\"p50\":%lld,\"p99\":%lld,\"p999\":%lld}",
+                static_cast<long long>(HistogramPercentile(stats.visible_latency_ms, 50)),
+                static_cast<long long>(HistogramPercentile(stats.visible_latency_ms, 99)),
+                static_cast<long long>(HistogramPercentile(stats.visible_latency_ms, 99.9)));
   out += numbers;
   out += ",\"partitions\":{";
   bool first = true;
@@ -81,6 +88,7 @@ int RunProjections(const RunFlags& flags) {
     options.until_caught_up = flags.until_caught_up;
     options.checkpoint_every_events = flags.checkpoint_events;
     options.checkpoint_every_ms = flags.checkpoint_ms;
+    options.catch_up_checkpoint_events = flags.catch_up_checkpoint_events;
     options.view_version = kViewVersion;
     options.interleave_seed = flags.interleave_seed;
     options.progress_every_ms = 2000;
@@ -125,6 +133,10 @@ Command AddRunCommand(CLI::App& root) {
       ->capture_default_str();
   command.app->add_option("--checkpoint-ms", flags->checkpoint_ms,
                           "Checkpoint at least this often (milliseconds)")
+      ->capture_default_str();
+  command.app->add_option("--catch-up-checkpoint-events", flags->catch_up_checkpoint_events,
+                          "While a backlog is waiting: checkpoint after this many events "
+                          "(instead of --checkpoint-events / --checkpoint-ms)")
       ->capture_default_str();
   command.app->add_flag("--progress", flags->progress, "Print progress lines to stderr");
   command.app->add_option("--interleave-seed", flags->interleave_seed,

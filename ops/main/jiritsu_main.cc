@@ -21,6 +21,7 @@ int main(int argc, char** argv) {
       jiritsu::AddReplayCommand(root),
       jiritsu::AddServeCommand(root),
       jiritsu::AddTokenCommand(root),
+      jiritsu::AddBenchCommand(root),
   };
   CLI11_PARSE(root, argc, argv);
   for (const auto& command : commands) {

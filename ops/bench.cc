@@ -1,0 +1,763 @@
+// jiritsu bench: see bench.h.
+#include "ops/bench.h"
+
+#include <sys/resource.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <chrono>
+#include <cstdio>
+#include <filesystem>
+#include <fstream>
+#include <map>
+#include <memory>
+#include <optional>
+#include <set>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "core/dedupe_index.h"
+#include "core/embedded_log.h"
+#include "core/kafka_log.h"
+#include "core/kafka_mock_cluster.h"
+#include "core/projection_runtime.h"
+#include "core/replay.h"
+#include "core/state_store.h"
+#include "core/store_diff.h"
+#include "core/topics.h"
+#include "ops/generator.h"
+#include "ops/ingest.h"
+#include "ops/log_factory.h"
+#include "ops/projections.h"
+#include "processors/jiritsu_projector.h"
+#include "processors/query.h"
+#include "processors/rows.h"
+#include "schemas/codec.h"
+
+namespace jiritsu {
+namespace {
+namespace fs = std::filesystem;
+
+constexpr const char* kBaselines[] = {"raw-read", "decode", "raw-write"};
+
+double Now() {
+  return std::chrono::duration<double>(std::chrono::steady_clock::now().time_since_epoch()).count();
+}
+
+double CpuSeconds() {
+  struct rusage usage {};
+  getrusage(RUSAGE_SELF, &usage);
+  return usage.ru_utime.tv_sec + usage.ru_utime.tv_usec / 1e6 + usage.ru_stime.tv_sec +
+         usage.ru_stime.tv_usec / 1e6;
+}
+
+// Resets the kernel's peak-RSS mark (VmHWM) so each phase reports its own
+// peak; false where /proc/self/clear_refs is not writable.
+bool ResetPeakRss() {
+  std::ofstream out("/proc/self/clear_refs");
+  out << "5";
+  return static_cast<bool>(out);
+}
+
+double PeakRssMb() {
+  std::ifstream in("/proc/self/status");
+  std::string line;
+  while (std::getline(in, line)) {
+    if (line.rfind("VmHWM:", 0) == 0) return std::stod(line.substr(6)) / 1024.0;
+  }
+  struct rusage usage {};
+  getrusage(RUSAGE_SELF, &usage);
+  return usage.ru_maxrss / 1024.0;
+}
+
+struct PhaseResult {
+  PhaseResult() = default;
+  explicit PhaseResult(std::string phase) : name(std::move(phase)) {}
+  std::string name;
+  bool skipped = false;
+  std::string note;
+  int64_t events = 0;
+  int64_t bytes = 0;
+  double seconds = 0;
+  double cpu_seconds = 0;
+  double peak_rss_mb = 0;
+  std::vector<double> latencies_ms;  // per request / per event, when relevant
+  std::map<std::string, std::string> extra;  // JSON fragments (already encoded)
+
+  double per_second() const { return seconds > 0 ? events / seconds : 0; }
+  double mb_per_second() const { return seconds > 0 ? bytes / 1e6 / seconds : 0; }
+  // Steadier than the wall-clock rate on a shared machine.
+  double per_cpu_second() const { return cpu_seconds > 0 ? events / cpu_seconds : 0; }
+};
+
+double Percentile(std::vector<double>* sorted_values, double p) {
+  if (sorted_values->empty()) return 0;
+  const size_t index = std::min(sorted_values->size() - 1,
+                                static_cast<size_t>(p / 100.0 * sorted_values->size()));
+  return (*sorted_values)[index];
+}
+
+// Everything one bench run shares between phases.
+class Bench {
+ public:
+  explicit Bench(const BenchOptions& options) : options_(options) {}
+  int Run();
+
+ private:
+  bool Wants(const std::string& phase) const {
+    return std::find(options_.phases.begin(), options_.phases.end(), phase) !=
+           options_.phases.end();
+  }
+  std::string WorkloadTag() const {
+    return "e" + std::to_string(options_.employees) + "-m" + std::to_string(options_.months) + "-s" +
+           std::to_string(options_.seed);
+  }
+  Status EnsureWorkloadFile();
+  Status OpenLogForRun();
+  Result<PhaseResult> Ingest();
+  Result<PhaseResult> ReadPhase(const std::string& name, bool decode);
+  Result<PhaseResult> RawWrite();
+  Result<PhaseResult> Project();
+  Result<PhaseResult> Replay();
+  Result<PhaseResult> Query();
+  Result<PhaseResult> Latency();
+  template <typename Each>
+  Status ReadAll(Each each, int64_t* records, int64_t* bytes);
+  Result<int64_t> TopicEnd(const std::string& topic);
+  // <work dir>/name, removed if it exists.
+  std::string FreshDir(const std::string& name) {
+    const std::string dir = options_.work_dir + "/" + name;
+    fs::remove_all(dir);
+    return dir;
+  }
+  void Report(const std::vector<PhaseResult>& results);
+
+  BenchOptions options_;
+  std::string workload_file_;
+  std::string store_dir_;  // embedded: <work>/embedded-<tag>; kafka: dedupe index parent
+  std::unique_ptr<KafkaMockCluster> mock_;
+  std::unique_ptr<EventLog> log_;
+  std::string log_description_;
+  std::string views_for_query_;
+  std::string project_dir_;  // run-views once Project() ran: caught up
+  int64_t log_bytes_ = 0;  // bytes of the replay's input topics, once read
+};
+
+Status Bench::EnsureWorkloadFile() {
+  workload_file_ = options_.work_dir + "/workload-" + WorkloadTag() + ".jsonl";
+  if (fs::exists(workload_file_)) return Status::Ok();
+  const std::string partial = workload_file_ + ".partial";
+  std::FILE* out = std::fopen(partial.c_str(), "wb");
+  if (out == nullptr) return IOError("cannot create " + partial);
+  GeneratorOptions generator;
+  generator.employees = options_.employees;
+  generator.months = options_.months;
+  generator.seed = options_.seed;
+  const double start = Now();
+  auto summary = GenerateEnterprise(generator, [&](std::string_view line) -> Status {
+    if (std::fwrite(line.data(), 1, line.size(), out) != line.size() || std::fputc('\n', out) == EOF) {
+      return IOError("writing " + partial);
+    }
+    return Status::Ok();
+  });
+  const bool closed = std::fclose(out) == 0;
+  if (!summary.ok()) return summary.status();
+  if (!closed) return IOError("closing " + partial);
+  fs::rename(partial, workload_file_);
+  std::fprintf(stderr, "bench: generated %s (%lld lines) in %.1f s\n", workload_file_.c_str(),
+               static_cast<long long>(summary->lines), Now() - start);
+  return Status::Ok();
+}
+
+Result<int64_t> Bench::TopicEnd(const std::string& topic) {
+  JIRITSU_ASSIGN_OR_RETURN(int32_t partitions, log_->PartitionCount(topic));
+  int64_t total = 0;
+  for (int32_t p = 0; p < partitions; ++p) {
+    JIRITSU_ASSIGN_OR_RETURN(int64_t end, log_->EndOffset({topic, p}));
+    total += end;
+  }
+  return total;
+}
+
+// Opens the log the phases run on. The embedded store is reused when it holds
+// the same workload and nothing a `project` phase would have to re-read
+// (published facts); otherwise it is re-created and loaded, untimed unless
+// `ingest` is a phase (then Ingest() loads it, timed).
+Status Bench::OpenLogForRun() {
+  if (options_.log_kind == "kafka") {
+    std::string bootstrap = options_.kafka_bootstrap;
+    KafkaLogOptions kafka;
+    if (bootstrap.empty()) {
+      mock_ = std::make_unique<KafkaMockCluster>();
+      JIRITSU_ASSIGN_OR_RETURN(bootstrap, mock_->Start(1));
+      kafka.topic_creator = mock_->TopicCreator();
+    }
+    kafka.bootstrap_servers = bootstrap;
+    JIRITSU_ASSIGN_OR_RETURN(kafka.properties, ParseKafkaProperties(options_.kafka_properties));
+    JIRITSU_ASSIGN_OR_RETURN(log_, OpenKafkaLog(kafka));
+    store_dir_ = options_.work_dir + "/kafka-" + WorkloadTag();
+    JIRITSU_RETURN_IF_ERROR(log_->EnsureTopics(AllTopicSpecs(options_.partitions)));
+    log_description_ = mock_ ? "kafka (in-process mock cluster)" : log_->Describe();
+    // A mock cluster starts empty; a real one is loaded unless it already
+    // holds the workload (the caller's responsibility, or --phases ingest).
+    JIRITSU_ASSIGN_OR_RETURN(int64_t employees_end, TopicEnd(std::string(kEmployeeTopic)));
+    if (employees_end == 0 && !Wants("ingest")) {
+      JIRITSU_ASSIGN_OR_RETURN(PhaseResult loaded, Ingest());
+      std::fprintf(stderr, "bench: loaded %lld events (untimed)\n",
+                   static_cast<long long>(loaded.events));
+    }
+    return Status::Ok();
+  }
+  store_dir_ = options_.work_dir + "/embedded-" + WorkloadTag();
+  const std::string loaded_marker = store_dir_ + "/BENCH-LOADED";
+  bool reuse = fs::exists(loaded_marker) && !Wants("ingest");
+  if (reuse) {
+    JIRITSU_ASSIGN_OR_RETURN(log_, OpenEmbeddedLog(store_dir_ + "/log"));
+    JIRITSU_ASSIGN_OR_RETURN(int64_t facts, TopicEnd(std::string(kFactsTopic)));
+    if (facts > 0 && (Wants("project") || Wants("latency"))) {
+      std::fprintf(stderr, "bench: %s holds published facts of an earlier run: reloading it\n",
+                   store_dir_.c_str());
+      log_.reset();
+      reuse = false;
+    }
+  }
+  if (!reuse) {
+    fs::remove_all(store_dir_);
+    fs::create_directories(store_dir_);
+    JIRITSU_ASSIGN_OR_RETURN(log_, OpenEmbeddedLog(store_dir_ + "/log"));
+  }
+  JIRITSU_RETURN_IF_ERROR(log_->EnsureTopics(AllTopicSpecs(options_.partitions)));
+  log_description_ = log_->Describe();
+  if (!reuse && !Wants("ingest")) {
+    JIRITSU_ASSIGN_OR_RETURN(PhaseResult loaded, Ingest());
+    std::fprintf(stderr, "bench: loaded %lld events (untimed)\n",
+                 static_cast<long long>(loaded.events));
+  }
+  return Status::Ok();
+}
+
+Result<PhaseResult> Bench::Ingest() {
+  PhaseResult result("ingest");
+  const std::string index_dir = store_dir_ + "/ingest-index";
+  fs::remove_all(index_dir);
+  fs::create_directories(store_dir_);
+  JIRITSU_ASSIGN_OR_RETURN(auto index, DedupeIndex::Open(index_dir));
+  JIRITSU_ASSIGN_OR_RETURN(auto rejects,
+                           JsonlRejectFile::Create(store_dir_ + "/rejects.jsonl", false));
+  JIRITSU_ASSIGN_OR_RETURN(auto ingestor, Ingestor::Create(log_.get(), index.get(), rejects.get()));
+  std::FILE* in = std::fopen(workload_file_.c_str(), "rb");
+  if (in == nullptr) return IOError("cannot open " + workload_file_);
+  const double start = Now();
+  Status streamed = IngestStream(in, ingestor.get());
+  result.seconds = Now() - start;
+  std::fclose(in);
+  JIRITSU_RETURN_IF_ERROR(streamed);
+  JIRITSU_RETURN_IF_ERROR(rejects->Close());
+  const IngestStats& stats = ingestor->stats();
+  result.events = stats.lines - stats.blank;
+  result.bytes = stats.bytes;
+  result.extra["accepted"] = std::to_string(stats.accepted);
+  result.extra["duplicates"] = std::to_string(stats.duplicates);
+  result.extra["rejected"] = std::to_string(stats.rejected);
+  if (options_.log_kind == "embedded") {
+    std::ofstream(store_dir_ + "/BENCH-LOADED") << WorkloadTag() << "\n";
+  }
+  return result;
+}
+
+// Reads the replay's input topics (reference + the five employee topics) to
+// the end offsets seen at the start, calling `each` per record.
+template <typename Each>
+Status Bench::ReadAll(Each each, int64_t* records, int64_t* bytes) {
+  std::vector<std::string> topics = EmployeeSourceTopics();
+  topics.emplace_back(kReferenceTopic);
+  std::map<TopicPartition, int64_t> starts;
+  std::map<TopicPartition, int64_t> ends;
+  for (const auto& topic : topics) {
+    JIRITSU_ASSIGN_OR_RETURN(int32_t partitions, log_->PartitionCount(topic));
+    for (int32_t p = 0; p < partitions; ++p) {
+      JIRITSU_ASSIGN_OR_RETURN(int64_t end, log_->EndOffset({topic, p}));
+      if (end > 0) ends[{topic, p}] = end;
+      starts[{topic, p}] = 0;
+    }
+  }
+  JIRITSU_ASSIGN_OR_RETURN(auto consumer, log_->NewConsumer(ConsumerOptions{"jiritsu-bench", true}));
+  JIRITSU_RETURN_IF_ERROR(consumer->Assign(starts));
+  std::vector<LogRecord> batch;
+  while (!ends.empty()) {
+    batch.clear();
+    JIRITSU_RETURN_IF_ERROR(consumer->Poll(std::chrono::milliseconds(100), 20000, &batch));
+    for (const auto& record : batch) {
+      auto end = ends.find({record.topic, record.partition});
+      if (end == ends.end() || record.offset >= end->second) continue;
+      ++*records;
+      *bytes += static_cast<int64_t>(record.value.size());
+      each(record);
+      if (record.offset + 1 >= end->second) ends.erase(end);
+    }
+  }
+  return Status::Ok();
+}
+
+Result<PhaseResult> Bench::ReadPhase(const std::string& name, bool decode) {
+  PhaseResult result(name);
+  int64_t decoded = 0;
+  const double start = Now();
+  JIRITSU_RETURN_IF_ERROR(ReadAll(
+      [&](const LogRecord& record) {
+        if (decode) decoded += DecodeJsonEvent(record.value).ok() ? 1 : 0;
+      },
+      &result.events, &result.bytes));
+  result.seconds = Now() - start;
+  if (decode) result.extra["valid"] = std::to_string(decoded);
+  log_bytes_ = result.bytes;
+  return result;
+}
+
+Result<PhaseResult> Bench::RawWrite() {
+  PhaseResult result("raw-write");
+  const std::string dir = FreshDir("raw-write-scratch");
+  StateStoreOptions store_options;
+  store_options.column_families = {"bench"};
+  store_options.disable_wal = true;
+  JIRITSU_ASSIGN_OR_RETURN(auto store, StateStore::Open(dir, store_options));
+  // Records are read first (untimed) so that only the writes are measured.
+  std::vector<std::pair<std::string, std::string>> rows;
+  int64_t records = 0;
+  JIRITSU_RETURN_IF_ERROR(ReadAll(
+      [&](const LogRecord& record) {
+        rows.emplace_back(record.topic + '\0' + std::to_string(record.partition) + '\0' +
+                              std::to_string(record.offset),
+                          record.value);
+      },
+      &records, &result.bytes));
+  StateBatch batch;
+  const double cpu_start = CpuSeconds();
+  const double start = Now();
+  for (const auto& [key, value] : rows) {
+    batch.Put("bench", key, value);
+    if (batch.Count() >= 50'000) {
+      JIRITSU_RETURN_IF_ERROR(store->Write(&batch));
+      batch.Clear();
+    }
+  }
+  JIRITSU_RETURN_IF_ERROR(store->Write(&batch));
+  JIRITSU_RETURN_IF_ERROR(store->SyncAndFlush());
+  result.seconds = Now() - start;
+  result.cpu_seconds = CpuSeconds() - cpu_start;  // the untimed read excluded
+  result.events = records;
+  store.reset();
+  fs::remove_all(dir);
+  return result;
+}
+
+Result<PhaseResult> Bench::Project() {
+  PhaseResult result("project");
+  const std::string dir = FreshDir("run-views");
+  RuntimeOptions runtime_options;
+  runtime_options.state_dir = dir;
+  runtime_options.group_id = "jiritsu-bench-" + std::to_string(::getpid());
+  runtime_options.until_caught_up = true;
+  runtime_options.checkpoint_every_events = options_.project_checkpoint_events;
+  runtime_options.checkpoint_every_ms = options_.project_checkpoint_ms;
+  runtime_options.view_version = kViewVersion;
+  JIRITSU_ASSIGN_OR_RETURN(auto runtime,
+                           ProjectionRuntime::Create(log_.get(), NewProjector(), runtime_options));
+  const double start = Now();
+  JIRITSU_RETURN_IF_ERROR(runtime->Run());
+  result.seconds = Now() - start;
+  const RuntimeStats stats = runtime->stats();
+  result.events = static_cast<int64_t>(stats.events_applied);
+  result.bytes = static_cast<int64_t>(stats.bytes_read);
+  result.extra["checkpoints"] = std::to_string(stats.checkpoints);
+  result.extra["facts_published"] = std::to_string(stats.facts_published);
+  result.extra["dead_letters"] = std::to_string(stats.dead_letters);
+  // Untimed: the same digest as replay's when live and rebuilt views agree.
+  JIRITSU_ASSIGN_OR_RETURN(StoreDigest digest,
+                           DigestFamilies(*runtime->store(), ViewColumnFamilies()));
+  result.extra["digest"] = "\"" + digest.combined + "\"";
+  runtime.reset();
+  views_for_query_ = dir;
+  project_dir_ = dir;
+  return result;
+}
+
+Result<PhaseResult> Bench::Replay() {
+  PhaseResult result("replay");
+  ReplayOptions replay_options;
+  replay_options.views_root = FreshDir("replay-views");
+  replay_options.view_version = kViewVersion;
+  replay_options.checkpoint_every_events = options_.replay_checkpoint_events;
+  replay_options.snapshot = false;
+  replay_options.progress_every_ms = 0;
+  Replayer replayer(log_.get(), [] { return NewProjector(); }, replay_options);
+  JIRITSU_ASSIGN_OR_RETURN(ReplayReport report, replayer.Rebuild({}));
+  result.events = static_cast<int64_t>(report.events);
+  result.seconds = report.seconds;
+  result.bytes = static_cast<int64_t>(replayer.stats().bytes_read);
+  if (result.bytes == 0) result.bytes = log_bytes_;
+  result.extra["digest"] = "\"" + report.digest + "\"";
+  result.extra["records"] = std::to_string(report.records);
+  if (views_for_query_.empty()) views_for_query_ = report.store_dir;
+  return result;
+}
+
+Result<PhaseResult> Bench::Query() {
+  PhaseResult result("query");
+  if (views_for_query_.empty()) {
+    // No views from this run: build them (untimed) the live way.
+    JIRITSU_ASSIGN_OR_RETURN(PhaseResult built, Project());
+    (void)built;
+  }
+  JIRITSU_ASSIGN_OR_RETURN(auto store, OpenViewsForReading(views_for_query_));
+  JIRITSU_ASSIGN_OR_RETURN(auto service, processors::QueryService::Open(store.get()));
+  std::vector<std::string> employees;
+  {
+    const std::string prefix = processors::EmployeeHeaderKey("");
+    auto it = store->NewIterator(processors::kEmployeeFamily);
+    for (it->Seek(prefix); it->Valid() && it->key().starts_with(prefix); it->Next()) {
+      employees.emplace_back(it->key().substr(prefix.size()));
+    }
+    JIRITSU_RETURN_IF_ERROR(it->status());
+  }
+  const std::vector<std::string> roots = service->RootOrgUnits();
+  if (employees.empty()) return FailedPrecondition("query: the views hold no employee");
+  uint64_t state = options_.seed * 0x9e3779b97f4a7c15ULL + 1;
+  auto next = [&state] {  // splitmix64
+    uint64_t z = (state += 0x9e3779b97f4a7c15ULL);
+    z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ULL;
+    z = (z ^ (z >> 27)) * 0x94d049bb133111ebULL;
+    return z ^ (z >> 31);
+  };
+  int64_t errors = 0;
+  result.latencies_ms.reserve(options_.queries);
+  const double start = Now();
+  for (size_t i = 0; i < options_.queries; ++i) {
+    if (options_.query_rate > 0) {  // open loop: request i is due at start + i / rate
+      const double wait = start + static_cast<double>(i) / options_.query_rate - Now();
+      if (wait > 0) std::this_thread::sleep_for(std::chrono::duration<double>(wait));
+    }
+    const uint64_t pick = next();
+    const std::string& employee = employees[pick % employees.size()];
+    // Latency from when the request was due, so a slow answer delays the
+    // next ones' figures too (no coordinated omission).
+    const double t0 = options_.query_rate > 0
+                          ? std::min(Now(), start + static_cast<double>(i) / options_.query_rate)
+                          : Now();
+    Result<std::string> answer = std::string();
+    switch ((pick >> 32) % 5) {
+      case 0:
+      case 1:
+        answer = service->StepStatus(employee);
+        break;
+      case 2:
+      case 3:
+        answer = service->Engagement(employee);
+        break;
+      default:
+        answer = roots.empty() ? service->StepStatus(employee)
+                               : service->Kpi(roots[(pick >> 40) % roots.size()], "FY2024");
+    }
+    result.latencies_ms.push_back((Now() - t0) * 1e3);
+    if (answer.ok()) {
+      result.bytes += static_cast<int64_t>(answer->size());
+    } else {
+      ++errors;
+    }
+  }
+  result.seconds = Now() - start;
+  result.events = static_cast<int64_t>(options_.queries);
+  result.extra["errors"] = std::to_string(errors);
+  result.extra["views"] = "\"" + views_for_query_ + "\"";
+  result.extra["target_rate"] = std::to_string(options_.query_rate);
+  return result;
+}
+
+// Live latency: `jiritsu run` continues on the views `project` built (caught
+// up) while this thread appends new employee events at a steady rate. The
+// events are the workload's own, with new ids and event times shifted past
+// the end of the history, so every employee keeps being folded forward.
+// Producer: the events due in each millisecond are appended and flushed
+// (durable) at once. Runtime: checkpoint every latency_checkpoint_ms.
+// Latency = RuntimeStats::visible_latency_ms (append -> checkpoint commit,
+// 1 ms resolution), over the events applied during the phase.
+Result<PhaseResult> Bench::Latency() {
+  PhaseResult result("latency");
+  if (project_dir_.empty()) JIRITSU_RETURN_IF_ERROR(Project().status());  // untimed catch-up
+  const size_t wanted = static_cast<size_t>(options_.latency_rate * options_.latency_seconds);
+  struct Outgoing {
+    std::string topic, key, value;
+  };
+  std::vector<Event> history;
+  {
+    std::ifstream in(workload_file_);
+    std::string line;
+    while (history.size() < wanted && std::getline(in, line)) {
+      Result<Event> event = DecodeJsonEvent(line);
+      if (event.ok() && IsEmployeeScoped(event->type)) history.push_back(std::move(event).value());
+    }
+  }
+  if (history.empty()) return FailedPrecondition("latency: the workload has no employee event");
+  int64_t first_us = history.front().time_us, last_us = history.front().time_us;
+  for (const Event& event : history) {
+    first_us = std::min(first_us, event.time_us);
+    last_us = std::max(last_us, event.time_us);
+  }
+  // Past every event of the full workload too (its later part was not read).
+  const int64_t shift_us = (last_us - first_us) + int64_t{400} * 86'400'000'000 *
+                                                      std::max(1, options_.months / 12 + 1);
+  std::vector<Outgoing> outgoing;
+  outgoing.reserve(wanted);
+  for (size_t i = 0; i < wanted; ++i) {
+    Event event = history[i % history.size()];
+    const size_t pass = i / history.size() + 1;
+    event.id += "~live" + std::to_string(pass);
+    event.time_us += shift_us * static_cast<int64_t>(pass);
+    outgoing.push_back({TopicForFamily(FamilyOf(event.type)), event.subject, EncodeJsonEvent(event)});
+  }
+
+  RuntimeOptions runtime_options;
+  runtime_options.state_dir = project_dir_;
+  runtime_options.group_id = "jiritsu-bench-latency-" + std::to_string(::getpid());
+  runtime_options.checkpoint_every_ms = options_.latency_checkpoint_ms;
+  runtime_options.checkpoint_every_events = 1'000'000;
+  runtime_options.view_version = kViewVersion;
+  JIRITSU_ASSIGN_OR_RETURN(auto runtime,
+                           ProjectionRuntime::Create(log_.get(), NewProjector(), runtime_options));
+  Status run_status;
+  std::thread runner([&] { run_status = runtime->Run(); });
+  JIRITSU_ASSIGN_OR_RETURN(auto producer, log_->NewProducer());
+  // Wait (bounded) for the partition assignment (a group join on Kafka).
+  for (int i = 0; i < 600; ++i) {
+    bool assigned = false;
+    for (const auto& [tp, progress] : runtime->stats().partitions) {
+      assigned = assigned || tp.topic == kEmployeeTopic;
+    }
+    if (assigned) break;
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  }
+  std::this_thread::sleep_for(std::chrono::milliseconds(200));  // warm-up
+  const double start = Now();
+  size_t sent = 0;
+  Status produced;
+  while (sent < outgoing.size() && produced.ok()) {
+    const double elapsed = Now() - start;
+    const size_t due = std::min(outgoing.size(),
+                                static_cast<size_t>(elapsed * options_.latency_rate) + 1);
+    for (; sent < due && produced.ok(); ++sent) {
+      const Outgoing& o = outgoing[sent];
+      produced = producer->Append(o.topic, o.key, o.value);
+      result.bytes += static_cast<int64_t>(o.value.size());
+    }
+    if (produced.ok()) produced = producer->Flush(std::chrono::seconds(30));
+    const double next_tick = start + static_cast<double>(sent) / options_.latency_rate;
+    const double wait = next_tick - Now();
+    if (wait > 0) std::this_thread::sleep_for(std::chrono::duration<double>(std::min(wait, 0.001)));
+  }
+  const double produce_seconds = Now() - start;
+  // Wait (bounded) until every produced event is visible.
+  for (int i = 0; i < 3000 && produced.ok(); ++i) {
+    if (runtime->stats().events_applied >= sent) break;
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  }
+  std::this_thread::sleep_for(std::chrono::milliseconds(5 * options_.latency_checkpoint_ms + 50));
+  runtime->Stop();
+  runner.join();
+  JIRITSU_RETURN_IF_ERROR(produced);
+  JIRITSU_RETURN_IF_ERROR(run_status);
+  const RuntimeStats stats = runtime->stats();
+  for (const auto& [ms, count] : stats.visible_latency_ms) {
+    result.latencies_ms.insert(result.latencies_ms.end(), count, static_cast<double>(ms));
+  }
+  result.events = static_cast<int64_t>(sent);
+  result.seconds = produce_seconds;
+  result.extra["applied"] = std::to_string(stats.events_applied);
+  result.extra["checkpoints"] = std::to_string(stats.checkpoints);
+  result.extra["target_rate"] = std::to_string(static_cast<int64_t>(options_.latency_rate));
+  result.extra["checkpoint_ms"] = std::to_string(options_.latency_checkpoint_ms);
+  return result;
+}
+
+void AppendNumber(std::string* out, double value) {
+  char buffer[64];
+  std::snprintf(buffer, sizeof(buffer), "%.6g", value);
+  *out += buffer;
+}
+
+void Bench::Report(const std::vector<PhaseResult>& results) {
+  std::map<std::string, const PhaseResult*> by_name;
+  for (const auto& result : results) by_name[result.name] = &result;
+  std::printf("jiritsu bench: %s, %d employees, %d months, seed %llu\n", log_description_.c_str(),
+              options_.employees, options_.months, static_cast<unsigned long long>(options_.seed));
+  std::printf("%-10s %11s %9s %12s %9s %8s %12s %9s %9s %9s %9s\n", "phase", "events", "seconds",
+              "events/s", "MB/s", "CPU s", "events/CPU s", "RSS MB", "p50 ms", "p99 ms",
+              "p99.9 ms");
+  std::string json = "{\"workload\":{\"employees\":" + std::to_string(options_.employees) +
+                     ",\"months\":" + std::to_string(options_.months) +
+                     ",\"seed\":" + std::to_string(options_.seed) + ",\"log\":\"" +
+                     options_.log_kind + "\",\"partitions\":" + std::to_string(options_.partitions) +
+                     ",\"cpus\":" + std::to_string(::sysconf(_SC_NPROCESSORS_ONLN)) + "}";
+  json += ",\"phases\":{";
+  bool first = true;
+  for (auto result : results) {
+    if (!first) json += ",";
+    first = false;
+    json += "\"" + result.name + "\":{";
+    if (result.skipped) {
+      std::printf("%-10s skipped: %s\n", result.name.c_str(), result.note.c_str());
+      json += "\"skipped\":true,\"note\":\"" + result.note + "\"}";
+      continue;
+    }
+    std::sort(result.latencies_ms.begin(), result.latencies_ms.end());
+    const bool has_latency = !result.latencies_ms.empty();
+    const double p50 = Percentile(&result.latencies_ms, 50);
+    const double p99 = Percentile(&result.latencies_ms, 99);
+    const double p999 = Percentile(&result.latencies_ms, 99.9);
+    std::printf("%-10s %11lld %9.2f %12.0f %9.1f %8.2f %12.0f %9.0f", result.name.c_str(),
+                static_cast<long long>(result.events), result.seconds, result.per_second(),
+                result.mb_per_second(), result.cpu_seconds, result.per_cpu_second(),
+                result.peak_rss_mb);
+    if (has_latency) {
+      std::printf(" %9.3f %9.3f %9.3f\n", p50, p99, p999);
+    } else {
+      std::printf(" %9s %9s %9s\n", "-", "-", "-");
+    }
+    json += "\"events\":" + std::to_string(result.events) + ",\"seconds\":";
+    AppendNumber(&json, result.seconds);
+    json += ",\"events_per_s\":";
+    AppendNumber(&json, result.per_second());
+    json += ",\"mb_per_s\":";
+    AppendNumber(&json, result.mb_per_second());
+    json += ",\"cpu_s\":";
+    AppendNumber(&json, result.cpu_seconds);
+    json += ",\"events_per_cpu_s\":";
+    AppendNumber(&json, result.per_cpu_second());
+    json += ",\"peak_rss_mb\":";
+    AppendNumber(&json, result.peak_rss_mb);
+    if (has_latency) {
+      json += ",\"latency_ms\":{\"p50\":";
+      AppendNumber(&json, p50);
+      json += ",\"p99\":";
+      AppendNumber(&json, p99);
+      json += ",\"p999\":";
+      AppendNumber(&json, p999);
+      json += "}";
+    }
+    for (const auto& [key, value] : result.extra) json += ",\"" + key + "\":" + value;
+    json += "}";
+  }
+  json += "},\"ratios\":{";
+  std::string cpu_json;  // the same ratios of events per CPU second
+  first = true;
+  for (const auto& result : results) {
+    // Throughput phases against every baseline, the baselines against the
+    // raw read; query and latency run at a requested rate: no ratio.
+    if (result.skipped || result.name == "query" || result.name == "latency") continue;
+    const bool is_baseline = std::find(std::begin(kBaselines), std::end(kBaselines),
+                                       result.name) != std::end(kBaselines);
+    for (const char* baseline : kBaselines) {
+      if (is_baseline && std::string_view(baseline) != "raw-read") continue;
+      auto base = by_name.find(baseline);
+      if (base == by_name.end() || base->second->skipped || result.name == baseline) continue;
+      if (base->second->per_second() <= 0) continue;
+      const double ratio = result.per_second() / base->second->per_second();
+      const double cpu_ratio = base->second->per_cpu_second() > 0
+                                   ? result.per_cpu_second() / base->second->per_cpu_second()
+                                   : 0;
+      std::printf("  %s / %s = %.4f (per CPU second: %.4f)\n", result.name.c_str(), baseline,
+                  ratio, cpu_ratio);
+      if (!first) json += ",";
+      if (!first) cpu_json += ",";
+      first = false;
+      json += "\"" + result.name + "/" + baseline + "\":";
+      AppendNumber(&json, ratio);
+      cpu_json += "\"" + result.name + "/" + baseline + "\":";
+      AppendNumber(&cpu_json, cpu_ratio);
+    }
+  }
+  json += "},\"cpu_ratios\":{" + cpu_json + "}}";
+  std::fflush(stdout);
+  if (!options_.json_path.empty()) {
+    std::ofstream out(options_.json_path);
+    out << json << "\n";
+    if (!out) std::fprintf(stderr, "bench: cannot write %s\n", options_.json_path.c_str());
+  }
+}
+
+int Bench::Run() {
+  for (const auto& phase : options_.phases) {
+    const auto& names = BenchPhaseNames();
+    if (std::find(names.begin(), names.end(), phase) == names.end()) {
+      std::fprintf(stderr, "bench: unknown phase \"%s\"\n", phase.c_str());
+      return 2;
+    }
+  }
+  if (options_.log_kind != "embedded" && options_.log_kind != "kafka") {
+    std::fprintf(stderr, "bench: --log must be embedded or kafka, not \"%s\"\n",
+                 options_.log_kind.c_str());
+    return 2;
+  }
+  std::error_code error;
+  fs::create_directories(options_.work_dir, error);
+  if (error) {
+    std::fprintf(stderr, "bench: cannot create %s: %s\n", options_.work_dir.c_str(),
+                 error.message().c_str());
+    return 3;
+  }
+  auto fail = [](const std::string& what, const Status& status) {
+    std::fprintf(stderr, "bench: %s: %s\n", what.c_str(), status.ToString().c_str());
+    return 3;
+  };
+  if (Status s = EnsureWorkloadFile(); !s.ok()) return fail("workload", s);
+  if (Status s = OpenLogForRun(); !s.ok()) return fail("log", s);
+
+  std::vector<PhaseResult> results;
+  for (const std::string& phase : BenchPhaseNames()) {
+    if (!Wants(phase)) continue;
+    if (phase == "ingest-http") {
+      // TODO(service): drive the HTTP ingest endpoint (jiritsu serve) once
+      // it exists; until then the phase is reported as skipped.
+      PhaseResult skipped;
+      skipped.name = phase;
+      skipped.skipped = true;
+      skipped.note = "HTTP service not available in this build";
+      results.push_back(skipped);
+      continue;
+    }
+    std::fprintf(stderr, "bench: %s ...\n", phase.c_str());
+    const bool rss_reset = ResetPeakRss();
+    const double cpu_start = CpuSeconds();
+    Result<PhaseResult> result = phase == "ingest"     ? Ingest()
+                                 : phase == "raw-read" ? ReadPhase(phase, false)
+                                 : phase == "decode"   ? ReadPhase(phase, true)
+                                 : phase == "raw-write" ? RawWrite()
+                                 : phase == "project"  ? Project()
+                                 : phase == "replay"   ? Replay()
+                                 : phase == "query"    ? Query()
+                                                       : Latency();
+    if (!result.ok()) return fail(phase, result.status());
+    if (result->cpu_seconds == 0) result->cpu_seconds = CpuSeconds() - cpu_start;
+    result->peak_rss_mb = PeakRssMb();
+    if (!rss_reset) result->note = "peak RSS of the process so far";
+    results.push_back(std::move(result).value());
+  }
+  Report(results);
+  return 0;
+}
+
+}  // namespace
+
+const std::vector<std::string>& BenchPhaseNames() {
+  static const std::vector<std::string> names = {"ingest",  "ingest-http", "raw-read",
+                                                 "decode",  "raw-write",   "project",
+                                                 "replay",  "query",       "latency"};
+  return names;
+}
+
+int RunBench(const BenchOptions& options) {
+  Bench bench(options);
+  return bench.Run();
+}
+
+}  // namespace jiritsu

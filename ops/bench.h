@@ -1,0 +1,85 @@
+// `jiritsu bench`: the flag-driven end-to-end benchmark (in the spirit of
+// RocksDB's db_bench). It generates (or reuses) an enterprise workload, loads
+// it into the embedded log or Kafka, and runs named phases over the same data
+// in one process, so the pipeline's rates sit next to the baselines of this
+// machine:
+//
+//   ingest     the CLI ingest path (validate, dedupe, append) of the JSONL
+//              workload into a fresh log
+//   raw-read   read the replay's input topics with no processing (baseline)
+//   decode     the same plus DecodeJsonEvent (baseline)
+//   raw-write  one RocksDB WriteBatch put per record, WAL off, 50k-op
+//              batches, one sync (baseline)
+//   project    `jiritsu run --until-caught-up` into a fresh store
+//   replay     `jiritsu replay` (rebuild) into a fresh generation
+//   query      point and KPI queries against the views built by project (or
+//              replay): latency percentiles
+//   latency    live projection while a producer appends at a steady rate:
+//              produce -> view-visible latency percentiles
+//   ingest-http  the HTTP service's ingest: not wired yet (a TODO hook; the
+//              phase is reported as skipped)
+//
+// For each phase it prints events/s, MB/s, CPU seconds, peak RSS and (where
+// relevant) latency percentiles, plus the ratio of every phase to every
+// baseline run, and writes the same as JSON (--json FILE):
+//   {"workload":{...},"phases":{"<phase>":{"events":n,"seconds":s,
+//    "events_per_s":x,"mb_per_s":y,"cpu_s":c,"peak_rss_mb":m,
+//    "latency_ms":{"p50":..,"p99":..,"p999":..}}},
+//    "ratios":{"<phase>/<baseline>":r}}
+// Figures only: nothing here asserts a time.
+//
+// Work directory (--work-dir, kept between runs so a large workload is
+// generated once): workload-e<E>-m<M>-s<S>.jsonl, embedded-e<E>-m<M>-s<S>/
+// (store with log and ingest index, reused unless ingest is a phase),
+// run-views/, replay-views/, scratch stores of the baselines (removed).
+//
+// Thread-safety: RunBench runs on the calling thread (plus the latency
+// phase's producer thread). Failure: prints the error and returns exit code
+// 2 (usage) or 3 (I/O, log).
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <string>
+#include <vector>
+
+namespace jiritsu {
+
+struct BenchOptions {
+  int32_t employees = 2000;
+  int32_t months = 12;
+  uint64_t seed = 1;
+  std::string work_dir = "./jiritsu-bench";
+  // Phase names (see above); run in the canonical order whatever the order
+  // given here.
+  std::vector<std::string> phases = {"ingest", "raw-read", "decode", "raw-write",
+                                     "project", "replay",  "query"};
+  std::string log_kind = "embedded";  // embedded | kafka
+  // Kafka: empty = an in-process librdkafka mock cluster.
+  std::string kafka_bootstrap;
+  std::vector<std::string> kafka_properties;
+  int32_t partitions = 8;
+  // project: checkpoint cadence (as `jiritsu run`).
+  size_t project_checkpoint_events = 50'000;
+  int64_t project_checkpoint_ms = 1000;
+  // replay: checkpoint cadence (as `jiritsu replay`).
+  size_t replay_checkpoint_events = 500'000;
+  // query: number of requests, issued at this steady rate (requests/s; 0 =
+  // back to back), one at a time, in process (the HTTP service's figure
+  // comes from wrk against `jiritsu serve`).
+  size_t queries = 10'000;
+  double query_rate = 1000;
+  // latency: steady producer rate, duration, live checkpoint cadence.
+  double latency_rate = 20'000;
+  double latency_seconds = 10;
+  int64_t latency_checkpoint_ms = 10;
+  std::string json_path;
+};
+
+// Every phase name RunBench accepts.
+const std::vector<std::string>& BenchPhaseNames();
+
+// Returns the process exit code (0, 2 usage, 3 I/O or log failure).
+int RunBench(const BenchOptions& options);
+
+}  // namespace jiritsu

@@ -1,0 +1,83 @@
+// `jiritsu bench`: the end-to-end benchmark driver (ops/bench.h).
+#include <CLI/CLI.hpp>
+
+#include <memory>
+#include <sstream>
+
+#include "ops/bench.h"
+#include "ops/cli.h"
+
+namespace jiritsu {
+
+Command AddBenchCommand(CLI::App& root) {
+  auto options = std::make_shared<BenchOptions>();
+  auto phases = std::make_shared<std::string>();
+  Command command;
+  command.app = root.add_subcommand(
+      "bench", "End-to-end benchmark: ingest, project, replay, query and the raw baselines on "
+               "one generated workload; prints a table and optional JSON");
+  CLI::App* app = command.app;
+  app->add_option("--employees", options->employees, "Workload: initial headcount")
+      ->capture_default_str()
+      ->check(CLI::Range(10, 10'000'000));
+  app->add_option("--months", options->months, "Workload: simulated months")
+      ->capture_default_str()
+      ->check(CLI::Range(1, 240));
+  app->add_option("--seed", options->seed, "Workload: generator seed")->capture_default_str();
+  app->add_option("--work-dir", options->work_dir,
+                  "Workload, stores and scratch space (kept: a workload is generated once)")
+      ->capture_default_str();
+  std::string default_phases;
+  for (const auto& phase : options->phases) {
+    default_phases += (default_phases.empty() ? "" : ",") + phase;
+  }
+  *phases = default_phases;
+  std::string all;
+  for (const auto& phase : BenchPhaseNames()) all += (all.empty() ? "" : ",") + phase;
+  app->add_option("--phases", *phases, "Comma-separated phases to run, of: " + all)
+      ->capture_default_str();
+  app->add_option("--log", options->log_kind, "embedded | kafka")->capture_default_str();
+  app->add_option("--kafka", options->kafka_bootstrap,
+                  "With --log kafka: bootstrap servers (default: an in-process mock cluster)");
+  app->add_option("--kafka-property", options->kafka_properties,
+                  "librdkafka property key=value; repeatable");
+  app->add_option("--partitions", options->partitions, "Employee topic partitions")
+      ->capture_default_str()
+      ->check(CLI::Range(1, 256));
+  app->add_option("--checkpoint-events", options->project_checkpoint_events,
+                  "project: checkpoint after this many events")
+      ->capture_default_str();
+  app->add_option("--checkpoint-ms", options->project_checkpoint_ms,
+                  "project: checkpoint at least this often")
+      ->capture_default_str();
+  app->add_option("--replay-checkpoint-events", options->replay_checkpoint_events,
+                  "replay: checkpoint after this many events")
+      ->capture_default_str();
+  app->add_option("--queries", options->queries, "query: number of requests")
+      ->capture_default_str();
+  app->add_option("--query-rate", options->query_rate,
+                  "query: requests per second (0: back to back)")
+      ->capture_default_str();
+  app->add_option("--latency-rate", options->latency_rate,
+                  "latency: events/s the producer appends")
+      ->capture_default_str();
+  app->add_option("--latency-seconds", options->latency_seconds,
+                  "latency: how long the producer runs")
+      ->capture_default_str();
+  app->add_option("--latency-checkpoint-ms", options->latency_checkpoint_ms,
+                  "latency: checkpoint cadence of the live runtime")
+      ->capture_default_str();
+  app->add_option("--json", options->json_path, "Also write the figures as JSON to this file");
+  command.run = [options, phases] {
+    options->phases.clear();
+    std::stringstream list(*phases);
+    std::string phase;
+    while (std::getline(list, phase, ',')) {
+      if (!phase.empty()) options->phases.push_back(phase);
+    }
+    return RunBench(*options);
+  };
+  return command;
+}
+
+}  // namespace jiritsu

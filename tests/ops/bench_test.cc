@@ -1,0 +1,100 @@
+// Smoke test of `jiritsu bench` on a tiny workload: every requested phase
+// runs and the JSON report carries positive rates and the ratios to the
+// baselines. Figures are never compared with a time (CI machines vary).
+#include <gtest/gtest.h>
+#include <simdjson.h>
+
+#include <string>
+#include <vector>
+
+#include "tests/testing/subprocess.h"
+
+namespace jiritsu {
+namespace {
+
+using testing::CommandResult;
+using testing::JiritsuBinary;
+using testing::RunCommand;
+using testing::TempDir;
+
+void ExpectReport(const std::string& path, const std::vector<std::string>& phases,
+                  const std::vector<std::string>& ratios) {
+  simdjson::dom::parser parser;
+  simdjson::dom::element report;
+  ASSERT_EQ(parser.load(path).get(report), simdjson::SUCCESS) << path;
+  for (const std::string& phase : phases) {
+    double rate = 0;
+    ASSERT_EQ(report["phases"][phase]["events_per_s"].get_double().get(rate), simdjson::SUCCESS)
+        << phase;
+    EXPECT_GT(rate, 0) << phase;
+    int64_t events = 0;
+    ASSERT_EQ(report["phases"][phase]["events"].get_int64().get(events), simdjson::SUCCESS);
+    EXPECT_GT(events, 0) << phase;
+  }
+  for (const std::string& ratio : ratios) {
+    double value = 0;
+    ASSERT_EQ(report["ratios"][ratio].get_double().get(value), simdjson::SUCCESS) << ratio;
+    EXPECT_GT(value, 0) << ratio;
+  }
+}
+
+TEST(BenchTest, EmbeddedLogEveryPhaseReportsPositiveRatesAndRatios) {
+  TempDir dir;
+  const std::string json = dir.path() + "/bench.json";
+  CommandResult run = RunCommand({JiritsuBinary(), "bench", "--employees", "30", "--months", "3",
+                                  "--work-dir", dir.path() + "/work", "--queries", "300",
+                                  "--phases",
+                                  "ingest,ingest-http,raw-read,decode,raw-write,project,replay,"
+                                  "query,latency",
+                                  "--latency-seconds", "1", "--latency-rate", "500", "--json",
+                                  json});
+  ASSERT_EQ(run.exit_code, 0) << run.stderr_text << run.stdout_text;
+  EXPECT_NE(run.stdout_text.find("replay / raw-read"), std::string::npos) << run.stdout_text;
+  ExpectReport(json,
+               {"ingest", "raw-read", "decode", "raw-write", "project", "replay", "query",
+                "latency"},
+               {"replay/raw-read", "replay/raw-write", "project/raw-read", "decode/raw-read"});
+  simdjson::dom::parser parser;
+  simdjson::dom::element report;
+  ASSERT_EQ(parser.load(json).get(report), simdjson::SUCCESS);
+  bool skipped = false;
+  EXPECT_EQ(report["phases"]["ingest-http"]["skipped"].get_bool().get(skipped), simdjson::SUCCESS);
+  EXPECT_TRUE(skipped);
+  double p99 = 0;
+  ASSERT_EQ(report["phases"]["query"]["latency_ms"]["p99"].get_double().get(p99),
+            simdjson::SUCCESS);
+  EXPECT_GT(p99, 0);
+  ASSERT_EQ(report["phases"]["latency"]["latency_ms"]["p99"].get_double().get(p99),
+            simdjson::SUCCESS);
+  EXPECT_GT(p99, 0);
+
+  // A second run reuses the workload and the loaded log.
+  CommandResult again = RunCommand({JiritsuBinary(), "bench", "--employees", "30", "--months",
+                                    "3", "--work-dir", dir.path() + "/work", "--phases",
+                                    "raw-read,replay", "--json", json});
+  ASSERT_EQ(again.exit_code, 0) << again.stderr_text;
+  EXPECT_EQ(again.stderr_text.find("generated"), std::string::npos) << again.stderr_text;
+  ExpectReport(json, {"raw-read", "replay"}, {"replay/raw-read"});
+}
+
+TEST(BenchTest, KafkaMockClusterReplayAndRawRead) {
+  TempDir dir;
+  const std::string json = dir.path() + "/bench.json";
+  CommandResult run = RunCommand({JiritsuBinary(), "bench", "--log", "kafka", "--employees", "20",
+                                  "--months", "2", "--work-dir", dir.path() + "/work", "--phases",
+                                  "raw-read,replay", "--json", json});
+  ASSERT_EQ(run.exit_code, 0) << run.stderr_text << run.stdout_text;
+  ExpectReport(json, {"raw-read", "replay"}, {"replay/raw-read"});
+}
+
+TEST(BenchTest, UnknownPhaseIsAUsageError) {
+  TempDir dir;
+  CommandResult run = RunCommand({JiritsuBinary(), "bench", "--work-dir", dir.path(), "--phases",
+                                  "replay,warp-speed"});
+  EXPECT_EQ(run.exit_code, 2);
+  EXPECT_NE(run.stderr_text.find("unknown phase \"warp-speed\""), std::string::npos)
+      << run.stderr_text;
+}
+
+}  // namespace
+}  // namespace jiritsu

@@ -1,10 +1,10 @@
+#include "processors/cereal_io.h"
 #include "processors/aggregates.h"
 
 #include <algorithm>
 #include <cereal/archives/portable_binary.hpp>
 #include <cereal/types/map.hpp>
 #include <cereal/types/vector.hpp>
-#include <sstream>
 
 namespace jiritsu::processors {
 
@@ -14,13 +14,7 @@ bool KpiRow::IsZero() const {
 }
 
 std::string EncodeKpiRow(const KpiRow& row) {
-  std::ostringstream out;
-  out.put(static_cast<char>(kKpiRowFormat));
-  {
-    cereal::PortableBinaryOutputArchive archive(out);
-    archive(row.values, row.lead_minutes);
-  }
-  return std::move(out).str();
+  return EncodeCereal(kKpiRowFormat, row.values, row.lead_minutes);
 }
 
 Result<KpiRow> DecodeKpiRow(std::string_view bytes) {
@@ -28,12 +22,8 @@ Result<KpiRow> DecodeKpiRow(std::string_view bytes) {
     return Corruption("kpi row: unknown format version");
   }
   KpiRow row;
-  try {
-    std::istringstream in(std::string(bytes.substr(1)));
-    cereal::PortableBinaryInputArchive archive(in);
-    archive(row.values, row.lead_minutes);
-  } catch (const std::exception& e) {
-    return Corruption(std::string("kpi row: ") + e.what());
+  if (auto error = DecodeCereal(bytes.substr(1), row.values, row.lead_minutes)) {
+    return Corruption("kpi row: " + *error);
   }
   return row;
 }

@@ -1,3 +1,4 @@
+#include "processors/cereal_io.h"
 #include "processors/employee_state.h"
 
 #include <cereal/archives/portable_binary.hpp>
@@ -7,7 +8,6 @@
 #include <cereal/types/string.hpp>
 #include <cereal/types/utility.hpp>
 #include <cereal/types/vector.hpp>
-#include <sstream>
 
 namespace jiritsu::processors {
 
@@ -35,13 +35,7 @@ std::string_view DeclarationKindName(DeclarationKind kind) {
 }
 
 std::string EncodeEmployeeState(const EmployeeState& state) {
-  std::ostringstream out;
-  out.put(static_cast<char>(kEmployeeStateFormat));
-  {
-    cereal::PortableBinaryOutputArchive archive(out);
-    archive(state);
-  }
-  return std::move(out).str();
+  return EncodeCereal(kEmployeeStateFormat, state);
 }
 
 Result<EmployeeState> DecodeEmployeeState(std::string_view bytes) {
@@ -49,12 +43,8 @@ Result<EmployeeState> DecodeEmployeeState(std::string_view bytes) {
     return Corruption("employee state: unknown format version");
   }
   EmployeeState state;
-  try {
-    std::istringstream in(std::string(bytes.substr(1)));
-    cereal::PortableBinaryInputArchive archive(in);
-    archive(state);
-  } catch (const std::exception& e) {
-    return Corruption(std::string("employee state: ") + e.what());
+  if (auto error = DecodeCereal(bytes.substr(1), state)) {
+    return Corruption("employee state: " + *error);
   }
   return state;
 }

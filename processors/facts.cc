@@ -1,3 +1,4 @@
+#include "processors/cereal_io.h"
 #include "processors/facts.h"
 
 #include <algorithm>
@@ -9,7 +10,6 @@
 #include <cereal/types/vector.hpp>
 #include <map>
 #include <set>
-#include <sstream>
 #include <tuple>
 
 namespace jiritsu::processors {
@@ -301,13 +301,7 @@ EmployeeFacts BuildFacts(const EmployeeState& state, const ReferenceTable& refer
 }
 
 std::string EncodeFacts(const EmployeeFacts& facts) {
-  std::ostringstream out;
-  out.put(static_cast<char>(kFactsFormat));
-  {
-    cereal::PortableBinaryOutputArchive archive(out);
-    archive(facts);
-  }
-  return std::move(out).str();
+  return EncodeCereal(kFactsFormat, facts);
 }
 
 Result<EmployeeFacts> DecodeFacts(std::string_view bytes) {
@@ -315,12 +309,8 @@ Result<EmployeeFacts> DecodeFacts(std::string_view bytes) {
     return Corruption("employee facts: unknown format version");
   }
   EmployeeFacts facts;
-  try {
-    std::istringstream in(std::string(bytes.substr(1)));
-    cereal::PortableBinaryInputArchive archive(in);
-    archive(facts);
-  } catch (const std::exception& e) {
-    return Corruption(std::string("employee facts: ") + e.what());
+  if (auto error = DecodeCereal(bytes.substr(1), facts)) {
+    return Corruption("employee facts: " + *error);
   }
   return facts;
 }

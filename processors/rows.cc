@@ -1,8 +1,8 @@
+#include "processors/cereal_io.h"
 #include "processors/rows.h"
 
 #include <cereal/archives/portable_binary.hpp>
 #include <cereal/types/string.hpp>
-#include <sstream>
 
 #include "processors/reference_table.h"
 
@@ -61,13 +61,7 @@ std::string RejectionKey(std::string_view employee, const EventRef& ref) {
 }
 
 std::string EncodeRejection(const Rejection& rejection) {
-  std::ostringstream out;
-  out.put(static_cast<char>(kRejectionFormat));
-  {
-    cereal::PortableBinaryOutputArchive archive(out);
-    archive(rejection);
-  }
-  return std::move(out).str();
+  return EncodeCereal(kRejectionFormat, rejection);
 }
 
 Result<Rejection> DecodeRejection(std::string_view bytes) {
@@ -75,12 +69,8 @@ Result<Rejection> DecodeRejection(std::string_view bytes) {
     return Corruption("rejection: unknown format version");
   }
   Rejection rejection;
-  try {
-    std::istringstream in(std::string(bytes.substr(1)));
-    cereal::PortableBinaryInputArchive archive(in);
-    archive(rejection);
-  } catch (const std::exception& e) {
-    return Corruption(std::string("rejection: ") + e.what());
+  if (auto error = DecodeCereal(bytes.substr(1), rejection)) {
+    return Corruption("rejection: " + *error);
   }
   return rejection;
 }

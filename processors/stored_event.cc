@@ -1,10 +1,10 @@
+#include "processors/cereal_io.h"
 #include "processors/stored_event.h"
 
 #include <sodium.h>
 
 #include <cereal/archives/portable_binary.hpp>
 #include <cereal/types/string.hpp>
-#include <sstream>
 
 #include "schemas/codec.h"
 
@@ -21,13 +21,8 @@ void EnsureSodium() {
 }  // namespace
 
 std::string EncodeStoredEvent(const Event& event, const SourcePosition& position) {
-  std::ostringstream out;
-  out.put(static_cast<char>(kStoredEventFormat));
-  {
-    cereal::PortableBinaryOutputArchive archive(out);
-    archive(position.topic, position.partition, position.offset, EncodeBinaryEvent(event));
-  }
-  return std::move(out).str();
+  return EncodeCereal(kStoredEventFormat, position.topic, position.partition, position.offset,
+                      EncodeBinaryEvent(event));
 }
 
 Result<StoredEvent> DecodeStoredEvent(std::string_view bytes) {
@@ -36,12 +31,8 @@ Result<StoredEvent> DecodeStoredEvent(std::string_view bytes) {
   }
   StoredEvent stored;
   std::string event_bytes;
-  try {
-    std::istringstream in(std::string(bytes.substr(1)));
-    cereal::PortableBinaryInputArchive archive(in);
-    archive(stored.position.topic, stored.position.partition, stored.position.offset, event_bytes);
-  } catch (const std::exception& e) {
-    return Corruption(std::string("stored event: ") + e.what());
+  if (auto error = DecodeCereal(bytes.substr(1), stored.position.topic, stored.position.partition, stored.position.offset, event_bytes)) {
+    return Corruption("stored event: " + *error);
   }
   auto event = DecodeBinaryEvent(event_bytes);
   if (!event.ok()) return event.status().WithContext("stored event");

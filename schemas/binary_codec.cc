@@ -87,6 +87,7 @@ uint32_t GetU32(const char* in) {
 class StringSink : public std::streambuf {
  public:
   explicit StringSink(std::string* out) : out_(out) {}
+  void set_target(std::string* out) { out_ = out; }
 
  protected:
   std::streamsize xsputn(const char* s, std::streamsize n) override {
@@ -291,7 +292,9 @@ Result<Event> DecodePayload(std::string_view payload, bool allow_trailing) {
     return Corruption("binary event: bad endianness flag");
   }
   SpanSource source(payload.data(), payload.size());
-  std::istream stream(&source);
+  // One stream per thread (see EncodeBinaryEvent); rdbuf() also clears its state.
+  thread_local std::istream stream(nullptr);
+  stream.rdbuf(&source);
   cereal::PortableBinaryInputArchive ar(
       stream, cereal::PortableBinaryInputArchive::Options::LittleEndian());
   BinaryFieldReader reader(&ar, &source);
@@ -334,8 +337,12 @@ Result<Event> DecodePayload(std::string_view payload, bool allow_trailing) {
 std::string EncodeBinaryEvent(const Event& event) {
   std::string out(kHeaderBytes, '\0');
   {
-    StringSink sink(&out);
-    std::ostream stream(&sink);
+    // One stream per thread: constructing a std::ostream (ios init, locale)
+    // per event cost more than encoding it (docs/performance.md).
+    thread_local StringSink sink(nullptr);
+    thread_local std::ostream stream(&sink);
+    sink.set_target(&out);
+    stream.clear();
     cereal::PortableBinaryOutputArchive ar(
         stream, cereal::PortableBinaryOutputArchive::Options::LittleEndian());
     BinaryFieldWriter writer(&ar);
@@ -351,6 +358,7 @@ std::string EncodeBinaryEvent(const Event& event) {
           fields::VisitFields(writer, const_cast<T&>(data));  // writers only read
         },
         event.data);
+    sink.set_target(nullptr);
   }
   const std::string_view payload = std::string_view(out).substr(kHeaderBytes);
   out[0] = kMagic[0];

@@ -1,0 +1,113 @@
+// Cereal portable-binary encoding of the processors' stored values without
+// a std::ostringstream / std::istringstream per value.
+//
+// Why: the profile of projection and replay (docs/performance.md) showed the
+// construction of a string stream (ios_base init, locale) costing more than
+// encoding a journal row or a small state. These helpers reuse one stream
+// object per thread and read straight from the stored bytes (no copy). The
+// bytes are exactly those of `std::ostringstream` + cereal: format byte, then
+// one PortableBinaryOutputArchive (its endianness byte, then the values).
+//
+// Thread-safety: reentrant; each thread has its own stream objects, and a
+// nested call (a value whose serialisation encodes another one) falls back to
+// local objects. Failure: DecodeCereal returns the exception text of a value
+// cereal cannot read (truncated, oversized length), never throws.
+#pragma once
+
+#include <cereal/archives/portable_binary.hpp>
+
+#include <cstdint>
+#include <istream>
+#include <optional>
+#include <ostream>
+#include <streambuf>
+#include <string>
+#include <string_view>
+
+namespace jiritsu::processors {
+namespace cereal_io_detail {
+
+// Appends everything written to a target string.
+class AppendBuf : public std::streambuf {
+ public:
+  void set_target(std::string* out) { out_ = out; }
+
+ protected:
+  std::streamsize xsputn(const char* s, std::streamsize n) override {
+    out_->append(s, static_cast<size_t>(n));
+    return n;
+  }
+  int_type overflow(int_type ch) override {
+    if (!traits_type::eq_int_type(ch, traits_type::eof())) out_->push_back(traits_type::to_char_type(ch));
+    return traits_type::not_eof(ch);
+  }
+
+ private:
+  std::string* out_ = nullptr;
+};
+
+// Reads a byte range in place.
+class ViewBuf : public std::streambuf {
+ public:
+  void set_source(std::string_view bytes) {
+    char* begin = const_cast<char*>(bytes.data());  // get area only: never written
+    setg(begin, begin, begin + bytes.size());
+  }
+};
+
+struct Writer {
+  AppendBuf buf;
+  std::ostream stream{&buf};
+  bool in_use = false;
+};
+
+struct Reader {
+  ViewBuf buf;
+  std::istream stream{&buf};
+  bool in_use = false;
+};
+
+}  // namespace cereal_io_detail
+
+// format byte + cereal PortableBinary archive of `values`.
+template <class... T>
+std::string EncodeCereal(uint8_t format, const T&... values) {
+  std::string out(1, static_cast<char>(format));
+  thread_local cereal_io_detail::Writer shared;
+  cereal_io_detail::Writer local_writer;
+  cereal_io_detail::Writer& writer = shared.in_use ? local_writer : shared;
+  writer.in_use = true;
+  writer.buf.set_target(&out);
+  writer.stream.clear();
+  {
+    cereal::PortableBinaryOutputArchive archive(writer.stream);
+    archive(values...);
+  }
+  writer.buf.set_target(nullptr);
+  writer.in_use = false;
+  return out;
+}
+
+// Reads `values` from `bytes` (the archive, after the caller checked and
+// removed the format byte). nullopt on success, else cereal's message.
+template <class... T>
+std::optional<std::string> DecodeCereal(std::string_view bytes, T&... values) {
+  thread_local cereal_io_detail::Reader shared;
+  cereal_io_detail::Reader local_reader;
+  cereal_io_detail::Reader& reader = shared.in_use ? local_reader : shared;
+  reader.in_use = true;
+  reader.buf.set_source(bytes);
+  reader.stream.clear();
+  std::optional<std::string> error;
+  try {
+    cereal::PortableBinaryInputArchive archive(reader.stream);
+    archive(values...);
+  } catch (const std::exception& e) {
+    error = e.what();
+  }
+  reader.buf.set_source({});
+  reader.in_use = false;
+  return error;
+}
+
+}  // namespace jiritsu::processors

@@ -1,0 +1,100 @@
+// processors/cereal_io.h writes exactly the bytes std::ostringstream + cereal
+// wrote before it (stored views and their digests must not change), reads
+// them back, and reports damaged bytes as errors.
+#include "processors/cereal_io.h"
+
+#include <gtest/gtest.h>
+
+#include <cereal/types/map.hpp>
+#include <cereal/types/optional.hpp>
+#include <cereal/types/set.hpp>
+#include <cereal/types/string.hpp>
+#include <cereal/types/utility.hpp>
+#include <cereal/types/vector.hpp>
+#include <sstream>
+
+#include "processors/employee_state.h"
+#include "processors/stored_event.h"
+#include "schemas/codec.h"
+#include "tests/processors/harness.h"
+
+namespace jiritsu::processors::testing {
+namespace {
+
+template <class... T>
+std::string ReferenceEncoding(uint8_t format, const T&... values) {
+  std::ostringstream out;
+  out.put(static_cast<char>(format));
+  {
+    cereal::PortableBinaryOutputArchive archive(out);
+    archive(values...);
+  }
+  return std::move(out).str();
+}
+
+EmployeeState SampleState() {
+  EmployeeState state;
+  state.employee_id = "e-42";
+  state.events_folded = 3;
+  state.last_time_us = 1'700'000'000'000'000;
+  state.last_sort_key = std::string("\x01\x02\0key", 6);
+  state.identity_hashes = {1, 99, 12345678901234ULL};
+  state.employed = true;
+  state.hired_at = 1'600'000'000'000'000;
+  state.org_unit = "sales";
+  state.snapshots.push_back({1, true, "sales", "dx", 3});
+  state.courses_passed["c1"] = 7;
+  state.finalized_steps.insert({"p1", 2});
+  Rejection rejection;
+  rejection.code = "SELF_APPROVAL";
+  rejection.reason = "an approver may not approve their own declaration";
+  state.rejections.push_back(rejection);
+  return state;
+}
+
+TEST(CerealIoTest, EncodingIsByteIdenticalToStringStreamCereal) {
+  const EmployeeState state = SampleState();
+  EXPECT_EQ(EncodeCereal(kEmployeeStateFormat, state), ReferenceEncoding(kEmployeeStateFormat, state));
+  EXPECT_EQ(EncodeEmployeeState(state), ReferenceEncoding(kEmployeeStateFormat, state));
+
+  EventFactory factory;
+  const Fed fed = factory.Hire("2025-04-01T09:00:00+09:00", "e-42", "sales", "m1");
+  EXPECT_EQ(EncodeStoredEvent(fed.event, fed.position),
+            ReferenceEncoding(kStoredEventFormat, fed.position.topic, fed.position.partition,
+                              fed.position.offset, EncodeBinaryEvent(fed.event)));
+}
+
+TEST(CerealIoTest, RoundTripsAndReportsTruncation) {
+  const std::string bytes = EncodeEmployeeState(SampleState());
+  auto decoded = DecodeEmployeeState(bytes);
+  ASSERT_TRUE(decoded.ok()) << decoded.status().ToString();
+  EXPECT_EQ(EncodeEmployeeState(*decoded), bytes);
+
+  auto truncated = DecodeEmployeeState(std::string_view(bytes).substr(0, bytes.size() / 2));
+  ASSERT_FALSE(truncated.ok());
+  EXPECT_EQ(truncated.status().code(), StatusCode::kCorruption);
+  EXPECT_NE(truncated.status().message().find("employee state: "), std::string::npos)
+      << truncated.status().ToString();
+  // The shared stream is usable again after a failure.
+  auto again = DecodeEmployeeState(bytes);
+  ASSERT_TRUE(again.ok()) << again.status().ToString();
+}
+
+// A value whose serialisation encodes another value with the same helper
+// (the thread's shared stream is busy): the nested call must not disturb it.
+struct Nesting {
+  std::string inner;
+  template <class A>
+  void save(A& archive) const {
+    archive(EncodeCereal(7, inner));
+  }
+};
+
+TEST(CerealIoTest, NestedEncodingUsesItsOwnStream) {
+  Nesting value{"nested"};
+  const std::string nested = ReferenceEncoding(7, std::string("nested"));
+  EXPECT_EQ(EncodeCereal(9, value), ReferenceEncoding(9, nested));
+}
+
+}  // namespace
+}  // namespace jiritsu::processors::testing

@@ -27,7 +27,7 @@
 #include "core/store_diff.h"
 #include "core/topics.h"
 #include "ops/generator.h"
-#include "ops/ingest.h"
+#include "core/ingest.h"
 #include "ops/log_factory.h"
 #include "ops/projections.h"
 #include "processors/jiritsu_projector.h"

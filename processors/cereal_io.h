@@ -24,27 +24,11 @@
 #include <string>
 #include <string_view>
 
+#include "schemas/string_sink.h"
+
 namespace jiritsu::processors {
 namespace cereal_io_detail {
 
-// Appends everything written to a target string.
-class AppendBuf : public std::streambuf {
- public:
-  void set_target(std::string* out) { out_ = out; }
-
- protected:
-  std::streamsize xsputn(const char* s, std::streamsize n) override {
-    out_->append(s, static_cast<size_t>(n));
-    return n;
-  }
-  int_type overflow(int_type ch) override {
-    if (!traits_type::eq_int_type(ch, traits_type::eof())) out_->push_back(traits_type::to_char_type(ch));
-    return traits_type::not_eof(ch);
-  }
-
- private:
-  std::string* out_ = nullptr;
-};
 
 // Reads a byte range in place.
 class ViewBuf : public std::streambuf {
@@ -56,7 +40,7 @@ class ViewBuf : public std::streambuf {
 };
 
 struct Writer {
-  AppendBuf buf;
+  StringSink buf;
   std::ostream stream{&buf};
   bool in_use = false;
 };

@@ -37,6 +37,7 @@
 
 #include "schemas/codec.h"
 #include "schemas/event_fields.h"
+#include "schemas/string_sink.h"
 #include "schemas/json_text.h"
 
 namespace jiritsu {
@@ -83,27 +84,6 @@ uint32_t GetU32(const char* in) {
 
 // ---- stream adapters for cereal --------------------------------------------
 
-// Appends everything written to a std::string (no intermediate copy).
-class StringSink : public std::streambuf {
- public:
-  explicit StringSink(std::string* out) : out_(out) {}
-  void set_target(std::string* out) { out_ = out; }
-
- protected:
-  std::streamsize xsputn(const char* s, std::streamsize n) override {
-    out_->append(s, static_cast<size_t>(n));
-    return n;
-  }
-  int_type overflow(int_type ch) override {
-    if (!traits_type::eq_int_type(ch, traits_type::eof())) {
-      out_->push_back(traits_type::to_char_type(ch));
-    }
-    return traits_type::not_eof(ch);
-  }
-
- private:
-  std::string* out_;
-};
 
 // Reads from a byte span and reports how much is left (for size caps).
 class SpanSource : public std::streambuf {

@@ -43,6 +43,11 @@ void RunnerMonitor::OnProgress(const RuntimeStats& stats) {
   dead_letters_total_ += stats.dead_letters >= last_dead_letters_seen_
                              ? stats.dead_letters - last_dead_letters_seen_
                              : stats.dead_letters;
+  if (!stats.visible_latency_ms.empty()) {
+    visible_latency_ms_ = {HistogramPercentile(stats.visible_latency_ms, 50),
+                           HistogramPercentile(stats.visible_latency_ms, 99),
+                           HistogramPercentile(stats.visible_latency_ms, 99.9)};
+  }
   last_applied_seen_ = stats.events_applied;
   last_dead_letters_seen_ = stats.dead_letters;
   events_applied_ = stats.events_applied;
@@ -133,8 +138,10 @@ void RunnerMonitor::Publish(MetricsRegistry* metrics) {
   uint64_t applied_total = 0;
   uint64_t dead_letters_total = 0;
   std::vector<std::pair<TopicPartition, int64_t>> processed;
+  std::optional<std::array<int64_t, 3>> visible_latency;
   {
     std::lock_guard lock(mutex_);
+    visible_latency = visible_latency_ms_;
     applied_total = applied_total_;
     dead_letters_total = dead_letters_total_;
     for (auto& [tp, t] : partitions_) {
@@ -185,6 +192,17 @@ void RunnerMonitor::Publish(MetricsRegistry* metrics) {
     stalled += lag.stalled ? 1 : 0;
   }
   metrics->GetGauge("jiritsu_stalled_partitions", "Partitions currently stalled")->Set(stalled);
+  if (visible_latency) {
+    const char* quantiles[3] = {"0.5", "0.99", "0.999"};
+    for (int i = 0; i < 3; ++i) {
+      metrics
+          ->GetGauge("jiritsu_view_visible_latency_ms",
+                     "Produce -> view-visible latency of employee events (log append to the "
+                     "checkpoint commit holding them), since the runner started",
+                     {{"quantile", quantiles[i]}})
+          ->Set(static_cast<double>((*visible_latency)[i]));
+    }
+  }
   metrics->GetGauge("jiritsu_consumer_lag_records_total", "Sum of the per-partition record lag")
       ->Set(static_cast<double>(snapshot.total_lag));
 }

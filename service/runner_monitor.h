@@ -8,7 +8,8 @@
 // last processed one to express the lag in event-time seconds.
 // Outputs: Snapshot() (readiness, JSON) and Publish() into a metrics
 // registry: processed-record counters per partition (monotonic across
-// runtime restarts and swaps), lag gauges, stall flags.
+// runtime restarts and swaps), lag gauges, stall flags, and the produce ->
+// view-visible latency quantiles of the running runtime.
 //
 // Stall detection: a partition whose position did not move for
 // `stall_after_s` while records are waiting (lag > 0) is stalled.
@@ -19,6 +20,7 @@
 // not answer (the gauges then show the last known lag).
 #pragma once
 
+#include <array>
 #include <cmath>
 #include <cstdint>
 #include <map>
@@ -92,6 +94,9 @@ class RunnerMonitor {
   uint64_t applied_total_ = 0;   // monotonic across restarts
   uint64_t dead_letters_total_ = 0;
   std::map<TopicPartition, Tracked> partitions_;
+  // Produce -> view-visible latency of the current runtime (p50, p99, p99.9;
+  // RuntimeStats::visible_latency_ms), once it applied an event.
+  std::optional<std::array<int64_t, 3>> visible_latency_ms_;
 };
 
 }  // namespace jiritsu::service

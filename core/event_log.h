@@ -103,7 +103,9 @@ class LogConsumer {
   // Moves the read position of an assigned partition.
   virtual Status Seek(const TopicPartition& tp, int64_t offset) = 0;
   // Appends up to `max_records` records to `out`, waiting up to `timeout` for
-  // the first one. Returns OK with nothing appended on timeout.
+  // the first one. Returns OK with nothing appended on timeout. Transient
+  // fetch errors the client recovers from (Kafka: a request timed out, a
+  // leader moved, brokers down) are logged and waited out, not returned.
   virtual Status Poll(std::chrono::milliseconds timeout, size_t max_records,
                       std::vector<LogRecord>* out) = 0;
   // Currently assigned partitions.

@@ -867,7 +867,7 @@ Status KafkaConsumer::Poll(std::chrono::milliseconds timeout, size_t max_records
     }
     if (message->err != RD_KAFKA_RESP_ERR_NO_ERROR) {
       // Informational: end of partition, one broker connection lost
-      // (librdkafka reconnects; all brokers down is reported).
+      // (librdkafka reconnects).
       if (message->err == RD_KAFKA_RESP_ERR__PARTITION_EOF ||
           message->err == RD_KAFKA_RESP_ERR__TRANSPORT) {
         continue;
@@ -883,6 +883,12 @@ Status KafkaConsumer::Poll(std::chrono::milliseconds timeout, size_t max_records
             "the broker no longer has the requested records (deleted by retention, by a mock "
             "cluster's per-partition size cap, or the topic was recreated): views built from the "
             "rest would silently miss events");
+      } else if (failure.IsRetryable()) {
+        // Fetch errors librdkafka recovers from by itself (a request timed
+        // out, a leader moved, a broker is down): informational, so the
+        // consumer waits instead of failing its owner (logged).
+        Logger()->warn("{} (librdkafka retries; waiting)", failure.ToString());
+        continue;
       }
       Defer(std::move(failure));
       break;

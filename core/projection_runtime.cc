@@ -8,6 +8,8 @@
 #include <cstdio>
 #include <set>
 
+#include <simdjson.h>
+
 #include "core/logging.h"
 #include "core/topics.h"
 #include "schemas/codec.h"
@@ -52,6 +54,28 @@ std::string Preview(std::string_view bytes, size_t limit) {
 
 }  // namespace
 
+std::string DeadLetterProblem(const LogRecord& record) {
+  thread_local simdjson::dom::parser parser;
+  simdjson::dom::object object;
+  if (parser.parse(record.value.data(), record.value.size()).get(object) != simdjson::SUCCESS) {
+    return "dead letter: not a JSON object";
+  }
+  std::string_view reason, topic;
+  int64_t partition = 0, offset = 0;
+  if (object["reason"].get(reason) != simdjson::SUCCESS ||
+      object["topic"].get(topic) != simdjson::SUCCESS ||
+      object["partition"].get(partition) != simdjson::SUCCESS ||
+      object["offset"].get(offset) != simdjson::SUCCESS) {
+    return "dead letter: needs string reason and topic, integer partition and offset";
+  }
+  const std::string position =
+      std::string(topic) + "/" + std::to_string(partition) + "/" + std::to_string(offset);
+  if (record.key != position) {
+    return "dead letter: key \"" + Preview(record.key, 128) + "\" is not its position " + position;
+  }
+  return "";
+}
+
 std::string DeadLetterKey(const LogRecord& record) {
   return record.topic + "/" + std::to_string(record.partition) + "/" +
          std::to_string(record.offset);
@@ -66,7 +90,15 @@ std::string EncodeDeadLetter(const LogRecord& record, const std::string& reason)
   out += ",\"offset\":" + std::to_string(record.offset);
   out += ",\"key\":";
   AppendJsonString(&out, Preview(record.key, 256));
-  out += ",\"value_base64\":\"" + Base64(record.value) + "\"";
+  // The original bytes, up to just over the event size limit: a dead letter
+  // must stay producible (Kafka refuses records above message.max.bytes)
+  // however large the poison record; its position locates the whole record.
+  if (record.value.size() > kDeadLetterValueLimit) {
+    out += ",\"value_bytes\":" + std::to_string(record.value.size());
+    out += ",\"value_truncated\":true";
+  }
+  out += ",\"value_base64\":\"" +
+         Base64(std::string_view(record.value).substr(0, kDeadLetterValueLimit)) + "\"";
   out += ",\"value_preview\":";
   AppendJsonString(&out, Preview(record.value, 200));
   out += "}";
@@ -356,16 +388,33 @@ Status ProjectionRuntime::DeadLetter(const LogRecord& record, const std::string&
   return Status::Ok();
 }
 
+Status ProjectionRuntime::SkipInternalPoison(const LogRecord& record, const std::string& reason) {
+  // Not a dead letter: the internal topics are derived data that a rebuild
+  // recomputes instead of reading, so a row for them would make replay and
+  // live views differ. Logged and counted; the source topics are unaffected.
+  Logger()->warn("skipped an invalid record on internal topic {} at {}: {}",
+                          ToString(TopicPartition{record.topic, record.partition}),
+                          record.offset, reason);
+  std::lock_guard<std::mutex> lock(stats_mutex_);
+  ++stats_.internal_records_skipped;
+  return Status::Ok();
+}
+
 Status ProjectionRuntime::ApplyGlobalRecord(const LogRecord& record) {
   if (PastStopOffset(record)) return Status::Ok();
   positions_[TopicPartition{record.topic, record.partition}] = record.offset + 1;
   if (record.topic == kFactsTopic) {
-    JIRITSU_RETURN_IF_ERROR(projector_->ApplyFacts(record));
+    const Status applied = projector_->ApplyFacts(record);
+    if (applied.code() == StatusCode::kInvalidArgument) return SkipInternalPoison(record, applied.message());
+    JIRITSU_RETURN_IF_ERROR(applied);
     std::lock_guard<std::mutex> lock(stats_mutex_);
     ++stats_.facts_applied;
     return Status::Ok();
   }
   if (record.topic == kDeadLetterTopic) {
+    if (const std::string problem = DeadLetterProblem(record); !problem.empty()) {
+      return SkipInternalPoison(record, problem);
+    }
     pending_dlq_rows_.emplace_back(record.key, record.value);
     return Status::Ok();
   }

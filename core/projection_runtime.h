@@ -25,6 +25,7 @@
 #pragma once
 
 #include <atomic>
+#include <chrono>
 #include <cstdint>
 #include <functional>
 #include <map>
@@ -111,6 +112,9 @@ struct RuntimeStats {
   uint64_t events_applied = 0;
   uint64_t events_skipped_as_of = 0;
   uint64_t dead_letters = 0;
+  // Records on jiritsu.facts / jiritsu.dlq that no Jiritsu runtime could have
+  // written (undecodable facts, malformed dead letters): skipped, logged.
+  uint64_t internal_records_skipped = 0;
   uint64_t facts_published = 0;
   uint64_t facts_applied = 0;
   uint64_t reference_applied = 0;
@@ -150,6 +154,7 @@ class ProjectionRuntime {
   Status ApplyGlobalRecord(const LogRecord& record);
   Status ApplyTaskRecord(const LogRecord& record);
   Status DeadLetter(const LogRecord& record, const std::string& reason);
+  Status SkipInternalPoison(const LogRecord& record, const std::string& reason);
   Status Checkpoint();
   Status AssignAllTaskPartitions();
   Status OnAssigned(const std::vector<TopicPartition>& partitions);
@@ -217,7 +222,13 @@ int64_t HistogramPercentile(const std::map<int64_t, uint64_t>& histogram, double
 // {"reason": "...", "topic": "...", "partition": n, "offset": n,
 //  "key": "...", "value_base64": "...", "value_preview": "..."}
 // Keyed by "<topic>/<partition>/<offset>" so re-publication collapses.
+// value_base64 holds at most the first kDeadLetterValueLimit bytes; a longer
+// record adds "value_bytes" (its size) and "value_truncated":true.
+inline constexpr size_t kDeadLetterValueLimit = 65 * 1024;
 std::string DeadLetterKey(const LogRecord& record);
+// "" when a jiritsu.dlq record is a well-formed dead letter (the fields
+// above, keyed by its position), else what is wrong with it.
+std::string DeadLetterProblem(const LogRecord& record);
 std::string EncodeDeadLetter(const LogRecord& record, const std::string& reason);
 
 // Offsets column family encoding (shared with replay and tests).

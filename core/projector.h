@@ -58,6 +58,8 @@ class Projector {
   virtual Status Open(StateStore* store) = 0;
   virtual Status ApplyReference(const Event& event, const SourcePosition& pos) = 0;
   virtual Status ApplyEmployeeEvent(const Event& event, const SourcePosition& pos) = 0;
+  // kInvalidArgument: the record is not a facts record this projector can
+  // read (the runtime skips and counts it); any other error stops the run.
   virtual Status ApplyFacts(const LogRecord& record) = 0;
   // Adds every change since the previous checkpoint to `batch` and the facts
   // records to publish to `facts_out`. After the runtime commits, the

@@ -38,6 +38,20 @@ void AddLogOptions(CLI::App* app, LogSelection* selection);
 void AddStateOptions(CLI::App* app, LogSelection* selection);
 std::string ViewsRoot(const LogSelection& selection);
 
+// `jiritsu ingest` and `jiritsu dlq replay` (which re-submits fixed dead
+// letters through the same validation and dedupe): the options and the run.
+struct IngestFlags {
+  LogSelection log;
+  std::string rejects = "./jiritsu-rejects.jsonl";
+  std::string dedupe_dir;
+  std::string input;  // file or "-"
+  size_t flush_every = 4096;
+};
+// Log options, --rejects, --dedupe-dir, --flush-every (not the input).
+void AddIngestOptions(CLI::App* app, IngestFlags* flags);
+// Exit codes of `jiritsu ingest`; messages prefixed with `command_name`.
+int RunIngest(const IngestFlags& flags, const char* command_name);
+
 Command AddVersionCommand(CLI::App& root);
 Command AddDevclusterCommand(CLI::App& root);
 Command AddGenCommand(CLI::App& root);
@@ -51,5 +65,6 @@ Command AddReplayCommand(CLI::App& root);
 Command AddServeCommand(CLI::App& root);
 Command AddTokenCommand(CLI::App& root);
 Command AddBenchCommand(CLI::App& root);
+Command AddDlqCommand(CLI::App& root);
 
 }  // namespace jiritsu

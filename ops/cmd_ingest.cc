@@ -19,22 +19,12 @@
 #include "ops/log_factory.h"
 
 namespace jiritsu {
-namespace {
 
-struct IngestFlags {
-  LogSelection log;
-  std::string rejects = "./jiritsu-rejects.jsonl";
-  std::string dedupe_dir;
-  std::string input;
-  size_t flush_every = 4096;
-};
-
-int Fail(int code, const std::string& message) {
-  std::fprintf(stderr, "ingest: %s\n", message.c_str());
-  return code;
-}
-
-int RunIngest(const IngestFlags& flags) {
+int RunIngest(const IngestFlags& flags, const char* command_name) {
+  auto Fail = [command_name](int code, const std::string& message) {
+    std::fprintf(stderr, "%s: %s\n", command_name, message.c_str());
+    return code;
+  };
   std::FILE* in = stdin;
   if (flags.input != "-") {
     in = std::fopen(flags.input.c_str(), "rb");
@@ -78,22 +68,14 @@ int RunIngest(const IngestFlags& flags) {
   std::printf("%s\n", IngestSummaryJson((*log)->Describe(), stats, seconds).c_str());
   std::fflush(stdout);
   if (stats.rejected > 0) {
-    std::fprintf(stderr, "ingest: %lld line(s) rejected, see %s\n",
+    std::fprintf(stderr, "%s: %lld line(s) rejected, see %s\n", command_name,
                  static_cast<long long>(stats.rejected), flags.rejects.c_str());
     return 1;
   }
   return 0;
 }
 
-}  // namespace
-
-Command AddIngestCommand(CLI::App& root) {
-  auto flags = std::make_shared<IngestFlags>();
-  Command command;
-  command.app = root.add_subcommand(
-      "ingest",
-      "Validate CloudEvents JSONL, drop duplicates (source, id) and append to the event log");
-  CLI::App* app = command.app;
+void AddIngestOptions(CLI::App* app, IngestFlags* flags) {
   AddLogOptions(app, &flags->log);
   app->add_option("--rejects", flags->rejects,
                   "Reject file (JSONL: line, reason, input); rewritten on every run")
@@ -105,8 +87,18 @@ Command AddIngestCommand(CLI::App& root) {
                   "Accepted events per log flush (identities are marked after each flush)")
       ->capture_default_str()
       ->check(CLI::Range(size_t{1}, size_t{10'000'000}));
+}
+
+Command AddIngestCommand(CLI::App& root) {
+  auto flags = std::make_shared<IngestFlags>();
+  Command command;
+  command.app = root.add_subcommand(
+      "ingest",
+      "Validate CloudEvents JSONL, drop duplicates (source, id) and append to the event log");
+  CLI::App* app = command.app;
+  AddIngestOptions(app, flags.get());
   app->add_option("input", flags->input, "JSONL file, or - for stdin")->required();
-  command.run = [flags] { return RunIngest(*flags); };
+  command.run = [flags] { return RunIngest(*flags, "ingest"); };
   return command;
 }
 

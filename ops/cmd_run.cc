@@ -39,11 +39,13 @@ std::string StatsJson(const RuntimeStats& stats, const std::string& log_name,
   char numbers[512];
   std::snprintf(numbers, sizeof(numbers),
                 ",\"events_applied\":%llu,\"events_skipped_as_of\":%llu,\"dead_letters\":%llu,"
+                "\"internal_records_skipped\":%llu,"
                 "\"reference_applied\":%llu,\"facts_published\":%llu,\"facts_applied\":%llu,"
                 "\"checkpoints\":%llu,\"seconds\":%.3f,\"events_per_s\":%.0f",
                 static_cast<unsigned long long>(stats.events_applied),
                 static_cast<unsigned long long>(stats.events_skipped_as_of),
                 static_cast<unsigned long long>(stats.dead_letters),
+                static_cast<unsigned long long>(stats.internal_records_skipped),
                 static_cast<unsigned long long>(stats.reference_applied),
                 static_cast<unsigned long long>(stats.facts_published),
                 static_cast<unsigned long long>(stats.facts_applied),

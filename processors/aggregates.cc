@@ -147,7 +147,9 @@ Status GlobalAggregates::Contribute(const EmployeeFacts& facts, int64_t sign) {
 
 Status GlobalAggregates::ApplyFacts(std::string_view employee_id, std::string_view bytes) {
   auto decoded = DecodeFacts(bytes);
-  if (!decoded.ok()) return decoded.status().WithContext("facts record");
+  // A record no projector wrote: bad input (the runtime skips it), not a
+  // damaged store.
+  if (!decoded.ok()) return InvalidArgument("facts record: " + decoded.status().message());
   EmployeeFacts facts = std::move(decoded).value();
   const std::string id(employee_id);
   bool found = false;

@@ -22,6 +22,7 @@ int main(int argc, char** argv) {
       jiritsu::AddServeCommand(root),
       jiritsu::AddTokenCommand(root),
       jiritsu::AddBenchCommand(root),
+      jiritsu::AddDlqCommand(root),
   };
   CLI11_PARSE(root, argc, argv);
   for (const auto& command : commands) {

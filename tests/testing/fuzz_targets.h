@@ -1,0 +1,33 @@
+// Fuzz target bodies, shared by the libFuzzer executables (tests/fuzz/,
+// built by ops/fuzz with clang) and the regression test that replays
+// tests/fuzz-regressions/<target>/* with the normal compiler
+// (tests/schemas/fuzz_regression_test.cc).
+//
+// Each body feeds arbitrary bytes to a decoder and checks the properties a
+// decoder must keep on any input; a violated property aborts (std::abort
+// after a message on stderr), which libFuzzer and the test both report.
+//   json-event:   DecodeJsonEvent never crashes; an accepted event re-encodes
+//                 to canonical JSON that decodes to the same Event and
+//                 re-encodes to the same bytes, and round-trips through the
+//                 binary codec.
+//   binary-event: DecodeBinaryEvent never crashes; a decoded event
+//                 re-encodes to bytes that decode to the same Event.
+//
+// Thread-safety: reentrant. Failure: abort() on a violated property.
+#pragma once
+
+#include <string>
+#include <string_view>
+#include <vector>
+
+namespace jiritsu::fuzzing {
+
+void FuzzJsonEvent(std::string_view bytes);
+void FuzzBinaryEvent(std::string_view bytes);
+
+// The target names ops/fuzz and the regression directories use.
+std::vector<std::string> FuzzTargetNames();  // {"json-event", "binary-event"}
+// Runs the named target on `bytes`; false for an unknown name.
+bool RunFuzzTarget(std::string_view name, std::string_view bytes);
+
+}  // namespace jiritsu::fuzzing

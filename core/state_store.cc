@@ -13,6 +13,8 @@
 #include <rocksdb/write_batch.h>
 
 #include <algorithm>
+#include <chrono>
+#include <thread>
 #include <filesystem>
 #include <system_error>
 
@@ -239,7 +241,18 @@ Result<std::unique_ptr<StateStore>> StateStore::OpenReadOnly(
   for (const auto& name : names) descriptors.emplace_back(name, rocksdb::ColumnFamilyOptions(rocks));
   std::vector<rocksdb::ColumnFamilyHandle*> handles;
   rocksdb::DB* raw = nullptr;
-  s = rocksdb::DB::OpenForReadOnly(rocksdb::DBOptions(rocks), dir, descriptors, &handles, &raw);
+  // A writer in another process (jiritsu run) may compact and delete table
+  // files between our reading its MANIFEST and opening them ("Can't access
+  // 000044.sst: No such file"): the next attempt reads the newer MANIFEST.
+  // Found by the crash harness (tests/ops/crash_test.cc, swap scenario).
+  for (int attempt = 0;; ++attempt) {
+    handles.clear();
+    s = rocksdb::DB::OpenForReadOnly(rocksdb::DBOptions(rocks), dir, descriptors, &handles, &raw);
+    if (s.ok() || attempt >= 50 || !(s.IsCorruption() || s.IsIOError() || s.IsPathNotFound())) {
+      break;
+    }
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  }
   if (!s.ok()) return FromRocks(s, "open state store " + dir + " read-only");
 
   std::unique_ptr<StateStore> store(new StateStore());

@@ -10,7 +10,8 @@
 //
 // Lifecycle: Open() -> use -> destroy (closes the DB). A read-only store
 // (OpenReadOnly) sees the state as of opening and rejects writes with
-// kFailedPrecondition.
+// kFailedPrecondition; opening it while another process writes the store
+// retries (about 1 s) when that writer deleted files the open was reading.
 // Thread-safety: all methods are thread-safe (RocksDB semantics); iterators
 // and batches are single-thread objects.
 // Failure: RocksDB errors are translated once here: IOError, Corruption,

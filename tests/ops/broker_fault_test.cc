@@ -31,6 +31,7 @@ namespace {
 using testing::Child;
 using testing::CommandResult;
 using testing::JiritsuBinary;
+using testing::RunJiritsu;
 using testing::JsonField;
 using testing::LogContents;
 using testing::ReadSourceTopics;
@@ -38,11 +39,6 @@ using testing::RunCommand;
 using testing::TempDir;
 using namespace std::chrono_literals;
 using Args = std::vector<std::string>;
-
-CommandResult Jiritsu(Args args) {
-  args.insert(args.begin(), JiritsuBinary());
-  return RunCommand(args);
-}
 
 // Client settings that make faults bite quickly: short request timeouts,
 // frequent metadata refreshes.
@@ -56,13 +52,13 @@ class BrokerFaultTest : public ::testing::Test {
   static void SetUpTestSuite() {
     shared_ = new TempDir();
     events_ = shared_->path() + "/events.jsonl";
-    CommandResult gen = Jiritsu({"gen", "--employees", "80", "--months", "8", "--seed", "31",
+    CommandResult gen = RunJiritsu({"gen", "--employees", "80", "--months", "8", "--seed", "31",
                                  "--out", events_});
     ASSERT_EQ(gen.exit_code, 0) << gen.stderr_text;
     // Fault-free reference: the embedded log.
     const std::string store = shared_->path() + "/store";
     CommandResult ingest =
-        Jiritsu({"ingest", "--store", store, "--rejects", shared_->path() + "/r.jsonl", events_});
+        RunJiritsu({"ingest", "--store", store, "--rejects", shared_->path() + "/r.jsonl", events_});
     ASSERT_TRUE(ingest.exit_code == 0 || ingest.exit_code == 1) << ingest.stderr_text;
     accepted_ = JsonField(ingest.stdout_text, "accepted");
     LogSelection selection;
@@ -70,9 +66,9 @@ class BrokerFaultTest : public ::testing::Test {
     Result<LogContents> contents = ReadSourceTopics(selection);
     ASSERT_TRUE(contents.ok()) << contents.status().ToString();
     identities_ = new std::set<std::string>(contents->Distinct());
-    CommandResult run = Jiritsu({"run", "--until-caught-up", "--store", store});
+    CommandResult run = RunJiritsu({"run", "--until-caught-up", "--store", store});
     ASSERT_EQ(run.exit_code, 0) << run.stderr_text;
-    CommandResult digest = Jiritsu({"digest", "--store", store});
+    CommandResult digest = RunJiritsu({"digest", "--store", store});
     ASSERT_EQ(digest.exit_code, 0) << digest.stderr_text;
     expected_digest_ = JsonField(digest.stdout_text, "digest");
   }
@@ -206,10 +202,10 @@ TEST_F(BrokerFaultTest, IngestUnderFaultsLosesNothingAndDuplicatesNothing) {
             accepted_);
   ExpectExactlyTheFaultFreeIdentities();
 
-  CommandResult run = Jiritsu({"run", "--until-caught-up", "--kafka", bootstrap_, "--state-dir",
+  CommandResult run = RunJiritsu({"run", "--until-caught-up", "--kafka", bootstrap_, "--state-dir",
                                dir_.path() + "/views", "--group", "after-ingest-faults"});
   ASSERT_EQ(run.exit_code, 0) << run.stderr_text;
-  CommandResult digest = Jiritsu({"digest", "--kafka", bootstrap_, "--state-dir",
+  CommandResult digest = RunJiritsu({"digest", "--kafka", bootstrap_, "--state-dir",
                                   dir_.path() + "/views"});
   EXPECT_EQ(JsonField(digest.stdout_text, "digest"), expected_digest_);
   std::printf("[faults] ingest: %d faults injected, %s events accepted, 0 duplicates\n",
@@ -234,12 +230,12 @@ TEST_F(BrokerFaultTest, ProcessingUnderFaultsCountsEverythingOnce) {
     InjectFaults(kafka_api::kFetch, running);
   });
   ASSERT_EQ(exit_code, 0) << testing::RunCommand({"cat", dir_.path() + "/run.err"}).stdout_text;
-  CommandResult digest = Jiritsu({"digest", "--kafka", bootstrap_, "--state-dir",
+  CommandResult digest = RunJiritsu({"digest", "--kafka", bootstrap_, "--state-dir",
                                   dir_.path() + "/views"});
   EXPECT_EQ(JsonField(digest.stdout_text, "digest"), expected_digest_);
   // The facts published under faults are not duplicated either (a replay
   // that reads the log agrees with the live views).
-  CommandResult verify = Jiritsu({"replay", "--verify", "--quiet", "--kafka", bootstrap_,
+  CommandResult verify = RunJiritsu({"replay", "--verify", "--quiet", "--kafka", bootstrap_,
                                   "--state-dir", dir_.path() + "/views"});
   EXPECT_EQ(verify.exit_code, 0) << verify.stdout_text << verify.stderr_text;
   const std::string log = testing::RunCommand({"cat", dir_.path() + "/run.err"}).stdout_text;

@@ -49,17 +49,13 @@ namespace {
 using testing::Child;
 using testing::CommandResult;
 using testing::JiritsuBinary;
+using testing::RunJiritsu;
 using testing::RunCommand;
 using testing::TempDir;
 using testing::LogContents;
 using testing::ReadSourceTopics;
 using Clock = std::chrono::steady_clock;
 using Args = std::vector<std::string>;
-
-CommandResult Jiritsu(Args args) {
-  args.insert(args.begin(), JiritsuBinary());
-  return RunCommand(args);
-}
 
 Args Concat(Args a, const Args& b) {
   a.insert(a.end(), b.begin(), b.end());
@@ -149,7 +145,7 @@ class CrashTest : public ::testing::TestWithParam<bool> {
   static void SetUpTestSuite() {
     shared_ = new TempDir();
     events_ = shared_->path() + "/events.jsonl";
-    CommandResult gen = Jiritsu({"gen", "--employees", "100", "--months", "8", "--seed", "23",
+    CommandResult gen = RunJiritsu({"gen", "--employees", "100", "--months", "8", "--seed", "23",
                                  "--duplicate-share", "0.01", "--out", events_});
     ASSERT_EQ(gen.exit_code, 0) << gen.stderr_text;
   }
@@ -191,19 +187,19 @@ class CrashTest : public ::testing::TestWithParam<bool> {
     Args args = Concat({"ingest"}, LogOnly(store));
     if (kafka_) args = Concat(args, {"--dedupe-dir", dedupe});
     CommandResult ingest =
-        Jiritsu(Concat(args, {"--rejects", dir_.path() + "/rejects.jsonl", events_}));
+        RunJiritsu(Concat(args, {"--rejects", dir_.path() + "/rejects.jsonl", events_}));
     ASSERT_TRUE(ingest.exit_code == 0 || ingest.exit_code == 1) << ingest.stderr_text;
   }
 
   std::string Digest(const Args& location) {
-    CommandResult digest = Jiritsu(Concat({"digest"}, location));
+    CommandResult digest = RunJiritsu(Concat({"digest"}, location));
     EXPECT_EQ(digest.exit_code, 0) << digest.stderr_text;
     return testing::JsonField(digest.stdout_text, "digest");
   }
 
   // `jiritsu summary` without its first line (which names the store).
   std::string Summary(const Args& location) {
-    CommandResult summary = Jiritsu(Concat({"summary"}, location));
+    CommandResult summary = RunJiritsu(Concat({"summary"}, location));
     EXPECT_EQ(summary.exit_code, 0) << summary.stderr_text;
     const size_t line = summary.stdout_text.find('\n');
     EXPECT_NE(line, std::string::npos);
@@ -214,14 +210,14 @@ class CrashTest : public ::testing::TestWithParam<bool> {
   std::chrono::milliseconds RunOnce(const std::string& store, const std::string& views) {
     const auto started = Clock::now();
     CommandResult run =
-        Jiritsu(Concat(Concat({"run", "--until-caught-up"}, Location(store, views)), Group()));
+        RunJiritsu(Concat(Concat({"run", "--until-caught-up"}, Location(store, views)), Group()));
     EXPECT_EQ(run.exit_code, 0) << run.stderr_text;
     return std::chrono::duration_cast<std::chrono::milliseconds>(Clock::now() - started);
   }
 
   std::string CleanReplayDigest(const std::string& store, const std::string& views) {
     CommandResult replay =
-        Jiritsu(Concat(Concat({"replay", "--quiet"}, Location(store, views)), {"--no-snapshot"}));
+        RunJiritsu(Concat(Concat({"replay", "--quiet"}, Location(store, views)), {"--no-snapshot"}));
     EXPECT_EQ(replay.exit_code, 0) << replay.stderr_text;
     return testing::JsonField(replay.stdout_text, "digest");
   }
@@ -262,7 +258,7 @@ TEST_P(CrashTest, KilledRunsEndWithTheUninterruptedViewsAndAReplay) {
         ASSERT_EQ(exit_code, 0) << "round " << round;
         ASSERT_EQ(Digest(Location(store, views())), expected) << "round " << round;
         // The views that survived the kills also verify view by view.
-        CommandResult verify = Jiritsu(Concat({"replay", "--verify", "--quiet"}, Location(store, views())));
+        CommandResult verify = RunJiritsu(Concat({"replay", "--verify", "--quiet"}, Location(store, views())));
         ASSERT_EQ(verify.exit_code, 0) << verify.stdout_text << verify.stderr_text;
         ++round;
       });
@@ -290,7 +286,7 @@ TEST_P(CrashTest, KilledIngestsLoseNothingAndCountNothingTwice) {
   ASSERT_EQ(base.DuplicateRecords(), 0);
   RunOnce(base_store, dir_.path() + "/base-views");
   const auto expected_views = testing::ParseViewDigests(
-      Jiritsu(Concat({"digest"}, Location(base_store, dir_.path() + "/base-views"))).stdout_text);
+      RunJiritsu(Concat({"digest"}, Location(base_store, dir_.path() + "/base-views"))).stdout_text);
   ASSERT_GT(expected_views.size(), 3u);
   const std::string expected_summary =
       Summary(Location(base_store, dir_.path() + "/base-views"));
@@ -334,7 +330,7 @@ TEST_P(CrashTest, KilledIngestsLoseNothingAndCountNothingTwice) {
         // `jiritsu summary` (KPIs, funnel, step distribution, rejections).
         RunOnce(store(), store() + "-views");
         const auto views = testing::ParseViewDigests(
-            Jiritsu(Concat({"digest"}, Location(store(), store() + "-views"))).stdout_text);
+            RunJiritsu(Concat({"digest"}, Location(store(), store() + "-views"))).stdout_text);
         ASSERT_EQ(views.size(), expected_views.size());
         for (const auto& [view, digest] : expected_views) {
           EXPECT_EQ(views.at(view).keys, digest.keys) << view << ", round " << round;
@@ -411,7 +407,7 @@ TEST_P(CrashTest, KilledSwapsLeaveTheServedViewsConsistent) {
   EXPECT_EQ(runner.Wait(), 0);
   EXPECT_EQ(Digest(Location(store, views)), expected);
   CommandResult verify =
-      Jiritsu(Concat({"replay", "--verify", "--quiet"}, Location(store, views)));
+      RunJiritsu(Concat({"replay", "--verify", "--quiet"}, Location(store, views)));
   EXPECT_EQ(verify.exit_code, 0) << verify.stdout_text << verify.stderr_text;
   int generations = 0;
   for (const auto& entry : std::filesystem::directory_iterator(views)) {

@@ -19,6 +19,7 @@
 
 #include "core/kafka_mock_cluster.h"
 #include "core/topics.h"
+#include "tests/testing/log_reading.h"
 #include "tests/testing/subprocess.h"
 
 namespace jiritsu {
@@ -27,26 +28,10 @@ namespace {
 using testing::Child;
 using testing::CommandResult;
 using testing::JiritsuBinary;
+using testing::RunJiritsu;
+using testing::JsonField;
 using testing::RunCommand;
 using testing::TempDir;
-
-std::string JsonField(const std::string& json, const std::string& name) {
-  const std::string needle = "\"" + name + "\":";
-  size_t at = json.find(needle);
-  if (at == std::string::npos) return "";
-  at += needle.size();
-  if (json[at] == '"') {
-    size_t end = json.find('"', at + 1);
-    return json.substr(at + 1, end - at - 1);
-  }
-  size_t end = json.find_first_of(",}", at);
-  return json.substr(at, end - at);
-}
-
-CommandResult Jiritsu(std::vector<std::string> args) {
-  args.insert(args.begin(), JiritsuBinary());
-  return RunCommand(args);
-}
 
 // A generated enterprise, written once per test binary run.
 class PipelineTest : public ::testing::Test {
@@ -54,7 +39,7 @@ class PipelineTest : public ::testing::Test {
   static void SetUpTestSuite() {
     shared_dir_ = new TempDir();
     events_path_ = shared_dir_->path() + "/events.jsonl";
-    CommandResult gen = Jiritsu({"gen", "--employees", "120", "--months", "10", "--seed", "11",
+    CommandResult gen = RunJiritsu({"gen", "--employees", "120", "--months", "10", "--seed", "11",
                                  "--out", events_path_});
     ASSERT_EQ(gen.exit_code, 0) << gen.stderr_text;
   }
@@ -66,7 +51,7 @@ class PipelineTest : public ::testing::Test {
   // Ingests the generated file into a fresh embedded store; returns its dir.
   std::string IngestEmbedded() {
     const std::string store = dir_.path() + "/store";
-    CommandResult ingest = Jiritsu({"ingest", "--store", store, "--rejects",
+    CommandResult ingest = RunJiritsu({"ingest", "--store", store, "--rejects",
                                     dir_.path() + "/rejects.jsonl", events_path_});
     // The generator plants invalid lines: ingest reports them with exit 1.
     EXPECT_TRUE(ingest.exit_code == 0 || ingest.exit_code == 1) << ingest.stderr_text;
@@ -77,7 +62,7 @@ class PipelineTest : public ::testing::Test {
   std::string Digest(const std::vector<std::string>& location, const std::string& field = "digest") {
     std::vector<std::string> args = {"digest"};
     args.insert(args.end(), location.begin(), location.end());
-    CommandResult digest = Jiritsu(args);
+    CommandResult digest = RunJiritsu(args);
     EXPECT_EQ(digest.exit_code, 0) << digest.stderr_text;
     std::string value = JsonField(digest.stdout_text, field);
     EXPECT_EQ(value.size(), 64u) << digest.stdout_text;
@@ -89,7 +74,7 @@ class PipelineTest : public ::testing::Test {
     std::vector<std::string> args = {"run", "--until-caught-up"};
     args.insert(args.end(), location.begin(), location.end());
     args.insert(args.end(), extra.begin(), extra.end());
-    CommandResult run = Jiritsu(args);
+    CommandResult run = RunJiritsu(args);
     ASSERT_EQ(run.exit_code, 0) << run.stderr_text;
     EXPECT_NE(JsonField(run.stdout_text, "events_applied"), "") << run.stdout_text;
   }
@@ -191,7 +176,7 @@ class KafkaPipelineTest : public PipelineTest {
 
   void IngestKafka() {
     CommandResult ingest =
-        Jiritsu({"ingest", "--kafka", bootstrap_, "--dedupe-dir", dir_.path() + "/dedupe",
+        RunJiritsu({"ingest", "--kafka", bootstrap_, "--dedupe-dir", dir_.path() + "/dedupe",
                  "--rejects", dir_.path() + "/rejects.jsonl", events_path_});
     ASSERT_TRUE(ingest.exit_code == 0 || ingest.exit_code == 1) << ingest.stderr_text;
     ASSERT_NE(JsonField(ingest.stdout_text, "accepted"), "0") << ingest.stdout_text;

@@ -36,15 +36,11 @@ namespace {
 
 using testing::CommandResult;
 using testing::JiritsuBinary;
+using testing::RunJiritsu;
 using testing::JsonField;
 using testing::RunCommand;
 using testing::TempDir;
 using Args = std::vector<std::string>;
-
-CommandResult Jiritsu(Args args) {
-  args.insert(args.begin(), JiritsuBinary());
-  return RunCommand(args);
-}
 
 Args Concat(Args a, const Args& b) {
   a.insert(a.end(), b.begin(), b.end());
@@ -80,7 +76,7 @@ class PoisonTest : public ::testing::TestWithParam<bool> {
       }
     }
     events_ = dir_.path() + "/events.jsonl";
-    CommandResult gen = Jiritsu({"gen", "--employees", "30", "--months", "9", "--seed", "5",
+    CommandResult gen = RunJiritsu({"gen", "--employees", "30", "--months", "9", "--seed", "5",
                                  "--invalid-share", "0", "--out", events_});
     ASSERT_EQ(gen.exit_code, 0) << gen.stderr_text;
   }
@@ -166,7 +162,7 @@ class PoisonTest : public ::testing::TestWithParam<bool> {
   void Ingest(const std::string& store) {
     Args args = Concat({"ingest"}, Log(store));
     if (kafka_) args = Concat(args, {"--dedupe-dir", dedupe()});
-    CommandResult ingest = Jiritsu(Concat(args, {"--rejects", store + "-rejects.jsonl", events_}));
+    CommandResult ingest = RunJiritsu(Concat(args, {"--rejects", store + "-rejects.jsonl", events_}));
     ASSERT_EQ(ingest.exit_code, 0) << ingest.stderr_text;
   }
 
@@ -182,10 +178,10 @@ TEST_P(PoisonTest, EveryPoisonRecordIsDeadLetteredAndProcessingContinues) {
   const std::string clean_store = dir_.path() + "/clean";
   ASSERT_NO_FATAL_FAILURE(Ingest(clean_store));
   const std::string clean_views = dir_.path() + "/clean-views";
-  CommandResult clean_run = Jiritsu(Concat(Concat({"run", "--until-caught-up"}, Group("clean")),
+  CommandResult clean_run = RunJiritsu(Concat(Concat({"run", "--until-caught-up"}, Group("clean")),
                                            Views(clean_store, clean_views)));
   ASSERT_EQ(clean_run.exit_code, 0) << clean_run.stderr_text;
-  const auto clean = ViewDigests(Jiritsu(Concat({"digest"}, Views(clean_store, clean_views))).stdout_text);
+  const auto clean = ViewDigests(RunJiritsu(Concat({"digest"}, Views(clean_store, clean_views))).stdout_text);
   ASSERT_FALSE(clean.empty());
 
   // The same events plus poison (on Kafka the same topics: ingest dedupes).
@@ -205,7 +201,7 @@ TEST_P(PoisonTest, EveryPoisonRecordIsDeadLetteredAndProcessingContinues) {
 
   const std::string views = dir_.path() + "/views";
   CommandResult run =
-      Jiritsu(Concat(Concat({"run", "--until-caught-up"}, Group("poisoned")), Views(store, views)));
+      RunJiritsu(Concat(Concat({"run", "--until-caught-up"}, Group("poisoned")), Views(store, views)));
   ASSERT_EQ(run.exit_code, 0) << run.stderr_text;
   EXPECT_EQ(JsonField(run.stdout_text, "dead_letters"), std::to_string(poison.size()))
       << run.stdout_text;
@@ -213,7 +209,7 @@ TEST_P(PoisonTest, EveryPoisonRecordIsDeadLetteredAndProcessingContinues) {
             std::to_string(internal.size()));
 
   // Each dead letter: its position, a reason, the original (or its prefix).
-  CommandResult dlq = Jiritsu(Concat(Concat({"query"}, Views(store, views)), {"dlq", "--limit", "1000"}));
+  CommandResult dlq = RunJiritsu(Concat(Concat({"query"}, Views(store, views)), {"dlq", "--limit", "1000"}));
   ASSERT_EQ(dlq.exit_code, 0) << dlq.stderr_text;
   simdjson::dom::parser parser;
   simdjson::dom::element result;
@@ -235,22 +231,22 @@ TEST_P(PoisonTest, EveryPoisonRecordIsDeadLetteredAndProcessingContinues) {
   }
 
   // Every view but the dead letters equals the poison-free views.
-  auto poisoned = ViewDigests(Jiritsu(Concat({"digest"}, Views(store, views))).stdout_text);
+  auto poisoned = ViewDigests(RunJiritsu(Concat({"digest"}, Views(store, views))).stdout_text);
   for (const auto& [view, digest] : clean) {
     if (view == "dlq" || view == "dead-letters") continue;
     EXPECT_EQ(poisoned[view], digest) << "view " << view;
   }
   // A rebuild reproduces the live views, the dead letters included.
-  CommandResult verify = Jiritsu(Concat({"replay", "--verify", "--quiet"}, Views(store, views)));
+  CommandResult verify = RunJiritsu(Concat({"replay", "--verify", "--quiet"}, Views(store, views)));
   EXPECT_EQ(verify.exit_code, 0) << verify.stdout_text << verify.stderr_text;
   CommandResult rebuild =
-      Jiritsu(Concat({"replay", "--quiet", "--no-snapshot"}, Views(store, dir_.path() + "/rebuilt")));
+      RunJiritsu(Concat({"replay", "--quiet", "--no-snapshot"}, Views(store, dir_.path() + "/rebuilt")));
   ASSERT_EQ(rebuild.exit_code, 0) << rebuild.stderr_text;
   EXPECT_EQ(JsonField(rebuild.stdout_text, "digest"),
-            JsonField(Jiritsu(Concat({"digest"}, Views(store, views))).stdout_text, "digest"));
+            JsonField(RunJiritsu(Concat({"digest"}, Views(store, views))).stdout_text, "digest"));
 
   // dlq list: one line per dead letter; the fixable ones carry the original.
-  CommandResult list = Jiritsu(Concat({"dlq", "list"}, Views(store, views)));
+  CommandResult list = RunJiritsu(Concat({"dlq", "list"}, Views(store, views)));
   ASSERT_EQ(list.exit_code, 0) << list.stderr_text;
   EXPECT_EQ(std::count(list.stdout_text.begin(), list.stdout_text.end(), '\n'),
             static_cast<long>(poison.size()));
@@ -258,7 +254,7 @@ TEST_P(PoisonTest, EveryPoisonRecordIsDeadLetteredAndProcessingContinues) {
   // random bytes are not UTF-8 text, the huge one is truncated.
   EXPECT_NE(list.stderr_text.find("\"fixable\":18"), std::string::npos) << list.stderr_text;
   const std::string raw = dir_.path() + "/fixable.jsonl";
-  CommandResult exported = Jiritsu(Concat({"dlq", "list", "--raw", "--out", raw}, Views(store, views)));
+  CommandResult exported = RunJiritsu(Concat({"dlq", "list", "--raw", "--out", raw}, Views(store, views)));
   ASSERT_EQ(exported.exit_code, 0) << exported.stderr_text;
 
   // Fix the future-version events (they were valid version-1 events), leave
@@ -282,7 +278,7 @@ TEST_P(PoisonTest, EveryPoisonRecordIsDeadLetteredAndProcessingContinues) {
                         dir_.path() + "/dlq-rejects.jsonl"},
                        Log(store));
   if (kafka_) replay = Concat(replay, {"--dedupe-dir", dedupe()});
-  CommandResult replayed = Jiritsu(replay);
+  CommandResult replayed = RunJiritsu(replay);
   EXPECT_EQ(replayed.exit_code, 1) << replayed.stderr_text;  // the unfixed lines
   EXPECT_EQ(JsonField(replayed.stdout_text, "rejected"), "12") << replayed.stdout_text;
   // The fixed events are the samples ingested before: duplicates, no change.
@@ -301,11 +297,11 @@ TEST_P(PoisonTest, DlqReplayAppendsFixedEventsThatWereNeverIngested) {
   future.replace(future.find("\"schemaversion\":1"), 17, "\"schemaversion\":7");
   ASSERT_EQ(Append(store, {{std::string(kLearningTopic), event.subject, future, "future", ""}}).size(), 1u);
   const std::string views = dir_.path() + "/views";
-  ASSERT_EQ(Jiritsu(Concat(Concat({"run", "--until-caught-up"}, Group("a")), Views(store, views))).exit_code, 0);
-  const std::string before = JsonField(Jiritsu(Concat({"digest"}, Views(store, views))).stdout_text, "digest");
+  ASSERT_EQ(RunJiritsu(Concat(Concat({"run", "--until-caught-up"}, Group("a")), Views(store, views))).exit_code, 0);
+  const std::string before = JsonField(RunJiritsu(Concat({"digest"}, Views(store, views))).stdout_text, "digest");
 
   const std::string raw = dir_.path() + "/raw.jsonl";
-  ASSERT_EQ(Jiritsu(Concat({"dlq", "list", "--raw", "--out", raw}, Views(store, views))).exit_code, 0);
+  ASSERT_EQ(RunJiritsu(Concat({"dlq", "list", "--raw", "--out", raw}, Views(store, views))).exit_code, 0);
   std::ifstream in(raw);
   std::string text((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
   ASSERT_EQ(text, future + "\n");
@@ -316,18 +312,18 @@ TEST_P(PoisonTest, DlqReplayAppendsFixedEventsThatWereNeverIngested) {
                         dir_.path() + "/r.jsonl"},
                        Log(store));
   if (kafka_) replay = Concat(replay, {"--dedupe-dir", dedupe()});
-  CommandResult replayed = Jiritsu(replay);
+  CommandResult replayed = RunJiritsu(replay);
   ASSERT_EQ(replayed.exit_code, 0) << replayed.stderr_text;
   EXPECT_EQ(JsonField(replayed.stdout_text, "accepted"), "1") << replayed.stdout_text;
   // Submitting it again is a duplicate.
-  CommandResult again = Jiritsu(replay);
+  CommandResult again = RunJiritsu(replay);
   EXPECT_EQ(JsonField(again.stdout_text, "duplicates"), "1") << again.stdout_text;
 
-  ASSERT_EQ(Jiritsu(Concat(Concat({"run", "--until-caught-up"}, Group("b")), Views(store, views))).exit_code, 0);
-  EXPECT_NE(JsonField(Jiritsu(Concat({"digest"}, Views(store, views))).stdout_text, "digest"), before)
+  ASSERT_EQ(RunJiritsu(Concat(Concat({"run", "--until-caught-up"}, Group("b")), Views(store, views))).exit_code, 0);
+  EXPECT_NE(JsonField(RunJiritsu(Concat({"digest"}, Views(store, views))).stdout_text, "digest"), before)
       << "the fixed event changed nothing";
   // Still one dead letter: the log keeps what arrived.
-  CommandResult dlq = Jiritsu(Concat(Concat({"query"}, Views(store, views)), {"dlq"}));
+  CommandResult dlq = RunJiritsu(Concat(Concat({"query"}, Views(store, views)), {"dlq"}));
   EXPECT_EQ(JsonField(dlq.stdout_text, "count"), "1");
 }
 

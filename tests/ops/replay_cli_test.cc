@@ -17,6 +17,7 @@
 #include "core/swap_coordinator.h"
 #include "core/view_generations.h"
 #include "schemas/codec.h"
+#include "tests/testing/log_reading.h"
 #include "tests/testing/subprocess.h"
 
 namespace jiritsu {
@@ -25,29 +26,17 @@ namespace {
 using testing::Child;
 using testing::CommandResult;
 using testing::JiritsuBinary;
+using testing::RunJiritsu;
+using testing::JsonField;
 using testing::RunCommand;
 using testing::TempDir;
-
-std::string JsonField(const std::string& json, const std::string& name) {
-  const std::string needle = "\"" + name + "\":";
-  size_t at = json.find(needle);
-  if (at == std::string::npos) return "";
-  at += needle.size();
-  if (json[at] == '"') return json.substr(at + 1, json.find('"', at + 1) - at - 1);
-  return json.substr(at, json.find_first_of(",}", at) - at);
-}
-
-CommandResult Jiritsu(std::vector<std::string> args) {
-  args.insert(args.begin(), JiritsuBinary());
-  return RunCommand(args);
-}
 
 class ReplayCliTest : public ::testing::Test {
  protected:
   static void SetUpTestSuite() {
     shared_ = new TempDir();
     events_ = shared_->path() + "/events.jsonl";
-    CommandResult gen = Jiritsu({"gen", "--employees", "150", "--months", "18", "--seed", "41",
+    CommandResult gen = RunJiritsu({"gen", "--employees", "150", "--months", "18", "--seed", "41",
                                  "--out", events_});
     ASSERT_EQ(gen.exit_code, 0) << gen.stderr_text;
   }
@@ -58,19 +47,19 @@ class ReplayCliTest : public ::testing::Test {
 
   void Ingest(const std::string& store, const std::string& file) {
     CommandResult ingest =
-        Jiritsu({"ingest", "--store", store, "--rejects", dir_.path() + "/rejects.jsonl", file});
+        RunJiritsu({"ingest", "--store", store, "--rejects", dir_.path() + "/rejects.jsonl", file});
     // The generator plants invalid lines: ingest reports them with exit 1.
     ASSERT_TRUE(ingest.exit_code == 0 || ingest.exit_code == 1) << ingest.stderr_text;
     ASSERT_NE(JsonField(ingest.stdout_text, "accepted"), "0") << ingest.stdout_text;
   }
   void Run(const std::string& store) {
-    CommandResult run = Jiritsu({"run", "--store", store, "--until-caught-up"});
+    CommandResult run = RunJiritsu({"run", "--store", store, "--until-caught-up"});
     ASSERT_EQ(run.exit_code, 0) << run.stderr_text;
   }
   std::string Digest(const std::vector<std::string>& location) {
     std::vector<std::string> args = {"digest"};
     args.insert(args.end(), location.begin(), location.end());
-    CommandResult digest = Jiritsu(args);
+    CommandResult digest = RunJiritsu(args);
     EXPECT_EQ(digest.exit_code, 0) << digest.stderr_text;
     std::string value = JsonField(digest.stdout_text, "digest");
     EXPECT_EQ(value.size(), 64u) << digest.stdout_text;
@@ -78,7 +67,7 @@ class ReplayCliTest : public ::testing::Test {
   }
   CommandResult Replay(std::vector<std::string> args) {
     args.insert(args.begin(), {"replay", "--quiet"});
-    return Jiritsu(args);
+    return RunJiritsu(args);
   }
   // Lines of the generated file whose event time is <= `limit` (and lines
   // that do not decode, which ingest rejects either way), in file order.
@@ -175,9 +164,9 @@ TEST_F(ReplayCliTest, AsOfEqualsALiveRunOverOnlyTheEventsUpToTheDate) {
   EXPECT_NE(Digest({"--store", store}), expected) << "the live views know more than the audit";
 
   // The audit store answers the same queries, and its view time is the cut.
-  CommandResult view_time = Jiritsu({"query", "--views", audit, "view-time"});
+  CommandResult view_time = RunJiritsu({"query", "--views", audit, "view-time"});
   ASSERT_EQ(view_time.exit_code, 0) << view_time.stderr_text;
-  CommandResult cut_time = Jiritsu({"query", "--store", cut_store, "view-time"});
+  CommandResult cut_time = RunJiritsu({"query", "--store", cut_store, "view-time"});
   EXPECT_EQ(view_time.stdout_text, cut_time.stdout_text);
 
   // An existing target is refused, not overwritten.

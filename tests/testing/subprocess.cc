@@ -44,6 +44,11 @@ std::string JiritsuBinary() {
 #endif
 }
 
+CommandResult RunJiritsu(std::vector<std::string> args) {
+  args.insert(args.begin(), JiritsuBinary());
+  return RunCommand(args);
+}
+
 CommandResult RunCommand(const std::vector<std::string>& argv, const std::string& stdin_text) {
   TempDir dir;
   const std::string in_path = dir.path() + "/stdin";

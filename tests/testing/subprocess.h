@@ -24,6 +24,9 @@ CommandResult RunCommand(const std::vector<std::string>& argv, const std::string
 // Path of the jiritsu binary under test (JIRITSU_BINARY compile definition).
 std::string JiritsuBinary();
 
+// Runs `jiritsu <args...>` to completion.
+CommandResult RunJiritsu(std::vector<std::string> args);
+
 // A started child with stdout/stderr sent to files.
 class Child {
  public:

@@ -40,10 +40,14 @@ using testing::TempDir;
 using namespace std::chrono_literals;
 using Args = std::vector<std::string>;
 
-// Client settings that make faults bite quickly: short request timeouts,
-// frequent metadata refreshes.
+// Client settings that make faults bite quickly: frequent metadata refreshes,
+// short retry backoff. The request timeout stays far above the injected
+// 900 ms slow responses even on a loaded machine: a produce request that
+// times out client-side after the mock appended it is retried, and the mock
+// (unlike a real broker) only drops such a retry for transactional
+// producers, so the log would hold a genuine duplicate record.
 const Args kClientProperties = {
-    "--kafka-property", "socket.timeout.ms=1500",   "--kafka-property", "request.timeout.ms=1500",
+    "--kafka-property", "socket.timeout.ms=8000",   "--kafka-property", "request.timeout.ms=8000",
     "--kafka-property", "topic.metadata.refresh.interval.ms=500", "--kafka-property",
     "retry.backoff.ms=50"};
 
@@ -169,6 +173,7 @@ class BrokerFaultTest : public ::testing::Test {
     selection.kafka_bootstrap = bootstrap_;
     Result<LogContents> contents = ReadSourceTopics(selection);
     ASSERT_TRUE(contents.ok()) << contents.status().ToString();
+    duplicate_records_ = contents->DuplicateRecords();
     EXPECT_EQ(contents->DuplicateRecords(), 0) << "a retried request was appended twice";
     EXPECT_EQ(contents->undecodable, 0);
     EXPECT_TRUE(contents->Distinct() == *identities_)
@@ -178,6 +183,7 @@ class BrokerFaultTest : public ::testing::Test {
   KafkaMockCluster cluster_;
   std::string bootstrap_;
   int faults_injected_ = 0;
+  int64_t duplicate_records_ = -1;
   TempDir dir_;
   static TempDir* shared_;
   static std::string events_;
@@ -208,8 +214,8 @@ TEST_F(BrokerFaultTest, IngestUnderFaultsLosesNothingAndDuplicatesNothing) {
   CommandResult digest = RunJiritsu({"digest", "--kafka", bootstrap_, "--state-dir",
                                   dir_.path() + "/views"});
   EXPECT_EQ(JsonField(digest.stdout_text, "digest"), expected_digest_);
-  std::printf("[faults] ingest: %d faults injected, %s events accepted, 0 duplicates\n",
-              faults_injected_, accepted_.c_str());
+  std::printf("[faults] ingest: %d faults injected, %s events accepted, %lld duplicate records\n",
+              faults_injected_, accepted_.c_str(), static_cast<long long>(duplicate_records_));
 }
 
 TEST_F(BrokerFaultTest, ProcessingUnderFaultsCountsEverythingOnce) {

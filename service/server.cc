@@ -229,6 +229,7 @@ Result<std::unique_ptr<HttpService>> HttpService::Create(const ServeConfig& conf
 
 void HttpService::AddRoute(const std::string& method, const std::string& pattern,
                            const std::string& name, uint32_t allowed_roles, RouteHandler handler) {
+  routes_.push_back(RouteInfo{method, pattern, name, allowed_roles});
   Histogram* latency = deps_.metrics->GetHistogram(
       "jiritsu_http_request_duration_seconds", "HTTP request latency by route", LatencyBuckets(),
       {{"method", method}, {"route", name}});

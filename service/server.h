@@ -68,6 +68,15 @@ struct RequestContext {
 };
 using RouteHandler = std::function<void(const RequestContext&, httplib::Response&)>;
 
+// A registered route as AddRoute() received it (for the authorization matrix
+// test, which checks that every route has an expectation row).
+struct RouteInfo {
+  std::string method;
+  std::string pattern;
+  std::string name;
+  uint32_t allowed_roles = 0;  // 0 = public
+};
+
 class HttpService {
  public:
   static Result<std::unique_ptr<HttpService>> Create(const ServeConfig& config, ServiceDeps deps);
@@ -77,6 +86,9 @@ class HttpService {
                 uint32_t allowed_roles, RouteHandler handler);
   Status Start();
   int port() const { return port_; }
+  // Every route registered so far, in registration order. Not synchronized
+  // with AddRoute(): call after the routes are added.
+  const std::vector<RouteInfo>& routes() const { return routes_; }
   void Stop();
 
   // {"error": {"code": ..., "message": ...}} with `status`.
@@ -124,6 +136,7 @@ class HttpService {
   std::unique_ptr<httplib::Server> server_;
   std::thread thread_;
   int port_ = 0;
+  std::vector<RouteInfo> routes_;
 
   // One as-of build at a time, on its own thread (core/replay.h BuildAsOf).
   struct AsOfBuild {

@@ -36,7 +36,7 @@ namespace {
 constexpr std::string_view kBuiltOffsetsKey = "built_offsets";
 constexpr std::string_view kBuiltUnixMsKey = "built_unix_ms";
 constexpr char kTempPrefix[] = "replay-tmp-";
-constexpr char kLockFile[] = "REPLAY-LOCK";
+constexpr const char* kLockFile = kReplayLockFile;  // core/view_generations.h
 
 std::shared_ptr<spdlog::logger> Logger() {
   static const std::shared_ptr<spdlog::logger> logger = ModuleLogger("replay");
@@ -430,16 +430,32 @@ Status Replayer::LockRoot() {
   const std::string path = options_.views_root + "/" + kLockFile;
   const int fd = ::open(path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0644);
   if (fd < 0) return IOError("open " + path + ": " + std::strerror(errno));
-  if (::flock(fd, LOCK_EX | LOCK_NB) != 0) {
+  // A starting runner holds the lock for a moment (its leftover cleanup,
+  // ViewGenerations::RemoveUnfinished): wait that out, not a replay.
+  bool locked = false;
+  for (int attempt = 0; attempt < 100 && !locked; ++attempt) {
+    locked = ::flock(fd, LOCK_EX | LOCK_NB) == 0;
+    if (!locked) std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  }
+  if (!locked) {
     ::close(fd);
     return Unavailable("another jiritsu replay is working on " + options_.views_root);
   }
   lock_fd_ = fd;
-  // Holding the lock, every temp dir left in the root is from a dead replay.
+  // Holding the lock, every temp dir and every generation still marked
+  // unfinished is from a dead replay.
   for (const auto& entry : fs::directory_iterator(options_.views_root, error)) {
     if (entry.path().filename().string().rfind(kTempPrefix, 0) == 0) {
       RemoveTree(entry.path().string()).IgnoreError();
     }
+  }
+  Result<std::vector<int>> removed = ViewGenerations(options_.views_root).RemoveUnfinished(true);
+  if (!removed.ok()) {
+    UnlockRoot();
+    return removed.status().WithContext("removing unfinished generations");
+  }
+  for (int generation : *removed) {
+    Logger()->info("removed unfinished generation {} (left by a killed replay)", generation);
   }
   return Status::Ok();
 }
@@ -826,6 +842,9 @@ Result<ReplayReport> Replayer::Rebuild(const RebuildRequest& request) {
   build.dir = partial ? options_.views_root + "/" + kTempPrefix + "partial"
                       : generations.DirFor(generation);
   DirCleanup cleanup(build.dir);
+  // Killed from here until the mark is cleared, the next replay or runner
+  // start removes this generation (ViewGenerations::RemoveUnfinished).
+  if (!partial) JIRITSU_RETURN_IF_ERROR(generations.MarkUnfinished(generation));
   if (!request.from_snapshot.empty()) {
     JIRITSU_ASSIGN_OR_RETURN(SnapshotInfo snapshot, FindSnapshot(request.from_snapshot));
     if (partial) {
@@ -855,6 +874,7 @@ Result<ReplayReport> Replayer::Rebuild(const RebuildRequest& request) {
     build.Close();
     build.Fill(&report);
     report.generation = generation;
+    JIRITSU_RETURN_IF_ERROR(generations.ClearUnfinished(generation));
     cleanup.Release();
     return report;
   }
@@ -927,6 +947,8 @@ Result<ReplayReport> Replayer::Rebuild(const RebuildRequest& request) {
     Status made = MakePartialGeneration(generation, live_dir, build.dir, view_families, scope.contains);
     if (!made.ok()) return abort(made);
   } else {
+    Status cleared = generations.ClearUnfinished(generation);
+    if (!cleared.ok()) return abort(cleared);
     cleanup.Release();  // the generation stays, promoted or not
   }
   if (acknowledged && !coordinator.ReadyPresent()) {
@@ -951,6 +973,7 @@ Status Replayer::MakePartialGeneration(int generation, const std::string& live_d
   ViewGenerations generations(options_.views_root);
   const std::string dir = generations.DirFor(generation);
   JIRITSU_ASSIGN_OR_RETURN(std::vector<std::string> all_families, ViewFamilies());
+  JIRITSU_RETURN_IF_ERROR(generations.MarkUnfinished(generation));
   {
     StateStoreOptions live_options;
     live_options.column_families = all_families;
@@ -994,6 +1017,7 @@ Status Replayer::MakePartialGeneration(int generation, const std::string& live_d
   }
   JIRITSU_RETURN_IF_ERROR(flush_if_full(true));
   JIRITSU_RETURN_IF_ERROR(target->SyncAndFlush());
+  JIRITSU_RETURN_IF_ERROR(generations.ClearUnfinished(generation));
   cleanup.Release();
   return Status::Ok();
 }
@@ -1182,7 +1206,9 @@ Result<ReplayReport> Replayer::RestoreSnapshot(const std::string& name) {
   JIRITSU_ASSIGN_OR_RETURN(int generation, generations.NextGeneration());
   const std::string dir = generations.DirFor(generation);
   DirCleanup cleanup(dir);
+  JIRITSU_RETURN_IF_ERROR(generations.MarkUnfinished(generation));
   JIRITSU_RETURN_IF_ERROR(CopyCheckpoint(snapshot.dir, dir));
+  JIRITSU_RETURN_IF_ERROR(generations.ClearUnfinished(generation));
   SwapCoordinator coordinator(options_.views_root);
   JIRITSU_RETURN_IF_ERROR(coordinator.RequestSwap(generation));
   bool acknowledged = false;

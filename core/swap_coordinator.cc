@@ -219,6 +219,15 @@ Status RunServingSwaps(const std::string& views_root, const RuntimeMaker& make_r
   SwapCoordinator swap(views_root);
   ViewGenerations generations(views_root);
   JIRITSU_RETURN_IF_ERROR(swap.MarkRunning());
+  // Shadows of replays killed before promoting: never served, only disk.
+  Result<std::vector<int>> removed = generations.RemoveUnfinished(/*replay_lock_held=*/false);
+  if (!removed.ok()) {
+    swap.ClearRunning().IgnoreError();
+    return removed.status().WithContext("removing unfinished generations");
+  }
+  for (int generation : *removed) {
+    Logger()->info("removed unfinished generation {} (left by a killed replay)", generation);
+  }
   Status result;
   while (!stop.load()) {
     JIRITSU_ASSIGN_OR_RETURN(int current, generations.Current());

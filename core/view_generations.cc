@@ -1,6 +1,7 @@
 #include "core/view_generations.h"
 
 #include <fcntl.h>
+#include <sys/file.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -153,6 +154,72 @@ Status ViewGenerations::Prune() {
     if (error) return IOError("remove " + DirFor(generation) + ": " + error.message());
   }
   return Status::Ok();
+}
+
+namespace {
+constexpr char kUnfinishedSuffix[] = ".unfinished";
+}  // namespace
+
+Status ViewGenerations::MarkUnfinished(int generation) const {
+  std::error_code error;
+  fs::create_directories(root_, error);
+  if (error) return IOError("create " + root_ + ": " + error.message());
+  return WriteFileAtomically(DirFor(generation) + kUnfinishedSuffix, "being built\n");
+}
+
+Status ViewGenerations::ClearUnfinished(int generation) const {
+  std::error_code error;
+  fs::remove(DirFor(generation) + kUnfinishedSuffix, error);
+  if (error) return IOError("remove " + DirFor(generation) + kUnfinishedSuffix + ": " + error.message());
+  return Status::Ok();
+}
+
+Result<std::vector<int>> ViewGenerations::RemoveUnfinished(bool replay_lock_held) const {
+  std::vector<int> removed;
+  std::error_code error;
+  if (!fs::is_directory(root_, error)) return removed;
+  int lock_fd = -1;
+  if (!replay_lock_held) {
+    const std::string path = root_ + "/" + kReplayLockFile;
+    lock_fd = ::open(path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0644);
+    if (lock_fd < 0) return ErrnoStatus("open", path);
+    if (::flock(lock_fd, LOCK_EX | LOCK_NB) != 0) {
+      ::close(lock_fd);
+      return removed;  // a replay is working on the root: its mark is not a leftover
+    }
+  }
+  struct Unlock {
+    int fd;
+    ~Unlock() {
+      if (fd >= 0) {
+        ::flock(fd, LOCK_UN);
+        ::close(fd);
+      }
+    }
+  } unlock{lock_fd};
+  JIRITSU_ASSIGN_OR_RETURN(const int current, Current());
+  JIRITSU_ASSIGN_OR_RETURN(const int previous, Previous());
+  std::vector<int> marked;
+  for (const auto& entry : fs::directory_iterator(root_, error)) {
+    const std::string name = entry.path().filename().string();
+    if (name.rfind("gen-", 0) != 0 || !name.ends_with(kUnfinishedSuffix)) continue;
+    const std::string digits = name.substr(4, name.size() - 4 - std::strlen(kUnfinishedSuffix));
+    if (digits.empty() || digits.find_first_not_of("0123456789") != std::string::npos || digits.size() > 9) {
+      continue;
+    }
+    marked.push_back(std::stoi(digits));
+  }
+  if (error) return IOError("list " + root_ + ": " + error.message());
+  std::sort(marked.begin(), marked.end());
+  for (int generation : marked) {
+    if (generation != current && generation != previous) {
+      fs::remove_all(DirFor(generation), error);
+      if (error) return IOError("remove " + DirFor(generation) + ": " + error.message());
+      removed.push_back(generation);
+    }
+    JIRITSU_RETURN_IF_ERROR(ClearUnfinished(generation));
+  }
+  return removed;
 }
 
 std::vector<std::string> ViewGenerations::ListSnapshots() const {

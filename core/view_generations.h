@@ -18,6 +18,11 @@
 // serialized by the caller (only `jiritsu replay` and `jiritsu run` promote).
 // Failure: I/O errors -> kIOError naming the path; a CURRENT file that does
 // not parse -> kCorruption.
+//
+// Leftovers: a killed replay leaves its unfinished generation directory;
+// RemoveUnfinished() deletes those (`jiritsu replay` and `jiritsu run` /
+// `serve` call it when they start). Old served generations stay until
+// Prune().
 #pragma once
 
 #include <string>
@@ -26,6 +31,10 @@
 #include "core/status.h"
 
 namespace jiritsu {
+
+// The file every `jiritsu replay` holds an exclusive flock(2) on while it
+// works on a root (core/replay.h Replayer).
+inline constexpr char kReplayLockFile[] = "REPLAY-LOCK";
 
 class ViewGenerations {
  public:
@@ -48,6 +57,21 @@ class ViewGenerations {
   std::vector<int> List() const;
   // Deletes generations other than current and previous.
   Status Prune();
+  // A replay marks a generation unfinished (a file <root>/gen-NNNNNN.unfinished)
+  // before it creates the directory, and clears the mark once the generation
+  // is complete (before promoting it; a plain rebuild stays unpromoted but
+  // complete).
+  Status MarkUnfinished(int generation) const;
+  Status ClearUnfinished(int generation) const;
+  // Deletes every generation still marked unfinished that is neither CURRENT
+  // nor PREVIOUS (those keep their directory; only the stale mark goes): the
+  // shadow of a replay killed while building. Such a directory was never
+  // served: readers and runners open only what CURRENT names. A running
+  // replay has its own shadow marked, so this never runs beside one:
+  // `replay_lock_held` says the caller holds REPLAY-LOCK (the Replayer);
+  // otherwise it takes that lock without waiting, removes nothing when a
+  // replay holds it, and releases it. Returns the generations removed.
+  Result<std::vector<int>> RemoveUnfinished(bool replay_lock_held) const;
 
   std::string SnapshotsDir() const { return root_ + "/snapshots"; }
   std::vector<std::string> ListSnapshots() const;  // sorted by name

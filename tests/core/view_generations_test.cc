@@ -2,6 +2,10 @@
 
 #include <gtest/gtest.h>
 
+#include <fcntl.h>
+#include <sys/file.h>
+#include <unistd.h>
+
 #include <filesystem>
 #include <fstream>
 
@@ -73,6 +77,59 @@ TEST_F(ViewGenerationsTest, PruneKeepsCurrentAndPrevious) {
   ASSERT_TRUE(generations.Promote(3).ok());
   ASSERT_TRUE(generations.Prune().ok());
   EXPECT_EQ(generations.List(), (std::vector<int>{1, 3}));
+}
+
+// A replay killed while building leaves its generation marked unfinished;
+// the next start removes exactly those, never CURRENT or PREVIOUS, never a
+// complete unpromoted rebuild, and nothing while a replay holds the lock.
+TEST_F(ViewGenerationsTest, RemoveUnfinishedKeepsServedAndLiveGenerations) {
+  ViewGenerations generations(root_);
+  ASSERT_TRUE(generations.CurrentDirOrCreate().ok());
+  for (int g = 1; g <= 6; ++g) {
+    fs::create_directories(generations.DirFor(g));
+    std::ofstream(generations.DirFor(g) + "/000001.sst") << "data";
+  }
+  ASSERT_TRUE(generations.Promote(2).ok());
+  ASSERT_TRUE(generations.Promote(3).ok());
+  ASSERT_TRUE(generations.Rollback().ok());  // current 2, previous 3
+  // Stale marks on the served generations (a kill between promote and
+  // clear), marks on two shadows; 6 is a complete plain rebuild (no mark).
+  for (int g : {2, 3, 4, 5}) ASSERT_TRUE(generations.MarkUnfinished(g).ok());
+  // A second mark-less directory number that only has a mark: nothing to
+  // remove but the mark.
+  ASSERT_TRUE(generations.MarkUnfinished(9).ok());
+
+  {
+    // A running replay holds the lock: its shadow is not a leftover.
+    const int fd = ::open((root_ + "/" + kReplayLockFile).c_str(), O_RDWR | O_CREAT, 0644);
+    ASSERT_GE(fd, 0);
+    ASSERT_EQ(::flock(fd, LOCK_EX | LOCK_NB), 0);
+    auto removed = generations.RemoveUnfinished(/*replay_lock_held=*/false);
+    ASSERT_TRUE(removed.ok()) << removed.status().ToString();
+    EXPECT_TRUE(removed->empty());
+    EXPECT_EQ(generations.List(), (std::vector<int>{1, 2, 3, 4, 5, 6}));
+    ::close(fd);
+  }
+  auto removed = generations.RemoveUnfinished(/*replay_lock_held=*/false);
+  ASSERT_TRUE(removed.ok()) << removed.status().ToString();
+  EXPECT_EQ(*removed, (std::vector<int>{4, 5, 9}));
+  EXPECT_EQ(generations.List(), (std::vector<int>{1, 2, 3, 6}));
+  EXPECT_TRUE(fs::exists(generations.DirFor(2) + "/000001.sst"));
+  EXPECT_TRUE(fs::exists(generations.DirFor(3) + "/000001.sst"));
+  EXPECT_EQ(*generations.Current(), 2);
+  EXPECT_EQ(*generations.Previous(), 3);
+  for (int g : {2, 3, 4, 5, 9}) EXPECT_FALSE(fs::exists(generations.DirFor(g) + ".unfinished")) << g;
+  // Nothing left to do the second time.
+  auto again = generations.RemoveUnfinished(/*replay_lock_held=*/false);
+  ASSERT_TRUE(again.ok());
+  EXPECT_TRUE(again->empty());
+}
+
+TEST_F(ViewGenerationsTest, RemoveUnfinishedOfAMissingRootIsNothing) {
+  auto removed = ViewGenerations(root_ + "/missing").RemoveUnfinished(false);
+  ASSERT_TRUE(removed.ok()) << removed.status().ToString();
+  EXPECT_TRUE(removed->empty());
+  EXPECT_FALSE(fs::exists(root_ + "/missing"));
 }
 
 }  // namespace

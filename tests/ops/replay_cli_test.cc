@@ -8,6 +8,7 @@
 #include <signal.h>
 
 #include <chrono>
+#include <filesystem>
 #include <fstream>
 #include <string>
 #include <thread>
@@ -289,6 +290,51 @@ TEST_F(ReplayCliTest, OrgSubtreeVerifyAndRepairTouchOnlyThatSubtree) {
       << everything.stdout_text;
   EXPECT_EQ(everything.stdout_text.find("\"view\":\"facts\""), std::string::npos)
       << everything.stdout_text;
+}
+
+// A `replay --swap` killed while building leaves its generation directory
+// marked unfinished (gen-NNNNNN.unfinished); the next `jiritsu run` and the
+// next `jiritsu replay` remove it, and never the served generations.
+TEST(ReplayLeftoversTest, KilledReplayShadowIsRemovedByTheNextRunAndReplay) {
+  TempDir dir;
+  const std::string store = dir.path() + "/store";
+  const std::string events = dir.path() + "/events.jsonl";
+  ASSERT_EQ(RunJiritsu({"gen", "--employees", "10", "--months", "2", "--out", events}).exit_code, 0);
+  CommandResult ingest = RunJiritsu({"ingest", "--store", store, "--rejects", dir.path() + "/r.jsonl", events});
+  ASSERT_TRUE(ingest.exit_code == 0 || ingest.exit_code == 1) << ingest.stderr_text;
+  ASSERT_EQ(RunJiritsu({"run", "--store", store, "--until-caught-up"}).exit_code, 0);
+  const std::string views = store + "/views";
+  const CommandResult before = RunJiritsu({"digest", "--store", store});
+  ASSERT_EQ(before.exit_code, 0) << before.stderr_text;
+  auto leave_shadow = [&](const std::string& name) {
+    std::filesystem::create_directories(views + "/" + name);
+    std::ofstream(views + "/" + name + "/000007.sst") << "half-built";
+    std::ofstream(views + "/" + name + ".unfinished") << "being built\n";
+  };
+
+  leave_shadow("gen-000007");
+  CommandResult run = RunJiritsu({"run", "--store", store, "--until-caught-up"});
+  ASSERT_EQ(run.exit_code, 0) << run.stderr_text;
+  EXPECT_FALSE(std::filesystem::exists(views + "/gen-000007"));
+  EXPECT_FALSE(std::filesystem::exists(views + "/gen-000007.unfinished"));
+  EXPECT_NE(run.stderr_text.find("removed unfinished generation 7"), std::string::npos) << run.stderr_text;
+  EXPECT_TRUE(std::filesystem::is_directory(views + "/gen-000001"));
+
+  leave_shadow("gen-000008");
+  CommandResult verify = RunJiritsu({"replay", "--quiet", "--store", store, "--verify"});
+  EXPECT_EQ(verify.exit_code, 0) << verify.stdout_text << verify.stderr_text;
+  EXPECT_FALSE(std::filesystem::exists(views + "/gen-000008"));
+  EXPECT_FALSE(std::filesystem::exists(views + "/gen-000008.unfinished"));
+
+  // A complete plain rebuild (not promoted, not marked) stays.
+  CommandResult rebuild = RunJiritsu({"replay", "--quiet", "--store", store});
+  ASSERT_EQ(rebuild.exit_code, 0) << rebuild.stderr_text;
+  const std::string built = JsonField(rebuild.stdout_text, "store");
+  ASSERT_FALSE(built.empty()) << rebuild.stdout_text;
+  ASSERT_EQ(RunJiritsu({"run", "--store", store, "--until-caught-up"}).exit_code, 0);
+  EXPECT_TRUE(std::filesystem::is_directory(built)) << built;
+  const CommandResult after = RunJiritsu({"digest", "--store", store});
+  EXPECT_EQ(JsonField(after.stdout_text, "digest"), JsonField(before.stdout_text, "digest"));
 }
 
 }  // namespace

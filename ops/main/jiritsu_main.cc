@@ -24,7 +24,15 @@ int main(int argc, char** argv) {
       jiritsu::AddBenchCommand(root),
       jiritsu::AddDlqCommand(root),
   };
-  CLI11_PARSE(root, argc, argv);
+  // Not CLI11_PARSE: its exit codes for usage errors are CLI11's own (105,
+  // 106, 109...), while every jiritsu command promises 2 for a usage error
+  // (ops/cli.h). --help and --version still exit 0.
+  try {
+    root.parse(argc, argv);
+  } catch (const CLI::ParseError& error) {
+    const int code = root.exit(error);
+    return code == static_cast<int>(CLI::ExitCodes::Success) ? 0 : 2;
+  }
   for (const auto& command : commands) {
     if (command.app->parsed()) return command.run();
   }

@@ -374,6 +374,8 @@ class KafkaConsumer final : public LogConsumer {
   bool subscribed_ = false;
   bool assigned_manually_ = false;
   bool closing_ = false;
+  // The group's rebalance protocol as last reported by librdkafka.
+  bool cooperative_ = false;
   // While the listener's OnAssigned runs: start offsets of the partitions
   // being assigned, so that Seek() from the listener sets where they start.
   std::map<TopicPartition, int64_t>* pending_assignment_ = nullptr;
@@ -790,7 +792,13 @@ int64_t KafkaConsumer::EndNow(const TopicPartition& tp) {
 void KafkaConsumer::HandleRebalance(rd_kafka_resp_err_t err,
                                     rd_kafka_topic_partition_list_t* partitions) {
   rd_kafka_t* rk = handle_.get();
-  const bool cooperative = std::strcmp(rd_kafka_rebalance_protocol(rk), "COOPERATIVE") == 0;
+  // rd_kafka_rebalance_protocol() is NULL while the consumer closes (the
+  // group's queue is already disabled when the final revocation arrives):
+  // keep the protocol seen last (strcmp on NULL crashed group members).
+  if (const char* protocol = rd_kafka_rebalance_protocol(rk); protocol != nullptr) {
+    cooperative_ = std::strcmp(protocol, "COOPERATIVE") == 0;
+  }
+  const bool cooperative = cooperative_;
   const std::vector<TopicPartition> tps = ToVector(partitions);
   const bool notify = listener_ != nullptr && !closing_ && !tps.empty();
 

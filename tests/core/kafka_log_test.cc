@@ -473,17 +473,6 @@ TEST_P(KafkaLogTest, GroupRebalanceSplitsPartitionsAndCallsListeners) {
 }
 
 TEST_P(KafkaLogTest, CooperativeRebalanceMovesOnlyWhatChangesOwner) {
-  // Open problem: once in a CI run under full -j2 load this test crashed
-  // (SIGSEGV, no output) against librdkafka 2.0.2's mock cluster; it passed
-  // every time when run alone or in the full suite otherwise. Jiritsu itself
-  // uses the default eager protocol (tested above). Skipped by default so a
-  // rare crash in an optional protocol cannot block CI; run it with
-  // JIRITSU_RUN_COOPERATIVE_TEST=1 (and please investigate under load).
-  if (std::getenv("JIRITSU_RUN_COOPERATIVE_TEST") == nullptr) {
-    GTEST_SKIP() << "cooperative-sticky rebalance test skipped by default: an intermittent "
-                    "SIGSEGV under load is under investigation; set "
-                    "JIRITSU_RUN_COOPERATIVE_TEST=1 to run it";
-  }
   auto log = Open({{"heartbeat.interval.ms", "200"},
                    {"session.timeout.ms", "6000"},
                    {"partition.assignment.strategy", "cooperative-sticky"}});

@@ -18,6 +18,7 @@
 #include "core/swap_coordinator.h"
 #include "processors/json.h"
 #include "schemas/codec.h"
+#include "service/request_parsing.h"
 
 namespace jiritsu::service {
 namespace {
@@ -33,40 +34,11 @@ int64_t SystemNowS() {
       .count();
 }
 
-std::string Lower(std::string_view text) {
-  std::string out(text);
-  for (char& c : out) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
-  return out;
-}
-
-// The media type without parameters, lower case.
-std::string MediaType(const httplib::Request& req) {
-  std::string type = Lower(req.get_header_value("Content-Type"));
-  const size_t semicolon = type.find(';');
-  if (semicolon != std::string::npos) type.resize(semicolon);
-  while (!type.empty() && type.back() == ' ') type.pop_back();
-  return type;
-}
-
 // "data.step: must be >= 1, got 0" -> field "data.step".
 std::string FieldOf(const std::string& reason) {
   const size_t colon = reason.find(": ");
   if (colon == std::string::npos || reason.find(' ') < colon) return "";
   return reason.substr(0, colon);
-}
-
-std::string PercentDecode(std::string_view text) {
-  std::string out;
-  for (size_t i = 0; i < text.size(); ++i) {
-    if (text[i] == '%' && i + 2 < text.size() && std::isxdigit(static_cast<unsigned char>(text[i + 1])) &&
-        std::isxdigit(static_cast<unsigned char>(text[i + 2]))) {
-      out += static_cast<char>(std::stoi(std::string(text.substr(i + 1, 2)), nullptr, 16));
-      i += 2;
-    } else {
-      out += text[i];
-    }
-  }
-  return out;
 }
 
 // The event type named by a (possibly invalid) event, for metrics labels:
@@ -402,62 +374,11 @@ void HttpService::PostEvents(const RequestContext& ctx, httplib::Response& res) 
     SendError(res, 413, "payload_too_large", "request body exceeds [server] max_body_bytes");
     return;
   }
-  const std::string media_type = MediaType(req);
-  const bool binary = req.has_header("ce-specversion");
-  if (media_type != "application/json" && media_type != "application/cloudevents+json" &&
-      media_type != "application/cloudevents-batch+json") {
-    SendError(res, 415, "unsupported_media_type",
-              binary ? "binary mode: the data must be application/json"
-                     : "use application/cloudevents+json, application/cloudevents-batch+json "
-                       "or application/json (or binary mode with ce-* headers)");
-    return;
-  }
-  simdjson::dom::parser parser;
-  simdjson::dom::element root;
-  if (auto error = parser.parse(req.body).get(root); error != simdjson::SUCCESS) {
-    SendError(res, 400, "malformed_json",
-              std::string(binary ? "data" : "body") + ": not valid JSON (" +
-                  simdjson::error_message(error) + ")");
-    return;
-  }
+  HeaderList headers(req.headers.begin(), req.headers.end());
   std::vector<std::string> texts;
-  if (binary) {
-    // CloudEvents HTTP binary mode: attributes in ce-* headers, data in the body.
-    std::string event = "{";
-    bool first = true;
-    for (const auto& [name, value] : req.headers) {
-      const std::string lower = Lower(name);
-      if (!lower.starts_with("ce-") || lower.size() == 3) continue;
-      if (lower == "ce-data" || lower == "ce-datacontenttype") continue;
-      if (!first) event += ",";
-      first = false;
-      AppendJsonString(&event, lower.substr(3));
-      event += ":";
-      AppendJsonString(&event, PercentDecode(value));
-    }
-    event += first ? "" : ",";
-    event += "\"datacontenttype\":\"application/json\",\"data\":";
-    event += simdjson::to_string(root);
-    event += "}";
-    texts.push_back(std::move(event));
-  } else if (root.is_array()) {
-    if (media_type == "application/cloudevents+json") {
-      SendError(res, 400, "bad_request",
-                "application/cloudevents+json carries one event; send a batch as "
-                "application/cloudevents-batch+json or application/json");
-      return;
-    }
-    for (simdjson::dom::element item : simdjson::dom::array(root)) {
-      texts.push_back(simdjson::to_string(item));
-    }
-    if (texts.empty()) {
-      SendError(res, 400, "empty_batch", "the batch holds no events");
-      return;
-    }
-  } else if (root.is_object()) {
-    texts.push_back(simdjson::to_string(root));
-  } else {
-    SendError(res, 400, "bad_request", "body: must be a CloudEvent object or an array of them");
+  HttpError error;
+  if (!ParseEventsBody(req.get_header_value("Content-Type"), headers, req.body, &texts, &error)) {
+    SendError(res, error.status, error.code, error.message);
     return;
   }
   if (static_cast<int64_t>(texts.size()) > config_.max_batch_events) {
@@ -700,27 +621,23 @@ bool HttpService::MayReadEmployee(const RequestContext& ctx, const ViewSnapshot&
 
 bool HttpService::PageParams(const RequestContext& ctx, httplib::Response& res, size_t* limit,
                              std::string* after_key) {
-  *limit = static_cast<size_t>(config_.default_page_size);
-  if (ctx.request.has_param("limit")) {
-    const std::string text = ctx.request.get_param_value("limit");
-    char* end = nullptr;
-    const long long value = std::strtoll(text.c_str(), &end, 10);
-    if (text.empty() || *end != '\0' || value < 1 || value > config_.max_page_size) {
-      SendError(res, 400, "bad_request",
-                "limit: must be 1.." + std::to_string(config_.max_page_size) + ", got \"" + text + "\"");
-      return false;
-    }
-    *limit = static_cast<size_t>(value);
+  auto param = [&](const char* name) {
+    return ctx.request.has_param(name) ? std::optional<std::string>(ctx.request.get_param_value(name))
+                                       : std::nullopt;
+  };
+  Result<size_t> parsed_limit = ParseLimitParam(param("limit"), config_.default_page_size,
+                                                config_.max_page_size);
+  if (!parsed_limit.ok()) {
+    SendError(res, 400, "bad_request", parsed_limit.status().message());
+    return false;
   }
-  after_key->clear();
-  if (ctx.request.has_param("cursor")) {
-    Result<std::string> key = Base64UrlDecode(ctx.request.get_param_value("cursor"));
-    if (!key.ok() || key->empty()) {
-      SendError(res, 400, "bad_request", "cursor: not a cursor returned by this API");
-      return false;
-    }
-    *after_key = std::move(key).value();
+  *limit = *parsed_limit;
+  Result<std::string> key = ParseCursorParam(param("cursor"));
+  if (!key.ok()) {
+    SendError(res, 400, "bad_request", key.status().message());
+    return false;
   }
+  *after_key = std::move(key).value();
   return true;
 }
 
@@ -755,11 +672,8 @@ static std::string WithCursor(const std::string& json, const std::string& next_k
 }
 
 static Result<std::optional<int64_t>> AsOfParam(const httplib::Request& req) {
-  if (!req.has_param("as_of")) return std::optional<int64_t>();
-  int32_t offset = 0;
-  Result<int64_t> time = ParseRfc3339(req.get_param_value("as_of"), &offset);
-  if (!time.ok()) return InvalidArgument("as_of: " + time.status().message());
-  return std::optional<int64_t>(*time);
+  return ParseAsOfParam(req.has_param("as_of") ? std::optional<std::string>(req.get_param_value("as_of"))
+                                               : std::nullopt);
 }
 
 void HttpService::EmployeeQuery(const RequestContext& ctx, httplib::Response& res,

@@ -12,6 +12,13 @@
 //                 binary codec.
 //   binary-event: DecodeBinaryEvent never crashes; a decoded event
 //                 re-encodes to bytes that decode to the same Event.
+//   http-request: the HTTP request parsing of `jiritsu serve` that needs no
+//                 socket (service/request_parsing.h: POST /v1/events bodies
+//                 in structured, batch and binary mode with ce-* headers;
+//                 limit / cursor / as_of; service/auth.h: the Authorization
+//                 header and JWT claims behind a valid signature) never
+//                 crashes; a refusal is a 4xx with a code and a message;
+//                 every event text it produces is JSON and passes json-event.
 //
 // Thread-safety: reentrant. Failure: abort() on a violated property.
 #pragma once
@@ -24,9 +31,10 @@ namespace jiritsu::fuzzing {
 
 void FuzzJsonEvent(std::string_view bytes);
 void FuzzBinaryEvent(std::string_view bytes);
+void FuzzHttpRequest(std::string_view bytes);
 
 // The target names ops/fuzz and the regression directories use.
-std::vector<std::string> FuzzTargetNames();  // {"json-event", "binary-event"}
+std::vector<std::string> FuzzTargetNames();  // {"json-event", "binary-event", "http-request"}
 // Runs the named target on `bytes`; false for an unknown name.
 bool RunFuzzTarget(std::string_view name, std::string_view bytes);
 

@@ -30,6 +30,7 @@ std::vector<TopicSpec> AllTopicSpecs(int32_t employee_partitions) {
   }
   specs.push_back({std::string(kDeadLetterTopic), 1, false});
   specs.push_back({std::string(kFactsTopic), employee_partitions, true});
+  specs.push_back({std::string(kXapiTopic), 1, false});
   return specs;
 }
 

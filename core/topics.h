@@ -26,6 +26,10 @@ inline constexpr std::string_view kDeadLetterTopic = "jiritsu.dlq";
 // Internal: per-employee facts for cross-partition views (KPIs, rollups).
 // Keyed by employee, compacted, read in full by every instance.
 inline constexpr std::string_view kFactsTopic = "jiritsu.facts";
+// xAPI statements as received by the LRS (docs/xapi.md): one partition, key =
+// statement id, value = the audit record (raw statement + mapping outcome).
+// Not a CloudEvents topic and not read by the processors or replays.
+inline constexpr std::string_view kXapiTopic = "jiritsu.xapi";
 
 inline constexpr int32_t kDefaultEmployeePartitions = 8;
 

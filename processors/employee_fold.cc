@@ -39,6 +39,15 @@ class Folder {
     auto it = std::lower_bound(hashes.begin(), hashes.end(), hash);
     if (it == hashes.end() || *it != hash) hashes.insert(it, hash);
 
+    // Voiding applies whether or not the learner is employed at its time,
+    // and a voided event is folded as a no-op (docs/xapi.md, "Voiding").
+    if (event_.type == EventType::kLearningVoided) {
+      const auto& data = event_.As<LearningVoided>();
+      MarkVoided(&state_, EventIdentityHash(data.voided_source, data.voided_id));
+      return;
+    }
+    if (std::binary_search(state_.voided_hashes.begin(), state_.voided_hashes.end(), hash)) return;
+
     if (event_.type != EventType::kEmployeeHired && !state_.employed) {
       Reject(kNotEmployed, "employee " + Quote(state_.employee_id) +
                                " is not employed at the event time (not hired yet, or left)");
@@ -364,6 +373,12 @@ class Folder {
 };
 
 }  // namespace
+
+void MarkVoided(EmployeeState* state, uint64_t identity_hash) {
+  auto& voided = state->voided_hashes;
+  auto it = std::lower_bound(voided.begin(), voided.end(), identity_hash);
+  if (it == voided.end() || *it != identity_hash) voided.insert(it, identity_hash);
+}
 
 void ApplyEvent(const ReferenceTable& reference, const Event& event,
                 const SourcePosition& position, EmployeeState* state) {

@@ -47,6 +47,11 @@ void ApplyEvent(const ReferenceTable& reference, const Event& event,
 void ApplyEvent(const ReferenceTable& reference, const Event& event,
                 const SourcePosition& position, std::string sort_key, EmployeeState* state);
 
+// Records that the event with this EventIdentityHash is voided (idempotent).
+// A learning.voided must be known before its target is folded: the projector
+// re-folds a journal that gains one, pre-seeding every void it holds.
+void MarkVoided(EmployeeState* state, uint64_t identity_hash);
+
 // True when the journal position of `sort_key` is after the last folded event.
 inline bool SortsAfterFolded(const EmployeeState& state, std::string_view sort_key) {
   return state.events_folded == 0 || sort_key > state.last_sort_key;

@@ -27,7 +27,9 @@
 
 namespace jiritsu::processors {
 
-inline constexpr uint8_t kEmployeeStateFormat = 1;
+// 2: + voided_hashes (learning.voided). States of format 1 are rebuilt from
+// the journal on load.
+inline constexpr uint8_t kEmployeeStateFormat = 2;
 
 // Where a decision came from: the audit trail of every view row.
 struct EventRef {
@@ -156,6 +158,9 @@ struct EmployeeState {
   int64_t last_time_us = std::numeric_limits<int64_t>::min();
   std::string last_sort_key;
   std::vector<uint64_t> identity_hashes;  // sorted EventIdentityHash of folded events
+  // Sorted EventIdentityHash of events voided by a learning.voided in the
+  // journal: they are folded as no-ops, whichever arrives first.
+  std::vector<uint64_t> voided_hashes;
 
   // Lifecycle (current values).
   bool employed = false;
@@ -182,7 +187,8 @@ struct EmployeeState {
   template <class A> void serialize(A& ar) {
     ar(employee_id, events_folded, last_time_us, last_sort_key, identity_hashes, employed,
        hired_at, org_unit, manager_id, profile, snapshots, courses_passed, activities, interviews,
-       cancellations, learning_states, declarations, steps_reached, finalized_steps, rejections);
+       cancellations, learning_states, declarations, steps_reached, finalized_steps, rejections,
+       voided_hashes);
   }
 };
 

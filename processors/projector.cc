@@ -123,7 +123,9 @@ class JiritsuProjector final : public Projector {
       if (handled) return Status::Ok();
       // A 64-bit hash collision with a different event: a new event after all.
     }
-    if (!entry->needs_refold && SortsAfterFolded(entry->state, sort_key)) {
+    // A void changes the meaning of an earlier event: fold the journal again.
+    if (!entry->needs_refold && event.type != EventType::kLearningVoided &&
+        SortsAfterFolded(entry->state, sort_key)) {
       ApplyEvent(reference_, event, position, sort_key, &entry->state);
     } else {
       // Late arrival: fold it in order at the next checkpoint.
@@ -316,6 +318,12 @@ class JiritsuProjector final : public Projector {
     for (const auto& [key, pending] : entry->pending) merged[key] = {&pending.event, &pending.position};
     EmployeeState state;
     state.employee_id = employee;
+    // Voids first, so a voided event is a no-op wherever it sorts.
+    for (const auto& [key, event] : merged) {
+      if (event.first->type != EventType::kLearningVoided) continue;
+      const auto& data = event.first->As<LearningVoided>();
+      MarkVoided(&state, EventIdentityHash(data.voided_source, data.voided_id));
+    }
     for (const auto& [key, event] : merged) ApplyEvent(reference_, *event.first, *event.second, &state);
     entry->state = std::move(state);
     entry->needs_refold = false;

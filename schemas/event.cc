@@ -34,6 +34,7 @@ constexpr std::array<TypeInfo, kEventTypeCount> kTypes = {{
     {EventType::kApprovalReturned, "approval.returned", Family::kApproval},
     {EventType::kApprovalRejected, "approval.rejected", Family::kApproval},
     {EventType::kApprovalFinalized, "approval.finalized", Family::kApproval},
+    {EventType::kLearningVoided, "learning.voided", Family::kLearning},
 }};
 
 // Same-instant events apply causally: lifecycle, then activity, then

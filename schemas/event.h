@@ -50,8 +50,10 @@ enum class EventType : uint8_t {
   kApprovalReturned,
   kApprovalRejected,
   kApprovalFinalized,
+  // Appended (type bytes of stored events never change).
+  kLearningVoided,
 };
-inline constexpr int kEventTypeCount = 21;
+inline constexpr int kEventTypeCount = 22;
 
 // The topic family an event type belongs to (one Kafka topic per family).
 enum class Family : uint8_t {
@@ -194,6 +196,16 @@ struct LearningWithdrawn {
   bool operator==(const LearningWithdrawn&) const = default;
 };
 
+// Compensates an earlier learning event of the same learner (an xAPI
+// voiding statement, docs/xapi.md): the event (voided_source, voided_id) no
+// longer counts, in live views and in replays, whatever the arrival order.
+struct LearningVoided {
+  std::string voided_source;
+  std::string voided_id;
+  std::string reason;  // may be empty
+  bool operator==(const LearningVoided&) const = default;
+};
+
 // ---- self-declarations (subject = declarant) -------------------------------
 
 enum class DeclarationKind : uint8_t { kStep = 0, kPractice, kCareerWish, kLearningState };
@@ -241,7 +253,7 @@ using EventData =
                  InterviewHeld, InterviewCancelled, LearningEnrolled,
                  LearningProgressed, LearningCompleted, LearningCertified,
                  LearningWithdrawn, DeclarationSubmitted, DeclarationAmended,
-                 DeclarationWithdrawn, ApprovalDecision>;
+                 DeclarationWithdrawn, ApprovalDecision, LearningVoided>;
 
 struct Event {
   EventType type = EventType::kOrgUnitDefined;

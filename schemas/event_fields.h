@@ -218,6 +218,15 @@ void VisitFields(V& v, LearningWithdrawn& d) {
   v.String("reason", &d.reason, Str::kText, kOptional, "Free text.");
 }
 
+template <class V>
+void VisitFields(V& v, LearningVoided& d) {
+  v.String("voided_source", &d.voided_source, Str::kNonEmptyText, kRequired,
+           "CloudEvents source of the learning event this voids (same learner).");
+  v.String("voided_id", &d.voided_id, Str::kNonEmptyText, kRequired,
+           "CloudEvents id of the learning event this voids.");
+  v.String("reason", &d.reason, Str::kText, kOptional, "Free text.");
+}
+
 // ---- self-declarations -----------------------------------------------------
 
 // Presence of a declaration.submitted field: `required_for` and `allowed_for`
@@ -328,6 +337,7 @@ decltype(auto) WithDataType(EventType type, F&& f) {
     case EventType::kApprovalRejected:
     case EventType::kApprovalFinalized:
       return f(std::type_identity<ApprovalDecision>{});
+    case EventType::kLearningVoided: return f(std::type_identity<LearningVoided>{});
   }
   // Unreachable for valid enum values; callers validate raw type bytes first.
   return f(std::type_identity<ApprovalDecision>{});

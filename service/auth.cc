@@ -3,6 +3,9 @@
 #include <array>
 #include <cctype>
 
+#include <openssl/crypto.h>
+#include <openssl/evp.h>
+
 namespace jiritsu::service {
 namespace {
 
@@ -61,7 +64,37 @@ Result<std::unique_ptr<Authenticator>> Authenticator::Create(const ServeConfig& 
   JIRITSU_ASSIGN_OR_RETURN(auth->verifier_, JwtVerifier::Create(config.keys, config.issuer,
                                                                 config.audience, config.leeway_s));
   auth->credentials_ = config.service_credentials;
+  auth->xapi_clients_ = config.xapi_clients;
   return auth;
+}
+
+Result<Principal> Authenticator::XapiClient(const XapiClientConfig& client,
+                                            std::string_view password) const {
+  const std::string memo = Sha256Hex(client.name + ":" + std::string(password));
+  bool known = false;
+  {
+    std::lock_guard lock(verified_mutex_);
+    known = verified_.count(memo) != 0;
+  }
+  if (!known) {
+    unsigned char key[32];
+    if (PKCS5_PBKDF2_HMAC(password.data(), static_cast<int>(password.size()),
+                          reinterpret_cast<const unsigned char*>(client.salt.data()),
+                          static_cast<int>(client.salt.size()), client.iterations, EVP_sha256(),
+                          sizeof(key), key) != 1 ||
+        client.derived_key.size() != sizeof(key) ||
+        CRYPTO_memcmp(key, client.derived_key.data(), sizeof(key)) != 0) {
+      return InvalidArgument("unknown LRS client or wrong password");
+    }
+    std::lock_guard lock(verified_mutex_);
+    if (verified_.size() < 10000) verified_.insert(memo);
+  }
+  Principal principal;
+  principal.subject = client.name;
+  principal.roles = kRoleSource;
+  principal.sources = {client.source};
+  principal.method = "basic";
+  return principal;
 }
 
 Result<Principal> Authenticator::ServiceCredential(std::string_view name, std::string_view token,
@@ -104,6 +137,10 @@ Result<Principal> Authenticator::Authenticate(std::string_view header, int64_t n
     JIRITSU_ASSIGN_OR_RETURN(std::string decoded, Base64Decode(header.substr(6)));
     const size_t colon = decoded.find(':');
     if (colon == std::string::npos) return InvalidArgument("Basic credentials without ':'");
+    const std::string_view name = std::string_view(decoded).substr(0, colon);
+    for (const XapiClientConfig& client : xapi_clients_) {
+      if (client.name == name) return XapiClient(client, std::string_view(decoded).substr(colon + 1));
+    }
     return ServiceCredential(std::string_view(decoded).substr(0, colon),
                              std::string_view(decoded).substr(colon + 1), "basic");
   }

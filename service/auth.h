@@ -8,7 +8,13 @@
 //   Bearer <token>  a service credential ([[auth.service_credentials]]): an
 //                   opaque token (no dots) whose SHA-256 is configured;
 //                   role `source` with the configured sources.
-//   Basic name:token  the same service credential (LRS clients, xAPI).
+//   Basic name:token  the same service credential.
+//   Basic name:password  an xAPI LRS client ([[xapi.clients]]): the password
+//                   is checked against its salted PBKDF2-HMAC-SHA256 hash;
+//                   role `source` with the client's one source. Verified
+//                   credentials are remembered (in memory, as a SHA-256 of
+//                   name:password) so the key derivation runs once per
+//                   client and password, not per request.
 // Roles: source, employee, manager, hr, auditor, ops (docs/configuration.md
 // has the matrix). Unknown role names are ignored.
 //
@@ -20,6 +26,8 @@
 
 #include <cstdint>
 #include <memory>
+#include <mutex>
+#include <set>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -67,8 +75,12 @@ class Authenticator {
   Authenticator() = default;
   Result<Principal> ServiceCredential(std::string_view name, std::string_view token,
                                       const char* method) const;
+  Result<Principal> XapiClient(const XapiClientConfig& client, std::string_view password) const;
   std::unique_ptr<JwtVerifier> verifier_;
   std::vector<ServiceCredentialConfig> credentials_;
+  std::vector<XapiClientConfig> xapi_clients_;
+  mutable std::mutex verified_mutex_;
+  mutable std::set<std::string> verified_;  // SHA-256 hex of name ':' password
 };
 
 // Standard base64 (RFC 4648 section 4) for Basic credentials.

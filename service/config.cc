@@ -7,6 +7,7 @@
 #include <cerrno>
 #include <cstdlib>
 #include <fstream>
+#include <functional>
 #include <map>
 #include <sstream>
 #include <variant>
@@ -58,6 +59,11 @@ std::vector<Option> OptionsOf(ServeConfig* c) {
       {"auth", "issuer", &c->issuer},
       {"auth", "audience", &c->audience},
       {"auth", "leeway_s", &c->leeway_s, 0, 600},
+      {"xapi", "enabled", &c->xapi_enabled},
+      {"xapi", "store_dir", &c->xapi_store_dir},
+      {"xapi", "account_home_pages", &c->xapi_mapping.account_home_pages},
+      {"xapi", "mbox_domains", &c->xapi_mapping.mbox_domains},
+      {"xapi", "course_id_prefixes", &c->xapi_mapping.course_id_prefixes},
   };
 }
 
@@ -247,6 +253,121 @@ Result<ServiceCredentialConfig> ParseCredential(const toml::table& table, size_t
   return credential;
 }
 
+bool IsHex(const std::string& text) {
+  return !text.empty() && text.size() % 2 == 0 && std::all_of(text.begin(), text.end(), [](char c) {
+           return std::isxdigit(static_cast<unsigned char>(c)) != 0;
+         });
+}
+
+std::string HexToBytes(const std::string& hex) {
+  std::string out;
+  for (size_t i = 0; i + 1 < hex.size(); i += 2) {
+    out += static_cast<char>(std::stoi(hex.substr(i, 2), nullptr, 16));
+  }
+  return out;
+}
+
+// "pbkdf2-sha256$<iterations>$<salt hex>$<key hex>"; the hex may be upper
+// case and colon-separated (the output of `openssl kdf`).
+Status ParsePasswordHash(const std::string& where, std::string text, XapiClientConfig* client) {
+  const std::string usage = where + ": password_hash must be \"pbkdf2-sha256$<iterations>$<salt hex>$<key hex>\" "
+                            "(docs/configuration.md shows the openssl command)";
+  std::vector<std::string> parts;
+  size_t start = 0;
+  for (;;) {
+    const size_t dollar = text.find('$', start);
+    parts.push_back(text.substr(start, dollar == std::string::npos ? std::string::npos : dollar - start));
+    if (dollar == std::string::npos) break;
+    start = dollar + 1;
+  }
+  if (parts.size() != 4 || parts[0] != "pbkdf2-sha256") return InvalidArgument(usage);
+  char* end = nullptr;
+  const long long iterations = std::strtoll(parts[1].c_str(), &end, 10);
+  if (parts[1].empty() || *end != '\0' || iterations < 1000 || iterations > 10'000'000) {
+    return InvalidArgument(where + ": password_hash iterations must be 1000..10000000");
+  }
+  for (std::string* hex : {&parts[2], &parts[3]}) {
+    hex->erase(std::remove(hex->begin(), hex->end(), ':'), hex->end());
+    for (char& c : *hex) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+    if (!IsHex(*hex)) return InvalidArgument(usage);
+  }
+  if (parts[2].size() < 16) return InvalidArgument(where + ": password_hash salt must be at least 8 bytes");
+  if (parts[3].size() != 64) return InvalidArgument(where + ": password_hash key must be 32 bytes (SHA-256)");
+  client->iterations = static_cast<int>(iterations);
+  client->salt = HexToBytes(parts[2]);
+  client->derived_key = HexToBytes(parts[3]);
+  return Status::Ok();
+}
+
+Status ParseXapiTables(const toml::table& root, const EnvLookup& env, ServeConfig* config) {
+  auto tables = [&](const char* key, const std::function<Status(const toml::table&, const std::string&)>& each)
+      -> Status {
+    const toml::node* node = root.at_path(std::string("xapi.") + key).node();
+    if (node == nullptr) return Status::Ok();
+    const toml::array* array = node->as_array();
+    if (array == nullptr) return InvalidArgument(std::string("[xapi] ") + key + " must be an array of tables");
+    for (size_t i = 0; i < array->size(); ++i) {
+      const toml::table* table = (*array)[i].as_table();
+      const std::string where = std::string("[[xapi.") + key + "]] #" + std::to_string(i + 1);
+      if (table == nullptr) return InvalidArgument(where + " must be a table");
+      JIRITSU_RETURN_IF_ERROR(each(*table, where));
+    }
+    return Status::Ok();
+  };
+  JIRITSU_RETURN_IF_ERROR(tables("clients", [&](const toml::table& t, const std::string& where) -> Status {
+    JIRITSU_RETURN_IF_ERROR(CheckKeys(t, where, {"name", "source", "password_hash", "password_hash_env"}));
+    XapiClientConfig client;
+    JIRITSU_ASSIGN_OR_RETURN(client.name, StringField(t, where, "name", true));
+    JIRITSU_ASSIGN_OR_RETURN(client.source, StringField(t, where, "source", true));
+    JIRITSU_ASSIGN_OR_RETURN(std::string hash, StringField(t, where, "password_hash", false));
+    JIRITSU_ASSIGN_OR_RETURN(std::string hash_env, StringField(t, where, "password_hash_env", false));
+    if (hash.empty() == hash_env.empty()) {
+      return InvalidArgument(where + ": exactly one of password_hash, password_hash_env is required");
+    }
+    if (!hash_env.empty()) {
+      std::optional<std::string> value = env(hash_env);
+      if (!value) return InvalidArgument(where + ": environment variable " + hash_env + " is not set");
+      hash = *value;
+    }
+    if (client.name.empty() || client.name.find(':') != std::string::npos) {
+      return InvalidArgument(where + ": name must be non-empty and without ':'");
+    }
+    if (client.source.empty() || client.source.find_first_of(" \t\"\\") != std::string::npos) {
+      return InvalidArgument(where + ": source must be a CloudEvents source such as \"/lms/moodle\"");
+    }
+    for (const XapiClientConfig& other : config->xapi_clients) {
+      if (other.name == client.name) return InvalidArgument(where + ": duplicate client name \"" + client.name + "\"");
+    }
+    JIRITSU_RETURN_IF_ERROR(ParsePasswordHash(where, hash, &client));
+    config->xapi_clients.push_back(std::move(client));
+    return Status::Ok();
+  }));
+  JIRITSU_RETURN_IF_ERROR(tables("actors", [&](const toml::table& t, const std::string& where) -> Status {
+    JIRITSU_RETURN_IF_ERROR(CheckKeys(t, where, {"mbox", "account_home_page", "account_name", "employee"}));
+    xapi::ActorRule rule;
+    JIRITSU_ASSIGN_OR_RETURN(rule.mbox, StringField(t, where, "mbox", false));
+    JIRITSU_ASSIGN_OR_RETURN(rule.account_home_page, StringField(t, where, "account_home_page", false));
+    JIRITSU_ASSIGN_OR_RETURN(rule.account_name, StringField(t, where, "account_name", false));
+    JIRITSU_ASSIGN_OR_RETURN(rule.employee, StringField(t, where, "employee", true));
+    const bool by_mbox = !rule.mbox.empty();
+    const bool by_account = !rule.account_home_page.empty() || !rule.account_name.empty();
+    if (by_mbox == by_account || (by_account && (rule.account_home_page.empty() || rule.account_name.empty()))) {
+      return InvalidArgument(where + ": give either mbox, or account_home_page and account_name");
+    }
+    if (by_mbox && !rule.mbox.starts_with("mailto:")) return InvalidArgument(where + ": mbox must start with mailto:");
+    config->xapi_mapping.actors.push_back(std::move(rule));
+    return Status::Ok();
+  }));
+  return tables("activities", [&](const toml::table& t, const std::string& where) -> Status {
+    JIRITSU_RETURN_IF_ERROR(CheckKeys(t, where, {"activity_id", "course_id"}));
+    xapi::ActivityRule rule;
+    JIRITSU_ASSIGN_OR_RETURN(rule.activity_id, StringField(t, where, "activity_id", true));
+    JIRITSU_ASSIGN_OR_RETURN(rule.course_id, StringField(t, where, "course_id", true));
+    config->xapi_mapping.activities.push_back(std::move(rule));
+    return Status::Ok();
+  });
+}
+
 Result<ServeConfig> Build(const toml::table& root, const EnvLookup& env) {
   ServeConfig config;
   std::vector<Option> options = OptionsOf(&config);
@@ -254,6 +375,7 @@ Result<ServeConfig> Build(const toml::table& root, const EnvLookup& env) {
   for (const Option& o : options) known[o.section].push_back(o.key);
   known["auth"].push_back("keys");
   known["auth"].push_back("service_credentials");
+  for (const char* table : {"clients", "actors", "activities"}) known["xapi"].push_back(table);
 
   for (const auto& [section_key, section_node] : root) {
     const std::string section(section_key.str());
@@ -295,8 +417,9 @@ Result<ServeConfig> Build(const toml::table& root, const EnvLookup& env) {
       config.service_credentials.push_back(std::move(credential));
     }
   }
+  JIRITSU_RETURN_IF_ERROR(ParseXapiTables(root, env, &config));
   // Cross-field checks.
-  if (config.keys.empty() && config.service_credentials.empty()) {
+  if (config.keys.empty() && config.service_credentials.empty() && config.xapi_clients.empty()) {
     return InvalidArgument("[auth]: configure at least one key ([[auth.keys]]) or service credential");
   }
   if (!config.keys.empty() && (config.issuer.empty() || config.audience.empty())) {

@@ -26,6 +26,7 @@
 #include <vector>
 
 #include "core/status.h"
+#include "xapi/mapping.h"
 
 namespace jiritsu::service {
 
@@ -40,6 +41,18 @@ struct ServiceCredentialConfig {
   std::string name;          // shown in logs; the Basic-auth user name
   std::vector<std::string> sources;  // CloudEvents sources it may send ("/a/b" or "/a/*")
   std::string token_sha256;  // lower-case hex SHA-256 of the token
+};
+
+// An LRS client of the xAPI endpoints ([[xapi.clients]]): HTTP Basic
+// name:password, role `source`, sending learning events as `source`.
+struct XapiClientConfig {
+  std::string name;
+  std::string source;  // CloudEvents source of the learning events it produces
+  // PBKDF2-HMAC-SHA256: iterations, salt and derived key (32 bytes), from
+  // "pbkdf2-sha256$<iterations>$<salt hex>$<key hex>" (docs/configuration.md).
+  int iterations = 0;
+  std::string salt;
+  std::string derived_key;
 };
 
 struct ServeConfig {
@@ -91,6 +104,12 @@ struct ServeConfig {
   int leeway_s = 30;
   std::vector<JwtKeyConfig> keys;
   std::vector<ServiceCredentialConfig> service_credentials;
+
+  // [xapi] (docs/xapi.md)
+  bool xapi_enabled = true;
+  std::string xapi_store_dir;  // empty: <store_dir>/xapi-statements (Kafka: ./jiritsu-xapi-statements)
+  std::vector<XapiClientConfig> xapi_clients;
+  xapi::MappingConfig xapi_mapping;
 };
 
 using EnvLookup = std::function<std::optional<std::string>(const std::string& name)>;

@@ -19,6 +19,7 @@
 #include "processors/json.h"
 #include "schemas/codec.h"
 #include "service/request_parsing.h"
+#include "service/xapi_resource.h"
 
 namespace jiritsu::service {
 namespace {
@@ -194,6 +195,12 @@ Result<std::unique_ptr<HttpService>> HttpService::Create(const ServeConfig& conf
                                                  service->deps_.view_families, config.refresh_ms,
                                                  config.as_of_dir);
   service->RegisterRoutes();
+  if (config.xapi_enabled && service->pipeline_) {
+    JIRITSU_ASSIGN_OR_RETURN(service->xapi_,
+                             XapiResource::Create(config, service->deps_.log, service->pipeline_.get(),
+                                                  service->deps_.metrics));
+    service->xapi_->Register(service.get());
+  }
   service->deps_.metrics->AddCollector(
       [s = service.get()](MetricsRegistry& metrics) { s->CollectMetrics(metrics); });
   return service;
@@ -317,6 +324,12 @@ void HttpService::RegisterRoutes() {
     }
   });
   if (!config_.static_dir.empty()) server_->set_mount_point("/", config_.static_dir);
+  // xAPI: every response carries X-Experience-API-Version (also 401/403/404).
+  server_->set_post_routing_handler([](const httplib::Request& req, httplib::Response& res) {
+    if (req.path.starts_with("/xapi/") && !res.has_header("X-Experience-API-Version")) {
+      res.set_header("X-Experience-API-Version", "2.0.0");
+    }
+  });
 }
 
 Status HttpService::Start() {
@@ -354,6 +367,7 @@ void HttpService::Stop() {
     server_->stop();
     thread_.join();
   }
+  if (xapi_) xapi_->Stop();
   if (pipeline_) pipeline_->Stop();
   {
     std::lock_guard lock(as_of_mutex_);

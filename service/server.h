@@ -48,6 +48,8 @@ struct Response;
 
 namespace jiritsu::service {
 
+class XapiResource;
+
 struct ServiceDeps {
   EventLog* log = nullptr;       // ingestion target; null: POST /v1/events answers 503
   DedupeIndex* dedupe = nullptr;
@@ -132,6 +134,7 @@ class HttpService {
   ServiceDeps deps_;
   std::unique_ptr<Authenticator> auth_;
   std::unique_ptr<IngestPipeline> pipeline_;
+  std::unique_ptr<XapiResource> xapi_;  // [xapi] enabled and a log owned
   std::unique_ptr<ViewReader> views_;
   std::unique_ptr<httplib::Server> server_;
   std::thread thread_;

@@ -114,8 +114,8 @@ TEST(BinaryCodec, ChecksBehindTheChecksum) {
   };
   // Event type byte.
   std::string p = payload;
-  p[1] = 21;
-  EXPECT_EQ(message(p), "binary event: unknown event type 21");
+  p[1] = static_cast<char>(kEventTypeCount);  // the first unknown type byte
+  EXPECT_EQ(message(p), "binary event: unknown event type " + std::to_string(kEventTypeCount));
   // A string length far beyond the bytes present: rejected before allocating.
   EXPECT_EQ(message(WithU32(payload, 2, 0xFFFFFFF0u)),
             "binary event: string of 4294967280 exceeds the " +

@@ -599,10 +599,18 @@ bool XapiResource::Store(const RequestContext& ctx, httplib::Response& res, cons
   std::string authority = "{\"objectType\":\"Agent\",\"account\":{\"homePage\":\"urn:jiritsu:lrs-client\",\"name\":";
   AppendQuoted(&authority, ctx.principal->subject);
   authority += "}}";
-  const std::string source = ctx.principal->sources.empty() ? "/xapi" : ctx.principal->sources.front();
-  if (source.find('*') != std::string::npos) {
+  // The learning events' source: the credential's first exact source.
+  std::string source;
+  for (const std::string& candidate : ctx.principal->sources) {
+    if (candidate.find('*') == std::string::npos) {
+      source = candidate;
+      break;
+    }
+  }
+  if (source.empty()) {
     SendXapiError(res, 403, "forbidden",
-                  "this credential has only wildcard sources; configure the LRS client in [[xapi.clients]] with a source");
+                  "this credential has no exact CloudEvents source (only patterns); configure the LRS client "
+                  "in [[xapi.clients]] with a source");
     return false;
   }
   std::string version;

@@ -153,6 +153,17 @@ const std::vector<Expectation>& Expectations() {
        {"403", "403", "403", "200/404", "200/404", "403", "401", "401", "401"}},
       {"GET", "step_distribution", "/v1/step-distribution", kNoRecord,
        {"403", "403", "403", "200", "200", "403", "401", "401", "401"}},
+      // xAPI (docs/xapi.md); requests to /xapi/ carry X-Experience-API-Version.
+      {"GET", "xapi_about", "/xapi/about", kNoRecord,
+       {"200", "200", "200", "200", "200", "200", "200", "200", "200"}},
+      {"POST", "xapi_statements_post", "/xapi/statements", kNoRecord,
+       {"200", "403", "403", "403", "403", "403", "401", "401", "401"}, "XAPI"},
+      {"PUT", "xapi_statements_put", "/xapi/statements?statementId=d0d0d0d0-0000-4000-8000-000000000001", kNoRecord,
+       {"204", "403", "403", "403", "403", "403", "401", "401", "401"}, "XAPI"},
+      {"GET", "xapi_statements_get", "/xapi/statements", kNoRecord,
+       {"200", "403", "403", "200", "200", "403", "401", "401", "401"}},
+      {"GET", "xapi_unmapped", "/xapi/unmapped", kNoRecord,
+       {"403", "403", "403", "200", "200", "403", "401", "401", "401"}},
   };
   return rows;
 }
@@ -302,6 +313,10 @@ std::string BodyFor(const Expectation& row, int serial) {
                  "2025-05-01T10:00:00+09:00",
                  "{\"course_id\":\"crs-2\",\"hours\":1.0,\"score\":70,\"passed\":true}", "/lms/matrix");
   }
+  if (std::string(row.body) == "XAPI") {
+    return "{\"actor\":{\"mbox\":\"mailto:e1@example.com\"},\"verb\":{\"id\":\"http://adlnet.gov/expapi/verbs/"
+           "experienced\"},\"object\":{\"id\":\"https://lms.example.com/course/matrix-" + std::to_string(serial) + "\"}}";
+  }
   if (std::string(row.body) == "AS_OF") {
     return "{\"name\":\"matrix-" + std::to_string(serial) + "\",\"as_of\":\"2025-04-02T00:00:00+09:00\"}";
   }
@@ -349,15 +364,17 @@ TEST_F(AuthorizationMatrixTest, EveryCallerOnEveryRouteAndRecord) {
       httplib::Headers headers;
       const std::string authorization = AuthorizationOf(caller);
       if (!authorization.empty()) headers.emplace("Authorization", authorization);
+      if (std::string(row.path).starts_with("/xapi/")) headers.emplace("X-Experience-API-Version", "1.0.3");
       std::map<std::string, std::string> forbidden_bodies;  // target -> 403 body
       for (size_t t = 0; t < row.targets.size(); ++t) {
         std::string path = row.path;
         const size_t id = path.find("{id}");
         if (id != std::string::npos) path.replace(id, 4, row.targets[t]);
         httplib::Client client("127.0.0.1", serve_->port());
-        httplib::Result res = std::string(row.method) == "POST"
-                                  ? client.Post(path, headers, BodyFor(row, ++serial), "application/json")
-                                  : client.Get(path, headers);
+        const std::string method = row.method;
+        httplib::Result res = method == "POST"  ? client.Post(path, headers, BodyFor(row, ++serial), "application/json")
+                              : method == "PUT" ? client.Put(path, headers, BodyFor(row, ++serial), "application/json")
+                                                : client.Get(path, headers);
         ++requests;
         ASSERT_TRUE(res) << row.method << " " << path;
         EXPECT_EQ(res->status, expected[t])

@@ -165,6 +165,11 @@ const VerbMapping* FindVerb(std::string_view iri) {
 }
 
 std::optional<std::string> Mapper::EmployeeOf(element actor) const {
+  // A Group is not a learner: its statements stay unmapped.
+  std::string_view object_type;
+  if (actor["objectType"].get_string().get(object_type) == simdjson::SUCCESS && object_type == "Group") {
+    return std::nullopt;
+  }
   std::string_view mbox, home, name;
   const bool has_mbox = actor["mbox"].get_string().get(mbox) == simdjson::SUCCESS;
   const bool has_account = actor["account"]["homePage"].get_string().get(home) == simdjson::SUCCESS &&

@@ -118,6 +118,7 @@ TEST(XapiMapping, ActorRules) {
   EXPECT_EQ(employee(R"({"account":{"homePage":"https://lms.example.com","name":"E 9/x"}})"), std::nullopt);
   EXPECT_EQ(employee(R"({"mbox":"mailto:e1@other.example"})"), std::nullopt);
   EXPECT_EQ(employee(R"({"openid":"https://id.example/e1"})"), std::nullopt);
+  EXPECT_EQ(employee(R"({"objectType":"Group","mbox":"mailto:team@example.co.jp"})"), std::nullopt);
 }
 
 TEST(XapiMapping, ActivityRules) {

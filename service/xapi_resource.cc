@@ -305,11 +305,96 @@ std::string IdsOnly(element value, std::string_view key) {
   return out + "}";
 }
 
-std::string Formatted(const std::string& statement_json, const std::string& format) {
-  if (format != "ids") return statement_json;
+// The language tags of an Accept-Language header, by descending q
+// (stable), lower case, "*" and q=0 dropped.
+std::vector<std::string> AcceptedLanguages(std::string_view header) {
+  std::vector<std::pair<double, std::string>> tags;
+  size_t pos = 0;
+  while (pos < header.size()) {
+    size_t comma = header.find(',', pos);
+    if (comma == std::string_view::npos) comma = header.size();
+    std::string item(header.substr(pos, comma - pos));
+    pos = comma + 1;
+    double q = 1;
+    if (const size_t semicolon = item.find(';'); semicolon != std::string::npos) {
+      const size_t eq = item.find("q=", semicolon);
+      if (eq != std::string::npos) q = std::strtod(item.c_str() + eq + 2, nullptr);
+      item.resize(semicolon);
+    }
+    item.erase(std::remove(item.begin(), item.end(), ' '), item.end());
+    if (item.empty() || item == "*" || q <= 0) continue;
+    tags.emplace_back(q, Lower(item));
+  }
+  std::stable_sort(tags.begin(), tags.end(), [](const auto& a, const auto& b) { return a.first > b.first; });
+  std::vector<std::string> out;
+  for (auto& [q, tag] : tags) out.push_back(std::move(tag));
+  return out;
+}
+
+// format=canonical (xAPI-Communication 2.1.3): every language map reduced to
+// the one entry that best matches Accept-Language (exact tag, then the same
+// primary language), else its first entry.
+std::string Canonical(element value, std::string_view key, const std::vector<std::string>& languages) {
+  if (value.is_array()) {
+    std::string out = "[";
+    bool first = true;
+    const simdjson::dom::array list = value.get_array().value_unsafe();
+    for (element item : list) {
+      out += (first ? "" : ",") + Canonical(item, "", languages);
+      first = false;
+    }
+    return out + "]";
+  }
+  if (!value.is_object()) return simdjson::to_string(value);
+  const simdjson::dom::object obj = value.get_object().value_unsafe();
+  const bool language_map = key == "display" || key == "description" || key == "name";
+  if (language_map && obj.size() > 0) {
+    std::string_view chosen_key;
+    element chosen;
+    for (int pass = 0; pass < 2 && chosen_key.empty(); ++pass) {
+      for (const std::string& wanted : languages) {
+        for (auto field : obj) {
+          const std::string tag = Lower(field.key);
+          const bool match = pass == 0 ? tag == wanted
+                                       : tag.substr(0, tag.find('-')) == wanted.substr(0, wanted.find('-'));
+          if (match && chosen_key.empty()) {
+            chosen_key = field.key;
+            chosen = field.value;
+          }
+        }
+      }
+    }
+    if (chosen_key.empty()) {
+      for (auto field : obj) {
+        chosen_key = field.key;
+        chosen = field.value;
+        break;
+      }
+    }
+    std::string out = "{";
+    AppendQuoted(&out, chosen_key);
+    return out + ":" + simdjson::to_string(chosen) + "}";
+  }
+  std::string out = "{";
+  bool first = true;
+  for (auto field : obj) {
+    out += first ? "" : ",";
+    first = false;
+    AppendQuoted(&out, field.key);
+    // Extensions are opaque: no language maps inside them.
+    out += ":" + (field.key == "extensions" ? simdjson::to_string(field.value)
+                                            : Canonical(field.value, field.key, languages));
+  }
+  return out + "}";
+}
+
+std::string Formatted(const std::string& statement_json, const std::string& format,
+                      const std::vector<std::string>& languages) {
+  if (format != "ids" && format != "canonical") return statement_json;
   simdjson::dom::parser parser;
   element root;
   if (parser.parse(statement_json).get(root) != simdjson::SUCCESS) return statement_json;
+  if (format == "canonical") return Canonical(root, "", languages);
   return IdsOnly(root, "statement");
 }
 
@@ -896,7 +981,7 @@ void XapiResource::GetStatements(const RequestContext& ctx, httplib::Response& r
     }
     res.set_header("Last-Modified", HttpDate(record->stored_us));
     res.status = 200;
-    res.set_content(Formatted(record->statement, f.format), kJsonType);
+    res.set_content(Formatted(record->statement, f.format, AcceptedLanguages(req.get_header_value("Accept-Language"))), kJsonType);
     return;
   }
 
@@ -956,6 +1041,7 @@ void XapiResource::GetStatements(const RequestContext& ctx, httplib::Response& r
   size_t shown = 0;
   std::string last_key, next_key;
   int64_t last_modified_us = 0;
+  const std::vector<std::string> languages = AcceptedLanguages(req.get_header_value("Accept-Language"));
   simdjson::dom::parser parser;
   Status scanned = store_->Scan(f.ascending, after, [&](const std::string& key, const xapi::StoredRecord& r) {
     if (f.since_us && r.stored_us <= *f.since_us) return f.ascending ? true : false;
@@ -969,7 +1055,7 @@ void XapiResource::GetStatements(const RequestContext& ctx, httplib::Response& r
       return false;
     }
     if (shown) body += ",";
-    body += Formatted(r.statement, f.format);
+    body += Formatted(r.statement, f.format, languages);
     last_modified_us = std::max(last_modified_us, r.stored_us);
     ++shown;
     last_key = key;

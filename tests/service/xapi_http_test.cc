@@ -499,6 +499,31 @@ TEST_F(XapiHttpTest, UnmappedStatementsAreKeptCountedAndListed) {
   EXPECT_EQ(as_ops->status, 403) << "ops sees counts, not personal data";
 }
 
+TEST_F(XapiHttpTest, CanonicalFormatKeepsOneLanguagePerMap) {
+  const std::string id = "a1a1a1a1-0000-4000-8000-000000000050";
+  auto post = lrs().Send("POST", "/xapi/statements",
+                         "{\"id\":\"" + id + "\",\"actor\":{\"mbox\":\"mailto:c@example.com\",\"name\":\"C\"},"
+                         "\"verb\":{\"id\":\"http://adlnet.gov/expapi/verbs/experienced\",\"display\":{\"en-US\":\"experienced\","
+                         "\"ja-JP\":\"経験した\"}},\"object\":{\"id\":\"https://lms.example.com/course/crs-c\",\"definition\":"
+                         "{\"name\":{\"en-US\":\"Course\",\"ja\":\"講座\"},\"extensions\":{\"http://x.example/e\":{\"name\":{\"a\":1,\"b\":2}}}}}}");
+  ASSERT_TRUE(post);
+  ASSERT_EQ(post->status, 200) << post->body;
+  httplib::Client client("127.0.0.1", serve_->port());
+  const httplib::Headers headers = {{"Authorization", BasicAuth("moodle", kPassword)},
+                                    {"X-Experience-API-Version", kVersion},
+                                    {"Accept-Language", "ja-JP, en;q=0.5"}};
+  auto canonical = client.Get("/xapi/statements?format=canonical&statementId=" + id, headers);
+  ASSERT_TRUE(canonical);
+  ASSERT_EQ(canonical->status, 200) << canonical->body;
+  EXPECT_EQ(Field(canonical->body, "/verb/display"), "{\"ja-JP\":\"経験した\"}");
+  EXPECT_EQ(Field(canonical->body, "/object/definition/name"), "{\"ja\":\"講座\"}");  // same primary language
+  EXPECT_EQ(Field(canonical->body, "/object/definition/extensions/http:~1~1x.example~1e/name/b"), "2");
+  EXPECT_EQ(Field(canonical->body, "/actor/name"), "C");
+  auto exact = client.Get("/xapi/statements?statementId=" + id, headers);
+  ASSERT_TRUE(exact);
+  EXPECT_EQ(Field(exact->body, "/verb/display/en-US"), "experienced");
+}
+
 TEST_F(XapiHttpTest, AttachmentsWithoutBodiesAndMultipartAreRefused) {
   auto res = lrs().Send("POST", "/xapi/statements",
                         Statement("", "E1", "experienced", "crs-1",

@@ -482,20 +482,26 @@ Status XapiResource::CatchUp() {
     std::vector<LogRecord> records;
     JIRITSU_RETURN_IF_ERROR(consumer_->Poll(std::chrono::milliseconds(100), 1000, &records));
     idle = records.empty() ? idle + 1 : 0;
-    for (const LogRecord& record : records) {
-      Result<xapi::StoredRecord> parsed = xapi::ParseRecord(record.value);
-      if (!parsed.ok()) {
-        ModuleLogger("xapi")->error("jiritsu.xapi offset {}: {} (skipped)", record.offset,
-                                    parsed.status().ToString());
-        JIRITSU_RETURN_IF_ERROR(store_->Apply(xapi::StoredRecord{}, record.offset));  // offset only
-        next = record.offset + 1;
-        continue;
-      }
-      JIRITSU_RETURN_IF_ERROR(store_->Apply(*parsed, record.offset));
-      next = record.offset + 1;
-    }
+    if (records.empty()) continue;
+    JIRITSU_RETURN_IF_ERROR(ApplyPolled(records));
+    next = records.back().offset + 1;
   }
   return Status::Ok();
+}
+
+Status XapiResource::ApplyPolled(const std::vector<LogRecord>& records) {
+  std::vector<xapi::StoredRecord> parsed_records;
+  std::set<std::string> ids;
+  for (const LogRecord& record : records) {
+    Result<xapi::StoredRecord> parsed = xapi::ParseRecord(record.value);
+    if (!parsed.ok()) {
+      ModuleLogger("xapi")->error("jiritsu.xapi offset {}: {} (skipped)", record.offset, parsed.status().ToString());
+      continue;
+    }
+    // One write holds each id once (a retried request may repeat a record).
+    if (ids.insert(parsed->id).second) parsed_records.push_back(std::move(parsed).value());
+  }
+  return store_->ApplyAll(parsed_records, records.back().offset);
 }
 
 void XapiResource::TailLoop() {
@@ -507,18 +513,9 @@ void XapiResource::TailLoop() {
       std::this_thread::sleep_for(std::chrono::milliseconds(500));
       continue;
     }
-    for (const LogRecord& record : records) {
-      Result<xapi::StoredRecord> parsed = xapi::ParseRecord(record.value);
-      if (!parsed.ok()) {
-        ModuleLogger("xapi")->error("jiritsu.xapi offset {}: {} (skipped)", record.offset,
-                                    parsed.status().ToString());
-        Status skipped = store_->Apply(xapi::StoredRecord{}, record.offset);  // offset only
-        if (!skipped.ok()) ModuleLogger("xapi")->error("xAPI store: {}", skipped.ToString());
-        continue;
-      }
-      Status applied = store_->Apply(*parsed, record.offset);
-      if (!applied.ok()) ModuleLogger("xapi")->error("xAPI store: {}", applied.ToString());
-    }
+    if (records.empty()) continue;
+    Status applied = ApplyPolled(records);
+    if (!applied.ok()) ModuleLogger("xapi")->error("xAPI store: {}", applied.ToString());
   }
 }
 
@@ -915,14 +912,12 @@ bool XapiResource::Store(const RequestContext& ctx, httplib::Response& res, cons
     SendXapiError(res, 503, "log_unavailable", "jiritsu.xapi: " + flushed.ToString() + "; retrying is safe");
     return false;
   }
-  for (const xapi::StoredRecord& record : records) {
-    Status applied = store_->Apply(record);
-    if (!applied.ok()) {
-      // Durable in the log: the tailer applies it; answer as stored.
-      ModuleLogger("xapi")->error("xAPI store apply {}: {}", record.id, applied.ToString());
-    }
-    Count(record.outcome);
+  Status applied = store_->ApplyAll(records);
+  if (!applied.ok()) {
+    // Durable in the log: the tailer applies them; answer as stored.
+    ModuleLogger("xapi")->error("xAPI store apply: {}", applied.ToString());
   }
+  for (const xapi::StoredRecord& record : records) Count(record.outcome);
   return true;
 }
 

@@ -65,6 +65,8 @@ class XapiResource {
   XapiResource(const ServeConfig& config, EventLog* log, IngestPipeline* pipeline,
                MetricsRegistry* metrics);
   Status CatchUp();
+  // Applies one poll of jiritsu.xapi in one write, with its last offset.
+  Status ApplyPolled(const std::vector<LogRecord>& records);
   void TailLoop();
 
   void About(const RequestContext& ctx, httplib::Response& res);

@@ -72,23 +72,32 @@ Result<std::unique_ptr<StatementStore>> StatementStore::Open(const std::string& 
   return std::unique_ptr<StatementStore>(new StatementStore(std::move(store)));
 }
 
-Status StatementStore::Apply(const StoredRecord& record, int64_t log_offset) {
-  StateBatch batch;
-  if (record.id.empty()) {  // an unreadable log record: only move past it
-    if (log_offset >= 0) batch.Put(kMetaFamily, kOffsetKey, std::to_string(log_offset + 1));
-    return store_->Write(&batch);
-  }
+Status StatementStore::AddToBatch(const StoredRecord& record, StateBatch* batch) const {
+  if (record.id.empty()) return Status::Ok();  // an unreadable log record: only move past it
   std::string existing;
   Status found = store_->Get(kStatements, record.id, &existing);
   if (!found.ok() && found.code() != StatusCode::kNotFound) return found;
   if (found.code() == StatusCode::kNotFound) {
     const std::string order = OrderKey(record);
-    batch.Put(kStatements, record.id, record.json);
-    batch.Put(kOrder, order, record.id);
-    batch.Put(kOrderDesc, Complement(order), record.id);
-    if (!record.voided_target.empty()) batch.Put(kVoided, record.voided_target, record.id);
-    if (record.outcome.starts_with("unmapped")) batch.Put(kUnmapped, order, record.id);
+    batch->Put(kStatements, record.id, record.json);
+    batch->Put(kOrder, order, record.id);
+    batch->Put(kOrderDesc, Complement(order), record.id);
+    if (!record.voided_target.empty()) batch->Put(kVoided, record.voided_target, record.id);
+    if (record.outcome.starts_with("unmapped")) batch->Put(kUnmapped, order, record.id);
   }
+  return Status::Ok();
+}
+
+Status StatementStore::Apply(const StoredRecord& record, int64_t log_offset) {
+  StateBatch batch;
+  JIRITSU_RETURN_IF_ERROR(AddToBatch(record, &batch));
+  if (log_offset >= 0) batch.Put(kMetaFamily, kOffsetKey, std::to_string(log_offset + 1));
+  return store_->Write(&batch);
+}
+
+Status StatementStore::ApplyAll(const std::vector<StoredRecord>& records, int64_t log_offset) {
+  StateBatch batch;
+  for (const StoredRecord& record : records) JIRITSU_RETURN_IF_ERROR(AddToBatch(record, &batch));
   if (log_offset >= 0) batch.Put(kMetaFamily, kOffsetKey, std::to_string(log_offset + 1));
   return store_->Write(&batch);
 }

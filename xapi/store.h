@@ -62,6 +62,9 @@ class StatementStore {
   // Idempotent; `log_offset` >= 0 also stores the consumed offset. A record
   // with an empty id only stores the offset (skipping an unreadable record).
   Status Apply(const StoredRecord& record, int64_t log_offset = -1);
+  // Several records with distinct ids in one synced write (a request, or a
+  // poll of the tailer); `log_offset` >= 0: the offset of the last one.
+  Status ApplyAll(const std::vector<StoredRecord>& records, int64_t log_offset = -1);
   // NotFound when absent.
   Result<StoredRecord> Get(std::string_view id) const;
   // The voiding statement's id when `id` is voided.
@@ -82,6 +85,7 @@ class StatementStore {
 
  private:
   explicit StatementStore(std::unique_ptr<StateStore> store) : store_(std::move(store)) {}
+  Status AddToBatch(const StoredRecord& record, StateBatch* batch) const;
   std::unique_ptr<StateStore> store_;
 };
 

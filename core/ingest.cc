@@ -6,6 +6,7 @@
 #include <cstring>
 #include <utility>
 
+#include "core/personal_data.h"
 #include "core/topics.h"
 #include "schemas/codec.h"
 
@@ -139,7 +140,7 @@ Result<LineOutcome> Ingestor::IngestLine(int64_t line_number, std::string_view l
         Reject(line_number, decoded.status().message(), line, TypeOfRawLine(line)));
     return LineOutcome::kRejected;
   }
-  const Event& event = decoded.value();
+  Event& event = decoded.value();
   IngestTypeCounts& counts = stats_.per_type[std::string(EventTypeName(event.type))];
   std::string key = DedupeIndex::Key(event.source, event.id);
   bool duplicate = pending_set_.count(key) > 0;
@@ -153,10 +154,27 @@ Result<LineOutcome> Ingestor::IngestLine(int64_t line_number, std::string_view l
     ++counts.duplicates;
     return LineOutcome::kDuplicate;
   }
+  // Personal fields are sealed before the event reaches the log, so the log
+  // never holds them in clear (core/personal_data.h). A key-store failure
+  // stops ingestion like a log failure: never append what should be sealed.
+  if (options_.key_store != nullptr) {
+    JIRITSU_RETURN_IF_ERROR(SealPersonalFields(options_.key_store, &event));
+  }
   // The canonical encoding, so the log holds one spelling per event whatever
   // the source's formatting.
+  std::string encoded = EncodeJsonEvent(event);
+  if (encoded.size() > kMaxEventBytes) {
+    // Sealing grows a text by about a third; the log keeps the size limit.
+    JIRITSU_RETURN_IF_ERROR(Reject(line_number,
+                                   "event: " + std::to_string(encoded.size()) +
+                                       " bytes with its personal fields encrypted exceeds the " +
+                                       std::to_string(kMaxEventBytes) + "-byte limit",
+                                   line, std::string(EventTypeName(event.type))));
+    return LineOutcome::kRejected;
+  }
   JIRITSU_RETURN_IF_ERROR(
-      Append(TopicForFamily(FamilyOf(event.type)), event.subject, EncodeJsonEvent(event)));
+      Append(TopicForFamily(FamilyOf(event.type)), event.subject, encoded));
+  if (event.type == EventType::kEmployeeErasureRequested) pending_erasures_.push_back(event.subject);
   ++stats_.accepted;
   ++counts.accepted;
   pending_set_.insert(key);
@@ -191,6 +209,16 @@ Status Ingestor::Flush() {
   JIRITSU_RETURN_IF_ERROR(index_->Mark(pending_keys_));
   pending_keys_.clear();
   pending_set_.clear();
+  // Keys go only once the erasure request is durable in the log: a crash
+  // before this point leaves the key, and `jiritsu run` deletes it when it
+  // projects the event (as does a re-run, which finds the event a duplicate).
+  if (options_.key_store != nullptr) {
+    for (const std::string& employee : pending_erasures_) {
+      JIRITSU_RETURN_IF_ERROR(options_.key_store->Erase(employee));
+      ++stats_.erasures;
+    }
+  }
+  pending_erasures_.clear();
   return Status::Ok();
 }
 
@@ -273,6 +301,7 @@ std::string IngestSummaryJson(const std::string& log_description, const IngestSt
          ",\"duplicates\":" + std::to_string(stats.duplicates) +
          ",\"rejected\":" + std::to_string(stats.rejected) +
          ",\"blank_lines\":" + std::to_string(stats.blank) +
+         ",\"erasures\":" + std::to_string(stats.erasures) +
          ",\"bytes\":" + std::to_string(stats.bytes) + numbers + ",\"per_type\":{";
   bool first = true;
   for (const auto& [type, counts] : stats.per_type) {

@@ -10,13 +10,18 @@
 //   3. identity (source, id): a duplicate of a line ingested earlier in this
 //      run or marked in the DedupeIndex by an earlier run is counted and
 //      dropped;
-//   4. the canonical re-encoding (EncodeJsonEvent) is appended to
+//   4. with a key store: every personal field is sealed under the subject's
+//      key (core/personal_data.h), so the log never holds it in clear; an
+//      event whose sealed form exceeds kMaxEventBytes is rejected;
+//   5. the canonical re-encoding (EncodeJsonEvent) is appended to
 //      TopicForFamily(FamilyOf(type)), keyed by subject (for reference events
 //      the subject is the entity id);
-//   5. every `flush_every_lines` accepted events, and on Flush(), the producer
+//   6. every `flush_every_lines` accepted events, and on Flush(), the producer
 //      is flushed and only then are the flushed identities marked in the
 //      index. A crash between the two re-appends at most one batch on the
-//      next run, which the processors ignore as duplicates.
+//      next run, which the processors ignore as duplicates. Then the keys of
+//      the employees whose employee.erasure.requested was in the flushed
+//      batch are deleted (the request is durable first).
 // Every rejection is reported to the RejectSink with the line number, the
 // reason and the raw input.
 //
@@ -44,6 +49,7 @@
 
 #include "core/dedupe_index.h"
 #include "core/event_log.h"
+#include "core/key_store.h"
 #include "core/status.h"
 #include "schemas/event.h"
 
@@ -52,6 +58,10 @@ namespace jiritsu {
 struct IngestOptions {
   size_t flush_every_lines = 4096;  // accepted events per producer flush
   std::chrono::milliseconds flush_timeout{60'000};
+  // Seals personal fields and deletes keys of erased employees; nullptr:
+  // events are appended as received (tests of other concerns only; every
+  // command passes one). Must outlive the Ingestor.
+  KeyStore* key_store = nullptr;
 };
 
 struct IngestTypeCounts {
@@ -67,6 +77,7 @@ struct IngestStats {
   int64_t duplicates = 0;
   int64_t rejected = 0;
   int64_t bytes = 0;  // input bytes of all lines (newlines excluded)
+  int64_t erasures = 0;  // employee keys deleted after an accepted erasure request
   // Event type name -> counts. Rejected lines whose type cannot be read are
   // counted under "unknown".
   std::map<std::string, IngestTypeCounts> per_type;
@@ -135,6 +146,8 @@ class Ingestor {
   // Identities appended since the last Flush (marked after it succeeds).
   std::vector<std::string> pending_keys_;
   std::unordered_set<std::string> pending_set_;
+  // Employees whose erasure request was appended since the last Flush.
+  std::vector<std::string> pending_erasures_;
   IngestStats stats_;
 };
 

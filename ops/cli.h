@@ -32,11 +32,17 @@ struct LogSelection {
   // Root of the view generations (core/view_generations.h). Empty: the
   // default, <store>/views on the embedded log, ./jiritsu-state on Kafka.
   std::string state_dir;
+  // The employee key store (core/key_store.h). Empty: the default, <store>/keys
+  // on the embedded log, ./jiritsu-keys on Kafka.
+  std::string keys_dir;
 };
 void AddLogOptions(CLI::App* app, LogSelection* selection);
 // Adds --state-dir (for commands that read or write views).
 void AddStateOptions(CLI::App* app, LogSelection* selection);
 std::string ViewsRoot(const LogSelection& selection);
+// Adds --keys (for commands that seal, erase or reveal personal data).
+void AddKeyOptions(CLI::App* app, LogSelection* selection);
+std::string KeysDir(const LogSelection& selection);
 
 // `jiritsu ingest` and `jiritsu dlq replay` (which re-submits fixed dead
 // letters through the same validation and dedupe): the options and the run.

@@ -17,6 +17,7 @@
 #include "ops/cli.h"
 #include "core/ingest.h"
 #include "ops/log_factory.h"
+#include "ops/projections.h"
 
 namespace jiritsu {
 
@@ -48,8 +49,11 @@ int RunIngest(const IngestFlags& flags, const char* command_name) {
       JsonlRejectFile::Create(flags.rejects, /*echo_to_stderr=*/true);
   if (!rejects.ok()) return Fail(3, rejects.status().ToString());
 
+  Result<std::unique_ptr<KeyStore>> keys = OpenKeyStore(flags.log);
+  if (!keys.ok()) return Fail(3, keys.status().ToString());
   IngestOptions options;
   options.flush_every_lines = flags.flush_every;
+  options.key_store = keys->get();
   Result<std::unique_ptr<Ingestor>> ingestor =
       Ingestor::Create(log->get(), index->get(), rejects->get(), options);
   if (!ingestor.ok()) return Fail(3, ingestor.status().ToString());
@@ -77,6 +81,7 @@ int RunIngest(const IngestFlags& flags, const char* command_name) {
 
 void AddIngestOptions(CLI::App* app, IngestFlags* flags) {
   AddLogOptions(app, &flags->log);
+  AddKeyOptions(app, &flags->log);
   app->add_option("--rejects", flags->rejects,
                   "Reject file (JSONL: line, reason, input); rewritten on every run")
       ->capture_default_str();

@@ -43,7 +43,11 @@ int WithQueryService(const QueryFlags& flags, const char* command, Body body) {
   if (!dir.ok()) return Fail(command, dir.status());
   auto store = OpenViewsForReading(*dir);
   if (!store.ok()) return Fail(command, store.status());
-  auto service = processors::QueryService::Open(store->get());
+  auto keys = OpenKeyStore(flags.log);
+  if (!keys.ok()) return Fail(command, keys.status());
+  processors::ProjectorOptions options;
+  options.key_store = keys->get();
+  auto service = processors::QueryService::Open(store->get(), options);
   if (!service.ok()) return Fail(command, service.status());
   Result<std::string> output = body(**service, **store);
   if (!output.ok()) return Fail(command, output.status());
@@ -85,6 +89,7 @@ Command AddQueryCommand(CLI::App& root) {
   app->add_option("--kafka", flags->log.kafka_bootstrap,
                   "Kafka deployment (views default to ./jiritsu-state)");
   AddStateOptions(app, &flags->log);
+  AddKeyOptions(app, &flags->log);
   app->add_option("--views", flags->views_dir,
                   "Read this views store instead (an as-of audit store from `jiritsu replay`)");
 

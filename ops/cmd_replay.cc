@@ -186,7 +186,15 @@ int RunReplay(const ReplayFlags& flags) {
     if (!opened.ok()) return Fail(opened.status());
     log = std::move(*opened);
   }
-  Replayer replayer(log.get(), [] { return NewProjector(); }, options);
+  // Erasures in the log are applied again (idempotent): a key store restored
+  // from an older backup loses the keys of employees erased since.
+  std::unique_ptr<KeyStore> keys;
+  if (needs_log) {
+    auto opened = OpenKeyStore(flags.log);
+    if (!opened.ok()) return Fail(opened.status());
+    keys = std::move(*opened);
+  }
+  Replayer replayer(log.get(), [k = keys.get()] { return NewProjector(k); }, options);
 
   if (flags.snapshot_list) {
     auto snapshots = replayer.ListSnapshots();
@@ -256,6 +264,7 @@ Command AddReplayCommand(CLI::App& root) {
       "See docs/operations.md.");
   AddLogOptions(command.app, &flags->log);
   AddStateOptions(command.app, &flags->log);
+  AddKeyOptions(command.app, &flags->log);
   command.app->add_flag("--swap", flags->swap,
                         "Catch the rebuilt views up with the live ones and swap them in "
                         "(handshake with a running `jiritsu run`)");

@@ -77,6 +77,11 @@ int RunProjections(const RunFlags& flags) {
     std::fprintf(stderr, "jiritsu run: %s\n", log.status().ToString().c_str());
     return 3;
   }
+  auto keys = OpenKeyStore(flags.log);
+  if (!keys.ok()) {
+    std::fprintf(stderr, "jiritsu run: %s\n", keys.status().ToString().c_str());
+    return 3;
+  }
   const std::string views_root = ViewsRoot(flags.log);
   std::string views_dir;
   RuntimeStats last_stats;
@@ -104,7 +109,7 @@ int RunProjections(const RunFlags& flags) {
                      static_cast<unsigned long long>(stats.checkpoints));
       }
     };
-    return ProjectionRuntime::Create(log->get(), NewProjector(), options);
+    return ProjectionRuntime::Create(log->get(), NewProjector(keys->get()), options);
   };
   std::signal(SIGINT, RequestStop);
   std::signal(SIGTERM, RequestStop);
@@ -126,6 +131,7 @@ Command AddRunCommand(CLI::App& root) {
       "run", "Run the projection processors (step status, engagement, KPIs) over the log");
   AddLogOptions(command.app, &flags->log);
   AddStateOptions(command.app, &flags->log);
+  AddKeyOptions(command.app, &flags->log);
   command.app->add_option("--group", flags->group, "Kafka consumer group shared by instances")
       ->capture_default_str();
   command.app->add_flag("--until-caught-up", flags->until_caught_up,

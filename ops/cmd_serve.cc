@@ -30,6 +30,7 @@ LogSelection LogSelectionOf(const service::ServeConfig& config) {
   selection.kafka_properties = config.kafka_properties;
   selection.partitions = config.partitions;
   selection.state_dir = config.state_dir;
+  selection.keys_dir = config.keys_dir;
   return selection;
 }
 
@@ -40,6 +41,7 @@ Result<std::unique_ptr<ServeInstance>> ServeInstance::Start(const service::Serve
   JIRITSU_ASSIGN_OR_RETURN(instance->log_, OpenLog(selection));
   JIRITSU_ASSIGN_OR_RETURN(instance->index_,
                            DedupeIndex::Open(IngestIndexDir(selection, config.dedupe_dir)));
+  JIRITSU_ASSIGN_OR_RETURN(instance->keys_, OpenKeyStore(selection));
   const std::string views_root = ViewsRoot(selection);
   std::error_code error;
   std::filesystem::create_directories(views_root, error);
@@ -53,7 +55,8 @@ Result<std::unique_ptr<ServeInstance>> ServeInstance::Start(const service::Serve
   deps.view_families = ViewColumnFamilies();
   deps.runner = config.run_projections ? instance->monitor_.get() : nullptr;
   deps.metrics = &instance->metrics_;
-  deps.projector_factory = [] { return NewProjector(); };
+  deps.keys = instance->keys_.get();
+  deps.projector_factory = [keys = instance->keys_.get()] { return NewProjector(keys); };
   deps.view_version = kViewVersion;
   JIRITSU_ASSIGN_OR_RETURN(instance->http_, service::HttpService::Create(config, std::move(deps)));
 
@@ -71,7 +74,8 @@ Result<std::unique_ptr<ServeInstance>> ServeInstance::Start(const service::Serve
         options.view_version = kViewVersion;
         options.progress_every_ms = 500;
         options.on_progress = [self](const RuntimeStats& stats) { self->monitor_->OnProgress(stats); };
-        return ProjectionRuntime::Create(self->log_.get(), NewProjector(), options);
+        return ProjectionRuntime::Create(self->log_.get(), NewProjector(self->keys_.get()),
+                                         options);
       };
       Status status = RunServingSwaps(views_root, make_runtime, self->stop_runner_);
       if (!status.ok()) ModuleLogger("serve")->error("projection runner stopped: {}", status.ToString());

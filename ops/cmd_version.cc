@@ -2,6 +2,7 @@
 
 #include <cstdio>
 
+#include "core/key_store.h"
 #include "ops/cli.h"
 #include "schemas/event.h"
 
@@ -25,6 +26,17 @@ void AddStateOptions(CLI::App* app, LogSelection* selection) {
   app->add_option("--state-dir", selection->state_dir,
                   "Views directory (generations root). Default: <store>/views on the embedded "
                   "log, ./jiritsu-state with --kafka");
+}
+
+void AddKeyOptions(CLI::App* app, LogSelection* selection) {
+  app->add_option("--keys", selection->keys_dir,
+                  "Employee key store directory (personal data encryption). Default: "
+                  "<store>/keys on the embedded log, ./jiritsu-keys with --kafka");
+}
+
+std::string KeysDir(const LogSelection& selection) {
+  if (!selection.keys_dir.empty()) return selection.keys_dir;
+  return DefaultKeysDir(selection.store_dir, !selection.kafka_bootstrap.empty());
 }
 
 std::string ViewsRoot(const LogSelection& selection) {

@@ -10,7 +10,17 @@
 
 namespace jiritsu {
 
-std::unique_ptr<Projector> NewProjector() { return NewJiritsuProjector(ProjectorOptions{}); }
+std::unique_ptr<Projector> NewProjector(KeyStore* keys) {
+  ProjectorOptions options;
+  options.key_store = keys;
+  return NewJiritsuProjector(options);
+}
+
+Result<std::unique_ptr<KeyStore>> OpenKeyStore(const LogSelection& selection) {
+  JIRITSU_ASSIGN_OR_RETURN(std::unique_ptr<FileKeyStore> store,
+                           FileKeyStore::Open(KeysDir(selection)));
+  return std::unique_ptr<KeyStore>(std::move(store));
+}
 
 std::vector<std::string> ViewColumnFamilies() {
   std::vector<std::string> families = processors::JiritsuColumnFamilies();

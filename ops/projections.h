@@ -8,6 +8,7 @@
 #include <string>
 #include <vector>
 
+#include "core/key_store.h"
 #include "core/projector.h"
 #include "core/state_store.h"
 #include "ops/cli.h"
@@ -17,7 +18,13 @@ namespace jiritsu {
 
 inline constexpr int32_t kViewVersion = processors::kViewVersion;
 
-std::unique_ptr<Projector> NewProjector();
+// `keys` (may be nullptr: keys are then left alone) is where the projector
+// deletes the key of an employee whose erasure it projects; it must outlive
+// the projector.
+std::unique_ptr<Projector> NewProjector(KeyStore* keys = nullptr);
+// The key store of the selection (KeysDir); its directory is created by the
+// first key or erasure written.
+Result<std::unique_ptr<KeyStore>> OpenKeyStore(const LogSelection& selection);
 // Every column family holding views (the projector's plus the dead letters).
 std::vector<std::string> ViewColumnFamilies();
 // The families whose content is identical on every instance of a consumer

@@ -24,6 +24,7 @@
 #include <thread>
 
 #include "core/dedupe_index.h"
+#include "core/key_store.h"
 #include "core/event_log.h"
 #include "core/metrics.h"
 #include "core/status.h"
@@ -61,6 +62,7 @@ class ServeInstance {
   MetricsRegistry metrics_;
   std::unique_ptr<EventLog> log_;
   std::unique_ptr<DedupeIndex> index_;
+  std::unique_ptr<KeyStore> keys_;  // outlives the HTTP service and the runner
   std::unique_ptr<service::RunnerMonitor> monitor_;
   std::unique_ptr<service::HttpService> http_;
   std::atomic<bool> stop_runner_{false};

@@ -32,13 +32,22 @@ class Folder {
 
   void Run() {
     ++state_.events_folded;
-    state_.last_time_us = event_.time_us;
+    // An erasure is not an activity: it does not move the employee's last
+    // event time (nor the view time derived from it), so indicators and
+    // KPIs evaluated "as of now" stay exactly what they were.
+    if (event_.type != EventType::kEmployeeErasureRequested) state_.last_time_us = event_.time_us;
     state_.last_sort_key = std::move(sort_key_);
     const uint64_t hash = EventIdentityHash(event_.source, event_.id);
     auto& hashes = state_.identity_hashes;
     auto it = std::lower_bound(hashes.begin(), hashes.end(), hash);
     if (it == hashes.end() || *it != hash) hashes.insert(it, hash);
 
+    if (event_.type == EventType::kEmployeeErasureRequested) {
+      // Applies whether or not the employee is employed (usually after
+      // leaving), changes no count, never re-evaluates steps.
+      if (!state_.erased_at) state_.erased_at = event_.time_us;
+      return;
+    }
     // Voiding applies whether or not the learner is employed at its time,
     // and a voided event is folded as a no-op (docs/xapi.md, "Voiding").
     if (event_.type == EventType::kLearningVoided) {
@@ -124,6 +133,7 @@ class Folder {
     state_.org_unit = data.org_unit_id;
     state_.manager_id = data.manager_id.value_or("");
     state_.profile = data.talent_profile;
+    state_.display_name = Personal("display_name", data.display_name);
     return true;
   }
 
@@ -171,6 +181,8 @@ class Folder {
     record.submitted_at = event_.time_us;
     record.submitted_snapshot = Snap();
     record.history.push_back(History("submitted", state_.employee_id));
+    record.evidence = Personal("evidence", data.evidence);
+    record.career_wish = Personal("career_wish", data.career_wish);
     state_.declarations.emplace(data.declaration_id, std::move(record));
     if (data.kind == DeclarationKind::kLearningState) {
       state_.learning_states.push_back({event_.time_us, data.learning_state});
@@ -211,6 +223,8 @@ class Folder {
     }
     record->state = static_cast<uint8_t>(DeclarationState::kAmended);
     if (data.practice_months) record->practice_months = *data.practice_months;
+    if (data.evidence) record->evidence = Personal("evidence", *data.evidence);
+    if (data.career_wish) record->career_wish = Personal("career_wish", *data.career_wish);
     record->history.push_back(History("amended", state_.employee_id));
     return true;
   }
@@ -227,6 +241,7 @@ class Folder {
     }
     record->state = static_cast<uint8_t>(DeclarationState::kWithdrawn);
     record->history.push_back(History("withdrawn", state_.employee_id));
+    record->history.back().note = Personal("reason", data.reason);
     return true;
   }
 
@@ -259,6 +274,7 @@ class Folder {
                                                      : DeclarationState::kRejected);
     const char* action = confirm ? "confirmed" : give_back ? "returned" : "rejected";
     record->history.push_back(History(action, data.approver_id));
+    record->history.back().note = Personal("comment", data.comment);
     return true;
   }
 
@@ -289,6 +305,7 @@ class Folder {
       state_.finalized_steps.emplace(record->program_id, record->step);
     }
     record->history.push_back(History("finalized", data.approver_id));
+    record->history.back().note = Personal("comment", data.comment);
     return true;
   }
 
@@ -358,6 +375,11 @@ class Folder {
 
   HistoryEntry History(std::string action, const std::string& actor) const {
     return HistoryEntry{std::move(action), event_.time_us, actor, MakeRef(event_, position_)};
+  }
+
+  PersonalField Personal(std::string_view field, const std::string& value) const {
+    if (value.empty()) return {};
+    return PersonalField{std::string(field), value, event_.source, event_.id};
   }
 
   void Reject(std::string_view code, std::string reason) {

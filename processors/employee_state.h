@@ -60,12 +60,27 @@ inline bool NeedsApproval(DeclarationKind kind) {
   return kind == DeclarationKind::kStep || kind == DeclarationKind::kPractice;
 }
 
+// A personal field as the event carried it: normally a sealed value
+// (core/personal_data.h), kept as is so the view's bytes never depend on
+// keys; read paths reveal it. `source`/`id` name the event it came from and
+// `field` its name: together with the employee they are the value's
+// associated data. Empty `value`: no text.
+struct PersonalField {
+  std::string field;
+  std::string value;
+  std::string source;
+  std::string id;
+  bool empty() const { return value.empty(); }
+  template <class A> void serialize(A& ar) { ar(field, value, source, id); }
+};
+
 struct HistoryEntry {
   std::string action;  // submitted | amended | withdrawn | confirmed | returned | rejected | finalized
   int64_t time_us = 0;
   std::string actor;   // declarant for the employee's own actions, else approver
   EventRef event;
-  template <class A> void serialize(A& ar) { ar(action, time_us, actor, event); }
+  PersonalField note;  // the approval's comment or the withdrawal's reason
+  template <class A> void serialize(A& ar) { ar(action, time_us, actor, event, note); }
 };
 
 struct DeclarationRecord {
@@ -81,11 +96,14 @@ struct DeclarationRecord {
   std::optional<int64_t> finalized_at;
   uint32_t finalized_snapshot = 0;
   std::vector<HistoryEntry> history;
+  PersonalField evidence;     // latest (submitted, or the last amendment's)
+  PersonalField career_wish;  // latest
   DeclarationKind Kind() const { return static_cast<DeclarationKind>(kind); }
   DeclarationState State() const { return static_cast<DeclarationState>(state); }
   template <class A> void serialize(A& ar) {
     ar(declaration_id, kind, program_id, step, learning_state, practice_months, state,
-       submitted_at, submitted_snapshot, finalized_at, finalized_snapshot, history);
+       submitted_at, submitted_snapshot, finalized_at, finalized_snapshot, history, evidence,
+       career_wish);
   }
 };
 
@@ -169,6 +187,10 @@ struct EmployeeState {
   std::string manager_id;
   std::string profile;
   std::vector<Snapshot> snapshots;
+  PersonalField display_name;  // from the latest employee.hired
+  // Event time of the first employee.erasure.requested (in journal order):
+  // from then on every personal field of the employee reads as erased.
+  std::optional<int64_t> erased_at;
 
   // Activity.
   std::map<std::string, int64_t> courses_passed;  // course -> first passed completion
@@ -188,7 +210,7 @@ struct EmployeeState {
     ar(employee_id, events_folded, last_time_us, last_sort_key, identity_hashes, employed,
        hired_at, org_unit, manager_id, profile, snapshots, courses_passed, activities, interviews,
        cancellations, learning_states, declarations, steps_reached, finalized_steps, rejections,
-       voided_hashes);
+       voided_hashes, display_name, erased_at);
   }
 };
 

@@ -9,6 +9,7 @@
 #include <cstddef>
 #include <cstdint>
 
+#include "core/key_store.h"
 #include "schemas/event.h"
 
 namespace jiritsu::processors {
@@ -29,6 +30,11 @@ struct ProjectorOptions {
   size_t cache_max_employees = 50000;
   // Aggregate rows and facts kept in memory between checkpoints.
   size_t cache_max_rows = 200000;
+  // Not a view parameter: the employee keys. The projector deletes an
+  // employee's key when it projects employee.erasure.requested; QueryService
+  // reveals personal fields with it (nullptr: they read as unavailable).
+  // Must outlive the projector / query service.
+  KeyStore* key_store = nullptr;
 };
 
 }  // namespace jiritsu::processors

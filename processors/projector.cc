@@ -137,6 +137,13 @@ class JiritsuProjector final : public Projector {
     IndexEntry& index = index_[event.subject];
     index.last_time_us = std::max(index.last_time_us, event.time_us);
     index.partition = position.partition;
+    if (event.type == EventType::kEmployeeErasureRequested && options_.key_store != nullptr) {
+      // Idempotent; also covers erasures that reached the log without
+      // `jiritsu ingest` (another producer, or a crash before ingestion
+      // deleted the key). A failure stops the run: never pretend to erase.
+      JIRITSU_RETURN_IF_ERROR(options_.key_store->Erase(event.subject)
+                                  .WithContext("erasure of employee " + event.subject));
+    }
     return Status::Ok();
   }
 

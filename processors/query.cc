@@ -6,6 +6,7 @@
 #include <set>
 #include <vector>
 
+#include "core/personal_data.h"
 #include "processors/aggregates.h"
 #include "processors/employee_state.h"
 #include "processors/engagement.h"
@@ -33,7 +34,35 @@ Json EventRefJson(const EventRef& ref, int32_t offset) {
   return out;
 }
 
-Json DeclarationJson(const DeclarationRecord& d, int32_t offset) {
+// Reveals an employee's personal fields on the way out: the plaintext, or
+// null when it cannot be read (erased, no key here, does not authenticate).
+class Revealer {
+ public:
+  Revealer(std::string_view employee, KeyLookup lookup, bool erased_in_view)
+      : employee_(employee), lookup_(lookup), erased_in_view_(erased_in_view) {}
+
+  Json Reveal(const PersonalField& f) {
+    const RevealedText text = RevealPersonalText(
+        lookup_, erased_in_view_, SealContext{employee_, f.source, f.id, f.field}, f.value);
+    if (text.Readable()) return Json(text.text);
+    if (text.state != RevealedText::kErased) ++unreadable_;
+    return Json();
+  }
+  // Sets out[name] for a field the event carried (absent ones stay absent).
+  void Put(Json* out, std::string_view name, const PersonalField& f) {
+    if (!f.empty()) (*out)[name] = Reveal(f);
+  }
+  bool erased() const { return erased_in_view_ || lookup_.state == KeyLookup::kErased; }
+  int64_t unreadable() const { return unreadable_; }
+
+ private:
+  std::string_view employee_;
+  KeyLookup lookup_;
+  bool erased_in_view_;
+  int64_t unreadable_ = 0;
+};
+
+Json DeclarationJson(const DeclarationRecord& d, int32_t offset, Revealer& reveal) {
   Json out;
   out["declaration_id"] = d.declaration_id;
   out["kind"] = DeclarationKindName(d.Kind());
@@ -53,6 +82,8 @@ Json DeclarationJson(const DeclarationRecord& d, int32_t offset) {
     case DeclarationKind::kLearningState: out["learning_state"] = d.learning_state; break;
     case DeclarationKind::kCareerWish: break;
   }
+  reveal.Put(&out, "evidence", d.evidence);
+  reveal.Put(&out, "career_wish", d.career_wish);
   Json history = Json::MakeArray();
   for (const HistoryEntry& h : d.history) {
     Json entry;
@@ -60,6 +91,7 @@ Json DeclarationJson(const DeclarationRecord& d, int32_t offset) {
     entry["at"] = FormatTime(h.time_us, offset);
     entry["actor"] = h.actor;
     entry["event"] = EventRefJson(h.event, offset);
+    reveal.Put(&entry, h.action == "withdrawn" ? "reason" : "comment", h.note);
     history.Push(std::move(entry));
   }
   out["history"] = std::move(history);
@@ -72,7 +104,7 @@ bool IsOpen(DeclarationState s) {
 }
 
 Json ProgramJson(const EmployeeState& state, const std::string& program_id,
-                 const ProgramDefined* program, int32_t offset) {
+                 const ProgramDefined* program, int32_t offset, Revealer& reveal) {
   Json out;
   out["program_id"] = program_id;
   out["name"] = program ? Json(program->name) : Json();
@@ -148,7 +180,7 @@ Json ProgramJson(const EmployeeState& state, const std::string& program_id,
   Json in_flight;
   for (const DeclarationRecord* d : declarations) {
     if (IsOpen(d->State())) in_flight = d->declaration_id;
-    list.Push(DeclarationJson(*d, offset));
+    list.Push(DeclarationJson(*d, offset, reveal));
   }
   out["declarations"] = std::move(list);
   out["in_flight"] = std::move(in_flight);
@@ -330,6 +362,11 @@ Result<std::string> QueryService::StepStatus(std::string_view employee,
   out["events_folded"] = state.events_folded;
   out["last_event_time"] = state.events_folded ? Json(FormatTime(state.last_time_us, offset)) : Json();
   out["rejections"] = static_cast<int64_t>(state.rejections.size());
+  KeyLookup lookup;
+  if (options_.key_store != nullptr) {
+    JIRITSU_ASSIGN_OR_RETURN(lookup, options_.key_store->Lookup(state.employee_id));
+  }
+  Revealer reveal(state.employee_id, lookup, state.erased_at.has_value());
   Json programs = Json::MakeArray();
   for (const std::string& id : program_ids) {
     if (program && id != *program) continue;
@@ -337,7 +374,7 @@ Result<std::string> QueryService::StepStatus(std::string_view employee,
     // employee's last event (the latest version when that one is newer).
     const ProgramDefined* definition = reference_.ProgramAt(id, state.last_time_us);
     if (definition == nullptr) definition = reference_.LatestProgram(id);
-    programs.Push(ProgramJson(state, id, definition, offset));
+    programs.Push(ProgramJson(state, id, definition, offset, reveal));
   }
   out["programs"] = std::move(programs);
   Json others = Json::MakeArray();
@@ -348,8 +385,14 @@ Result<std::string> QueryService::StepStatus(std::string_view employee,
   std::sort(other_declarations.begin(), other_declarations.end(), [](const auto* a, const auto* b) {
     return std::tie(a->submitted_at, a->declaration_id) < std::tie(b->submitted_at, b->declaration_id);
   });
-  for (const DeclarationRecord* d : other_declarations) others.Push(DeclarationJson(*d, offset));
+  for (const DeclarationRecord* d : other_declarations) {
+    others.Push(DeclarationJson(*d, offset, reveal));
+  }
   out["other_declarations"] = std::move(others);
+  out["display_name"] = state.display_name.empty() ? Json() : reveal.Reveal(state.display_name);
+  out["erased"] = reveal.erased();
+  out["erased_at"] = state.erased_at ? Json(FormatTime(*state.erased_at, offset)) : Json();
+  out["personal_fields_unreadable"] = reveal.unreadable();
   return out.Dump();
 }
 

@@ -10,6 +10,7 @@
 
 namespace jiritsu::processors {
 
-inline constexpr int32_t kViewVersion = 1;
+// 2: personal fields (sealed) and the erasure time in employee states.
+inline constexpr int32_t kViewVersion = 2;
 
 }  // namespace jiritsu::processors

@@ -31,6 +31,46 @@ inline constexpr int32_t kMaxProgramSteps = 9;
 // Ids (subject, org_unit_id, course_id, ...): ASCII, 1..128 characters.
 inline constexpr std::string_view kIdPattern = "[A-Za-z0-9._:@-]{1,128}";
 
+// ---- sealed personal data (docs/reliability.md, "Personal data erasure") ---
+// Ingestion replaces every personal field's text by
+//   kSealedPrefix + base64(nonce[24] || XChaCha20-Poly1305 ciphertext || tag[16])
+// (standard alphabet, '=' padding) under the employee's key
+// (core/personal_data.h). The decoder accepts such a value in a personal
+// field when it is well formed; whether it decrypts is checked on read.
+inline constexpr std::string_view kSealedPrefix = "jiritsu-enc:v1:";
+inline constexpr size_t kSealedNonceBytes = 24;
+inline constexpr size_t kSealedTagBytes = 16;
+// Longest plaintext: kMaxTextChars code points of up to 4 UTF-8 bytes.
+inline constexpr size_t kMaxSealedPlainBytes = kMaxTextChars * 4;
+inline constexpr size_t kMaxSealedChars =
+    kSealedPrefix.size() +
+    4 * ((kSealedNonceBytes + kMaxSealedPlainBytes + kSealedTagBytes + 2) / 3);
+inline constexpr std::string_view kSealedPattern =
+    "^jiritsu-enc:v1:(?:[A-Za-z0-9+/]{4})*(?:[A-Za-z0-9+/]{2}==|[A-Za-z0-9+/]{3}=)?$";
+
+inline bool HasSealedPrefix(std::string_view text) { return text.starts_with(kSealedPrefix); }
+
+// A sealed value as ingestion writes it: the prefix, canonical padded
+// base64, and room for a nonce, a tag and a non-empty plaintext.
+inline bool IsWellFormedSealed(std::string_view text) {
+  if (!HasSealedPrefix(text) || text.size() > kMaxSealedChars) return false;
+  const std::string_view b64 = text.substr(kSealedPrefix.size());
+  if (b64.empty() || b64.size() % 4 != 0) return false;
+  size_t padding = 0;
+  for (size_t i = 0; i < b64.size(); ++i) {
+    const char c = b64[i];
+    const bool alnum = (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9');
+    if (c == '=') {
+      if (i + 2 < b64.size()) return false;  // '=' only in the last two places
+      ++padding;
+    } else if (padding > 0 || !(alnum || c == '+' || c == '/')) {
+      return false;
+    }
+  }
+  const size_t bytes = b64.size() / 4 * 3 - padding;
+  return bytes > kSealedNonceBytes + kSealedTagBytes;
+}
+
 // ---- enum spellings (index = enum value) ----------------------------------
 inline constexpr std::array<std::string_view, 3> kInterviewKindNames = {
     "career", "one_on_one", "counseling"};

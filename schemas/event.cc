@@ -35,6 +35,7 @@ constexpr std::array<TypeInfo, kEventTypeCount> kTypes = {{
     {EventType::kApprovalRejected, "approval.rejected", Family::kApproval},
     {EventType::kApprovalFinalized, "approval.finalized", Family::kApproval},
     {EventType::kLearningVoided, "learning.voided", Family::kLearning},
+    {EventType::kEmployeeErasureRequested, "employee.erasure.requested", Family::kEmployee},
 }};
 
 // Same-instant events apply causally: lifecycle, then activity, then

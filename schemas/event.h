@@ -52,8 +52,9 @@ enum class EventType : uint8_t {
   kApprovalFinalized,
   // Appended (type bytes of stored events never change).
   kLearningVoided,
+  kEmployeeErasureRequested,
 };
-inline constexpr int kEventTypeCount = 22;
+inline constexpr int kEventTypeCount = 23;
 
 // The topic family an event type belongs to (one Kafka topic per family).
 enum class Family : uint8_t {
@@ -133,6 +134,15 @@ struct EmployeeManagerChanged {
 struct EmployeeLeft {
   std::string reason;  // may be empty
   bool operator==(const EmployeeLeft&) const = default;
+};
+
+// HR asks to erase the employee's personal data (crypto-shredding,
+// docs/reliability.md "Personal data erasure"): the employee's key is
+// deleted, every personal field of the employee reads as erased from then on.
+struct EmployeeErasureRequested {
+  std::string requested_by;  // the HR member (an id)
+  std::string reason;        // e.g. a ticket reference; must not hold personal data
+  bool operator==(const EmployeeErasureRequested&) const = default;
 };
 
 // ---- interviews (subject = interviewee) -----------------------------------
@@ -253,7 +263,8 @@ using EventData =
                  InterviewHeld, InterviewCancelled, LearningEnrolled,
                  LearningProgressed, LearningCompleted, LearningCertified,
                  LearningWithdrawn, DeclarationSubmitted, DeclarationAmended,
-                 DeclarationWithdrawn, ApprovalDecision, LearningVoided>;
+                 DeclarationWithdrawn, ApprovalDecision, LearningVoided,
+                 EmployeeErasureRequested>;
 
 struct Event {
   EventType type = EventType::kOrgUnitDefined;

@@ -47,7 +47,17 @@ enum class Str : uint8_t {
   kNonEmptyText,  // 1..4000 characters (names, required texts)
   kPeriod,        // FY2025 | 2025Q3 | 2025-07
   kMetric,        // one of kKpiMetricNames
+  // Personal data (docs/reliability.md, "Personal data erasure"): the same
+  // rules as kText / kNonEmptyText for plaintext, or a sealed value
+  // (catalog.h kSealedPrefix) that ingestion wrote in place of the text.
+  kPersonalText,
+  kPersonalNonEmptyText,
 };
+
+// True for the string rules that mark a field as personal data.
+inline constexpr bool IsPersonal(Str rule) {
+  return rule == Str::kPersonalText || rule == Str::kPersonalNonEmptyText;
+}
 
 // Whether a field must, may or must not appear in JSON. Absent optional
 // fields decode to the struct's default value.
@@ -130,7 +140,7 @@ void VisitFields(V& v, EmployeeHired& d) {
   v.OptString("manager_id", &d.manager_id, Str::kId, "Line manager (上長), if known.");
   v.String("talent_profile", &d.talent_profile, Str::kId, kOptional,
            "Talent profile, if assigned.");
-  v.String("display_name", &d.display_name, Str::kNonEmptyText, kRequired,
+  v.String("display_name", &d.display_name, Str::kPersonalNonEmptyText, kRequired,
            "Name shown in views (personal data).");
 }
 
@@ -148,7 +158,16 @@ void VisitFields(V& v, EmployeeManagerChanged& d) {
 
 template <class V>
 void VisitFields(V& v, EmployeeLeft& d) {
-  v.String("reason", &d.reason, Str::kText, kOptional, "Free text (personal data).");
+  v.String("reason", &d.reason, Str::kPersonalText, kOptional, "Free text (personal data).");
+}
+
+template <class V>
+void VisitFields(V& v, EmployeeErasureRequested& d) {
+  v.String("requested_by", &d.requested_by, Str::kId, kRequired,
+           "The HR member who requested the erasure.");
+  v.String("reason", &d.reason, Str::kText, kOptional,
+           "Why, e.g. a ticket reference. Kept in clear as the audit record of the erasure: must "
+           "not hold personal data.");
 }
 
 // ---- interviews ------------------------------------------------------------
@@ -168,7 +187,7 @@ void VisitFields(V& v, InterviewHeld& d) {
          "(ステップアップ), keep (現状維持), reduce (負担を減らしたい), unknown (not discussed).");
   v.Bool("transfer_wish", &d.transfer_wish, kOptional, "The employee wishes a transfer.");
   v.Bool("side_job_wish", &d.side_job_wish, kOptional, "The employee wishes a side job.");
-  v.String("notes", &d.notes, Str::kText, kOptional, "Free text (personal data).");
+  v.String("notes", &d.notes, Str::kPersonalText, kOptional, "Free text (personal data).");
 }
 
 template <class V>
@@ -215,7 +234,7 @@ void VisitFields(V& v, LearningCertified& d) {
 template <class V>
 void VisitFields(V& v, LearningWithdrawn& d) {
   v.String("course_id", &d.course_id, Str::kId, kRequired, "Course id in the LMS.");
-  v.String("reason", &d.reason, Str::kText, kOptional, "Free text.");
+  v.String("reason", &d.reason, Str::kPersonalText, kOptional, "Free text (personal data).");
 }
 
 template <class V>
@@ -258,7 +277,7 @@ void VisitFields(V& v, DeclarationSubmitted& d) {
   v.Int("step", &d.step, IntRule{1, kMaxProgramSteps},
         DeclarationPresence(d.kind, {K::kStep}, {}),
         "Step achieved, 1..9; required for kind step, absent otherwise.");
-  v.String("evidence", &d.evidence, Str::kText,
+  v.String("evidence", &d.evidence, Str::kPersonalText,
            DeclarationPresence(d.kind, {}, {K::kStep, K::kPractice}),
            "Evidence (personal free text); only for kind step and practice.");
   v.Int("learning_state", &d.learning_state, IntRule{1, 6},
@@ -269,7 +288,7 @@ void VisitFields(V& v, DeclarationSubmitted& d) {
   v.Int("practice_months", &d.practice_months, IntRule{0, 600},
         DeclarationPresence(d.kind, {}, {K::kPractice}),
         "Months of OJT practice, 0..600; only for kind practice.");
-  v.String("career_wish", &d.career_wish, Str::kNonEmptyText,
+  v.String("career_wish", &d.career_wish, Str::kPersonalNonEmptyText,
            DeclarationPresence(d.kind, {K::kCareerWish}, {}),
            "Career wish (personal free text); required for kind career_wish, absent "
            "otherwise.");
@@ -282,10 +301,12 @@ template <class V>
 void VisitFields(V& v, DeclarationAmended& d) {
   v.String("declaration_id", &d.declaration_id, Str::kId, kRequired,
            "The declaration being amended (after it was returned).");
-  v.OptString("evidence", &d.evidence, Str::kNonEmptyText, "Replacement evidence.");
+  v.OptString("evidence", &d.evidence, Str::kPersonalNonEmptyText,
+              "Replacement evidence (personal free text).");
   v.OptInt("practice_months", &d.practice_months, IntRule{0, 600},
            "Replacement months of practice.");
-  v.OptString("career_wish", &d.career_wish, Str::kNonEmptyText, "Replacement career wish.");
+  v.OptString("career_wish", &d.career_wish, Str::kPersonalNonEmptyText,
+              "Replacement career wish (personal free text).");
   v.AtLeastOne(kAmendableFields, d.evidence.has_value() || d.practice_months.has_value() ||
                                      d.career_wish.has_value());
 }
@@ -294,7 +315,7 @@ template <class V>
 void VisitFields(V& v, DeclarationWithdrawn& d) {
   v.String("declaration_id", &d.declaration_id, Str::kId, kRequired,
            "The declaration being withdrawn.");
-  v.String("reason", &d.reason, Str::kText, kOptional, "Free text.");
+  v.String("reason", &d.reason, Str::kPersonalText, kOptional, "Free text (personal data).");
 }
 
 // ---- approvals -------------------------------------------------------------
@@ -305,7 +326,7 @@ void VisitFields(V& v, ApprovalDecision& d) {
            "The declaration decided on.");
   v.String("approver_id", &d.approver_id, Str::kId, kRequired,
            "Manager (confirmed/returned/rejected) or HR member (finalized).");
-  v.String("comment", &d.comment, Str::kText, kOptional, "Free text (personal data).");
+  v.String("comment", &d.comment, Str::kPersonalText, kOptional, "Free text (personal data).");
 }
 
 // ---- type dispatch ---------------------------------------------------------
@@ -338,6 +359,8 @@ decltype(auto) WithDataType(EventType type, F&& f) {
     case EventType::kApprovalFinalized:
       return f(std::type_identity<ApprovalDecision>{});
     case EventType::kLearningVoided: return f(std::type_identity<LearningVoided>{});
+    case EventType::kEmployeeErasureRequested:
+      return f(std::type_identity<EmployeeErasureRequested>{});
   }
   // Unreachable for valid enum values; callers validate raw type bytes first.
   return f(std::type_identity<ApprovalDecision>{});
@@ -382,6 +405,44 @@ std::span<const std::string_view> FieldNames() {
     return c.names;
   }();
   return names;
+}
+
+// Calls f(field_name, std::string* value) for every personal-data string
+// field of `data` (IsPersonal rules) that is present and non-empty, in
+// visiting order. Ingestion seals exactly these (core/personal_data.h).
+template <class F>
+class PersonalFieldWalker {
+ public:
+  explicit PersonalFieldWalker(F& f) : f_(f) {}
+  void String(std::string_view name, std::string* v, Str rule, Presence, std::string_view) {
+    if (IsPersonal(rule) && !v->empty()) f_(name, v);
+  }
+  void OptString(std::string_view name, std::optional<std::string>* v, Str rule,
+                 std::string_view) {
+    if (IsPersonal(rule) && v->has_value() && !(*v)->empty()) f_(name, &**v);
+  }
+  template <class... A> void Int(A&&...) {}
+  template <class... A> void OptInt(A&&...) {}
+  template <class... A> void Number(A&&...) {}
+  template <class... A> void OptNumber(A&&...) {}
+  template <class... A> void Bool(A&&...) {}
+  template <class... A> void Enum(A&&...) {}
+  template <class... A> void IdList(A&&...) {}
+  template <class... A> void Steps(A&&...) {}  // programme steps hold no personal data
+  void AtLeastOne(std::span<const std::string_view>, bool) {}
+
+ private:
+  F& f_;
+};
+
+template <class F>
+void ForEachPersonalField(EventData* data, F&& f) {
+  std::visit(
+      [&](auto& value) {
+        PersonalFieldWalker<std::remove_reference_t<F>> walker(f);
+        VisitFields(walker, value);
+      },
+      *data);
 }
 
 // Largest number of fields of any data struct (decoders size slot arrays).

@@ -85,6 +85,10 @@ bool CheckString(std::string_view s, Str rule) {
     case Str::kNonEmptyText: return !s.empty() && FitsTextLimit(s);
     case Str::kPeriod: return IsPeriod(s);
     case Str::kMetric: return IsKpiMetricName(s);
+    case Str::kPersonalText:
+      return HasSealedPrefix(s) ? IsWellFormedSealed(s) : FitsTextLimit(s);
+    case Str::kPersonalNonEmptyText:
+      return HasSealedPrefix(s) ? IsWellFormedSealed(s) : !s.empty() && FitsTextLimit(s);
   }
   return false;
 }
@@ -106,6 +110,12 @@ void AppendStringRule(std::string* out, Str rule) {
     case Str::kText: out->append("must be a string of at most 4000 characters"); return;
     case Str::kNonEmptyText: out->append("must be a string of 1..4000 characters"); return;
     case Str::kPeriod: out->append("must be a period FYyyyy, yyyyQn or yyyy-mm"); return;
+    case Str::kPersonalText:
+      out->append("must be a string of at most 4000 characters (or a sealed value)");
+      return;
+    case Str::kPersonalNonEmptyText:
+      out->append("must be a string of 1..4000 characters (or a sealed value)");
+      return;
     case Str::kMetric: {
       static const std::string kMetrics = JoinNames(kKpiMetricNames);
       out->append("must be one of ").append(kMetrics);

@@ -144,6 +144,24 @@ Json StringSchema(Str rule, std::string_view doc) {
                Json::String("^(?:FY[0-9]{4}|[0-9]{4}Q[1-4]|[0-9]{4}-(?:0[1-9]|1[0-2]))$"));
       break;
     case Str::kMetric: s.Set("enum", Json::Strings(kKpiMetricNames)); break;
+    case Str::kPersonalText:
+    case Str::kPersonalNonEmptyText: {
+      // Plaintext from a producer, or the sealed value ingestion stores.
+      Json plain = Json::Object();
+      plain.Set("type", Json::String("string"));
+      plain.Set("pattern", Json::String("^(?!jiritsu-enc:v1:)"));
+      if (rule == Str::kPersonalNonEmptyText) plain.Set("minLength", Json::Int(1));
+      plain.Set("maxLength", Json::Int(kMaxTextChars));
+      Json sealed = Json::Object();
+      sealed.Set("type", Json::String("string"))
+          .Set("pattern", Json::String(kSealedPattern))
+          .Set("maxLength", Json::Int(static_cast<int64_t>(kMaxSealedChars)));
+      Json any = Json::Array();
+      any.Push(std::move(plain));
+      any.Push(std::move(sealed));
+      s.Set("anyOf", std::move(any));
+      break;
+    }
   }
   return s;
 }

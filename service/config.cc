@@ -39,6 +39,7 @@ std::vector<Option> OptionsOf(ServeConfig* c) {
       {"log", "kafka_properties", &c->kafka_properties},
       {"log", "partitions", &c->partitions, 1, 4096},
       {"log", "state_dir", &c->state_dir},
+      {"log", "keys_dir", &c->keys_dir},
       {"runtime", "run_projections", &c->run_projections},
       {"runtime", "group", &c->group},
       {"runtime", "checkpoint_events", &c->checkpoint_events, 1, 100'000'000},

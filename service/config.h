@@ -72,6 +72,9 @@ struct ServeConfig {
   std::vector<std::string> kafka_properties;  // "key=value"
   int partitions = 8;
   std::string state_dir;
+  // Employee key store (personal data encryption); empty: <store_dir>/keys,
+  // or ./jiritsu-keys with Kafka.
+  std::string keys_dir;
 
   // [runtime]
   bool run_projections = true;

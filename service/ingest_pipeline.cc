@@ -86,6 +86,7 @@ void IngestPipeline::Commit(std::vector<std::unique_ptr<Request>>* batch) {
     // queue is full), so a 202 always follows a flush.
     options.flush_every_lines = options_.max_queued_events + 1;
     options.flush_timeout = options_.flush_timeout;
+    options.key_store = options_.key_store;
     Result<std::unique_ptr<Ingestor>> created = Ingestor::Create(log_, index_, sink_.get(), options);
     if (created.ok()) {
       ingestor_ = std::move(created).value();

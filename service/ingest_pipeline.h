@@ -62,6 +62,7 @@ class IngestPipeline {
   struct Options {
     size_t max_queued_events = 20000;
     std::chrono::milliseconds flush_timeout{10000};
+    KeyStore* key_store = nullptr;  // IngestOptions::key_store
   };
   static Result<std::unique_ptr<IngestPipeline>> Start(EventLog* log, DedupeIndex* index,
                                                        MetricsRegistry* metrics,

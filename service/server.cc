@@ -187,13 +187,14 @@ Result<std::unique_ptr<HttpService>> HttpService::Create(const ServeConfig& conf
     IngestPipeline::Options options;
     options.max_queued_events = static_cast<size_t>(config.max_queued_events);
     options.flush_timeout = std::chrono::milliseconds(config.flush_timeout_ms);
+    options.key_store = service->deps_.keys;
     JIRITSU_ASSIGN_OR_RETURN(service->pipeline_,
                              IngestPipeline::Start(service->deps_.log, service->deps_.dedupe,
                                                    service->deps_.metrics, options));
   }
   service->views_ = std::make_unique<ViewReader>(service->deps_.views_root,
                                                  service->deps_.view_families, config.refresh_ms,
-                                                 config.as_of_dir);
+                                                 config.as_of_dir, service->deps_.keys);
   service->RegisterRoutes();
   if (config.xapi_enabled && service->pipeline_) {
     JIRITSU_ASSIGN_OR_RETURN(service->xapi_,
@@ -258,7 +259,8 @@ void HttpService::RegisterRoutes() {
   const uint32_t readers = kRoleEmployee | kRoleManager | kReadAllRoles;
   using std::placeholders::_1;
   using std::placeholders::_2;
-  AddRoute("POST", "/v1/events", "events", kRoleSource,
+  // hr only for employee.erasure.requested (checked per event).
+  AddRoute("POST", "/v1/events", "events", kRoleSource | kRoleHr,
            [this](const RequestContext& c, httplib::Response& r) { PostEvents(c, r); });
   AddRoute("GET", "/healthz", "healthz", 0,
            [this](const RequestContext& c, httplib::Response& r) { Healthz(c, r); });
@@ -426,10 +428,21 @@ void HttpService::PostEvents(const RequestContext& ctx, httplib::Response& res) 
           ->Increment();
       continue;
     }
-    if (!SourceAllowed(ctx.principal->sources, decoded->source)) {
+    // Erasure requests come from HR (whatever their source); every other
+    // event from a `source` credential allowed to send its source.
+    const bool erasure = decoded->type == EventType::kEmployeeErasureRequested;
+    const bool allowed = erasure ? ctx.principal->Has(kRoleHr)
+                                 : ctx.principal->Has(kRoleSource) &&
+                                       SourceAllowed(ctx.principal->sources, decoded->source);
+    if (!allowed) {
       Json error;
       error["index"] = static_cast<int64_t>(i);
       error["source"] = decoded->source;
+      error["type"] = EventTypeName(decoded->type);
+      error["reason"] = erasure ? "only role hr may request an erasure"
+                        : ctx.principal->Has(kRoleSource)
+                            ? "this credential may not send events of this source"
+                            : "role hr may send only employee.erasure.requested";
       forbidden.Push(std::move(error));
       continue;
     }
@@ -439,7 +452,9 @@ void HttpService::PostEvents(const RequestContext& ctx, httplib::Response& res) 
   if (!forbidden.array()->empty()) {
     Json body;
     body["error"]["code"] = "forbidden_source";
-    body["error"]["message"] = "this credential may not send events of these sources; nothing was ingested";
+    body["error"]["message"] =
+        "this credential may not send some of these events (their source or type); nothing was "
+        "ingested";
     body["events"] = std::move(forbidden);
     res.status = 403;
     res.set_content(body.Dump(), kJsonType);

@@ -62,6 +62,10 @@ struct ServiceDeps {
   // For as-of builds (POST /v1/as-of-stores); null factory: disabled.
   ProjectorFactory projector_factory;
   int32_t view_version = 0;
+  // Seals personal fields at ingestion, deletes keys on accepted erasures,
+  // reveals personal fields in query responses. Null: none of that (tests of
+  // other concerns).
+  KeyStore* keys = nullptr;
 };
 
 struct RequestContext {

@@ -27,9 +27,9 @@ Result<const std::map<std::string, std::vector<std::string>>*> ViewSnapshot::Rep
 }
 
 ViewReader::ViewReader(std::string views_root, std::vector<std::string> families,
-                       int64_t refresh_ms, std::string as_of_dir)
+                       int64_t refresh_ms, std::string as_of_dir, KeyStore* keys)
     : views_root_(std::move(views_root)), families_(std::move(families)),
-      refresh_ms_(refresh_ms), as_of_dir_(std::move(as_of_dir)) {}
+      refresh_ms_(refresh_ms), as_of_dir_(std::move(as_of_dir)), keys_(keys) {}
 
 Result<std::shared_ptr<const ViewSnapshot>> ViewReader::Open(const std::string& dir) {
   auto snapshot = std::make_shared<ViewSnapshot>();
@@ -39,7 +39,10 @@ Result<std::shared_ptr<const ViewSnapshot>> ViewReader::Open(const std::string& 
   if (!store.ok()) store = StateStore::OpenReadOnly(dir, families_);
   if (!store.ok()) return store.status();
   snapshot->store = std::move(store).value();
-  JIRITSU_ASSIGN_OR_RETURN(snapshot->query, processors::QueryService::Open(snapshot->store.get()));
+  processors::ProjectorOptions options;
+  options.key_store = keys_;
+  JIRITSU_ASSIGN_OR_RETURN(snapshot->query,
+                           processors::QueryService::Open(snapshot->store.get(), options));
   snapshot->opened_ms = SteadyMs();
   return std::shared_ptr<const ViewSnapshot>(std::move(snapshot));
 }

@@ -47,8 +47,9 @@ struct ViewSnapshot {
 
 class ViewReader {
  public:
+  // `keys` (may be null) reveals personal fields in query results.
   ViewReader(std::string views_root, std::vector<std::string> families, int64_t refresh_ms,
-             std::string as_of_dir);
+             std::string as_of_dir, KeyStore* keys = nullptr);
 
   Result<std::shared_ptr<const ViewSnapshot>> Current();
   Result<std::shared_ptr<const ViewSnapshot>> AsOf(const std::string& name);
@@ -62,6 +63,7 @@ class ViewReader {
   std::vector<std::string> families_;
   int64_t refresh_ms_;
   std::string as_of_dir_;
+  KeyStore* keys_;
   std::mutex mutex_;
   std::shared_ptr<const ViewSnapshot> current_;
   bool refreshing_ = false;  // one request reopens; the others keep the old snapshot

@@ -62,7 +62,8 @@ class BrokerFaultTest : public ::testing::Test {
     // Fault-free reference: the embedded log.
     const std::string store = shared_->path() + "/store";
     CommandResult ingest =
-        RunJiritsu({"ingest", "--store", store, "--rejects", shared_->path() + "/r.jsonl", events_});
+        RunJiritsu({"ingest", "--store", store, "--keys", shared_->path() + "/keys", "--rejects",
+                    shared_->path() + "/r.jsonl", events_});
     ASSERT_TRUE(ingest.exit_code == 0 || ingest.exit_code == 1) << ingest.stderr_text;
     accepted_ = JsonField(ingest.stdout_text, "accepted");
     LogSelection selection;
@@ -160,8 +161,9 @@ class BrokerFaultTest : public ::testing::Test {
   }
 
   Args Ingest() const {
-    Args args = {JiritsuBinary(), "ingest", "--kafka", bootstrap_, "--dedupe-dir",
-                 dir_.path() + "/dedupe", "--rejects", dir_.path() + "/rejects.jsonl",
+    // The fault-free reference's key store: equal logs need equal keys.
+    Args args = {JiritsuBinary(), "ingest", "--kafka", bootstrap_, "--keys", shared_->path() + "/keys",
+                 "--dedupe-dir", dir_.path() + "/dedupe", "--rejects", dir_.path() + "/rejects.jsonl",
                  "--flush-every", "500"};
     args.insert(args.end(), kClientProperties.begin(), kClientProperties.end());
     args.push_back(events_);

@@ -560,7 +560,8 @@ class KafkaIngestTest : public ::testing::Test {
   }
 
   std::vector<std::string> Ingest(const std::string& input) {
-    return {JiritsuBinary(), "ingest", "--kafka", bootstrap_, "--dedupe-dir",
+    return {JiritsuBinary(), "ingest", "--kafka", bootstrap_, "--keys", dir_.path() + "/keys",
+            "--dedupe-dir",
             dir_.path() + "/dedupe", "--rejects", dir_.path() + "/rejects.jsonl", input};
   }
 

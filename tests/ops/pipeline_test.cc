@@ -51,8 +51,8 @@ class PipelineTest : public ::testing::Test {
   // Ingests the generated file into a fresh embedded store; returns its dir.
   std::string IngestEmbedded() {
     const std::string store = dir_.path() + "/store";
-    CommandResult ingest = RunJiritsu({"ingest", "--store", store, "--rejects",
-                                    dir_.path() + "/rejects.jsonl", events_path_});
+    CommandResult ingest = RunJiritsu({"ingest", "--store", store, "--keys", dir_.path() + "/keys",
+                                    "--rejects", dir_.path() + "/rejects.jsonl", events_path_});
     // The generator plants invalid lines: ingest reports them with exit 1.
     EXPECT_TRUE(ingest.exit_code == 0 || ingest.exit_code == 1) << ingest.stderr_text;
     EXPECT_NE(JsonField(ingest.stdout_text, "accepted"), "0") << ingest.stdout_text;
@@ -176,7 +176,8 @@ class KafkaPipelineTest : public PipelineTest {
 
   void IngestKafka() {
     CommandResult ingest =
-        RunJiritsu({"ingest", "--kafka", bootstrap_, "--dedupe-dir", dir_.path() + "/dedupe",
+        RunJiritsu({"ingest", "--kafka", bootstrap_, "--keys", dir_.path() + "/keys", "--dedupe-dir",
+                    dir_.path() + "/dedupe",
                  "--rejects", dir_.path() + "/rejects.jsonl", events_path_});
     ASSERT_TRUE(ingest.exit_code == 0 || ingest.exit_code == 1) << ingest.stderr_text;
     ASSERT_NE(JsonField(ingest.stdout_text, "accepted"), "0") << ingest.stdout_text;

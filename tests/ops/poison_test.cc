@@ -160,7 +160,8 @@ class PoisonTest : public ::testing::TestWithParam<bool> {
   }
 
   void Ingest(const std::string& store) {
-    Args args = Concat({"ingest"}, Log(store));
+    // Shared keys: the clean and the poisoned log seal personal fields alike.
+    Args args = Concat({"ingest", "--keys", dir_.path() + "/keys"}, Log(store));
     if (kafka_) args = Concat(args, {"--dedupe-dir", dedupe()});
     CommandResult ingest = RunJiritsu(Concat(args, {"--rejects", store + "-rejects.jsonl", events_}));
     ASSERT_EQ(ingest.exit_code, 0) << ingest.stderr_text;
@@ -274,7 +275,8 @@ TEST_P(PoisonTest, EveryPoisonRecordIsDeadLetteredAndProcessingContinues) {
   }
   fixed.close();
   EXPECT_EQ(future, 6);
-  Args replay = Concat({"dlq", "replay", "--fixed", dir_.path() + "/fixed.jsonl", "--rejects",
+  Args replay = Concat({"dlq", "replay", "--keys", dir_.path() + "/keys", "--fixed",
+                        dir_.path() + "/fixed.jsonl", "--rejects",
                         dir_.path() + "/dlq-rejects.jsonl"},
                        Log(store));
   if (kafka_) replay = Concat(replay, {"--dedupe-dir", dedupe()});
@@ -308,7 +310,8 @@ TEST_P(PoisonTest, DlqReplayAppendsFixedEventsThatWereNeverIngested) {
   text.replace(text.find("\"schemaversion\":7"), 17, "\"schemaversion\":1");
   std::ofstream(dir_.path() + "/fixed.jsonl") << text;
 
-  Args replay = Concat({"dlq", "replay", "--fixed", dir_.path() + "/fixed.jsonl", "--rejects",
+  Args replay = Concat({"dlq", "replay", "--keys", dir_.path() + "/keys", "--fixed",
+                        dir_.path() + "/fixed.jsonl", "--rejects",
                         dir_.path() + "/r.jsonl"},
                        Log(store));
   if (kafka_) replay = Concat(replay, {"--dedupe-dir", dedupe()});

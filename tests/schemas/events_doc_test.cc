@@ -98,6 +98,10 @@ class MarkdownWriter {
       case Str::kNonEmptyText: return "1..4000 characters";
       case Str::kPeriod: return "`FY2025` (fiscal year from April), `2025Q3` or `2025-07`";
       case Str::kMetric: return "a [KPI metric name](#kpi-metric-names)";
+      case Str::kPersonalText:
+        return "at most 4000 characters, or a [sealed value](#personal-data) (personal data)";
+      case Str::kPersonalNonEmptyText:
+        return "1..4000 characters, or a [sealed value](#personal-data) (personal data)";
     }
     return "";
   }

@@ -256,7 +256,40 @@ TEST(DecodeJsonEvent, TextLimitsCountCharactersNotBytes) {
   for (int i = 0; i < 4000; ++i) reason += "研";  // 12000 bytes, 4000 characters
   EXPECT_EQ(ErrorOf(LeftEvent(R"({"reason":")" + reason + "\"}")), "OK");
   EXPECT_EQ(ErrorOf(LeftEvent(R"({"reason":")" + reason + "x\"}")),
-            "data.reason: must be a string of at most 4000 characters, got a 4001-character string");
+            "data.reason: must be a string of at most 4000 characters (or a sealed value), got a 4001-character "
+            "string");
+}
+
+// Personal fields accept the sealed values ingestion writes (even beyond the
+// plaintext limit, since base64 is longer), and only well-formed ones.
+TEST(DecodeJsonEvent, PersonalFieldsAcceptWellFormedSealedValues) {
+  // Nonce + tag + 1 byte = 41 bytes -> 56 base64 characters ("...=").
+  const std::string sealed41 = "jiritsu-enc:v1:" + std::string(55, 'A') + "=";
+  EXPECT_EQ(ErrorOf(LeftEvent(R"({"reason":")" + sealed41 + "\"}")), "OK");
+  // The longest plaintext (4000 four-byte characters) sealed: beyond 4000 characters.
+  const size_t max_b64 = kMaxSealedChars - kSealedPrefix.size();
+  const std::string longest = "jiritsu-enc:v1:" + std::string(max_b64, 'B');
+  ASSERT_GT(longest.size(), kMaxTextChars);
+  EXPECT_EQ(ErrorOf(LeftEvent(R"({"reason":")" + longest + "\"}")), "OK");
+  const Result<Event> event = DecodeJsonEvent(LeftEvent(R"({"reason":")" + longest + "\"}"));
+  ASSERT_TRUE(event.ok());
+  EXPECT_EQ(event->As<EmployeeLeft>().reason, longest);
+  const std::string rule =
+      "data.reason: must be a string of at most 4000 characters (or a sealed value), got ";
+  // Too long, bad alphabet, bad padding, too short to hold nonce and tag, no payload.
+  EXPECT_EQ(ErrorOf(LeftEvent(R"({"reason":")" + longest + "BBBB\"}")).rfind(rule, 0), 0u);
+  EXPECT_EQ(ErrorOf(LeftEvent(R"({"reason":"jiritsu-enc:v1:)" + std::string(52, 'A') + "!!!!\"}")),
+            rule + "a 71-character string");
+  EXPECT_EQ(ErrorOf(LeftEvent(R"({"reason":"jiritsu-enc:v1:)" + std::string(52, 'A') + "=AAA\"}")),
+            rule + "a 71-character string");
+  EXPECT_EQ(ErrorOf(LeftEvent(R"({"reason":"jiritsu-enc:v1:AAAA"})")),
+            rule + "\"jiritsu-enc:v1:AAAA\"");
+  EXPECT_EQ(ErrorOf(LeftEvent(R"({"reason":"jiritsu-enc:v1:"})")), rule + "\"jiritsu-enc:v1:\"");
+  // A non-personal text field takes the prefix as ordinary text (and its limit).
+  EXPECT_EQ(ErrorOf(MakeEvent("learning.enrolled",
+                              R"({"course_id":"c-1","course_title":")" + longest + "\"}")),
+            "data.course_title: must be a string of at most 4000 characters, got a " +
+                std::to_string(longest.size()) + "-character string");
 }
 
 TEST(DecodeJsonEvent, IdsAndSourceFollowTheirPatterns) {

@@ -366,6 +366,65 @@ TEST_F(HttpTest, IngestAuthorization) {
   EXPECT_NE(retry->body.find("\"accepted\":1"), std::string::npos) << retry->body;
 }
 
+// Crypto-shredding over HTTP: personal fields are sealed at ingestion and
+// revealed in responses; only hr may request an erasure, which deletes the
+// key once the request is durable and then reads as erased.
+TEST_F(HttpTest, OnlyHrMayRequestAnErasureWhichThenReadsAsErased) {
+  const std::string hr = Token("hr-1", "hr");
+  auto hired = Post(Hired("E7", "M9", "h-e7"), kBearerSource);
+  ASSERT_TRUE(hired);
+  ASSERT_EQ(hired->status, 202) << hired->body;
+  const auto wait_for = [&](const std::string& needle) {
+    for (int i = 0; i < 400; ++i) {
+      auto res = Get("/v1/employees/E7/step-status", hr);
+      if (res && res->status == 200 && res->body.find(needle) != std::string::npos) return res->body;
+      std::this_thread::sleep_for(std::chrono::milliseconds(25));
+    }
+    return std::string("timed out waiting for ") + needle;
+  };
+  const std::string before = wait_for("\"display_name\":\"Name E7\"");
+  EXPECT_NE(before.find("\"erased\":false"), std::string::npos) << before;
+  const std::string keys = dir_->path() + "/store/keys";
+  EXPECT_TRUE(std::filesystem::exists(keys + "/k-E7"));
+
+  const std::string erasure =
+      Event("employee.erasure.requested", "er-e7", "E7", "2025-06-01T09:00:00+09:00",
+            R"({"requested_by":"hr-1","reason":"privacy request"})", "/hr/privacy");
+  // A source credential may not, even for a source it may send.
+  auto by_source = Post(erasure, kBearerSource);
+  ASSERT_TRUE(by_source);
+  EXPECT_EQ(by_source->status, 403) << by_source->body;
+  EXPECT_NE(by_source->body.find("only role hr may request an erasure"), std::string::npos);
+  auto employee = Post(erasure, "Bearer " + Token("E7", "employee"));
+  ASSERT_TRUE(employee);
+  EXPECT_EQ(employee->status, 403);
+  EXPECT_TRUE(std::filesystem::exists(keys + "/k-E7"));
+  // hr may send nothing else.
+  auto other = Post("[" + erasure + "," + Completed("E7", "hr-c", "2025-05-01T10:00:00+09:00") + "]",
+                    "Bearer " + hr);
+  ASSERT_TRUE(other);
+  EXPECT_EQ(other->status, 403);
+  EXPECT_NE(other->body.find("role hr may send only employee.erasure.requested"), std::string::npos)
+      << other->body;
+  EXPECT_TRUE(std::filesystem::exists(keys + "/k-E7"));
+
+  auto by_hr = Post(erasure, "Bearer " + hr);
+  ASSERT_TRUE(by_hr);
+  EXPECT_EQ(by_hr->status, 202) << by_hr->body;
+  EXPECT_NE(by_hr->body.find("\"accepted\":1"), std::string::npos) << by_hr->body;
+  // The key is gone as soon as the request is acknowledged (durable first).
+  EXPECT_FALSE(std::filesystem::exists(keys + "/k-E7"));
+  EXPECT_TRUE(std::filesystem::exists(keys + "/x-E7"));
+  const std::string after = wait_for("\"erased_at\":\"2025-06-01T09:00:00+09:00\"");
+  EXPECT_NE(after.find("\"display_name\":null"), std::string::npos) << after;
+  EXPECT_NE(after.find("\"erased\":true"), std::string::npos) << after;
+  EXPECT_EQ(after.find("Name E7"), std::string::npos) << after;
+  // Others still read in clear.
+  auto e1 = Get("/v1/employees/E1/step-status", hr);
+  ASSERT_TRUE(e1);
+  EXPECT_NE(e1->body.find("\"display_name\":\"Name E1\""), std::string::npos) << e1->body;
+}
+
 // ---------------------------------------------------------------- JWT failures
 
 TEST_F(HttpTest, TokenFailuresAre401) {

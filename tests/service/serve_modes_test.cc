@@ -88,6 +88,7 @@ TEST(ServeKafkaTest, IngestAndQueryOverKafka) {
   config.kafka_bootstrap = *bootstrap;
   config.state_dir = dir.path() + "/state";
   config.dedupe_dir = dir.path() + "/dedupe";
+  config.keys_dir = dir.path() + "/keys";
   config.group = "serve-kafka-test";
   auto serve = ServeInstance::Start(config);
   ASSERT_TRUE(serve.ok()) << serve.status().ToString();

@@ -52,6 +52,7 @@ Result<LogContents> ReadSourceTopics(const LogSelection& selection, std::chrono:
     JIRITSU_RETURN_IF_ERROR(consumer->Poll(std::chrono::milliseconds(200), 4096, &batch));
     for (const LogRecord& record : batch) {
       ++contents.records;
+      contents.values.push_back(record.value);
       Result<Event> event = DecodeJsonEvent(record.value);
       if (event.ok()) {
         ++contents.identities[event->source + "\n" + event->id];

@@ -11,6 +11,7 @@
 #include <map>
 #include <set>
 #include <string>
+#include <vector>
 
 #include "core/status.h"
 #include "ops/cli.h"
@@ -21,6 +22,7 @@ struct LogContents {
   std::map<std::string, int> identities;  // "source\nid" -> records carrying it
   int64_t records = 0;
   int64_t undecodable = 0;  // records DecodeJsonEvent refuses
+  std::vector<std::string> values;  // every record's value, in read order
 
   std::set<std::string> Distinct() const;
   // Records beyond the first of each identity.

@@ -1,0 +1,209 @@
+// FileKeyStore: keys are created once and reused (also by another process
+// racing to create them), erasure leaves a tombstone so no key comes back,
+// damaged key files are clear errors, never a wrong key.
+#include "core/key_store.h"
+
+#include <gtest/gtest.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <filesystem>
+#include <fstream>
+#include <set>
+#include <string>
+#include <vector>
+
+#include "tests/testing/subprocess.h"
+
+namespace jiritsu {
+namespace {
+
+using testing::TempDir;
+
+std::unique_ptr<FileKeyStore> OpenStore(const std::string& dir) {
+  auto store = FileKeyStore::Open(dir);
+  EXPECT_TRUE(store.ok()) << store.status().ToString();
+  return store.ok() ? std::move(store).value() : nullptr;
+}
+
+std::string Hex(const EmployeeKey& key) {
+  static const char* digits = "0123456789abcdef";
+  std::string out;
+  for (unsigned char b : key) {
+    out.push_back(digits[b >> 4]);
+    out.push_back(digits[b & 15]);
+  }
+  return out;
+}
+
+TEST(FileKeyStoreTest, CreatesOnceReusesAcrossInstancesAndErasesForGood) {
+  TempDir dir;
+  const std::string keys_dir = dir.path() + "/keys";
+  auto store = OpenStore(keys_dir);
+  ASSERT_NE(store, nullptr);
+
+  Result<KeyLookup> absent = store->Lookup("emp-1");
+  ASSERT_TRUE(absent.ok());
+  EXPECT_EQ(absent->state, KeyLookup::kAbsent);
+  EXPECT_FALSE(std::filesystem::exists(store->KeyPath("emp-1")));  // Lookup never creates
+
+  Result<KeyLookup> first = store->GetOrCreate("emp-1");
+  ASSERT_TRUE(first.ok()) << first.status().ToString();
+  ASSERT_EQ(first->state, KeyLookup::kPresent);
+  Result<KeyLookup> again = store->GetOrCreate("emp-1");
+  ASSERT_TRUE(again.ok());
+  EXPECT_EQ(again->key, first->key);
+  EXPECT_EQ(std::filesystem::file_size(store->KeyPath("emp-1")), 37u);
+
+  Result<KeyLookup> other = store->GetOrCreate("emp-2");
+  ASSERT_TRUE(other.ok());
+  EXPECT_NE(other->key, first->key);
+
+  // Another instance (another process) reads the same key from disk.
+  auto reopened = OpenStore(keys_dir);
+  Result<KeyLookup> read = reopened->Lookup("emp-1");
+  ASSERT_TRUE(read.ok());
+  EXPECT_EQ(read->state, KeyLookup::kPresent);
+  EXPECT_EQ(read->key, first->key);
+
+  // Erasure through the other instance: the key file is gone, a tombstone
+  // stays, and neither instance ever hands out a key for emp-1 again.
+  ASSERT_TRUE(reopened->Erase("emp-1").ok());
+  EXPECT_FALSE(std::filesystem::exists(store->KeyPath("emp-1")));
+  EXPECT_TRUE(std::filesystem::exists(store->TombstonePath("emp-1")));
+  for (KeyStore* s : {static_cast<KeyStore*>(store.get()), static_cast<KeyStore*>(reopened.get())}) {
+    Result<KeyLookup> lookup = s->Lookup("emp-1");
+    ASSERT_TRUE(lookup.ok());
+    EXPECT_EQ(lookup->state, KeyLookup::kErased);
+  }
+  Result<KeyLookup> recreate = reopened->GetOrCreate("emp-1");
+  ASSERT_TRUE(recreate.ok());
+  EXPECT_EQ(recreate->state, KeyLookup::kErased);
+  EXPECT_FALSE(std::filesystem::exists(store->KeyPath("emp-1")));
+  // Idempotent, also for an employee that never had a key.
+  EXPECT_TRUE(reopened->Erase("emp-1").ok());
+  EXPECT_TRUE(reopened->Erase("emp-never").ok());
+  EXPECT_EQ(reopened->GetOrCreate("emp-never")->state, KeyLookup::kErased);
+  // emp-2 is untouched.
+  EXPECT_EQ(reopened->Lookup("emp-2")->key, other->key);
+}
+
+TEST(FileKeyStoreTest, EraseClearsThisInstancesCache) {
+  TempDir dir;
+  auto store = OpenStore(dir.path());
+  ASSERT_TRUE(store->GetOrCreate("emp-1").ok());  // cached now
+  ASSERT_TRUE(store->Erase("emp-1").ok());
+  EXPECT_EQ(store->GetOrCreate("emp-1")->state, KeyLookup::kErased);
+}
+
+TEST(FileKeyStoreTest, ACrashBetweenTombstoneAndUnlinkReadsAsErased) {
+  TempDir dir;
+  auto store = OpenStore(dir.path());
+  ASSERT_TRUE(store->GetOrCreate("emp-1").ok());
+  std::ofstream(store->TombstonePath("emp-1")) << "erased\n";  // tombstone written, key still there
+  EXPECT_EQ(OpenStore(dir.path())->Lookup("emp-1")->state, KeyLookup::kErased);
+  ASSERT_TRUE(store->Erase("emp-1").ok());  // finishes the job
+  EXPECT_FALSE(std::filesystem::exists(store->KeyPath("emp-1")));
+}
+
+TEST(FileKeyStoreTest, DamagedKeyFileIsCorruptionNamingTheFileNeverAWrongKey) {
+  TempDir dir;
+  auto store = OpenStore(dir.path());
+  ASSERT_TRUE(store->GetOrCreate("emp-1").ok());
+  const std::string path = store->KeyPath("emp-1");
+  std::filesystem::resize_file(path, 20);  // truncated
+  auto fresh = OpenStore(dir.path());
+  Result<KeyLookup> lookup = fresh->Lookup("emp-1");
+  ASSERT_FALSE(lookup.ok());
+  EXPECT_EQ(lookup.status().code(), StatusCode::kCorruption);
+  EXPECT_NE(lookup.status().message().find(path), std::string::npos) << lookup.status().ToString();
+  EXPECT_NE(lookup.status().message().find("20 bytes"), std::string::npos);
+  // GetOrCreate does not paper over it with a new key either.
+  Result<KeyLookup> created = fresh->GetOrCreate("emp-1");
+  ASSERT_FALSE(created.ok());
+  EXPECT_EQ(created.status().code(), StatusCode::kCorruption);
+  EXPECT_EQ(std::filesystem::file_size(path), 20u);
+  // Wrong magic, right size.
+  std::ofstream(path, std::ios::binary | std::ios::trunc) << std::string(37, 'x');
+  EXPECT_EQ(fresh->Lookup("emp-1").status().code(), StatusCode::kCorruption);
+}
+
+TEST(FileKeyStoreTest, RejectsIdsThatAreNotEmployeeIds) {
+  TempDir dir;
+  auto store = OpenStore(dir.path());
+  for (const std::string& bad : {std::string("../etc"), std::string(""), std::string("a/b"),
+                                 std::string(129, 'a'), std::string("a b")}) {
+    SCOPED_TRACE(bad);
+    EXPECT_EQ(store->GetOrCreate(bad).status().code(), StatusCode::kInvalidArgument);
+    EXPECT_EQ(store->Lookup(bad).status().code(), StatusCode::kInvalidArgument);
+    EXPECT_EQ(store->Erase(bad).code(), StatusCode::kInvalidArgument);
+  }
+  // "." and ".." are valid ids: prefixed, they are ordinary file names.
+  EXPECT_EQ(store->GetOrCreate("..")->state, KeyLookup::kPresent);
+  EXPECT_TRUE(std::filesystem::exists(dir.path() + "/k-.."));
+}
+
+TEST(FileKeyStoreTest, UnusableDirectoryIsAnIoError) {
+  TempDir dir;
+  const std::string file = dir.path() + "/not-a-dir";
+  std::ofstream(file) << "x";
+  Result<std::unique_ptr<FileKeyStore>> store = FileKeyStore::Open(file);
+  ASSERT_FALSE(store.ok());
+  EXPECT_EQ(store.status().code(), StatusCode::kIOError);
+  EXPECT_NE(store.status().message().find(file), std::string::npos);
+}
+
+// Several processes creating keys for the same employees at once agree on
+// one key per employee (link(2) never replaces an existing key).
+TEST(FileKeyStoreTest, ConcurrentProcessesAgreeOnOneKeyPerEmployee) {
+  TempDir dir;
+  constexpr int kProcesses = 4;
+  constexpr int kEmployees = 40;
+  std::vector<pid_t> children;
+  for (int p = 0; p < kProcesses; ++p) {
+    const pid_t pid = ::fork();
+    ASSERT_GE(pid, 0);
+    if (pid == 0) {
+      auto opened = FileKeyStore::Open(dir.path());
+      if (!opened.ok()) ::_exit(2);
+      std::ofstream out(dir.path() + "/seen-" + std::to_string(p));
+      for (int e = 0; e < kEmployees; ++e) {
+        // Each process walks the employees in a different order.
+        const int employee = (e * (p + 1) + p) % kEmployees;
+        Result<KeyLookup> key = (*opened)->GetOrCreate("emp-" + std::to_string(employee));
+        if (!key.ok() || key->state != KeyLookup::kPresent) ::_exit(3);
+        out << employee << " " << Hex(key->key) << "\n";
+      }
+      out.close();
+      ::_exit(out ? 0 : 4);
+    }
+    children.push_back(pid);
+  }
+  for (pid_t pid : children) {
+    int status = 0;
+    ASSERT_EQ(::waitpid(pid, &status, 0), pid);
+    ASSERT_TRUE(WIFEXITED(status));
+    EXPECT_EQ(WEXITSTATUS(status), 0);
+  }
+  auto store = OpenStore(dir.path());
+  int lines = 0;
+  for (int p = 0; p < kProcesses; ++p) {
+    std::ifstream in(dir.path() + "/seen-" + std::to_string(p));
+    int employee = 0;
+    std::string hex;
+    while (in >> employee >> hex) {
+      ++lines;
+      Result<KeyLookup> stored = store->Lookup("emp-" + std::to_string(employee));
+      ASSERT_TRUE(stored.ok());
+      EXPECT_EQ(Hex(stored->key), hex) << "process " << p << " employee " << employee;
+    }
+  }
+  EXPECT_EQ(lines, kProcesses * kEmployees);
+  // No temporary file left behind.
+  for (const auto& entry : std::filesystem::directory_iterator(dir.path())) {
+    EXPECT_FALSE(entry.path().filename().string().starts_with(".tmp-")) << entry.path();
+  }
+}
+
+}  // namespace
+}  // namespace jiritsu

@@ -48,7 +48,10 @@ class ReplayCliTest : public ::testing::Test {
 
   void Ingest(const std::string& store, const std::string& file) {
     CommandResult ingest =
-        RunJiritsu({"ingest", "--store", store, "--rejects", dir_.path() + "/rejects.jsonl", file});
+        // One key store for every log of a test: personal fields are sealed
+        // deterministically per key, so logs compared with each other share it.
+        RunJiritsu({"ingest", "--store", store, "--keys", dir_.path() + "/keys", "--rejects",
+                    dir_.path() + "/rejects.jsonl", file});
     // The generator plants invalid lines: ingest reports them with exit 1.
     ASSERT_TRUE(ingest.exit_code == 0 || ingest.exit_code == 1) << ingest.stderr_text;
     ASSERT_NE(JsonField(ingest.stdout_text, "accepted"), "0") << ingest.stdout_text;

@@ -268,13 +268,15 @@ class KafkaProducer final : public LogProducer {
  private:
   static void OnDelivery(rd_kafka_t* rk, const rd_kafka_message_t* message, void* opaque) {
     if (message->err == RD_KAFKA_RESP_ERR_NO_ERROR) return;
+    // Not rd_kafka_message_errstr(): on a delivery report the payload is the
+    // record itself, not an error string (ASan: heap-buffer-overflow).
     auto* self = static_cast<KafkaProducer*>(opaque);
     const std::string where = "kafka delivery to " +
                               ToString({rd_kafka_topic_name(message->rkt), message->partition});
     // A record purged by a fatal error: report the error that caused it.
     Status failure = message->err == RD_KAFKA_RESP_ERR__FATAL
                          ? FatalProducerError(rk, where)
-                         : TranslateError(message->err, where, rd_kafka_message_errstr(message));
+                         : TranslateError(message->err, where);
     std::lock_guard<std::mutex> lock(self->mu_);
     ++self->failures_;
     if (self->first_failure_.ok()) self->first_failure_ = std::move(failure);

@@ -37,6 +37,7 @@ class Folder {
     // KPIs evaluated "as of now" stay exactly what they were.
     if (event_.type != EventType::kEmployeeErasureRequested) state_.last_time_us = event_.time_us;
     state_.last_sort_key = std::move(sort_key_);
+    state_.last_changed_by = MakeRef(event_, position_);
     const uint64_t hash = EventIdentityHash(event_.source, event_.id);
     auto& hashes = state_.identity_hashes;
     auto it = std::lower_bound(hashes.begin(), hashes.end(), hash);

@@ -191,6 +191,10 @@ struct EmployeeState {
   // Event time of the first employee.erasure.requested (in journal order):
   // from then on every personal field of the employee reads as erased.
   std::optional<int64_t> erased_at;
+  // Audit trail of the row: the event folded last (in journal order, so the
+  // same for every interleaving, instance and replay), whatever it changed
+  // (a rejection, an erasure and a voiding included).
+  EventRef last_changed_by;
 
   // Activity.
   std::map<std::string, int64_t> courses_passed;  // course -> first passed completion
@@ -210,7 +214,7 @@ struct EmployeeState {
     ar(employee_id, events_folded, last_time_us, last_sort_key, identity_hashes, employed,
        hired_at, org_unit, manager_id, profile, snapshots, courses_passed, activities, interviews,
        cancellations, learning_states, declarations, steps_reached, finalized_steps, rejections,
-       voided_hashes, display_name, erased_at);
+       voided_hashes, display_name, erased_at, last_changed_by);
   }
 };
 

@@ -95,6 +95,8 @@ Json DeclarationJson(const DeclarationRecord& d, int32_t offset, Revealer& revea
     history.Push(std::move(entry));
   }
   out["history"] = std::move(history);
+  // Audit trail: the event that last changed the declaration.
+  out["last_changed_by"] = d.history.empty() ? Json() : EventRefJson(d.history.back().event, offset);
   return out;
 }
 
@@ -393,6 +395,8 @@ Result<std::string> QueryService::StepStatus(std::string_view employee,
   out["erased"] = reveal.erased();
   out["erased_at"] = state.erased_at ? Json(FormatTime(*state.erased_at, offset)) : Json();
   out["personal_fields_unreadable"] = reveal.unreadable();
+  out["last_changed_by"] =
+      state.events_folded ? EventRefJson(state.last_changed_by, offset) : Json();
   return out.Dump();
 }
 

@@ -11,6 +11,7 @@
 namespace jiritsu::processors {
 
 // 2: personal fields (sealed) and the erasure time in employee states.
-inline constexpr int32_t kViewVersion = 2;
+// 3: the audit trail (last_changed_by) of employee states.
+inline constexpr int32_t kViewVersion = 3;
 
 }  // namespace jiritsu::processors

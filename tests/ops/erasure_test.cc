@@ -191,6 +191,16 @@ TEST_F(ErasureTest, LogHoldsCiphertextQueriesRevealAndErasureChangesNoCount) {
   EXPECT_EQ(At(after, "/erased"), "true");
   EXPECT_EQ(At(after, "/erased_at"), "2025-03-01T10:00:00+09:00");
   EXPECT_EQ(At(after, "/personal_fields_unreadable"), "0");  // erased is not "unreadable"
+  // Audit trail: the row names the event that changed it last, with its log position.
+  EXPECT_EQ(At(after, "/last_changed_by/id"), "erase-e2") << after;
+  EXPECT_EQ(At(after, "/last_changed_by/source"), "/hr/privacy-desk");
+  EXPECT_EQ(At(after, "/last_changed_by/type"), "employee.erasure.requested");
+  EXPECT_EQ(At(after, "/last_changed_by/topic"), "jiritsu.employee");
+  EXPECT_EQ(At(after, "/last_changed_by/time"), "2025-03-01T10:00:00+09:00");
+  EXPECT_NE(At(after, "/last_changed_by/offset"), "<absent>");
+  EXPECT_NE(At(before, "/last_changed_by/id"), "erase-e2");
+  EXPECT_EQ(At(after, "/other_declarations/1/last_changed_by/id"), "wish-e2");
+  EXPECT_EQ(At(after, "/other_declarations/1/last_changed_by/topic"), "jiritsu.declaration");
   EXPECT_EQ(At(after, "/last_event_time"), At(before, "/last_event_time"));
   // Others are untouched.
   EXPECT_EQ(At(StepStatus(kOther), "/display_name"), names_[kOther]);

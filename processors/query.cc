@@ -468,6 +468,20 @@ Result<std::string> QueryService::OrgEngagement(std::string_view org_unit,
 Result<std::string> QueryService::Kpi(std::string_view org_unit, std::string_view period_text,
                                       std::optional<std::string_view> profile) const {
   JIRITSU_ASSIGN_OR_RETURN(Period period, ParsePeriod(period_text));
+  if (profile) {
+    // A misspelt profile must not read as "zero of everything".
+    std::set<std::string> known;
+    for (const ProgramDefined* program : reference_.ProgramsAt(INT64_MAX)) {
+      known.insert(program->talent_profile);
+    }
+    if (!known.contains(std::string(*profile))) {
+      std::string list;
+      for (const std::string& name : known) list += (list.empty() ? "" : ", ") + name;
+      return InvalidArgument("profile: talent profile \"" + std::string(*profile) +
+                             "\" is not defined by any programme (known: " +
+                             (list.empty() ? "none" : list) + ")");
+    }
+  }
   const std::vector<std::string> subtree = reference_.Subtree(org_unit);
   const std::string last_month = MonthLabel(period.last_month);
   bool any_row = false;

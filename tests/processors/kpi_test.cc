@@ -178,6 +178,16 @@ TEST_F(KpiTest, FiscalQuartersAndMonths) {
   EXPECT_EQ(fy24.Int("/rolled_up/process/interviews_held/total"), 0);
 }
 
+TEST_F(KpiTest, UnknownTalentProfileIsAnErrorNotZeroes) {
+  Result<std::string> typo = h_.Query().Kpi("corp", "FY2025", "dx_promotor");
+  ASSERT_FALSE(typo.ok());
+  EXPECT_EQ(typo.status().code(), StatusCode::kInvalidArgument);
+  EXPECT_NE(typo.status().message().find("\"dx_promotor\" is not defined by any programme"),
+            std::string::npos)
+      << typo.status().ToString();
+  EXPECT_NE(typo.status().message().find("dx_literacy, dx_promoter"), std::string::npos);
+}
+
 TEST_F(KpiTest, TalentProfileFilter) {
   JsonView pro(h_.Kpi("corp", "FY2025", "dx_promoter"));
   EXPECT_EQ(pro.Str("/talent_profile"), "dx_promoter");

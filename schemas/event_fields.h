@@ -243,7 +243,7 @@ void VisitFields(V& v, LearningVoided& d) {
            "CloudEvents source of the learning event this voids (same learner).");
   v.String("voided_id", &d.voided_id, Str::kNonEmptyText, kRequired,
            "CloudEvents id of the learning event this voids.");
-  v.String("reason", &d.reason, Str::kText, kOptional, "Free text.");
+  v.String("reason", &d.reason, Str::kPersonalText, kOptional, "Free text (personal data).");
 }
 
 // ---- self-declarations -----------------------------------------------------

@@ -13,6 +13,8 @@
 #include <initializer_list>
 #include <map>
 
+#include "schemas/civil_date.h"
+
 namespace jiritsu::xapi {
 namespace {
 
@@ -817,27 +819,6 @@ bool ReadInt(std::string_view text, size_t pos, size_t count, int* out) {
   return true;
 }
 
-int64_t DaysFromCivil(int64_t y, int64_t m, int64_t d) {
-  y -= m <= 2;
-  const int64_t era = (y >= 0 ? y : y - 399) / 400;
-  const int64_t yoe = y - era * 400;
-  const int64_t doy = (153 * (m + (m > 2 ? -3 : 9)) + 2) / 5 + d - 1;
-  const int64_t doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
-  return era * 146097 + doe - 719468;
-}
-
-void CivilFromDays(int64_t z, int64_t* y, int* m, int* d) {
-  z += 719468;
-  const int64_t era = (z >= 0 ? z : z - 146096) / 146097;
-  const int64_t doe = z - era * 146097;
-  const int64_t yoe = (doe - doe / 1460 + doe / 36524 - doe / 146096) / 365;
-  const int64_t doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-  const int64_t mp = (5 * doy + 2) / 153;
-  *d = static_cast<int>(doy - (153 * mp + 2) / 5 + 1);
-  *m = static_cast<int>(mp < 10 ? mp + 3 : mp - 9);
-  *y = yoe + era * 400 + (*m <= 2);
-}
-
 }  // namespace
 
 // ---------------------------------------------------------------- public
@@ -1012,9 +993,7 @@ Result<int64_t> ParseTimestamp(std::string_view text, int32_t* utc_offset_minute
     if (pos == start) return bad("empty fraction");
     for (int d = digits; d < 6; ++d) micros *= 10;
   }
-  static constexpr int kDays[] = {31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31};
-  const bool leap = (year % 4 == 0 && year % 100 != 0) || year % 400 == 0;
-  if (month < 1 || month > 12 || day < 1 || day > (month == 2 && leap ? 29 : kDays[month - 1])) {
+  if (month < 1 || month > 12 || day < 1 || day > DaysInMonth(year, month)) {
     return bad("no such date");
   }
   if (hour > 23 || minute > 59 || second > 59) return bad("no such time");

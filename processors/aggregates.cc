@@ -4,28 +4,69 @@
 #include <algorithm>
 #include <cereal/archives/portable_binary.hpp>
 #include <cereal/types/map.hpp>
+#include <cereal/types/string.hpp>
 #include <cereal/types/vector.hpp>
 
 namespace jiritsu::processors {
 
 bool KpiRow::IsZero() const {
-  return lead_minutes.empty() &&
+  return contributors == 0 && lead_minutes.empty() &&
          std::all_of(values.begin(), values.end(), [](int64_t v) { return v == 0; });
 }
 
+void KpiRow::AddContributor(const EventRef& ref) {
+  ++contributors;
+  if (holding_last > 0 && EventRefLess(ref, last_changed_by)) return;
+  if (holding_last > 0 && ref == last_changed_by) {
+    ++holding_last;
+    return;
+  }
+  // Greater than the recorded ref, or equal to / greater than a stale one:
+  // a stale ref is >= every remaining contributor's, so this one is the
+  // greatest (an equal stale ref has no remaining holder).
+  if (holding_last == 0 && EventRefLess(ref, last_changed_by)) return;  // still stale
+  last_changed_by = ref;
+  holding_last = 1;
+}
+
+void KpiRow::RemoveContributor(const EventRef& ref) {
+  --contributors;
+  if (holding_last > 0 && ref == last_changed_by) --holding_last;
+  if (contributors == 0) {
+    last_changed_by = EventRef();
+    holding_last = 0;
+  }
+}
+
 std::string EncodeKpiRow(const KpiRow& row) {
-  return EncodeCereal(kKpiRowFormat, row.values, row.lead_minutes);
+  return EncodeCereal(kKpiRowFormat, row.values, row.lead_minutes, row.contributors,
+                      row.last_changed_by, row.holding_last);
 }
 
 Result<KpiRow> DecodeKpiRow(std::string_view bytes) {
   if (bytes.empty() || static_cast<uint8_t>(bytes[0]) != kKpiRowFormat) {
-    return Corruption("kpi row: unknown format version");
+    return Corruption("kpi row: unknown format version (format 1 predates view version 4: "
+                      "rebuild with jiritsu replay --swap)");
   }
   KpiRow row;
-  if (auto error = DecodeCereal(bytes.substr(1), row.values, row.lead_minutes)) {
+  if (auto error = DecodeCereal(bytes.substr(1), row.values, row.lead_minutes, row.contributors,
+                                row.last_changed_by, row.holding_last)) {
     return Corruption("kpi row: " + *error);
   }
   return row;
+}
+
+std::string EncodeOrgIndexValue(const EventRef& last_event) {
+  return EncodeCereal(kKpiRowFormat, last_event);
+}
+
+Result<EventRef> DecodeOrgIndexValue(std::string_view bytes) {
+  if (bytes.empty() || static_cast<uint8_t>(bytes[0]) != kKpiRowFormat) {
+    return Corruption("org_index value: unknown format version");
+  }
+  EventRef ref;
+  if (auto error = DecodeCereal(bytes.substr(1), ref)) return Corruption("org_index value: " + *error);
+  return ref;
 }
 
 std::string StateRowKey(std::string_view org, MonthIndex month, std::string_view profile) {
@@ -130,6 +171,11 @@ Status GlobalAggregates::Contribute(const EmployeeFacts& facts, int64_t sign) {
     JIRITSU_ASSIGN_OR_RETURN(CachedRow * row, Row(StateRowKey(delta.org_unit, delta.month, delta.profile),
                                                   kStateMeasureCount));
     for (int i = 0; i < kStateMeasureCount; ++i) row->row.values[i] += sign * delta.values[i];
+    if (sign > 0) {
+      row->row.AddContributor(facts.last_event);
+    } else {
+      row->row.RemoveContributor(facts.last_event);
+    }
   }
   for (const PeriodRow& period : facts.period_rows) {
     JIRITSU_ASSIGN_OR_RETURN(CachedRow * row, Row(PeriodRowKey(period.org_unit, period.period,
@@ -140,6 +186,11 @@ Status GlobalAggregates::Contribute(const EmployeeFacts& facts, int64_t sign) {
       int64_t& slot = row->row.lead_minutes[minutes];
       slot += sign * count;
       if (slot == 0) row->row.lead_minutes.erase(minutes);
+    }
+    if (sign > 0) {
+      row->row.AddContributor(facts.last_event);
+    } else {
+      row->row.RemoveContributor(facts.last_event);
     }
   }
   return Status::Ok();
@@ -158,12 +209,12 @@ Status GlobalAggregates::ApplyFacts(std::string_view employee_id, std::string_vi
   if (found) {
     JIRITSU_RETURN_IF_ERROR(Contribute(current->facts, -1));
     if (!current->facts.timeline.empty()) {
-      org_index_changes_[OrgIndexKey(current->facts.timeline.back().org_unit, id)] = false;
+      org_index_changes_[OrgIndexKey(current->facts.timeline.back().org_unit, id)] = std::nullopt;
     }
   }
   JIRITSU_RETURN_IF_ERROR(Contribute(facts, +1));
   if (!facts.timeline.empty()) {
-    org_index_changes_[OrgIndexKey(facts.timeline.back().org_unit, id)] = true;
+    org_index_changes_[OrgIndexKey(facts.timeline.back().org_unit, id)] = facts.last_event;
   }
   if (facts.events_folded > 0 && (!has_view_time_ || facts.last_event_time_us > view_time_us_)) {
     view_time_us_ = facts.last_event_time_us;
@@ -189,7 +240,56 @@ void GlobalAggregates::Evict() {
   }
 }
 
-void GlobalAggregates::Flush(StateBatch* batch) {
+Status GlobalAggregates::RecomputeStaleAudit() {
+  std::map<std::string, KpiRow*> stale;
+  for (auto& [key, cached] : rows_) {
+    if (cached.row.AuditStale()) stale.emplace(key, &cached.row);
+  }
+  if (stale.empty()) return Status::Ok();
+  for (auto& [key, row] : stale) {
+    row->last_changed_by = EventRef();
+    row->holding_last = 0;
+  }
+  const auto visit = [&](const EmployeeFacts& facts) {
+    const auto credit = [&](const std::string& key) {
+      auto it = stale.find(key);
+      if (it == stale.end()) return;
+      KpiRow& row = *it->second;
+      if (row.holding_last > 0 && facts.last_event == row.last_changed_by) {
+        ++row.holding_last;
+      } else if (row.holding_last == 0 || EventRefLess(row.last_changed_by, facts.last_event)) {
+        row.last_changed_by = facts.last_event;
+        row.holding_last = 1;
+      }
+    };
+    for (const StateDeltaRow& d : facts.state_deltas) credit(StateRowKey(d.org_unit, d.month, d.profile));
+    for (const PeriodRow& p : facts.period_rows) credit(PeriodRowKey(p.org_unit, p.period, p.profile));
+  };
+  // The current facts: the cached ones (some not in the store yet), then the
+  // stored ones of every other employee.
+  for (const auto& [id, cached] : facts_) {
+    if (!cached.bytes.empty()) visit(cached.facts);
+  }
+  auto it = store_->NewIterator(kFactsFamily);
+  for (it->SeekToFirst(); it->Valid(); it->Next()) {
+    if (facts_.count(std::string(it->key()))) continue;
+    auto facts = DecodeFacts(it->value());
+    if (!facts.ok()) return facts.status().WithContext("stored facts of " + std::string(it->key()));
+    visit(*facts);
+  }
+  JIRITSU_RETURN_IF_ERROR(it->status());
+  ++stale_recomputations_;
+  for (const auto& [key, row] : stale) {
+    if (row->holding_last == 0) {
+      return Internal("kpi_agg row has " + std::to_string(row->contributors) +
+                      " contributors but no facts contribute to it");
+    }
+  }
+  return Status::Ok();
+}
+
+Status GlobalAggregates::Flush(StateBatch* batch) {
+  JIRITSU_RETURN_IF_ERROR(RecomputeStaleAudit());
   Evict();
   ++generation_;
   // Deterministic batch order (not required for correctness, but it keeps
@@ -216,9 +316,9 @@ void GlobalAggregates::Flush(StateBatch* batch) {
     cached->dirty = false;
     cached->generation = generation_;
   }
-  for (const auto& [key, put] : org_index_changes_) {
-    if (put) {
-      batch->Put(kOrgIndexFamily, key, "");
+  for (const auto& [key, last_event] : org_index_changes_) {
+    if (last_event) {
+      batch->Put(kOrgIndexFamily, key, EncodeOrgIndexValue(*last_event));
     } else {
       batch->Delete(kOrgIndexFamily, key);
     }
@@ -228,6 +328,7 @@ void GlobalAggregates::Flush(StateBatch* batch) {
     batch->Put(kKpiFamily, kViewTimeKey, EncodeViewTime(view_time_us_));
     view_time_dirty_ = false;
   }
+  return Status::Ok();
 }
 
 }  // namespace jiritsu::processors

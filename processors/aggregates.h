@@ -12,8 +12,17 @@
 //   <org>\0S\0<YYYY-MM>\0<profile>  state-measure deltas of that month
 //   <org>\0P\0<period>\0<profile>   event counters + lead-time histogram
 //   \0view_time                     greatest employee event time (8 bytes BE)
-// A row whose counters are all zero is deleted, so the stored table equals
-// the one built from the final facts alone.
+// A row without contributors is deleted, so the stored table equals the one
+// built from the final facts alone.
+//
+// Audit trail: a KPI row records, as last_changed_by, the greatest
+// (EventRefLess) last_event among the facts that contribute to it now, with
+// the number of contributors holding it. Removing the contribution that held
+// the greatest ref leaves the row "stale"; Flush() recomputes stale rows from
+// every employee's facts (rare: it needs a contribution that shrank or moved
+// to a smaller ref), so the recorded event depends only on the final facts,
+// never on how many intermediate versions a checkpoint cadence published.
+// The org_index rows record the member's facts last_event.
 //
 // Lifecycle: Load() after the store is open; ApplyFacts() between
 // checkpoints; Flush() at each checkpoint. Changes stay in memory until
@@ -33,6 +42,7 @@
 
 #include "core/state_store.h"
 #include "core/status.h"
+#include "processors/employee_state.h"
 #include "processors/facts.h"
 
 namespace jiritsu::processors {
@@ -41,12 +51,20 @@ inline constexpr std::string_view kFactsFamily = "facts";
 inline constexpr std::string_view kKpiFamily = "kpi_agg";
 inline constexpr std::string_view kOrgIndexFamily = "org_index";
 inline constexpr std::string_view kViewTimeKey = std::string_view("\0view_time", 10);
-inline constexpr uint8_t kKpiRowFormat = 1;
+// 2: + contributors and the audit trail (view version 4).
+inline constexpr uint8_t kKpiRowFormat = 2;
 
 struct KpiRow {
   std::vector<int64_t> values;
   std::map<int64_t, int64_t> lead_minutes;
+  int64_t contributors = 0;   // employees whose facts add to this row
+  EventRef last_changed_by;   // greatest last_event among them
+  int64_t holding_last = 0;   // contributors whose last_event == last_changed_by
   bool IsZero() const;
+  // Contributors remain but none holds last_changed_by: recompute it.
+  bool AuditStale() const { return contributors > 0 && holding_last == 0; }
+  void AddContributor(const EventRef& ref);
+  void RemoveContributor(const EventRef& ref);
 };
 std::string EncodeKpiRow(const KpiRow& row);
 Result<KpiRow> DecodeKpiRow(std::string_view bytes);
@@ -54,6 +72,9 @@ std::string StateRowKey(std::string_view org, MonthIndex month, std::string_view
 std::string PeriodRowKey(std::string_view org, std::string_view period, std::string_view profile);
 std::string OrgIndexKey(std::string_view org, std::string_view employee);
 std::string EncodeViewTime(int64_t time_us);
+// org_index values: the member's facts last_event.
+std::string EncodeOrgIndexValue(const EventRef& last_event);
+Result<EventRef> DecodeOrgIndexValue(std::string_view bytes);
 std::optional<int64_t> DecodeViewTime(std::string_view bytes);
 
 class GlobalAggregates {
@@ -62,8 +83,11 @@ class GlobalAggregates {
 
   Status Load();
   Status ApplyFacts(std::string_view employee_id, std::string_view bytes);
-  // Adds every change since the previous Flush to `batch`.
-  void Flush(StateBatch* batch);
+  // Adds every change since the previous Flush to `batch`. Fails only when
+  // the facts needed to recompute a stale audit trail cannot be read.
+  Status Flush(StateBatch* batch);
+  // How many Flushes had to recompute a stale audit trail (a full facts scan).
+  uint64_t stale_recomputations() const { return stale_recomputations_; }
 
  private:
   struct CachedFacts {
@@ -80,6 +104,8 @@ class GlobalAggregates {
   Result<CachedFacts*> FindFacts(const std::string& employee_id, bool* found);
   Result<CachedRow*> Row(const std::string& key, size_t width);
   Status Contribute(const EmployeeFacts& facts, int64_t sign);
+  // Recomputes last_changed_by of the stale cached rows from all facts.
+  Status RecomputeStaleAudit();
   void Evict();
 
   const StateStore* store_;
@@ -87,10 +113,12 @@ class GlobalAggregates {
   uint64_t generation_ = 1;
   std::unordered_map<std::string, CachedFacts> facts_;
   std::unordered_map<std::string, CachedRow> rows_;
-  std::map<std::string, bool> org_index_changes_;  // key -> put (true) / delete
+  // key -> the member's last_event to put, or nullopt to delete
+  std::map<std::string, std::optional<EventRef>> org_index_changes_;
   int64_t view_time_us_ = 0;
   bool has_view_time_ = false;
   bool view_time_dirty_ = false;
+  uint64_t stale_recomputations_ = 0;
 };
 
 }  // namespace jiritsu::processors

@@ -8,8 +8,21 @@
 #include <cereal/types/string.hpp>
 #include <cereal/types/utility.hpp>
 #include <cereal/types/vector.hpp>
+#include <string_view>
+#include <tuple>
 
 namespace jiritsu::processors {
+
+bool EventRefLess(const EventRef& a, const EventRef& b) {
+  const auto key = [](const EventRef& r) {
+    const bool empty = r.source.empty() && r.id.empty();
+    return std::make_tuple(!empty, r.time_us,
+                           empty ? -1 : EventFamilyRank(static_cast<EventType>(r.type)),
+                           std::string_view(r.source), std::string_view(r.id),
+                           std::string_view(r.topic), r.partition, r.offset);
+  };
+  return key(a) < key(b);
+}
 
 std::string_view DeclarationStateName(DeclarationState state) {
   switch (state) {

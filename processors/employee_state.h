@@ -41,7 +41,14 @@ struct EventRef {
   int32_t partition = 0;
   int64_t offset = 0;
   template <class A> void serialize(A& ar) { ar(type, source, id, time_us, topic, partition, offset); }
+  bool operator==(const EventRef&) const = default;
 };
+
+// Fold order of the referenced events (event time, family rank, source, id,
+// as EventOrderLess), then log position: a total order, so the greatest ref
+// of a set does not depend on the order the set was built in. The empty ref
+// (no event) sorts first.
+bool EventRefLess(const EventRef& a, const EventRef& b);
 
 enum class DeclarationState : uint8_t {
   kSubmitted = 0,

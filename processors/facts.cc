@@ -179,6 +179,7 @@ EmployeeFacts BuildFacts(const EmployeeState& state, const ReferenceTable& refer
   facts.program_versions = reference.ProgramVersionsAtOrBefore(state.last_time_us);
   facts.views_hash = std::move(views_hash);
   facts.last_event_time_us = state.events_folded == 0 ? 0 : state.last_time_us;
+  if (state.events_folded != 0) facts.last_event = state.last_changed_by;
 
   for (const Snapshot& snap : state.snapshots) {
     if (!facts.timeline.empty()) {
@@ -301,17 +302,18 @@ EmployeeFacts BuildFacts(const EmployeeState& state, const ReferenceTable& refer
 }
 
 std::string EncodeFacts(const EmployeeFacts& facts) {
-  return EncodeCereal(kFactsFormat, facts);
+  return EncodeCereal(kFactsFormat, facts, facts.last_event);
 }
 
 Result<EmployeeFacts> DecodeFacts(std::string_view bytes) {
-  if (bytes.empty() || static_cast<uint8_t>(bytes[0]) != kFactsFormat) {
+  const uint8_t format = bytes.empty() ? 0 : static_cast<uint8_t>(bytes[0]);
+  if (format != 1 && format != kFactsFormat) {
     return Corruption("employee facts: unknown format version");
   }
   EmployeeFacts facts;
-  if (auto error = DecodeCereal(bytes.substr(1), facts)) {
-    return Corruption("employee facts: " + *error);
-  }
+  const auto error = format == 1 ? DecodeCereal(bytes.substr(1), facts)
+                                 : DecodeCereal(bytes.substr(1), facts, facts.last_event);
+  if (error) return Corruption("employee facts: " + *error);
   return facts;
 }
 

@@ -34,7 +34,9 @@
 
 namespace jiritsu::processors {
 
-inline constexpr uint8_t kFactsFormat = 1;
+// 2: + last_event (the audit trail of the facts row and of the global rows
+// built from it). Format 1 records (no last_event) still decode.
+inline constexpr uint8_t kFactsFormat = 2;
 
 // Point-in-time measures, kept as monthly deltas (value at the end of month
 // M = sum of deltas of months <= M).
@@ -132,6 +134,9 @@ struct EmployeeFacts {
   std::vector<std::pair<int32_t, uint8_t>> participation;  // fiscal year -> kMeasure* bits
   std::vector<StateDeltaRow> state_deltas;
   std::vector<PeriodRow> period_rows;
+  // The employee's last event in fold order (EmployeeState::last_changed_by)
+  // when these facts were built. Encoded after the fields below (format 2).
+  EventRef last_event;
 
   template <class A> void serialize(A& ar) {
     ar(employee_id, events_folded, program_versions, views_hash, last_event_time_us, timeline,

@@ -91,12 +91,12 @@ class JiritsuProjector final : public Projector {
     return it->status();
   }
 
-  Status ApplyReference(const Event& event, const SourcePosition&) override {
+  Status ApplyReference(const Event& event, const SourcePosition& position) override {
     if (FamilyOf(event.type) != Family::kReference) {
       return InvalidArgument("ApplyReference: not a reference event: " +
                              std::string(EventTypeName(event.type)));
     }
-    if (!reference_.Add(event)) return Status::Ok();  // duplicate
+    if (!reference_.Add(event, position)) return Status::Ok();  // duplicate
     if (event.type == EventType::kProgramDefined) {
       // Folds at or after this time used an older programme version.
       for (const auto& [employee, entry] : index_) {
@@ -174,8 +174,7 @@ class JiritsuProjector final : public Projector {
         return s;
       }
     }
-    aggregates_->Flush(batch);
-    return Status::Ok();
+    return aggregates_->Flush(batch);
   }
 
   void OnPartitionsRevoked(const std::vector<int32_t>& partitions) override {

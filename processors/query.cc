@@ -34,6 +34,29 @@ Json EventRefJson(const EventRef& ref, int32_t offset) {
   return out;
 }
 
+// null for "no event" (an empty ref).
+Json LastChangedByJson(const EventRef& ref, int32_t offset) {
+  return ref.source.empty() && ref.id.empty() ? Json() : EventRefJson(ref, offset);
+}
+
+// The greatest ref offered (fold order): the audit trail of a result built
+// from several rows.
+class LatestRef {
+ public:
+  void Offer(const EventRef& ref) {
+    if (!any_ || EventRefLess(latest_, ref)) latest_ = ref;
+    any_ = true;
+  }
+  void Offer(const LatestRef& other) {
+    if (other.any_) Offer(other.latest_);
+  }
+  Json ToJson(int32_t offset) const { return any_ ? LastChangedByJson(latest_, offset) : Json(); }
+
+ private:
+  EventRef latest_;
+  bool any_ = false;
+};
+
 // Reveals an employee's personal fields on the way out: the plaintext, or
 // null when it cannot be read (erased, no key here, does not authenticate).
 class Revealer {
@@ -411,7 +434,9 @@ Result<std::string> QueryService::Engagement(std::string_view employee,
   JIRITSU_ASSIGN_OR_RETURN(EmployeeFacts facts, DecodeFacts(bytes));
   JIRITSU_ASSIGN_OR_RETURN(int64_t as_of, ResolveAsOf(as_of_us));
   const EngagementIndicators indicators = EvaluateEngagement(facts, as_of, options_);
-  return EngagementToJson(facts, indicators, options_).Dump();
+  Json out = EngagementToJson(facts, indicators, options_);
+  out["last_changed_by"] = LastChangedByJson(facts.last_event, options_.reporting_utc_offset_minutes);
+  return out.Dump();
 }
 
 Result<std::string> QueryService::OrgEngagement(std::string_view org_unit,
@@ -422,11 +447,17 @@ Result<std::string> QueryService::OrgEngagement(std::string_view org_unit,
   const std::set<std::string> scope(subtree.begin(), subtree.end());
   EngagementRollup own;
   EngagementRollup rolled_up;
+  LatestRef own_last;
+  LatestRef rolled_up_last;
   const auto add = [&](const EmployeeFacts& facts) {
     const EngagementIndicators e = EvaluateEngagement(facts, as_of, options_);
     if (!scope.count(e.org_unit)) return;
     rolled_up.Add(e);
-    if (e.org_unit == org_unit) own.Add(e);
+    rolled_up_last.Offer(facts.last_event);
+    if (e.org_unit == org_unit) {
+      own.Add(e);
+      own_last.Offer(facts.last_event);
+    }
   };
   bool any_member = false;
   if (view_time && as_of >= *view_time) {
@@ -460,8 +491,11 @@ Result<std::string> QueryService::OrgEngagement(std::string_view org_unit,
   out["org_unit"] = org_unit;
   out["as_of"] = FormatTime(as_of, options_.reporting_utc_offset_minutes);
   out["org_units"] = Json(Json::Array(subtree.begin(), subtree.end()));
+  const int32_t offset = options_.reporting_utc_offset_minutes;
   out["own"] = own.ToJson();
+  out["own"]["last_changed_by"] = own_last.ToJson(offset);
   out["rolled_up"] = rolled_up.ToJson();
+  out["rolled_up"]["last_changed_by"] = rolled_up_last.ToJson(offset);
   return out.Dump();
 }
 
@@ -485,8 +519,12 @@ Result<std::string> QueryService::Kpi(std::string_view org_unit, std::string_vie
   const std::vector<std::string> subtree = reference_.Subtree(org_unit);
   const std::string last_month = MonthLabel(period.last_month);
   bool any_row = false;
+  LatestRef own_last;
+  LatestRef rolled_up_last;
+  LatestRef org_last;
   const auto totals_of = [&](const std::string& org) -> Result<KpiTotals> {
     KpiTotals totals;
+    org_last = LatestRef();
     // State measures: sum of monthly deltas up to the period's last month.
     const std::string state_prefix = org + std::string("\0S\0", 3);
     auto it = store_->NewIterator(kKpiFamily);
@@ -501,6 +539,7 @@ Result<std::string> QueryService::Kpi(std::string_view org_unit, std::string_vie
       for (int i = 0; i < kStateMeasureCount && i < static_cast<int>(row.values.size()); ++i) {
         totals.state[i] += row.values[i];
       }
+      org_last.Offer(row.last_changed_by);
     }
     JIRITSU_RETURN_IF_ERROR(it->status());
     const std::string period_prefix = PeriodRowKey(org, period.label, "");
@@ -513,6 +552,7 @@ Result<std::string> QueryService::Kpi(std::string_view org_unit, std::string_vie
         totals.counters[i] += row.values[i];
       }
       for (const auto& [m, n] : row.lead_minutes) totals.lead_minutes[m] += n;
+      org_last.Offer(row.last_changed_by);
     }
     JIRITSU_RETURN_IF_ERROR(pit->status());
     return totals;
@@ -521,8 +561,12 @@ Result<std::string> QueryService::Kpi(std::string_view org_unit, std::string_vie
   KpiTotals rolled_up;
   for (const std::string& org : subtree) {
     JIRITSU_ASSIGN_OR_RETURN(KpiTotals totals, totals_of(org));
-    if (org == org_unit) own = totals;
+    if (org == org_unit) {
+      own = totals;
+      own_last = org_last;
+    }
     rolled_up.Add(totals);
+    rolled_up_last.Offer(org_last);
   }
   if (reference_.LatestOrgUnit(org_unit) == nullptr && !any_row) {
     return NotFound("org unit \"" + std::string(org_unit) + "\" is unknown");
@@ -537,9 +581,14 @@ Result<std::string> QueryService::Kpi(std::string_view org_unit, std::string_vie
   out["last_month"] = last_month;
   out["talent_profile"] = profile ? Json(*profile) : Json();
   out["org_units"] = Json(Json::Array(subtree.begin(), subtree.end()));
+  const int32_t offset = options_.reporting_utc_offset_minutes;
   out["own"] = KpiJson(own, options_).json;
+  out["own"]["last_changed_by"] = own_last.ToJson(offset);
   KpiView rolled = KpiJson(rolled_up, options_);
   out["rolled_up"] = rolled.json;
+  out["rolled_up"]["last_changed_by"] = rolled_up_last.ToJson(offset);
+  const std::map<std::string, EventRef> target_refs =
+      reference_.TargetRefsFor(org_unit, period.label, profile.value_or(""));
   Json targets = Json::MakeArray();
   for (const auto& [metric, target] : reference_.TargetsFor(org_unit, period.label, profile.value_or(""))) {
     Json t;
@@ -552,6 +601,7 @@ Result<std::string> QueryService::Kpi(std::string_view org_unit, std::string_vie
     const double v = AsDouble(value, &numeric);
     t["ratio"] = numeric && target != 0 ? Json(v / target) : Json();
     t["known_metric"] = it != rolled.metrics.end();
+    t["set_by"] = EventRefJson(target_refs.at(metric), offset);
     targets.Push(std::move(t));
   }
   out["targets"] = std::move(targets);
@@ -703,6 +753,9 @@ Result<std::string> QueryService::OrgUnit(std::string_view org_unit) const {
   out["name"] = unit->name;
   out["parent"] = Json::OrNull(unit->parent_id);
   out["children"] = Json(Json::Array(children.begin(), children.end()));
+  const EventRef* defined_by = reference_.LatestOrgUnitRef(org_unit);
+  out["last_changed_by"] = defined_by ? EventRefJson(*defined_by, options_.reporting_utc_offset_minutes)
+                                      : Json();
   return out.Dump();
 }
 

@@ -50,16 +50,20 @@ std::string EventSortKey(const Event& event) {
   return key;
 }
 
-bool ReferenceTable::Add(const Event& event) { return AddDecoded(event, /*pending=*/true); }
+bool ReferenceTable::Add(const Event& event, const SourcePosition& position) {
+  return AddDecoded(event, position, /*pending=*/true);
+}
 
-bool ReferenceTable::AddDecoded(const Event& event, bool pending) {
+bool ReferenceTable::AddDecoded(const Event& event, const SourcePosition& position, bool pending) {
   if (!seen_.emplace(event.source, event.id).second) return false;
+  const EventRef ref{static_cast<uint8_t>(event.type), event.source, event.id, event.time_us,
+                     position.topic, position.partition, position.offset};
   std::string row_key;
   switch (event.type) {
     case EventType::kOrgUnitDefined: {
       const auto& org = event.As<OrgUnitDefined>();
       InsertSorted(&orgs_[org.org_unit_id],
-                   Versioned<OrgUnitDefined>{event.time_us, event.source, event.id, org});
+                   Versioned<OrgUnitDefined>{event.time_us, event.source, event.id, org, ref});
       row_key = std::string(1, kOrgPrefix) + '\0' + org.org_unit_id;
       break;
     }
@@ -69,7 +73,7 @@ bool ReferenceTable::AddDecoded(const Event& event, bool pending) {
       std::sort(sorted.steps.begin(), sorted.steps.end(),
                 [](const ProgramStep& a, const ProgramStep& b) { return a.step < b.step; });
       InsertSorted(&programs_[program.program_id],
-                   Versioned<ProgramDefined>{event.time_us, event.source, event.id, sorted});
+                   Versioned<ProgramDefined>{event.time_us, event.source, event.id, sorted, ref});
       program_version_times_.insert(
           std::upper_bound(program_version_times_.begin(), program_version_times_.end(),
                            event.time_us),
@@ -81,7 +85,7 @@ bool ReferenceTable::AddDecoded(const Event& event, bool pending) {
       const auto& target = event.As<KpiTargetSet>();
       InsertSorted(&targets_[TargetKey{target.org_unit_id, target.period, target.talent_profile,
                                        target.metric}],
-                   Versioned<KpiTargetSet>{event.time_us, event.source, event.id, target});
+                   Versioned<KpiTargetSet>{event.time_us, event.source, event.id, target, ref});
       row_key = std::string(1, kTargetPrefix) + '\0' + target.org_unit_id + '\0' + target.period +
                 '\0' + target.talent_profile + '\0' + target.metric;
       break;
@@ -92,7 +96,7 @@ bool ReferenceTable::AddDecoded(const Event& event, bool pending) {
   if (pending) {
     row_key.push_back('\0');
     row_key.append(EventSortKey(event));
-    pending_rows_.emplace_back(std::move(row_key), EncodeStoredEvent(event, SourcePosition{}));
+    pending_rows_.emplace_back(std::move(row_key), EncodeStoredEvent(event, position));
   }
   return true;
 }
@@ -105,6 +109,11 @@ const OrgUnitDefined* ReferenceTable::OrgUnitAt(std::string_view id, int64_t tim
 const OrgUnitDefined* ReferenceTable::LatestOrgUnit(std::string_view id) const {
   auto it = orgs_.find(id);
   return it == orgs_.end() || it->second.empty() ? nullptr : &it->second.back().value;
+}
+
+const EventRef* ReferenceTable::LatestOrgUnitRef(std::string_view id) const {
+  auto it = orgs_.find(id);
+  return it == orgs_.end() || it->second.empty() ? nullptr : &it->second.back().ref;
 }
 
 std::vector<std::string> ReferenceTable::Children(std::string_view id) const {
@@ -199,6 +208,20 @@ std::map<std::string, double> ReferenceTable::TargetsFor(std::string_view org_un
   return out;
 }
 
+std::map<std::string, EventRef> ReferenceTable::TargetRefsFor(std::string_view org_unit_id,
+                                                              std::string_view period,
+                                                              std::string_view profile) const {
+  std::map<std::string, EventRef> out;
+  auto it = targets_.lower_bound(
+      TargetKey{std::string(org_unit_id), std::string(period), std::string(profile), ""});
+  for (; it != targets_.end(); ++it) {
+    const auto& [org, per, prof, metric] = it->first;
+    if (org != org_unit_id || per != period || prof != profile) break;
+    out[metric] = it->second.back().ref;
+  }
+  return out;
+}
+
 std::vector<std::pair<std::string, std::string>> ReferenceTable::TakePendingRows() {
   return std::exchange(pending_rows_, {});
 }
@@ -209,7 +232,7 @@ Status ReferenceTable::Load(const StateStore& store) {
   for (it->SeekToFirst(); it->Valid(); it->Next()) {
     auto decoded = DecodeStoredEvent(it->value());
     if (!decoded.ok()) return decoded.status().WithContext("reference row");
-    AddDecoded(decoded->event, /*pending=*/false);
+    AddDecoded(decoded->event, decoded->position, /*pending=*/false);
   }
   return it->status();
 }

@@ -27,8 +27,10 @@
 #include <utility>
 #include <vector>
 
+#include "core/projector.h"
 #include "core/state_store.h"
 #include "core/status.h"
+#include "processors/employee_state.h"
 #include "schemas/event.h"
 
 namespace jiritsu::processors {
@@ -41,16 +43,21 @@ struct Versioned {
   std::string source;
   std::string id;
   T value;
+  EventRef ref;  // the event that defined this version (audit trail)
 };
 
 class ReferenceTable {
  public:
   // Adds a reference event. Returns false when (source, id) was seen before
   // (nothing changes). Precondition: event.type is a reference type.
-  bool Add(const Event& event);
+  // `position` is where the event was read (kept in its row as the audit
+  // trail; empty for tables built outside a log).
+  bool Add(const Event& event, const SourcePosition& position = {});
 
   const OrgUnitDefined* OrgUnitAt(std::string_view org_unit_id, int64_t time_us) const;
   const OrgUnitDefined* LatestOrgUnit(std::string_view org_unit_id) const;
+  // The event that defined LatestOrgUnit (nullptr when unknown).
+  const EventRef* LatestOrgUnitRef(std::string_view org_unit_id) const;
   // `org_unit_id` and every descendant in the latest tree, sorted; cycles in
   // the data are cut (each unit is visited once).
   std::vector<std::string> Subtree(std::string_view org_unit_id) const;
@@ -80,6 +87,10 @@ class ReferenceTable {
   // Latest target per metric for (org, period label, profile ("" = all)).
   std::map<std::string, double> TargetsFor(std::string_view org_unit_id, std::string_view period,
                                            std::string_view profile) const;
+  // The kpi.target.set event behind each of TargetsFor's values.
+  std::map<std::string, EventRef> TargetRefsFor(std::string_view org_unit_id,
+                                                std::string_view period,
+                                                std::string_view profile) const;
 
   // Rows added since the previous call, for the "reference" column family.
   std::vector<std::pair<std::string, std::string>> TakePendingRows();
@@ -94,7 +105,7 @@ class ReferenceTable {
                                [](int64_t t, const Versioned<T>& v) { return t < v.time_us; });
     return it == versions.begin() ? nullptr : &std::prev(it)->value;
   }
-  bool AddDecoded(const Event& event, bool pending);
+  bool AddDecoded(const Event& event, const SourcePosition& position, bool pending);
 
   std::set<std::pair<std::string, std::string>> seen_;  // (source, id)
   std::map<std::string, std::vector<Versioned<OrgUnitDefined>>, std::less<>> orgs_;

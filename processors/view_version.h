@@ -12,6 +12,9 @@ namespace jiritsu::processors {
 
 // 2: personal fields (sealed) and the erasure time in employee states.
 // 3: the audit trail (last_changed_by) of employee states.
-inline constexpr int32_t kViewVersion = 3;
+// 4: the audit trail of the global rows: facts (last_event), KPI rows
+//    (contributors, last_changed_by), org index values, reference rows with
+//    their log position.
+inline constexpr int32_t kViewVersion = 4;
 
 }  // namespace jiritsu::processors

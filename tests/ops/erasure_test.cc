@@ -8,6 +8,7 @@
 
 #include <filesystem>
 #include <fstream>
+#include <regex>
 #include <sstream>
 #include <string>
 #include <vector>
@@ -105,13 +106,17 @@ class ErasureTest : public ::testing::Test {
   }
   // Everything people count on: the summary report (KPIs, funnel, step
   // distribution, rejections) without its first line, which names the store,
-  // plus the KPI and engagement queries of the root unit.
+  // plus the KPI and engagement queries of the root unit, without their
+  // audit trail (the erasure request is an event: it becomes the last one).
   std::string Counts() {
     CommandResult summary = RunJiritsu({"summary", "--store", store_});
     EXPECT_EQ(summary.exit_code, 0) << summary.stderr_text;
     const std::string text = summary.stdout_text.substr(summary.stdout_text.find('\n') + 1);
-    return text + Query({"kpi", "--org", "C01", "--period", "FY2024"}) +
-           Query({"engagement", "--org", "C01"}) + Query({"engagement", "--employee", kEmployee});
+    static const std::regex kAudit(R"re("last_changed_by":(null|\{[^{}]*\}),?)re");
+    return text + std::regex_replace(Query({"kpi", "--org", "C01", "--period", "FY2024"}) +
+                                         Query({"engagement", "--org", "C01"}) +
+                                         Query({"engagement", "--employee", kEmployee}),
+                                     kAudit, "");
   }
   std::string Digest() {
     CommandResult digest = RunJiritsu({"digest", "--store", store_});
@@ -204,8 +209,13 @@ TEST_F(ErasureTest, LogHoldsCiphertextQueriesRevealAndErasureChangesNoCount) {
   EXPECT_EQ(At(after, "/last_event_time"), At(before, "/last_event_time"));
   // Others are untouched.
   EXPECT_EQ(At(StepStatus(kOther), "/display_name"), names_[kOther]);
-  // Every count and KPI is exactly what it was.
+  // Every count and KPI is exactly what it was; the audit trail of the
+  // employee's engagement and of the roll-ups names the erasure request.
   EXPECT_EQ(Counts(), counts_before);
+  const std::string engagement = Query({"engagement", "--employee", kEmployee});
+  EXPECT_EQ(At(engagement, "/last_changed_by/id"), "erase-e2");
+  EXPECT_EQ(At(Query({"kpi", "--org", "C01", "--period", "FY2024"}), "/rolled_up/last_changed_by/id"),
+            "erase-e2");
   const std::string digest_after = Digest();
   EXPECT_NE(digest_after, digest_before);  // the views record the erasure
 

@@ -14,6 +14,7 @@
 #include <map>
 #include <memory>
 #include <optional>
+#include <regex>
 #include <string>
 #include <utility>
 #include <vector>
@@ -332,6 +333,13 @@ class Harness {
 };
 
 // JSON pointer accessors over a query output ("/programs/0/current_step").
+// `json` without its audit-trail members ("last_changed_by": an event ref or
+// null), for comparing the counts of views whose last events differ.
+inline std::string WithoutAuditTrail(const std::string& json) {
+  static const std::regex kAudit(R"re("last_changed_by":(null|\{[^{}]*\}),?)re");
+  return std::regex_replace(json, kAudit, "");
+}
+
 class JsonView {
  public:
   explicit JsonView(const std::string& json) : text_(json) {

@@ -51,9 +51,16 @@ TEST_F(VoidingTest, AVoidedCompletionNoLongerReachesTheStep) {
   without.Apply(reference_);
   without.Apply({hire_, mind_});
   EXPECT_EQ(CurrentStep(without), 0);
-  EXPECT_EQ(h.Kpi("corp", "FY2025"), without.Kpi("corp", "FY2025"));
+  EXPECT_EQ(WithoutAuditTrail(h.Kpi("corp", "FY2025")),
+            WithoutAuditTrail(without.Kpi("corp", "FY2025")));
   const int64_t as_of = At("2025-04-30T00:00:00+09:00");  // view time differs: the void is an event
-  EXPECT_EQ(h.Engagement("e1", as_of), without.Engagement("e1", as_of));
+  EXPECT_EQ(WithoutAuditTrail(h.Engagement("e1", as_of)),
+            WithoutAuditTrail(without.Engagement("e1", as_of)));
+  // The audit trail names the void: it is the event that last changed them.
+  EXPECT_EQ(JsonView(h.Kpi("corp", "FY2025")).Str("/rolled_up/last_changed_by/id"), void_.event.id);
+  EXPECT_EQ(JsonView(h.Engagement("e1", as_of)).Str("/last_changed_by/type"), "learning.voided");
+  EXPECT_EQ(JsonView(without.Kpi("corp", "FY2025")).Str("/rolled_up/last_changed_by/id"),
+            mind_.event.id);
 }
 
 TEST_F(VoidingTest, EveryArrivalOrderGivesTheSameDigest) {

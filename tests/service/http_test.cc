@@ -707,7 +707,11 @@ TEST_F(HttpTest, DashboardAggregatesOrgUnitAndStepDistribution) {
   auto unit = Get("/v1/org-units/ou-a", Token("aud-1", "auditor"));
   ASSERT_TRUE(unit);
   EXPECT_EQ(unit->status, 200);
-  EXPECT_EQ(unit->body, "{\"children\":[],\"name\":\"A\",\"org_unit\":\"ou-a\",\"parent\":null}");
+  EXPECT_EQ(unit->body,
+            "{\"children\":[],\"last_changed_by\":{\"id\":\"ou-1\",\"offset\":0,\"partition\":0,"
+            "\"source\":\"/hr/test\",\"time\":\"2025-01-01T00:00:00+09:00\",\"topic\":"
+            "\"jiritsu.reference\",\"type\":\"org.unit.defined\"},\"name\":\"A\",\"org_unit\":"
+            "\"ou-a\",\"parent\":null}");
   auto unknown_unit = Get("/v1/org-units/ou-zzz", hr);
   ASSERT_TRUE(unknown_unit);
   EXPECT_EQ(unknown_unit->status, 404);

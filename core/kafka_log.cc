@@ -321,6 +321,7 @@ class KafkaConsumer final : public LogConsumer {
     if (!handle_) return;
     // Leave the group promptly; the listener is not called from here.
     closing_ = true;
+    if (subscribed_) LeaveGroupBeforeClose();
     rd_kafka_resp_err_t err = rd_kafka_consumer_close(handle_.get());
     if (err != RD_KAFKA_RESP_ERR_NO_ERROR) {
       Logger()->warn("kafka consumer close: {}", rd_kafka_err2str(err));
@@ -359,6 +360,17 @@ class KafkaConsumer final : public LogConsumer {
     static_cast<KafkaConsumer*>(opaque)->HandleRebalance(err, partitions);
   }
   void HandleRebalance(rd_kafka_resp_err_t err, rd_kafka_topic_partition_list_t* partitions);
+  // librdkafka 2.0 can hang for ever inside rd_kafka_consumer_close when the
+  // group's final revocation (or an assignment still in flight) is handled
+  // during the close itself: the (incremental) unassign our rebalance
+  // callback must make waits on a group queue that is being torn down
+  // (librdkafka issues #4527, #4041; seen here as a stuck
+  // CooperativeRebalance test). The maintainers' workaround: unsubscribe,
+  // serve the rebalance callbacks until nothing is assigned and no
+  // rebalance is pending, then close. Bounded, so a dead broker cannot
+  // keep a destructor waiting; records fetched meanwhile are dropped
+  // (positions are ours, nothing is committed).
+  void LeaveGroupBeforeClose();
   // The end offset now, so that "start at the end" means the end as of the
   // assignment (before OnAssigned returns), not whenever librdkafka's fetcher
   // gets to resolve it; librdkafka's logical END if the lookup fails.
@@ -789,6 +801,29 @@ int64_t KafkaConsumer::EndNow(const TopicPartition& tp) {
   Logger()->warn("{}; {} starts at the end offset librdkafka finds", end.status().ToString(),
                  ToString(tp));
   return RD_KAFKA_OFFSET_END;
+}
+
+void KafkaConsumer::LeaveGroupBeforeClose() {
+  rd_kafka_t* rk = handle_.get();
+  if (rd_kafka_resp_err_t err = rd_kafka_unsubscribe(rk); err != RD_KAFKA_RESP_ERR_NO_ERROR) {
+    Logger()->warn("kafka unsubscribe before close: {}", rd_kafka_err2str(err));
+    return;
+  }
+  const auto deadline = Clock::now() + std::chrono::seconds(10);
+  // Quiet = nothing assigned and a whole poll interval without any event
+  // (an assignment still in flight arrives as an event and is answered).
+  int quiet_polls = 0;
+  while (quiet_polls < 3 && Clock::now() < deadline) {
+    Message message(rd_kafka_consumer_poll(rk, 100));
+    if (message || !Assignment().empty()) {
+      quiet_polls = 0;
+    } else {
+      ++quiet_polls;
+    }
+  }
+  if (!Assignment().empty()) {
+    Logger()->warn("kafka consumer: partitions still assigned 10 s after unsubscribe; closing anyway");
+  }
 }
 
 void KafkaConsumer::HandleRebalance(rd_kafka_resp_err_t err,

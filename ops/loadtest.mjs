@@ -1,7 +1,8 @@
 // Load test of `jiritsu serve` with wrk (Debian package wrk). Not part of CI.
 //
 //   ops/loadtest [--employees 1000] [--months 12] [--duration 20] [--connections 16]
-//                [--overload-duration 40] [--overload-connections 64] [--threads 2] [--json FILE]
+//                [--overload-duration 40] [--overload-connections 64] [--threads 2]
+//                [--rate 1000] [--org-rate 100] [--mode full|paced] [--json FILE]
 //
 // Starts serve (embedded log, temp dir, [server] threads = 32, [query]
 // refresh_ms = 1000) with
@@ -12,12 +13,21 @@
 //      two mixes: employee (step status and engagement of random employees:
 //      point reads) and org (KPIs and engagement roll-ups of the root org
 //      units and their children: aggregations over the subtree);
+//   1b. paced queries (issue 7's "p99 at 1 000 requests/s"): the same two
+//      mixes at a fixed offered rate (--rate for employee queries, --org-rate
+//      for org queries) instead of as fast as possible: each of the
+//      --connections connections waits connections/rate seconds between
+//      requests (wrk's delay()), so the server is not saturated and the
+//      percentiles measure a request, not a queue. wrk times each request
+//      from when it was sent (a late send is not counted as latency: fine
+//      while the achieved rate equals the offered one, which is printed);
 //   2. ingestion: wrk POSTing batches of 100 generated events (ids rewritten
 //      per request, so every event is new) at --connections: events/s from
 //      the server's accepted counter, p50/p99 per batch;
 //   3. overload: batches of 1000 events at --overload-connections for
 //      --overload-duration seconds: how many answers were 429 (queue full, Retry-After), and the
 //      RSS of the serve process sampled every 250 ms (max vs. before).
+// --mode paced stops after 1b (no closed-loop, ingestion or overload runs).
 // Prints a summary and, with --json, writes the figures.
 // Environment: JIRITSU_BINARY (default <repo>/build/jiritsu), WRK (default wrk).
 import { spawn, spawnSync } from 'node:child_process';
@@ -29,15 +39,20 @@ const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 process.env.JIRITSU_BINARY = process.env.JIRITSU_BINARY || path.join(root, 'build/jiritsu');
 const { Serve, SERVICE_TOKEN, generateEvents, tempDir, waitFor } = await import(path.join(root, 'tests/e2e/serve_fixture.mjs'));
 
-const args = { employees: 1000, months: 12, duration: 20, 'overload-duration': 40, connections: 16, 'overload-connections': 64, threads: 2, json: '' };
+const args = { employees: 1000, months: 12, duration: 20, 'overload-duration': 40, connections: 16, 'overload-connections': 64, threads: 2,
+  rate: 1000, 'org-rate': 100, mode: 'full', json: '' };
 for (let i = 2; i < process.argv.length; i += 2) {
   const name = process.argv[i].replace(/^--/, '');
   if (!(name in args) || i + 1 >= process.argv.length) {
     console.error('usage: ops/loadtest [--employees N] [--months N] [--duration S] [--connections N] ' +
-      '[--overload-duration S] [--overload-connections N] [--threads N] [--json FILE]');
+      '[--overload-duration S] [--overload-connections N] [--threads N] [--rate R] [--org-rate R] [--mode full|paced] [--json FILE]');
     process.exit(2);
   }
-  args[name] = name === 'json' ? process.argv[i + 1] : Number(process.argv[i + 1]);
+  args[name] = name === 'json' || name === 'mode' ? process.argv[i + 1] : Number(process.argv[i + 1]);
+}
+if (!['full', 'paced'].includes(args.mode) || !(args.rate > 0) || !(args['org-rate'] > 0)) {
+  console.error('ops/loadtest: --mode must be full or paced, --rate and --org-rate positive numbers');
+  process.exit(2);
 }
 const wrk = process.env.WRK || 'wrk';
 if (spawnSync('sh', ['-c', 'command -v "$0"', wrk]).status !== 0) {
@@ -74,7 +89,8 @@ function response(status, headers, body)
 end
 `;
 
-function queryScript(token, paths) {
+// delayMs > 0: each connection waits that long before each request (paced).
+function queryScript(token, paths, delayMs = 0) {
   return `
 local paths = {${paths.map((p) => JSON.stringify(p)).join(',')}}
 local n = 0
@@ -83,7 +99,8 @@ function request()
   n = n + 1
   return wrk.format("GET", paths[math.random(#paths)], {["Authorization"] = "Bearer ${token}"})
 end
-` + COMMON_DONE;
+` + (delayMs > 0 ? `function delay() return ${delayMs} end
+` : '') + COMMON_DONE;
 }
 
 function ingestScript(token, bodyFile) {
@@ -164,6 +181,19 @@ async function main() {
 
   const results = { setup: { events: accepted, seconds: loadS }, wrk_threads: args.threads, duration_s: args.duration, rss_kib: {} };
   results.rss_kib.after_setup = rssKiB(serve.pid());
+  for (const [name, paths, rate] of [['employee', employeePaths, args.rate], ['org', orgPaths, args['org-rate']]]) {
+    const delayMs = Math.max(1, Math.round((args.connections * 1000) / rate));
+    const q = await runWrk('paced-' + name, queryScript(hr, paths, delayMs), args.connections, args.duration);
+    const achieved = q.requests / (q.duration_us / 1e6);
+    results['paced_' + name] = { connections: args.connections, offered_rps: rate, delay_ms: delayMs, rps: achieved, ...q };
+    console.log(`${name} queries paced at ${rate} req/s offered (${args.connections} connections, ${delayMs} ms between requests each): ` +
+      `${achieved.toFixed(0)} req/s achieved, p50 ${ms(q.p50_us)} ms, p90 ${ms(q.p90_us)} ms, p99 ${ms(q.p99_us)} ms, ` +
+      `max ${ms(q.max_us)} ms, non-200 ${q.other + q.status_429}, socket errors ${q.socket_errors}`);
+  }
+  if (args.mode === 'paced') {
+    if (args.json) fs.writeFileSync(args.json, JSON.stringify(results, null, 2) + '\n');
+    return;
+  }
   for (const [name, paths] of [['employee', employeePaths], ['org', orgPaths]]) {
     const q = await runWrk('query-' + name, queryScript(hr, paths), args.connections, args.duration);
     results['query_' + name] = { connections: args.connections, rps: q.requests / (q.duration_us / 1e6), ...q };

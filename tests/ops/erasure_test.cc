@@ -8,7 +8,6 @@
 
 #include <filesystem>
 #include <fstream>
-#include <regex>
 #include <sstream>
 #include <string>
 #include <vector>
@@ -16,6 +15,7 @@
 #include "core/event_log.h"
 #include "core/topics.h"
 #include "ops/log_factory.h"
+#include "tests/testing/audit_trail.h"
 #include "tests/testing/log_reading.h"
 #include "tests/testing/subprocess.h"
 
@@ -23,6 +23,7 @@ namespace jiritsu {
 namespace {
 
 using testing::CommandResult;
+using testing::WithoutAuditTrail;
 using testing::JsonField;
 using testing::RunJiritsu;
 using testing::TempDir;
@@ -112,11 +113,9 @@ class ErasureTest : public ::testing::Test {
     CommandResult summary = RunJiritsu({"summary", "--store", store_});
     EXPECT_EQ(summary.exit_code, 0) << summary.stderr_text;
     const std::string text = summary.stdout_text.substr(summary.stdout_text.find('\n') + 1);
-    static const std::regex kAudit(R"re("last_changed_by":(null|\{[^{}]*\}),?)re");
-    return text + std::regex_replace(Query({"kpi", "--org", "C01", "--period", "FY2024"}) +
-                                         Query({"engagement", "--org", "C01"}) +
-                                         Query({"engagement", "--employee", kEmployee}),
-                                     kAudit, "");
+    return text + WithoutAuditTrail(Query({"kpi", "--org", "C01", "--period", "FY2024"}) +
+                                    Query({"engagement", "--org", "C01"}) +
+                                    Query({"engagement", "--employee", kEmployee}));
   }
   std::string Digest() {
     CommandResult digest = RunJiritsu({"digest", "--store", store_});

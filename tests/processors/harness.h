@@ -14,8 +14,8 @@
 #include <map>
 #include <memory>
 #include <optional>
-#include <regex>
 #include <string>
+#include <string_view>
 #include <utility>
 #include <vector>
 
@@ -27,9 +27,12 @@
 #include "processors/query.h"
 #include "schemas/codec.h"
 #include "schemas/event.h"
+#include "tests/testing/audit_trail.h"
 #include "tests/testing/subprocess.h"
 
 namespace jiritsu::processors::testing {
+
+using jiritsu::testing::WithoutAuditTrail;
 
 // "2025-05-01T10:00:00+09:00" -> UTC microseconds.
 inline int64_t At(std::string_view rfc3339) {
@@ -333,13 +336,6 @@ class Harness {
 };
 
 // JSON pointer accessors over a query output ("/programs/0/current_step").
-// `json` without its audit-trail members ("last_changed_by": an event ref or
-// null), for comparing the counts of views whose last events differ.
-inline std::string WithoutAuditTrail(const std::string& json) {
-  static const std::regex kAudit(R"re("last_changed_by":(null|\{[^{}]*\}),?)re");
-  return std::regex_replace(json, kAudit, "");
-}
-
 class JsonView {
  public:
   explicit JsonView(const std::string& json) : text_(json) {

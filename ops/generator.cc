@@ -11,6 +11,7 @@
 #include <utility>
 #include <vector>
 
+#include "schemas/civil_date.h"
 #include "schemas/codec.h"
 #include "schemas/event.h"
 
@@ -77,32 +78,17 @@ constexpr int64_t kWorkStart = 9 * 3600;       // 09:00
 constexpr int64_t kOrgChangeTime = 8 * 3600 + 1800;  // 08:30, before any activity
 constexpr int64_t kReferenceTime = 8 * 3600;   // 08:00
 
-// Days since 1970-01-01 of a proleptic Gregorian date (H. Hinnant).
-int64_t DaysFromCivil(int64_t y, int m, int d) {
-  y -= m <= 2;
-  const int64_t era = (y >= 0 ? y : y - 399) / 400;
-  const int64_t yoe = y - era * 400;
-  const int64_t doy = (153 * (m > 2 ? m - 3 : m + 9) + 2) / 5 + d - 1;
-  const int64_t doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
-  return era * 146097 + doe - 719468;
-}
-
 struct CivilDate {
   int64_t year = 1970;
   int month = 1;
   int day = 1;
 };
 
-CivilDate CivilFromDays(int64_t z) {
-  z += 719468;
-  const int64_t era = (z >= 0 ? z : z - 146096) / 146097;
-  const int64_t doe = z - era * 146097;
-  const int64_t yoe = (doe - doe / 1460 + doe / 36524 - doe / 146096) / 365;
-  const int64_t doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-  const int64_t mp = (5 * doy + 2) / 153;
-  const int day = static_cast<int>(doy - (153 * mp + 2) / 5 + 1);
-  const int month = static_cast<int>(mp < 10 ? mp + 3 : mp - 9);
-  return {yoe + era * 400 + (month <= 2), month, day};
+// schemas/civil_date.h (the one copy of the calendar arithmetic) as a value.
+CivilDate CivilFromDays(int64_t days) {
+  CivilDate date;
+  jiritsu::CivilFromDays(days, &date.year, &date.month, &date.day);
+  return date;
 }
 
 // Local (+09:00) day number and second of day -> UTC microseconds.

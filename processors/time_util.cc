@@ -1,5 +1,7 @@
 #include "processors/time_util.h"
 
+#include "schemas/civil_date.h"
+
 #include <charconv>
 #include <cstdio>
 
@@ -23,28 +25,17 @@ bool ParseInt(std::string_view text, int32_t* out) {
 
 }  // namespace
 
-// Howard Hinnant's days_from_civil / civil_from_days.
+// The arithmetic is schemas/civil_date.h's (one copy for the whole code base).
 int64_t DaysFromCivil(const CivilDate& date) {
-  const int64_t y = date.year - (date.month <= 2 ? 1 : 0);
-  const int64_t era = FloorDiv(y, 400);
-  const int64_t yoe = y - era * 400;
-  const int64_t mp = (date.month + 9) % 12;
-  const int64_t doy = (153 * mp + 2) / 5 + date.day - 1;
-  const int64_t doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
-  return era * 146097 + doe - 719468;
+  return jiritsu::DaysFromCivil(date.year, date.month, date.day);
 }
 
 CivilDate CivilFromDays(int64_t days) {
-  const int64_t z = days + 719468;
-  const int64_t era = FloorDiv(z, 146097);
-  const int64_t doe = z - era * 146097;
-  const int64_t yoe = (doe - doe / 1460 + doe / 36524 - doe / 146096) / 365;
-  const int64_t doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-  const int64_t mp = (5 * doy + 2) / 153;
-  const int64_t d = doy - (153 * mp + 2) / 5 + 1;
-  const int64_t m = mp < 10 ? mp + 3 : mp - 9;
-  const int64_t y = yoe + era * 400 + (m <= 2 ? 1 : 0);
-  return CivilDate{static_cast<int32_t>(y), static_cast<int32_t>(m), static_cast<int32_t>(d)};
+  int64_t year = 0;
+  int month = 0;
+  int day = 0;
+  jiritsu::CivilFromDays(days, &year, &month, &day);
+  return CivilDate{static_cast<int32_t>(year), month, day};
 }
 
 MonthIndex MonthOf(int64_t time_us, int32_t offset_minutes) {

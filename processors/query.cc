@@ -34,6 +34,16 @@ Json EventRefJson(const EventRef& ref, int32_t offset) {
   return out;
 }
 
+// One row of the rejections lists; `key` is the row's key (employee '\0' ...).
+Json RejectionJson(std::string_view key, const Rejection& rejection, int32_t offset) {
+  Json row;
+  row["employee"] = key.substr(0, key.find('\0'));
+  row["code"] = rejection.code;
+  row["reason"] = rejection.reason;
+  row["event"] = EventRefJson(rejection.event, offset);
+  return row;
+}
+
 // null for "no event" (an empty ref).
 Json LastChangedByJson(const EventRef& ref, int32_t offset) {
   return ref.source.empty() && ref.id.empty() ? Json() : EventRefJson(ref, offset);
@@ -623,12 +633,7 @@ Result<std::string> QueryService::Rejections(std::optional<std::string_view> emp
     if (shown >= limit) continue;
     ++shown;
     const std::string_view key = it->key();
-    Json row;
-    row["employee"] = key.substr(0, key.find('\0'));
-    row["code"] = rejection.code;
-    row["reason"] = rejection.reason;
-    row["event"] = EventRefJson(rejection.event, options_.reporting_utc_offset_minutes);
-    list.Push(std::move(row));
+    list.Push(RejectionJson(key, rejection, options_.reporting_utc_offset_minutes));
   }
   JIRITSU_RETURN_IF_ERROR(it->status());
   Json out;
@@ -666,12 +671,7 @@ Result<std::string> QueryService::RejectionsPage(std::optional<std::string_view>
     ++shown;
     const std::string_view key = it->key();
     last_key.assign(key.data(), key.size());
-    Json row;
-    row["employee"] = key.substr(0, key.find('\0'));
-    row["code"] = rejection.code;
-    row["reason"] = rejection.reason;
-    row["event"] = EventRefJson(rejection.event, options_.reporting_utc_offset_minutes);
-    list.Push(std::move(row));
+    list.Push(RejectionJson(key, rejection, options_.reporting_utc_offset_minutes));
   }
   JIRITSU_RETURN_IF_ERROR(it->status());
   Json out;

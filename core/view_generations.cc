@@ -144,16 +144,36 @@ Status ViewGenerations::Rollback() {
   return WriteNumberFile("PREVIOUS", current);
 }
 
-Status ViewGenerations::Prune() {
-  JIRITSU_ASSIGN_OR_RETURN(int current, Current());
-  JIRITSU_ASSIGN_OR_RETURN(int previous, Previous());
+Result<std::vector<int>> ViewGenerations::Prune() const {
+  std::vector<int> removed;
+  std::error_code error;
+  if (!fs::is_directory(root_, error)) return removed;
+  const std::string lock_path = root_ + "/" + kReplayLockFile;
+  const int lock_fd = ::open(lock_path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0644);
+  if (lock_fd < 0) return ErrnoStatus("open", lock_path);
+  struct Unlock {
+    int fd;
+    ~Unlock() {
+      ::flock(fd, LOCK_UN);
+      ::close(fd);
+    }
+  } unlock{lock_fd};
+  if (::flock(lock_fd, LOCK_EX | LOCK_NB) != 0) {
+    // The generation a replay is building is not yet marked anywhere we
+    // could skip it by: never prune under a running replay.
+    return FailedPrecondition("a replay is working on " + root_ + " (" + lock_path +
+                              " is locked): prune after it finished");
+  }
+  JIRITSU_ASSIGN_OR_RETURN(const int current, Current());
+  JIRITSU_ASSIGN_OR_RETURN(const int previous, Previous());
   for (int generation : List()) {
     if (generation == current || generation == previous) continue;
-    std::error_code error;
     fs::remove_all(DirFor(generation), error);
     if (error) return IOError("remove " + DirFor(generation) + ": " + error.message());
+    fs::remove(DirFor(generation) + ".unfinished", error);  // a leftover mark, if any
+    removed.push_back(generation);
   }
-  return Status::Ok();
+  return removed;
 }
 
 namespace {

@@ -22,7 +22,7 @@
 // Leftovers: a killed replay leaves its unfinished generation directory;
 // RemoveUnfinished() deletes those (`jiritsu replay` and `jiritsu run` /
 // `serve` call it when they start). Old served generations stay until
-// Prune().
+// Prune() (`jiritsu replay --prune`).
 #pragma once
 
 #include <string>
@@ -55,8 +55,12 @@ class ViewGenerations {
   // Serve PREVIOUS again (the current becomes PREVIOUS).
   Status Rollback();
   std::vector<int> List() const;
-  // Deletes generations other than current and previous.
-  Status Prune();
+  // Deletes every generation other than current and previous (complete
+  // rebuilds that were never promoted included), under REPLAY-LOCK taken
+  // without waiting: kFailedPrecondition while a replay works on the root.
+  // Returns the generations removed (ascending). A reader that still has an
+  // old generation open keeps reading it (unlinked files stay readable).
+  Result<std::vector<int>> Prune() const;
   // A replay marks a generation unfinished (a file <root>/gen-NNNNNN.unfinished)
   // before it creates the directory, and clears the mark once the generation
   // is complete (before promoting it; a plain rebuild stays unpromoted but

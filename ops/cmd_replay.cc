@@ -10,6 +10,7 @@
 #include <thread>
 
 #include "core/replay.h"
+#include "core/view_generations.h"
 #include "ops/cli.h"
 #include "ops/log_factory.h"
 #include "ops/projections.h"
@@ -29,6 +30,7 @@ struct ReplayFlags {
   LogSelection log;
   bool swap = false;
   bool rollback = false;
+  bool prune = false;
   std::string as_of;
   std::string as_of_offset;
   std::string target;
@@ -133,9 +135,10 @@ int RunReplay(const ReplayFlags& flags) {
   const bool as_of = !flags.as_of.empty() || !flags.as_of_offset.empty();
   const int operations = (flags.rollback ? 1 : 0) + (flags.snapshot_list ? 1 : 0) +
                          (!flags.snapshot_restore.empty() ? 1 : 0) + (flags.verify ? 1 : 0) +
-                         (as_of ? 1 : 0);
+                         (as_of ? 1 : 0) + (flags.prune ? 1 : 0);
   if (operations > 1) {
-    return Usage("choose one of --rollback, --snapshot-list, --snapshot-restore, --verify, --as-of");
+    return Usage(
+        "choose one of --rollback, --prune, --snapshot-list, --snapshot-restore, --verify, --as-of");
   }
   if (flags.swap && operations > 0) return Usage("--swap goes with a rebuild only");
   if (!flags.target.empty() && !as_of) return Usage("--target is for --as-of / --as-of-offset");
@@ -165,6 +168,22 @@ int RunReplay(const ReplayFlags& flags) {
   }
   as_of_request.target_dir = flags.target;
   as_of_request.from_snapshot = flags.from_snapshot;
+
+  if (flags.prune) {
+    // Needs no log: files under the views root only.
+    const ViewGenerations generations(ViewsRoot(flags.log));
+    auto removed = generations.Prune();
+    if (!removed.ok()) return Fail(removed.status());
+    auto current = generations.Current();
+    auto previous = generations.Previous();
+    if (!current.ok()) return Fail(current.status());
+    if (!previous.ok()) return Fail(previous.status());
+    std::string list;
+    for (int generation : *removed) list += (list.empty() ? "" : ",") + std::to_string(generation);
+    std::printf("{\"mode\":\"prune\",\"removed\":[%s],\"current\":%d,\"previous\":%d}\n",
+                list.c_str(), *current, *previous);
+    return 0;
+  }
 
   ReplayOptions options;
   options.views_root = ViewsRoot(flags.log);
@@ -254,6 +273,7 @@ Command AddReplayCommand(CLI::App& root) {
       "  --view NAME --swap     rebuild everything, swap in only that view\n"
       "  --org UNIT --swap      rebuild everything, swap in only that org subtree's rows\n"
       "  --rollback             serve the previous generation again\n"
+      "  --prune                delete every generation but the current and previous one\n"
       "  --as-of T --target D   views from the events up to event time T, read-only\n"
       "  --verify [--view NAME] [--org UNIT]\n"
       "                         rebuild up to the live offsets and compare; exit 1 if not equal\n"
@@ -269,6 +289,9 @@ Command AddReplayCommand(CLI::App& root) {
                         "Catch the rebuilt views up with the live ones and swap them in "
                         "(handshake with a running `jiritsu run`)");
   command.app->add_flag("--rollback", flags->rollback, "Serve the previous generation again");
+  command.app->add_flag("--prune", flags->prune,
+                        "Delete every view generation except the current and the previous one "
+                        "(refused while a replay works on the root)");
   command.app->add_option("--as-of", flags->as_of,
                           "Build the views as of this event time (RFC 3339, e.g. "
                           "2025-03-31T23:59:59+09:00) into --target");

@@ -75,8 +75,28 @@ TEST_F(ViewGenerationsTest, PruneKeepsCurrentAndPrevious) {
   ASSERT_TRUE(generations.CurrentDirOrCreate().ok());
   for (int g = 1; g <= 4; ++g) fs::create_directories(generations.DirFor(g));
   ASSERT_TRUE(generations.Promote(3).ok());
-  ASSERT_TRUE(generations.Prune().ok());
+  auto removed = generations.Prune();
+  ASSERT_TRUE(removed.ok()) << removed.status().ToString();
+  EXPECT_EQ(*removed, (std::vector<int>{2, 4}));
   EXPECT_EQ(generations.List(), (std::vector<int>{1, 3}));
+}
+
+TEST_F(ViewGenerationsTest, PruneIsRefusedWhileAReplayHoldsTheLock) {
+  ViewGenerations generations(root_);
+  ASSERT_TRUE(generations.CurrentDirOrCreate().ok());
+  for (int g = 1; g <= 3; ++g) fs::create_directories(generations.DirFor(g));
+  const std::string lock_path = root_ + "/" + kReplayLockFile;
+  const int fd = ::open(lock_path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0644);
+  ASSERT_GE(fd, 0);
+  ASSERT_EQ(::flock(fd, LOCK_EX), 0);  // as a running replay holds it
+  auto refused = generations.Prune();
+  EXPECT_EQ(refused.status().code(), StatusCode::kFailedPrecondition);
+  EXPECT_NE(refused.status().message().find("a replay is working"), std::string::npos);
+  EXPECT_EQ(generations.List(), (std::vector<int>{1, 2, 3}));
+  ::flock(fd, LOCK_UN);
+  ::close(fd);
+  ASSERT_TRUE(generations.Prune().ok());
+  EXPECT_EQ(generations.List(), (std::vector<int>{1}));
 }
 
 // A replay killed while building leaves its generation marked unfinished;

@@ -239,6 +239,39 @@ TEST_F(ReplayCliTest, SwapWithARunnerInAnotherProcessAndRollback) {
   EXPECT_EQ(Digest({"--store", store}), live);
 }
 
+TEST_F(ReplayCliTest, PruneKeepsTheServedAndTheRollbackGeneration) {
+  const std::string store = dir_.path() + "/store";
+  Ingest(store, events_);
+  Run(store);
+  const std::string live = Digest({"--store", store});
+  ViewGenerations generations(store + "/views");
+  const int first = *generations.Current();
+  ASSERT_EQ(Replay({"--store", store, "--no-snapshot"}).exit_code, 0);  // complete, never served
+  CommandResult swap = Replay({"--store", store, "--swap", "--no-snapshot"});
+  ASSERT_EQ(swap.exit_code, 0) << swap.stderr_text;
+  const int served = *generations.Current();
+  ASSERT_EQ(generations.List(), (std::vector<int>{first, first + 1, served}));
+
+  CommandResult prune = Replay({"--store", store, "--prune"});
+  ASSERT_EQ(prune.exit_code, 0) << prune.stdout_text << prune.stderr_text;
+  EXPECT_EQ(prune.stdout_text, "{\"mode\":\"prune\",\"removed\":[" + std::to_string(first + 1) +
+                                   "],\"current\":" + std::to_string(served) +
+                                   ",\"previous\":" + std::to_string(first) + "}\n");
+  EXPECT_EQ(generations.List(), (std::vector<int>{first, served}));
+  EXPECT_EQ(Digest({"--store", store}), live);
+  // The rollback target survived; a second prune has nothing to do.
+  ASSERT_EQ(Replay({"--store", store, "--rollback"}).exit_code, 0);
+  EXPECT_EQ(*generations.Current(), first);
+  EXPECT_EQ(Digest({"--store", store}), live);
+  CommandResult again = Replay({"--store", store, "--prune"});
+  ASSERT_EQ(again.exit_code, 0) << again.stderr_text;
+  EXPECT_NE(again.stdout_text.find("\"removed\":[]"), std::string::npos) << again.stdout_text;
+  // Prune is an operation of its own.
+  CommandResult both = Replay({"--store", store, "--prune", "--verify"});
+  EXPECT_EQ(both.exit_code, 2);
+  EXPECT_NE(both.stderr_text.find("choose one of"), std::string::npos) << both.stderr_text;
+}
+
 TEST_F(ReplayCliTest, OrgSubtreeVerifyAndRepairTouchOnlyThatSubtree) {
   const std::string store = dir_.path() + "/store";
   Ingest(store, events_);

@@ -203,6 +203,7 @@ Status ProjectionRuntime::OpenStore() {
   store_options.column_families = projector_->ColumnFamilies();
   store_options.column_families.emplace_back(kDeadLetterFamily);
   store_options.disable_wal = options_.rebuild_mode;
+  store_options.memory_budget_bytes = options_.store_memory_bytes;
   JIRITSU_ASSIGN_OR_RETURN(store_, StateStore::Open(options_.state_dir, store_options));
   return Status::Ok();
 }
@@ -514,7 +515,11 @@ Status ProjectionRuntime::DrainGlobalInputs(bool block_until_end) {
     JIRITSU_RETURN_IF_ERROR(global_consumer_->Poll(
         std::chrono::milliseconds(block_until_end ? 200 : 0), options_.poll_batch, &records));
     if (records.empty() && !block_until_end) break;
-    for (const auto& record : records) JIRITSU_RETURN_IF_ERROR(ApplyGlobalRecord(record));
+    for (const auto& record : records) {
+      JIRITSU_RETURN_IF_ERROR(ApplyGlobalRecord(record));
+      // Facts read back (a whole checkpoint's worth) are dirty aggregates.
+      JIRITSU_RETURN_IF_ERROR(CheckpointIfOverMemory());
+    }
     if (pending_dlq_rows_.size() > 10000) JIRITSU_RETURN_IF_ERROR(Checkpoint());
   }
   return Status::Ok();
@@ -566,6 +571,7 @@ Status ProjectionRuntime::Checkpoint() {
     batch.Put(kOffsetsFamily, OffsetKey(tp), EncodeOffset(position));
   }
   JIRITSU_RETURN_IF_ERROR(store_->Write(&batch));
+  projector_->OnCheckpointCommitted();
   const int64_t committed_ms = std::chrono::duration_cast<std::chrono::milliseconds>(
                                    std::chrono::system_clock::now().time_since_epoch())
                                    .count();
@@ -587,6 +593,17 @@ Status ProjectionRuntime::Checkpoint() {
   pending_append_times_ms_.clear();
   events_since_checkpoint_ = 0;
   last_checkpoint_ms_ = SteadyNowMs();
+  return Status::Ok();
+}
+
+Status ProjectionRuntime::CheckpointIfOverMemory() {
+  if (options_.checkpoint_uncommitted_bytes == 0 ||
+      projector_->Memory().uncommitted_bytes <= options_.checkpoint_uncommitted_bytes) {
+    return Status::Ok();
+  }
+  JIRITSU_RETURN_IF_ERROR(Checkpoint());
+  std::lock_guard<std::mutex> lock(stats_mutex_);
+  ++stats_.memory_checkpoints;
   return Status::Ok();
 }
 
@@ -659,6 +676,9 @@ Status ProjectionRuntime::Run() {
     if (options_.interleave_seed != 0) Interleave(&records);
     for (const auto& record : records) {
       Status applied = ApplyTaskRecord(record);
+      // Positions advance per record, so a checkpoint mid-batch commits
+      // exactly what was applied.
+      if (applied.ok()) applied = CheckpointIfOverMemory();
       if (!applied.ok()) {
         FlushHotCounters();
         return applied;

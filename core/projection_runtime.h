@@ -36,6 +36,7 @@
 #include <vector>
 
 #include "core/event_log.h"
+#include "core/memory_budget.h"
 #include "core/projector.h"
 #include "core/state_store.h"
 #include "core/status.h"
@@ -65,6 +66,13 @@ struct RuntimeOptions {
   // faster. Views and exactly-once do not depend on checkpoint timing; this
   // bounds the uncommitted work (memory, re-processing after a crash).
   size_t catch_up_checkpoint_events = 200000;
+  // Memory (core/memory_budget.h; cost knobs, never view inputs). The views
+  // store's RocksDB block cache + memtables under one limit (0: RocksDB's
+  // per-family defaults), and a checkpoint as soon as the projector's
+  // uncommitted bytes (ProjectorMemory) exceed checkpoint_uncommitted_bytes
+  // (0: no byte trigger), checked after every applied record.
+  size_t store_memory_bytes = MemoryBudget{}.views_store_bytes();
+  size_t checkpoint_uncommitted_bytes = MemoryBudget{}.uncommitted_bytes();
   size_t poll_batch = 10000;
   // Rebuild mode (replay): no WAL, one sync at the end.
   bool rebuild_mode = false;
@@ -119,6 +127,8 @@ struct RuntimeStats {
   uint64_t facts_applied = 0;
   uint64_t reference_applied = 0;
   uint64_t checkpoints = 0;
+  // Of which forced by checkpoint_uncommitted_bytes.
+  uint64_t memory_checkpoints = 0;
   uint64_t bytes_read = 0;
   double seconds = 0;
   // Produce -> view-visible latency of live runs (not rebuilds): for every
@@ -156,6 +166,9 @@ class ProjectionRuntime {
   Status DeadLetter(const LogRecord& record, const std::string& reason);
   Status SkipInternalPoison(const LogRecord& record, const std::string& reason);
   Status Checkpoint();
+  // Checkpoints when the projector's uncommitted bytes exceed
+  // checkpoint_uncommitted_bytes (called after every applied record).
+  Status CheckpointIfOverMemory();
   Status AssignAllTaskPartitions();
   Status OnAssigned(const std::vector<TopicPartition>& partitions);
   Status OnRevoked(const std::vector<TopicPartition>& partitions);

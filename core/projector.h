@@ -44,6 +44,15 @@ struct SourcePosition {
   int64_t offset = 0;
 };
 
+// What a projector holds in memory, estimated in bytes (cost figures, never
+// view inputs): the runtime checkpoints early when uncommitted_bytes exceeds
+// RuntimeOptions::checkpoint_uncommitted_bytes (core/memory_budget.h).
+struct ProjectorMemory {
+  uint64_t cached_bytes = 0;       // every cached entry, clean or not
+  uint64_t cached_entries = 0;
+  uint64_t uncommitted_bytes = 0;  // the part only a checkpoint can release
+};
+
 struct FactsRecord {
   std::string key;    // employee id (partitioning key of jiritsu.facts)
   std::string value;  // projector-defined, versioned encoding
@@ -65,6 +74,10 @@ class Projector {
   // records to publish to `facts_out`. After the runtime commits, the
   // projector considers those changes clean.
   virtual Status Checkpoint(StateBatch* batch, std::vector<FactsRecord>* facts_out) = 0;
+  // The batch of the latest Checkpoint() is written: what it flushed may now
+  // be evicted from caches and re-read from the store.
+  virtual void OnCheckpointCommitted() {}
+  virtual ProjectorMemory Memory() const { return {}; }
   // The runtime lost these employee partitions (rebalance): drop any cached,
   // already-checkpointed state for employees in them.
   virtual void OnPartitionsRevoked(const std::vector<int32_t>& partitions) = 0;

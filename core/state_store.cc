@@ -11,6 +11,7 @@
 #include <rocksdb/table.h>
 #include <rocksdb/utilities/checkpoint.h>
 #include <rocksdb/write_batch.h>
+#include <rocksdb/write_buffer_manager.h>
 
 #include <algorithm>
 #include <chrono>
@@ -47,8 +48,11 @@ Status FromRocks(const rocksdb::Status& s, const std::string& what) {
 }
 
 // Level compaction, the best compression this RocksDB build supports, bloom
-// filters and one block cache shared by all column families.
-rocksdb::Options MakeOptions(size_t block_cache_bytes) {
+// filters and one block cache shared by all column families. With a memory
+// budget, the memtables of every family are charged to that cache (one
+// WriteBufferManager), so the store's memory has one limit instead of
+// 3 x 64 MiB per family plus the cache.
+rocksdb::Options MakeOptions(size_t block_cache_bytes, size_t memory_budget_bytes = 0) {
   rocksdb::Options options;
   options.compaction_style = rocksdb::kCompactionStyleLevel;
   options.level_compaction_dynamic_level_bytes = true;
@@ -78,7 +82,17 @@ rocksdb::Options MakeOptions(size_t block_cache_bytes) {
   if (has(rocksdb::kZSTD)) options.bottommost_compression = rocksdb::kZSTD;
 
   rocksdb::BlockBasedTableOptions table;
-  table.block_cache = rocksdb::NewLRUCache(std::max<size_t>(block_cache_bytes, 1 << 20));
+  if (memory_budget_bytes > 0) {
+    const size_t budget = std::max<size_t>(memory_budget_bytes, 4 << 20);
+    table.block_cache = rocksdb::NewLRUCache(budget);
+    // Memtables flush when all families together hold half the budget; the
+    // reservations evict cached blocks, so blocks + memtables fit `budget`.
+    options.write_buffer_manager =
+        std::make_shared<rocksdb::WriteBufferManager>(budget / 2, table.block_cache);
+    options.write_buffer_size = std::clamp<size_t>(budget / 8, 1 << 20, 64 << 20);
+  } else {
+    table.block_cache = rocksdb::NewLRUCache(std::max<size_t>(block_cache_bytes, 1 << 20));
+  }
   table.filter_policy.reset(rocksdb::NewBloomFilterPolicy(10));
   // Partitioned filters and index: a point lookup (dedupe index, journal)
   // reads one small partition through the cache. A full filter of a 64 MB
@@ -189,7 +203,7 @@ Status StateIterator::status() const { return FromRocks(it_->status(), "state st
 
 Result<std::unique_ptr<StateStore>> StateStore::Open(const std::string& dir,
                                                      const StateStoreOptions& options) {
-  rocksdb::Options rocks = MakeOptions(options.block_cache_bytes);
+  rocksdb::Options rocks = MakeOptions(options.block_cache_bytes, options.memory_budget_bytes);
   rocks.create_if_missing = options.create_if_missing;
   rocks.create_missing_column_families = true;
 
@@ -365,6 +379,30 @@ uint64_t StateStore::ApproximateSizeBytes() const {
     if (db_->GetIntProperty(handle, rocksdb::DB::Properties::kCurSizeAllMemTables, &value)) total += value;
   }
   return total;
+}
+
+StoreMemoryUsage StateStore::MemoryUsage() const {
+  StoreMemoryUsage usage;
+  uint64_t value = 0;
+  for (const auto& [name, handle] : families_) {
+    if (db_->GetIntProperty(handle, rocksdb::DB::Properties::kCurSizeAllMemTables, &value)) {
+      usage.memtables += value;
+    }
+    if (db_->GetIntProperty(handle, rocksdb::DB::Properties::kEstimateTableReadersMem, &value)) {
+      usage.table_readers += value;
+    }
+  }
+  // One cache shared by every family: read it once.
+  if (!families_.empty()) {
+    rocksdb::ColumnFamilyHandle* any = families_.front().second;
+    if (db_->GetIntProperty(any, rocksdb::DB::Properties::kBlockCacheUsage, &value)) {
+      usage.block_cache = value;
+    }
+    if (db_->GetIntProperty(any, rocksdb::DB::Properties::kBlockCachePinnedUsage, &value)) {
+      usage.pinned = value;
+    }
+  }
+  return usage;
 }
 
 }  // namespace jiritsu

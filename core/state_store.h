@@ -45,6 +45,21 @@ struct StateStoreOptions {
   // Sync the WAL on every Write (live mode checkpoints).
   bool sync_writes = false;
   size_t block_cache_bytes = 64 << 20;
+  // 0: RocksDB's memory is bounded per column family (64 MiB write buffers,
+  // up to 3 each, plus block_cache_bytes). > 0: one limit for the whole store
+  // (core/memory_budget.h): a block cache of this size to which one
+  // WriteBufferManager charges the memtables of every column family (they
+  // flush once they reach half of it), and write buffers of at most 1/8 of
+  // it; block_cache_bytes is then ignored.
+  size_t memory_budget_bytes = 0;
+};
+
+// What RocksDB holds in memory for a store (diagnostics, docs/performance.md).
+struct StoreMemoryUsage {
+  uint64_t memtables = 0;      // all column families, active + immutable
+  uint64_t block_cache = 0;    // cache usage (memtable reservations included when budgeted)
+  uint64_t table_readers = 0;  // index/filter memory outside the cache
+  uint64_t pinned = 0;         // cache entries pinned by iterators / pinned levels
 };
 
 class StateBatch {
@@ -103,6 +118,7 @@ class StateStore {
   Status Checkpoint(const std::string& dir);
   // Sum of live SST + memtable bytes (for metrics).
   uint64_t ApproximateSizeBytes() const;
+  StoreMemoryUsage MemoryUsage() const;
   const std::string& dir() const { return dir_; }
   bool read_only() const { return read_only_; }
 

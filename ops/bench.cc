@@ -362,12 +362,19 @@ Result<PhaseResult> Bench::Project() {
   runtime_options.checkpoint_every_events = options_.project_checkpoint_events;
   runtime_options.checkpoint_every_ms = options_.project_checkpoint_ms;
   runtime_options.view_version = kViewVersion;
-  JIRITSU_ASSIGN_OR_RETURN(auto runtime,
-                           ProjectionRuntime::Create(log_.get(), NewProjector(), runtime_options));
+  const MemoryBudget memory = MemoryBudget::FromMb(options_.memory_budget_mb);
+  ApplyMemoryBudget(memory, &runtime_options);
+  JIRITSU_ASSIGN_OR_RETURN(auto runtime, ProjectionRuntime::Create(log_.get(), NewProjector(nullptr, memory),
+                                                                   runtime_options));
   const double start = Now();
   JIRITSU_RETURN_IF_ERROR(runtime->Run());
   result.seconds = Now() - start;
   const RuntimeStats stats = runtime->stats();
+  result.extra["memory_checkpoints"] = std::to_string(stats.memory_checkpoints);
+  result.extra["memory_budget_mb"] = std::to_string(memory.total_bytes >> 20);
+  const StoreMemoryUsage store_memory = runtime->store()->MemoryUsage();
+  result.extra["views_store_memtables_mb"] = std::to_string(store_memory.memtables >> 20);
+  result.extra["views_store_block_cache_mb"] = std::to_string(store_memory.block_cache >> 20);
   result.events = static_cast<int64_t>(stats.events_applied);
   result.bytes = static_cast<int64_t>(stats.bytes_read);
   result.extra["checkpoints"] = std::to_string(stats.checkpoints);
@@ -523,8 +530,10 @@ Result<PhaseResult> Bench::Latency() {
   runtime_options.checkpoint_every_ms = options_.latency_checkpoint_ms;
   runtime_options.checkpoint_every_events = 1'000'000;
   runtime_options.view_version = kViewVersion;
-  JIRITSU_ASSIGN_OR_RETURN(auto runtime,
-                           ProjectionRuntime::Create(log_.get(), NewProjector(), runtime_options));
+  const MemoryBudget memory = MemoryBudget::FromMb(options_.memory_budget_mb);
+  ApplyMemoryBudget(memory, &runtime_options);
+  JIRITSU_ASSIGN_OR_RETURN(auto runtime, ProjectionRuntime::Create(log_.get(), NewProjector(nullptr, memory),
+                                                                   runtime_options));
   Status run_status;
   std::thread runner([&] { run_status = runtime->Run(); });
   JIRITSU_ASSIGN_OR_RETURN(auto producer, log_->NewProducer());

@@ -43,6 +43,8 @@
 #include <string>
 #include <vector>
 
+#include "core/memory_budget.h"
+
 namespace jiritsu {
 
 struct BenchOptions {
@@ -62,6 +64,8 @@ struct BenchOptions {
   // project: checkpoint cadence (as `jiritsu run`).
   size_t project_checkpoint_events = 50'000;
   int64_t project_checkpoint_ms = 1000;
+  // project / latency: `jiritsu run --memory-budget-mb`.
+  size_t memory_budget_mb = MemoryBudget::kDefaultMb;
   // replay: checkpoint cadence (as `jiritsu replay`).
   size_t replay_checkpoint_events = 500'000;
   // query: number of requests, issued at this steady rate (requests/s; 0 =

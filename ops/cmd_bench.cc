@@ -50,6 +50,10 @@ Command AddBenchCommand(CLI::App& root) {
   app->add_option("--checkpoint-ms", options->project_checkpoint_ms,
                   "project: checkpoint at least this often")
       ->capture_default_str();
+  app->add_option("--memory-budget-mb", options->memory_budget_mb,
+                  "project, latency: memory budget of the runtime (jiritsu run --memory-budget-mb)")
+      ->capture_default_str()
+      ->check(CLI::Range(size_t{4}, size_t{1} << 20));
   app->add_option("--replay-checkpoint-events", options->replay_checkpoint_events,
                   "replay: checkpoint after this many events")
       ->capture_default_str();

@@ -26,6 +26,7 @@ struct RunFlags {
   size_t checkpoint_events = 50000;
   int64_t checkpoint_ms = 1000;
   size_t catch_up_checkpoint_events = 200000;
+  size_t memory_budget_mb = MemoryBudget::kDefaultMb;
   bool progress = false;
   uint64_t interleave_seed = 0;
 };
@@ -41,7 +42,8 @@ std::string StatsJson(const RuntimeStats& stats, const std::string& log_name,
                 ",\"events_applied\":%llu,\"events_skipped_as_of\":%llu,\"dead_letters\":%llu,"
                 "\"internal_records_skipped\":%llu,"
                 "\"reference_applied\":%llu,\"facts_published\":%llu,\"facts_applied\":%llu,"
-                "\"checkpoints\":%llu,\"seconds\":%.3f,\"events_per_s\":%.0f",
+                "\"checkpoints\":%llu,\"memory_checkpoints\":%llu,\"seconds\":%.3f,"
+                "\"events_per_s\":%.0f",
                 static_cast<unsigned long long>(stats.events_applied),
                 static_cast<unsigned long long>(stats.events_skipped_as_of),
                 static_cast<unsigned long long>(stats.dead_letters),
@@ -49,7 +51,8 @@ std::string StatsJson(const RuntimeStats& stats, const std::string& log_name,
                 static_cast<unsigned long long>(stats.reference_applied),
                 static_cast<unsigned long long>(stats.facts_published),
                 static_cast<unsigned long long>(stats.facts_applied),
-                static_cast<unsigned long long>(stats.checkpoints), stats.seconds,
+                static_cast<unsigned long long>(stats.checkpoints),
+                static_cast<unsigned long long>(stats.memory_checkpoints), stats.seconds,
                 stats.seconds > 0 ? stats.events_applied / stats.seconds : 0.0);
   out += numbers;
   std::snprintf(numbers, sizeof(numbers),
@@ -96,6 +99,8 @@ int RunProjections(const RunFlags& flags) {
     options.checkpoint_every_events = flags.checkpoint_events;
     options.checkpoint_every_ms = flags.checkpoint_ms;
     options.catch_up_checkpoint_events = flags.catch_up_checkpoint_events;
+    const MemoryBudget memory = MemoryBudget::FromMb(flags.memory_budget_mb);
+    ApplyMemoryBudget(memory, &options);
     options.view_version = kViewVersion;
     options.interleave_seed = flags.interleave_seed;
     options.progress_every_ms = 2000;
@@ -109,7 +114,7 @@ int RunProjections(const RunFlags& flags) {
                      static_cast<unsigned long long>(stats.checkpoints));
       }
     };
-    return ProjectionRuntime::Create(log->get(), NewProjector(keys->get()), options);
+    return ProjectionRuntime::Create(log->get(), NewProjector(keys->get(), memory), options);
   };
   std::signal(SIGINT, RequestStop);
   std::signal(SIGTERM, RequestStop);
@@ -146,6 +151,13 @@ Command AddRunCommand(CLI::App& root) {
                           "While a backlog is waiting: checkpoint after this many events "
                           "(instead of --checkpoint-events / --checkpoint-ms)")
       ->capture_default_str();
+  command.app
+      ->add_option("--memory-budget-mb", flags->memory_budget_mb,
+                   "Memory the projections aim at (MiB): split between the views store's RocksDB "
+                   "(25%), the employee cache (30%), the aggregates cache (15%) and uncommitted "
+                   "changes (15%; a checkpoint is forced above it); see docs/configuration.md")
+      ->capture_default_str()
+      ->check(CLI::Range(size_t{4}, size_t{1} << 20));
   command.app->add_flag("--progress", flags->progress, "Print progress lines to stderr");
   command.app->add_option("--interleave-seed", flags->interleave_seed,
                           "Test knob: consume in a seeded random cross-topic interleaving");

@@ -56,7 +56,10 @@ Result<std::unique_ptr<ServeInstance>> ServeInstance::Start(const service::Serve
   deps.runner = config.run_projections ? instance->monitor_.get() : nullptr;
   deps.metrics = &instance->metrics_;
   deps.keys = instance->keys_.get();
-  deps.projector_factory = [keys = instance->keys_.get()] { return NewProjector(keys); };
+  const MemoryBudget memory = MemoryBudget::FromMb(static_cast<size_t>(config.memory_budget_mb));
+  deps.projector_factory = [keys = instance->keys_.get(), memory] {
+    return NewProjector(keys, memory);
+  };
   deps.view_version = kViewVersion;
   JIRITSU_ASSIGN_OR_RETURN(instance->http_, service::HttpService::Create(config, std::move(deps)));
 
@@ -71,10 +74,12 @@ Result<std::unique_ptr<ServeInstance>> ServeInstance::Start(const service::Serve
         options.group_id = c.group;
         options.checkpoint_every_events = static_cast<size_t>(c.checkpoint_events);
         options.checkpoint_every_ms = c.checkpoint_ms;
+        const MemoryBudget memory = MemoryBudget::FromMb(static_cast<size_t>(c.memory_budget_mb));
+        ApplyMemoryBudget(memory, &options);
         options.view_version = kViewVersion;
         options.progress_every_ms = 500;
         options.on_progress = [self](const RuntimeStats& stats) { self->monitor_->OnProgress(stats); };
-        return ProjectionRuntime::Create(self->log_.get(), NewProjector(self->keys_.get()),
+        return ProjectionRuntime::Create(self->log_.get(), NewProjector(self->keys_.get(), memory),
                                          options);
       };
       Status status = RunServingSwaps(views_root, make_runtime, self->stop_runner_);

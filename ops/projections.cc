@@ -10,10 +10,17 @@
 
 namespace jiritsu {
 
-std::unique_ptr<Projector> NewProjector(KeyStore* keys) {
+std::unique_ptr<Projector> NewProjector(KeyStore* keys, MemoryBudget memory) {
   ProjectorOptions options;
   options.key_store = keys;
+  options.cache_max_bytes = memory.employee_cache_bytes();
+  options.aggregates_cache_max_bytes = memory.aggregates_cache_bytes();
   return NewJiritsuProjector(options);
+}
+
+void ApplyMemoryBudget(MemoryBudget memory, RuntimeOptions* options) {
+  options->store_memory_bytes = memory.views_store_bytes();
+  options->checkpoint_uncommitted_bytes = memory.uncommitted_bytes();
 }
 
 Result<std::unique_ptr<KeyStore>> OpenKeyStore(const LogSelection& selection) {

@@ -9,6 +9,8 @@
 #include <vector>
 
 #include "core/key_store.h"
+#include "core/memory_budget.h"
+#include "core/projection_runtime.h"
 #include "core/projector.h"
 #include "core/state_store.h"
 #include "ops/cli.h"
@@ -20,8 +22,10 @@ inline constexpr int32_t kViewVersion = processors::kViewVersion;
 
 // `keys` (may be nullptr: keys are then left alone) is where the projector
 // deletes the key of an employee whose erasure it projects; it must outlive
-// the projector.
-std::unique_ptr<Projector> NewProjector(KeyStore* keys = nullptr);
+// the projector. `memory` sizes its caches (core/memory_budget.h).
+std::unique_ptr<Projector> NewProjector(KeyStore* keys = nullptr, MemoryBudget memory = {});
+// Sets the runtime's shares of `memory` (views store, uncommitted bytes).
+void ApplyMemoryBudget(MemoryBudget memory, RuntimeOptions* options);
 // The key store of the selection (KeysDir); its directory is created by the
 // first key or erasure written.
 Result<std::unique_ptr<KeyStore>> OpenKeyStore(const LogSelection& selection);

@@ -2,6 +2,7 @@
 #include "processors/aggregates.h"
 
 #include <algorithm>
+#include <type_traits>
 #include <cereal/archives/portable_binary.hpp>
 #include <cereal/types/map.hpp>
 #include <cereal/types/string.hpp>
@@ -108,8 +109,50 @@ std::optional<int64_t> DecodeViewTime(std::string_view bytes) {
   return static_cast<int64_t>(v ^ (uint64_t{1} << 63));
 }
 
-GlobalAggregates::GlobalAggregates(const StateStore* store, size_t cache_max_entries)
-    : store_(store), cache_max_entries_(cache_max_entries) {}
+namespace {
+
+// Heap estimates of the cache (docs/performance.md, "Memory"): an entry's
+// hash node and struct, its key, and for facts the encoded record plus the
+// decoded EmployeeFacts (about three times the encoding).
+constexpr size_t kCacheEntryOverheadBytes = 160;
+constexpr size_t kDecodedFactsPerEncodedByte = 3;
+constexpr size_t kLeadMinutesNodeBytes = 64;
+constexpr size_t kEventRefBytes = 160;  // KpiRow::last_changed_by
+
+size_t EstimateBytes(const std::string& key, const std::string& bytes, const EmployeeFacts&) {
+  return kCacheEntryOverheadBytes + 2 * key.size() + (1 + kDecodedFactsPerEncodedByte) * bytes.size();
+}
+
+size_t EstimateBytes(const std::string& key, const KpiRow& row) {
+  return kCacheEntryOverheadBytes + kEventRefBytes + 2 * key.size() +
+         row.values.capacity() * sizeof(int64_t) + row.lead_minutes.size() * kLeadMinutesNodeBytes;
+}
+
+}  // namespace
+
+GlobalAggregates::GlobalAggregates(const StateStore* store, size_t cache_max_entries,
+                                   size_t cache_max_bytes)
+    : store_(store), cache_max_entries_(cache_max_entries), cache_max_bytes_(cache_max_bytes) {}
+
+template <class Entry>
+void GlobalAggregates::Recharge(const std::string& key, Entry* entry) {
+  size_t bytes = 0;
+  if constexpr (std::is_same_v<Entry, CachedFacts>) {
+    bytes = EstimateBytes(key, entry->bytes, entry->facts);
+  } else {
+    bytes = EstimateBytes(key, entry->row);
+  }
+  cached_bytes_ = cached_bytes_ - entry->charged_bytes + bytes;
+  if (entry->dirty) dirty_bytes_ = dirty_bytes_ - entry->charged_bytes + bytes;
+  entry->charged_bytes = bytes;
+}
+
+template <class Entry>
+void GlobalAggregates::MarkDirty(Entry* entry) {
+  if (entry->dirty) return;
+  entry->dirty = true;
+  dirty_bytes_ += entry->charged_bytes;
+}
 
 Status GlobalAggregates::Load() {
   std::string value;
@@ -142,6 +185,7 @@ Result<GlobalAggregates::CachedFacts*> GlobalAggregates::FindFacts(const std::st
   CachedFacts& cached = facts_[employee_id];
   cached.bytes = std::move(bytes);
   cached.facts = std::move(decoded).value();
+  Recharge(employee_id, &cached);
   *found = true;
   return &cached;
 }
@@ -162,25 +206,25 @@ Result<GlobalAggregates::CachedRow*> GlobalAggregates::Row(const std::string& ke
     it = rows_.emplace(key, std::move(cached)).first;
   }
   if (it->second.row.values.size() < width) it->second.row.values.resize(width, 0);
-  it->second.dirty = true;
+  MarkDirty(&it->second);
   return &it->second;
 }
 
 Status GlobalAggregates::Contribute(const EmployeeFacts& facts, int64_t sign) {
   for (const StateDeltaRow& delta : facts.state_deltas) {
-    JIRITSU_ASSIGN_OR_RETURN(CachedRow * row, Row(StateRowKey(delta.org_unit, delta.month, delta.profile),
-                                                  kStateMeasureCount));
+    const std::string key = StateRowKey(delta.org_unit, delta.month, delta.profile);
+    JIRITSU_ASSIGN_OR_RETURN(CachedRow * row, Row(key, kStateMeasureCount));
     for (int i = 0; i < kStateMeasureCount; ++i) row->row.values[i] += sign * delta.values[i];
     if (sign > 0) {
       row->row.AddContributor(facts.last_event);
     } else {
       row->row.RemoveContributor(facts.last_event);
     }
+    Recharge(key, row);
   }
   for (const PeriodRow& period : facts.period_rows) {
-    JIRITSU_ASSIGN_OR_RETURN(CachedRow * row, Row(PeriodRowKey(period.org_unit, period.period,
-                                                               period.profile),
-                                                  kPeriodCounterCount));
+    const std::string key = PeriodRowKey(period.org_unit, period.period, period.profile);
+    JIRITSU_ASSIGN_OR_RETURN(CachedRow * row, Row(key, kPeriodCounterCount));
     for (int i = 0; i < kPeriodCounterCount; ++i) row->row.values[i] += sign * period.values[i];
     for (const auto& [minutes, count] : period.lead_minutes) {
       int64_t& slot = row->row.lead_minutes[minutes];
@@ -192,6 +236,7 @@ Status GlobalAggregates::Contribute(const EmployeeFacts& facts, int64_t sign) {
     } else {
       row->row.RemoveContributor(facts.last_event);
     }
+    Recharge(key, row);
   }
   return Status::Ok();
 }
@@ -223,21 +268,38 @@ Status GlobalAggregates::ApplyFacts(std::string_view employee_id, std::string_vi
   }
   current->bytes.assign(bytes);
   current->facts = std::move(facts);
-  current->dirty = true;
+  MarkDirty(current);
+  Recharge(id, current);
   return Status::Ok();
 }
 
-void GlobalAggregates::Evict() {
-  // Entries flushed by an earlier Flush are in the store by now (the runtime
-  // writes each batch before the next checkpoint); the ones flushed by the
-  // latest Flush may not be, so they stay.
-  if (facts_.size() + rows_.size() <= cache_max_entries_) return;
-  for (auto it = facts_.begin(); it != facts_.end();) {
-    it = (!it->second.dirty && it->second.generation < generation_) ? facts_.erase(it) : ++it;
+bool GlobalAggregates::OverLimits() const {
+  return facts_.size() + rows_.size() > cache_max_entries_ || cached_bytes_ > cache_max_bytes_;
+}
+
+void GlobalAggregates::Evict(uint64_t evictable_before) {
+  // Facts first: each employee's record is touched about once per
+  // checkpoint, while KPI rows are shared by many employees.
+  for (auto it = facts_.begin(); it != facts_.end() && OverLimits();) {
+    if (!it->second.dirty && it->second.generation < evictable_before) {
+      cached_bytes_ -= it->second.charged_bytes;
+      it = facts_.erase(it);
+    } else {
+      ++it;
+    }
   }
-  for (auto it = rows_.begin(); it != rows_.end();) {
-    it = (!it->second.dirty && it->second.generation < generation_) ? rows_.erase(it) : ++it;
+  for (auto it = rows_.begin(); it != rows_.end() && OverLimits();) {
+    if (!it->second.dirty && it->second.generation < evictable_before) {
+      cached_bytes_ -= it->second.charged_bytes;
+      it = rows_.erase(it);
+    } else {
+      ++it;
+    }
   }
+}
+
+void GlobalAggregates::OnCommitted() {
+  if (OverLimits()) Evict(generation_ + 1);
 }
 
 Status GlobalAggregates::RecomputeStaleAudit() {
@@ -290,7 +352,10 @@ Status GlobalAggregates::RecomputeStaleAudit() {
 
 Status GlobalAggregates::Flush(StateBatch* batch) {
   JIRITSU_RETURN_IF_ERROR(RecomputeStaleAudit());
-  Evict();
+  // Entries flushed by an earlier Flush are in the store by now (the runtime
+  // writes each batch before the next checkpoint); the ones flushed by the
+  // latest Flush may not be (unless OnCommitted said so), so they stay.
+  if (OverLimits()) Evict(generation_);
   ++generation_;
   // Deterministic batch order (not required for correctness, but it keeps
   // batches reproducible for debugging).
@@ -300,6 +365,7 @@ Status GlobalAggregates::Flush(StateBatch* batch) {
   }
   for (auto& [id, cached] : dirty_facts) {
     batch->Put(kFactsFamily, id, cached->bytes);
+    dirty_bytes_ -= cached->charged_bytes;
     cached->dirty = false;
     cached->generation = generation_;
   }
@@ -313,6 +379,7 @@ Status GlobalAggregates::Flush(StateBatch* batch) {
     } else {
       batch->Put(kKpiFamily, key, EncodeKpiRow(cached->row));
     }
+    dirty_bytes_ -= cached->charged_bytes;
     cached->dirty = false;
     cached->generation = generation_;
   }

@@ -25,13 +25,18 @@
 // The org_index rows record the member's facts last_event.
 //
 // Lifecycle: Load() after the store is open; ApplyFacts() between
-// checkpoints; Flush() at each checkpoint. Changes stay in memory until
-// Flush() adds them to the batch.
+// checkpoints; Flush() at each checkpoint; OnCommitted() once that batch is
+// written. Changes stay in memory until Flush() adds them to the batch.
+// Memory: facts and rows are cached; clean ones are dropped (facts first)
+// when the count or the estimated bytes exceed the limits, dirty ones stay
+// until a flush (the runtime checkpoints early on dirty_bytes(), see
+// core/memory_budget.h).
 // Thread-safety: single thread (the runtime's). Failure: store read errors
 // and undecodable facts/rows are returned as Status (kCorruption, kIOError).
 #pragma once
 
 #include <cstdint>
+#include <cstdlib>
 #include <list>
 #include <map>
 #include <optional>
@@ -79,7 +84,8 @@ std::optional<int64_t> DecodeViewTime(std::string_view bytes);
 
 class GlobalAggregates {
  public:
-  GlobalAggregates(const StateStore* store, size_t cache_max_entries);
+  GlobalAggregates(const StateStore* store, size_t cache_max_entries,
+                   size_t cache_max_bytes = SIZE_MAX);
 
   Status Load();
   Status ApplyFacts(std::string_view employee_id, std::string_view bytes);
@@ -88,6 +94,12 @@ class GlobalAggregates {
   Status Flush(StateBatch* batch);
   // How many Flushes had to recompute a stale audit trail (a full facts scan).
   uint64_t stale_recomputations() const { return stale_recomputations_; }
+  // The batch of the latest Flush is written: evict down to the limits.
+  void OnCommitted();
+  // Estimated heap bytes of the cache (cost figures, never view inputs).
+  size_t cached_bytes() const { return cached_bytes_; }
+  size_t cached_entries() const { return facts_.size() + rows_.size(); }
+  size_t dirty_bytes() const { return dirty_bytes_; }
 
  private:
   struct CachedFacts {
@@ -95,21 +107,32 @@ class GlobalAggregates {
     EmployeeFacts facts;
     bool dirty = false;
     uint64_t generation = 0;
+    size_t charged_bytes = 0;  // part of cached_bytes_
   };
   struct CachedRow {
     KpiRow row;
     bool dirty = false;
     uint64_t generation = 0;
+    size_t charged_bytes = 0;
   };
+  template <class Entry>
+  void Recharge(const std::string& key, Entry* entry);
+  template <class Entry>
+  void MarkDirty(Entry* entry);
   Result<CachedFacts*> FindFacts(const std::string& employee_id, bool* found);
   Result<CachedRow*> Row(const std::string& key, size_t width);
   Status Contribute(const EmployeeFacts& facts, int64_t sign);
   // Recomputes last_changed_by of the stale cached rows from all facts.
   Status RecomputeStaleAudit();
-  void Evict();
+  // Drops clean entries flushed before `evictable_before` while over a limit.
+  void Evict(uint64_t evictable_before);
+  bool OverLimits() const;
 
   const StateStore* store_;
   size_t cache_max_entries_;
+  size_t cache_max_bytes_;
+  size_t cached_bytes_ = 0;
+  size_t dirty_bytes_ = 0;
   uint64_t generation_ = 1;
   std::unordered_map<std::string, CachedFacts> facts_;
   std::unordered_map<std::string, CachedRow> rows_;

@@ -19,11 +19,14 @@
 // O(journal) per affected employee, rare (reference data is drained first in
 // batch runs, and revisions normally carry a current time).
 //
-// Memory: employee states are cached (bounded by
-// ProjectorOptions::cache_max_employees, least recently used clean entries
-// evicted); journals stay on disk except the events received since the last
-// checkpoint. An index of every known employee (id -> last event time,
-// partition) is kept to find re-fold candidates.
+// Memory: employee states are cached (bounded by the estimated bytes
+// ProjectorOptions::cache_max_bytes and the count cache_max_employees; least
+// recently used clean entries are evicted, dirty ones and those of a batch
+// not yet committed stay); journals stay on disk except the events received
+// since the last checkpoint. Memory() reports the estimates, so the runtime
+// can checkpoint when the uncommitted part grows (core/memory_budget.h). An
+// index of every known employee (id -> last event time, partition) is kept
+// to find re-fold candidates.
 //
 // Lifecycle and thread-safety: see core/projector.h (one runtime thread).
 // Failure: store read errors and undecodable stored values are returned as

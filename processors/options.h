@@ -2,14 +2,15 @@
 //
 // Every option that changes a view (offset, windows, thresholds) must be the
 // same for every instance and every replay of one store; they are parameters
-// of the view definitions in docs/views.md, not tuning. cache_max_employees
-// only bounds memory.
+// of the view definitions in docs/views.md, not tuning. The cache_* options
+// only bound memory.
 #pragma once
 
 #include <cstddef>
 #include <cstdint>
 
 #include "core/key_store.h"
+#include "core/memory_budget.h"
 #include "schemas/event.h"
 
 namespace jiritsu::processors {
@@ -25,11 +26,17 @@ struct ProjectorOptions {
   int32_t line_declaration_days = 365;
   // 1on1 rhythm: monthly, i.e. 3 in a 90-day window.
   int32_t expected_one_on_ones_90d = 3;
-  // Employees whose state is kept in memory between checkpoints (clean ones
-  // are evicted least-recently-used first; dirty ones stay until Checkpoint).
+  // Employee states kept in memory between checkpoints: least recently used
+  // clean ones are evicted as soon as either limit is exceeded (dirty ones
+  // stay until a checkpoint commits them). The bytes are an estimate of the
+  // heap a state holds (it grows with the employee's history); the count is
+  // a second, coarser cap. Defaults: core/memory_budget.h.
   size_t cache_max_employees = 50000;
-  // Aggregate rows and facts kept in memory between checkpoints.
+  size_t cache_max_bytes = MemoryBudget{}.employee_cache_bytes();
+  // Facts records and KPI rows kept in memory between checkpoints (clean
+  // ones are dropped, facts first, above either limit).
   size_t cache_max_rows = 200000;
+  size_t aggregates_cache_max_bytes = MemoryBudget{}.aggregates_cache_bytes();
   // Not a view parameter: the employee keys. The projector deletes an
   // employee's key when it projects employee.erasure.requested; QueryService
   // reveals personal fields with it (nullptr: they read as unavailable).

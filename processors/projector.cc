@@ -1,5 +1,6 @@
 // JiritsuProjector: see jiritsu_projector.h.
 #include <algorithm>
+#include <limits>
 #include <cereal/archives/portable_binary.hpp>
 #include <cereal/types/string.hpp>
 #include <list>
@@ -39,6 +40,20 @@ struct IndexEntry {
   int32_t partition = -1;
 };
 
+// Heap estimates of the byte-bounded employee cache (docs/performance.md,
+// "Memory", says how they were calibrated). Cost figures only: what is cached
+// never changes a view.
+constexpr size_t kEntryOverheadBytes = 320;       // hash node, LRU node, CacheEntry
+constexpr size_t kStateBytesPerEncodedByte = 3;   // decoded EmployeeState / its encoding
+constexpr size_t kKeySetNodeBytes = 64;           // std::set node + string header
+
+// A pending event (map node, Event, position) plus what applying it adds to
+// the state until the next checkpoint re-measures the state.
+size_t PendingEventBytes(const Event& event, const std::string& sort_key) {
+  const size_t strings = event.id.size() + event.source.size() + event.subject.size();
+  return 2 * (sizeof(Event) + 96 + sort_key.size() + strings + 128);
+}
+
 struct CacheEntry {
   EmployeeState state;
   std::map<std::string, PendingEvent> pending;  // sort key -> not yet written
@@ -49,6 +64,9 @@ struct CacheEntry {
   int32_t partition = -1;
   uint64_t flushed_generation = 0;
   std::list<std::string>::iterator lru;
+  size_t encoded_state_bytes = 0;  // size of the state when last read or written
+  size_t pending_event_bytes = 0;  // PendingEventBytes of the events since
+  size_t charged_bytes = 0;        // this entry's part of cached_bytes_
 };
 
 // Events the journal already holds under another sort key or position are
@@ -79,7 +97,8 @@ class JiritsuProjector final : public Projector {
   Status Open(StateStore* store) override {
     store_ = store;
     JIRITSU_RETURN_IF_ERROR(reference_.Load(*store));
-    aggregates_ = std::make_unique<GlobalAggregates>(store, options_.cache_max_rows);
+    aggregates_ = std::make_unique<GlobalAggregates>(store, options_.cache_max_rows,
+                                                     options_.aggregates_cache_max_bytes);
     JIRITSU_RETURN_IF_ERROR(aggregates_->Load());
     auto it = store->NewIterator(kEmployeeFamily);
     const std::string prefix = EmployeeHeaderKey("");
@@ -120,7 +139,10 @@ class JiritsuProjector final : public Projector {
       bool handled = false;
       JIRITSU_RETURN_IF_ERROR(ResolveDuplicate(event.subject, entry, sort_key, event, position,
                                                &handled));
-      if (handled) return Status::Ok();
+      if (handled) {
+        Recharge(event.subject, entry);
+        return Status::Ok();
+      }
       // A 64-bit hash collision with a different event: a new event after all.
     }
     // A void changes the meaning of an earlier event: fold the journal again.
@@ -132,8 +154,10 @@ class JiritsuProjector final : public Projector {
       entry->needs_refold = true;
       hashes.insert(std::lower_bound(hashes.begin(), hashes.end(), hash), hash);
     }
+    entry->pending_event_bytes += PendingEventBytes(event, sort_key);
     entry->pending.emplace(std::move(sort_key), PendingEvent{event, position});
     MarkDirty(event.subject, entry);
+    Recharge(event.subject, entry);
     IndexEntry& index = index_[event.subject];
     index.last_time_us = std::max(index.last_time_us, event.time_us);
     index.partition = position.partition;
@@ -177,12 +201,34 @@ class JiritsuProjector final : public Projector {
     return aggregates_->Flush(batch);
   }
 
+  void OnCheckpointCommitted() override {
+    committed_generation_ = generation_;
+    // Everything flushed so far is in the store: get back under the limits.
+    EvictIfNeeded(std::numeric_limits<size_t>::max(), /*room_for_one=*/false);
+    if (aggregates_) aggregates_->OnCommitted();
+  }
+
+  ProjectorMemory Memory() const override {
+    ProjectorMemory memory;
+    memory.cached_bytes = cached_bytes_;
+    memory.cached_entries = cache_.size();
+    memory.uncommitted_bytes = uncommitted_bytes_;
+    if (aggregates_) {
+      memory.cached_bytes += aggregates_->cached_bytes();
+      memory.cached_entries += aggregates_->cached_entries();
+      memory.uncommitted_bytes += aggregates_->dirty_bytes();
+    }
+    return memory;
+  }
+
   void OnPartitionsRevoked(const std::vector<int32_t>& partitions) override {
     const std::unordered_set<int32_t> revoked(partitions.begin(), partitions.end());
     for (auto it = cache_.begin(); it != cache_.end();) {
       if (revoked.count(it->second.partition)) {
         lru_.erase(it->second.lru);
         dirty_.erase(it->first);
+        cached_bytes_ -= it->second.charged_bytes;
+        if (it->second.dirty) uncommitted_bytes_ -= it->second.charged_bytes;
         it = cache_.erase(it);
       } else {
         ++it;
@@ -195,6 +241,8 @@ class JiritsuProjector final : public Projector {
     lru_.clear();
     dirty_.clear();
     refold_queue_.clear();
+    cached_bytes_ = 0;
+    uncommitted_bytes_ = 0;
     aggregates_.reset();
     store_ = nullptr;
   }
@@ -203,7 +251,26 @@ class JiritsuProjector final : public Projector {
   void MarkDirty(const std::string& employee, CacheEntry* entry) {
     if (entry->dirty) return;
     entry->dirty = true;
+    uncommitted_bytes_ += entry->charged_bytes;
     dirty_.insert(employee);
+  }
+
+  void MarkClean(CacheEntry* entry) {
+    if (!entry->dirty) return;
+    entry->dirty = false;
+    uncommitted_bytes_ -= entry->charged_bytes;
+  }
+
+  // Re-estimates the entry's bytes after it changed.
+  void Recharge(const std::string& employee, CacheEntry* entry) {
+    const size_t key_sets = entry->deleted.size() + entry->committed_rejections.size();
+    const size_t bytes = kEntryOverheadBytes + 2 * employee.size() +
+                         kStateBytesPerEncodedByte * entry->encoded_state_bytes +
+                         entry->pending_event_bytes +
+                         key_sets * (kKeySetNodeBytes + employee.size() + 48);
+    cached_bytes_ = cached_bytes_ - entry->charged_bytes + bytes;
+    if (entry->dirty) uncommitted_bytes_ = uncommitted_bytes_ - entry->charged_bytes + bytes;
+    entry->charged_bytes = bytes;
   }
 
   // The cached entry of `employee`, loading the committed state on a miss.
@@ -213,7 +280,7 @@ class JiritsuProjector final : public Projector {
       lru_.splice(lru_.begin(), lru_, it->second.lru);
       return &it->second;
     }
-    EvictIfNeeded();
+    EvictIfNeeded(64, /*room_for_one=*/true);
     CacheEntry entry;
     std::string bytes;
     Status s = store_->Get(kEmployeeFamily, EmployeeStateKey(employee), &bytes);
@@ -238,9 +305,11 @@ class JiritsuProjector final : public Projector {
     }
     auto index = index_.find(employee);
     if (index != index_.end()) entry.partition = index->second.partition;
+    entry.encoded_state_bytes = bytes.size();
     lru_.push_front(employee);
     entry.lru = lru_.begin();
     auto [inserted, ok] = cache_.emplace(employee, std::move(entry));
+    Recharge(employee, &inserted->second);
     if (inserted->second.needs_refold) MarkDirty(employee, &inserted->second);
     return &inserted->second;
   }
@@ -254,15 +323,27 @@ class JiritsuProjector final : public Projector {
     return it->status();
   }
 
-  void EvictIfNeeded() {
-    // Bounded walk from the least recently used end: dirty entries and those
-    // flushed into the batch of the running checkpoint stay.
-    int budget = 64;
+  bool OverLimits(bool room_for_one) const {
+    return cache_.size() + (room_for_one ? 1 : 0) > options_.cache_max_employees ||
+           cached_bytes_ > options_.cache_max_bytes;
+  }
+
+  // Walks at most `max_steps` entries from the least recently used end while
+  // over a limit. Dirty entries stay, and so do those flushed into a batch
+  // not known to be written yet (a reload would read the older state): the
+  // runtime writes each checkpoint's batch before the next checkpoint, and
+  // says so earlier through OnCheckpointCommitted().
+  void EvictIfNeeded(size_t max_steps, bool room_for_one) {
     auto it = lru_.end();
-    while (cache_.size() >= options_.cache_max_employees && it != lru_.begin() && budget-- > 0) {
+    while (OverLimits(room_for_one) && it != lru_.begin() && max_steps-- > 0) {
       --it;
       auto entry = cache_.find(*it);
-      if (entry->second.dirty || entry->second.flushed_generation >= generation_) continue;
+      const CacheEntry& candidate = entry->second;
+      if (candidate.dirty || (candidate.flushed_generation >= generation_ &&
+                              candidate.flushed_generation > committed_generation_)) {
+        continue;
+      }
+      cached_bytes_ -= candidate.charged_bytes;
       cache_.erase(entry);
       it = lru_.erase(it);
     }
@@ -366,8 +447,11 @@ class JiritsuProjector final : public Projector {
     index_[employee] = {state.last_time_us, entry->partition};
     entry->pending.clear();
     entry->deleted.clear();
-    entry->dirty = false;
+    MarkClean(entry);
     entry->flushed_generation = generation_;
+    entry->encoded_state_bytes = state_bytes.size();
+    entry->pending_event_bytes = 0;
+    Recharge(employee, entry);
     return Status::Ok();
   }
 
@@ -381,6 +465,9 @@ class JiritsuProjector final : public Projector {
   std::set<std::string> refold_queue_;
   std::unordered_map<std::string, IndexEntry> index_;
   uint64_t generation_ = 0;
+  uint64_t committed_generation_ = 0;  // generation of the last written batch
+  size_t cached_bytes_ = 0;            // sum of charged_bytes
+  size_t uncommitted_bytes_ = 0;       // sum of charged_bytes of dirty entries
 };
 
 }  // namespace

@@ -81,6 +81,8 @@ struct ServeConfig {
   std::string group = "jiritsu-projections";
   int64_t checkpoint_events = 50000;
   int64_t checkpoint_ms = 1000;
+  // The projection runner's memory budget (jiritsu run --memory-budget-mb).
+  int64_t memory_budget_mb = 1024;
 
   // [ingest]
   int64_t max_batch_events = 1000;

@@ -4,7 +4,9 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <chrono>
 #include <cstdlib>
+#include <thread>
 #include <filesystem>
 #include <string>
 #include <vector>
@@ -322,6 +324,45 @@ TEST_F(StateStoreTest, WalDisabledWritesAreDurableAfterSyncAndFlush) {
   }
   auto store = OpenOrDie();
   EXPECT_EQ(GetOrEmpty(*store, kMetaFamily, "k99"), "99");
+}
+
+// With a memory budget every column family's memtables share one limit
+// (half the budget, charged to the block cache); without it each family
+// keeps up to 64 MiB before flushing.
+TEST_F(StateStoreTest, MemoryBudgetBoundsTheMemtablesOfAllFamilies) {
+  auto write_everywhere = [](StateStore* store) {
+    const std::string value(1000, 'v');
+    for (int round = 0; round < 8; ++round) {
+      StateBatch batch;
+      for (int i = 0; i < 2000; ++i) {
+        const std::string key = "k" + std::to_string(round) + "-" + std::to_string(i);
+        batch.Put(i % 2 == 0 ? "a" : "b", key, value);
+        batch.Put(i % 2 == 0 ? "c" : "d", key, value);
+      }
+      ASSERT_TRUE(store->Write(&batch).ok());
+    }
+  };
+  StateStoreOptions options;
+  options.column_families = {"a", "b", "c", "d"};
+  {
+    auto unbounded = OpenOrDie(options);  // ~32 MB written, nothing flushed
+    write_everywhere(unbounded.get());
+    EXPECT_GT(unbounded->MemoryUsage().memtables, uint64_t{24} << 20);
+  }
+  fs::remove_all(dir_);
+  options.memory_budget_bytes = 8 << 20;
+  auto bounded = OpenOrDie(options);
+  write_everywhere(bounded.get());
+  // Flushes run in the background: wait for them (not a timing assertion).
+  StoreMemoryUsage usage = bounded->MemoryUsage();
+  for (int i = 0; i < 200 && usage.memtables > options.memory_budget_bytes; ++i) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+    usage = bounded->MemoryUsage();
+  }
+  EXPECT_LE(usage.memtables, options.memory_budget_bytes);
+  // The memtables are charged to the block cache, which holds the budget.
+  EXPECT_LE(usage.block_cache, options.memory_budget_bytes + (1 << 20));
+  EXPECT_EQ(GetOrEmpty(*bounded, "c", "k7-1998"), std::string(1000, 'v'));
 }
 
 TEST_F(StateStoreTest, SyncWritesSucceed) {

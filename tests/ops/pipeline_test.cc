@@ -49,8 +49,8 @@ class PipelineTest : public ::testing::Test {
   }
 
   // Ingests the generated file into a fresh embedded store; returns its dir.
-  std::string IngestEmbedded() {
-    const std::string store = dir_.path() + "/store";
+  std::string IngestEmbedded(const std::string& name = "store") {
+    const std::string store = dir_.path() + "/" + name;
     CommandResult ingest = RunJiritsu({"ingest", "--store", store, "--keys", dir_.path() + "/keys",
                                     "--rejects", dir_.path() + "/rejects.jsonl", events_path_});
     // The generator plants invalid lines: ingest reports them with exit 1.
@@ -98,6 +98,30 @@ TEST_F(PipelineTest, CrossTopicInterleavingDoesNotChangeTheViews) {
     RunUntilCaughtUp(location, {"--interleave-seed", std::to_string(seed * 7919)});
     EXPECT_EQ(Digest(location), expected) << "interleave seed " << seed * 7919;
   }
+}
+
+// A checkpoint is a cost knob and a cache a copy: a budget small enough to
+// force evictions and byte-triggered checkpoints gives the views of one large
+// enough to hold everything with no checkpoint until the end. Separate logs,
+// so neither run reads the other's published facts.
+TEST_F(PipelineTest, MemoryBudgetDoesNotChangeTheViews) {
+  const std::string tiny_store = IngestEmbedded("tiny");
+  const std::string large_store = IngestEmbedded("large");
+  CommandResult tiny = RunJiritsu({"run", "--until-caught-up", "--store", tiny_store,
+                                   "--memory-budget-mb", "4"});
+  ASSERT_EQ(tiny.exit_code, 0) << tiny.stderr_text;
+  CommandResult large = RunJiritsu({"run", "--until-caught-up", "--store", large_store,
+                                    "--memory-budget-mb", "4096", "--checkpoint-events",
+                                    "100000000", "--catch-up-checkpoint-events", "100000000",
+                                    "--checkpoint-ms", "100000000"});
+  ASSERT_EQ(large.exit_code, 0) << large.stderr_text;
+  EXPECT_EQ(JsonField(tiny.stdout_text, "events_applied"),
+            JsonField(large.stdout_text, "events_applied"));
+  // The tiny budget did force checkpoints; the large one needed none.
+  EXPECT_GT(std::stoi(JsonField(tiny.stdout_text, "memory_checkpoints")), 3) << tiny.stdout_text;
+  EXPECT_EQ(JsonField(large.stdout_text, "memory_checkpoints"), "0") << large.stdout_text;
+  EXPECT_LE(std::stoi(JsonField(large.stdout_text, "checkpoints")), 3) << large.stdout_text;
+  EXPECT_EQ(Digest({"--store", tiny_store}), Digest({"--store", large_store}));
 }
 
 TEST_F(PipelineTest, RunIsIdempotentAfterCatchingUp) {

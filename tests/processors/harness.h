@@ -268,6 +268,7 @@ class Harness {
     EXPECT_TRUE(s.ok()) << s.ToString();
     s = store_->Write(&batch);
     EXPECT_TRUE(s.ok()) << s.ToString();
+    projector_->OnCheckpointCommitted();
     return facts;
   }
 
@@ -285,6 +286,7 @@ class Harness {
     EXPECT_TRUE(none.empty());
     s = store_->Write(&batch);
     ASSERT_TRUE(s.ok()) << s.ToString();
+    projector_->OnCheckpointCommitted();
   }
 
   // What the runtime does at a checkpoint on a single instance.

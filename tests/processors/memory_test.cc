@@ -1,0 +1,120 @@
+// The byte-bounded caches (ProjectorOptions::cache_max_bytes,
+// aggregates_cache_max_bytes; core/memory_budget.h): they evict above their
+// budget, report uncommitted bytes until a checkpoint, and never change a
+// view.
+#include <gtest/gtest.h>
+
+#include "processors/time_util.h"
+#include "tests/processors/harness.h"
+
+namespace jiritsu::processors::testing {
+namespace {
+
+std::string Time(int64_t t) { return FormatTime(t, 540); }
+
+// `employees` employees with `events_each` learning and interview events
+// each, grouped by employee (the order a partition-by-employee log gives).
+std::vector<Fed> Workload(int employees, int events_each) {
+  EventFactory f;
+  std::vector<Fed> events = StandardReference(f);
+  const int64_t start = At("2025-04-01T09:00:00+09:00");
+  const char* orgs[] = {"dev", "dev-a", "sales"};
+  const char* courses[] = {"c-mind", "c-sec", "c-pro", "c-ai"};
+  for (int i = 0; i < employees; ++i) {
+    const std::string e = "mem" + std::to_string(i);
+    int64_t t = start + (i % 30) * kMicrosPerDay;
+    events.push_back(f.Hire(Time(t), e, orgs[i % 3], "m1"));
+    for (int n = 0; n < events_each; ++n) {
+      t += kMicrosPerDay + n * 60 * kMicrosPerSecond;
+      const std::string course = courses[(i + n) % 4];
+      switch (n % 4) {
+        case 0: events.push_back(f.Enroll(Time(t), e, course)); break;
+        case 1: events.push_back(f.Progress(Time(t), e, course, 1.5)); break;
+        case 2: events.push_back(f.Complete(Time(t), e, course, 2.0)); break;
+        case 3: events.push_back(f.Interview(Time(t), e, InterviewKind::kOneOnOne)); break;
+      }
+    }
+  }
+  return events;
+}
+
+// Feeds `events`, committing every `commit_every` events; checks the cache
+// against the limits after each commit.
+std::string FeedAndCheck(Harness* h, const std::vector<Fed>& events, size_t commit_every,
+                         const ProjectorOptions& options, uint64_t* max_entries) {
+  *max_entries = 0;
+  for (size_t i = 0; i < events.size(); ++i) {
+    h->Apply(events[i]);
+    if ((i + 1) % commit_every != 0) continue;
+    h->Commit();
+    const ProjectorMemory memory = h->projector()->Memory();
+    // Everything is committed: nothing is pinned, so both caches are within
+    // their byte limits.
+    EXPECT_EQ(memory.uncommitted_bytes, 0u) << "after event " << i;
+    EXPECT_LE(memory.cached_bytes, options.cache_max_bytes + options.aggregates_cache_max_bytes)
+        << "after event " << i;
+    *max_entries = std::max(*max_entries, memory.cached_entries);
+  }
+  h->Commit();
+  return h->Digest();
+}
+
+TEST(MemoryTest, CachesStayWithinTheirByteBudgetAndViewsDoNotChange) {
+  const std::vector<Fed> events = Workload(/*employees=*/150, /*events_each=*/40);
+
+  ProjectorOptions large;  // defaults: hundreds of MiB, everything stays cached
+  Harness reference(large);
+  uint64_t large_entries = 0;
+  const std::string expected = FeedAndCheck(&reference, events, 500, large, &large_entries);
+
+  ProjectorOptions tiny;
+  tiny.cache_max_bytes = 64 << 10;
+  tiny.aggregates_cache_max_bytes = 16 << 10;
+  Harness bounded(tiny);
+  uint64_t tiny_entries = 0;
+  EXPECT_EQ(FeedAndCheck(&bounded, events, 500, tiny, &tiny_entries), expected);
+
+  // The limit is what evicted: the default budget kept every employee and
+  // row; the tiny one far fewer.
+  EXPECT_GE(large_entries, 150u);
+  EXPECT_LT(tiny_entries * 3, large_entries);
+  EXPECT_GT(bounded.projector()->Memory().cached_bytes, 0u);
+}
+
+TEST(MemoryTest, UncommittedBytesGrowWithPendingEventsAndCheckpointReleasesThem) {
+  const std::vector<Fed> events = Workload(/*employees=*/20, /*events_each=*/30);
+  ProjectorOptions options;
+  options.cache_max_bytes = 1;  // evict everything evictable
+  options.aggregates_cache_max_bytes = 1;
+  Harness h(options);
+  uint64_t previous = 0;
+  for (const Fed& fed : events) {
+    h.Apply(fed);
+    const ProjectorMemory memory = h.projector()->Memory();
+    // Dirty entries are never evicted: they are all still cached.
+    EXPECT_GE(memory.uncommitted_bytes, previous);
+    EXPECT_GE(memory.cached_bytes, memory.uncommitted_bytes);
+    previous = memory.uncommitted_bytes;
+  }
+  EXPECT_GT(previous, 20u * 30u * 100u);  // estimates grow with every event
+  h.Commit();
+  const ProjectorMemory after = h.projector()->Memory();
+  EXPECT_EQ(after.uncommitted_bytes, 0u);
+  EXPECT_EQ(after.cached_entries, 0u);  // limits of 1 byte: all evicted once committed
+  EXPECT_EQ(after.cached_bytes, 0u);
+
+  // Reloading every employee from the store gives the same views as a
+  // projector that kept them.
+  Harness kept;
+  kept.Apply(events);
+  kept.Commit();
+  // A second batch touching every (evicted) employee again.
+  for (const Fed& fed : Workload(20, 32)) h.Apply(fed);
+  for (const Fed& fed : Workload(20, 32)) kept.Apply(fed);
+  h.Commit();
+  kept.Commit();
+  EXPECT_EQ(h.Digest(), kept.Digest());
+}
+
+}  // namespace
+}  // namespace jiritsu::processors::testing

@@ -12,9 +12,12 @@
 //   org_index  <org unit>\0<employee> (global, latest org unit)
 //
 // Determinism (docs/architecture.md): per employee, accepted events are kept
-// in EventOrderLess order; an event sorting after the last folded one is
-// applied incrementally, an earlier one makes the employee re-fold from its
-// journal at the next Checkpoint(). A programme version whose time is at or
+// in EventOrderLess order. Events received since the last checkpoint are
+// folded at the next Checkpoint(), in that order, on top of the state when
+// they all sort after the last folded event (one pass over the employee's
+// state per checkpoint, whatever the arrival order within it); an earlier
+// one (a late arrival) or a void makes the employee re-fold from its journal
+// instead. A programme version whose time is at or
 // before an employee's last event re-folds that employee too: cost
 // O(journal) per affected employee, rare (reference data is drained first in
 // batch runs, and revisions normally carry a current time).

@@ -223,6 +223,12 @@ class EmbeddedConsumer final : public LogConsumer {
   Status Poll(std::chrono::milliseconds timeout, size_t max_records,
               std::vector<LogRecord>* out) override;
   std::vector<TopicPartition> Assignment() const override;
+  Status Pause(const std::vector<TopicPartition>& partitions) override {
+    return SetPaused(partitions, true);
+  }
+  Status Resume(const std::vector<TopicPartition>& partitions) override {
+    return SetPaused(partitions, false);
+  }
 
  private:
   // One assigned partition with its own iterator, so each partition is read
@@ -234,7 +240,10 @@ class EmbeddedConsumer final : public LogConsumer {
     rocksdb::Slice upper_bound_slice;
     std::unique_ptr<rocksdb::Iterator> it;
     bool positioned = false;  // `it` is at `position`
+    bool paused = false;      // Pause(): skipped by Poll
   };
+
+  Status SetPaused(const std::vector<TopicPartition>& partitions, bool paused);
 
   Status SetAssignment(const std::map<TopicPartition, int64_t>& start_offsets);
   Status CompleteSubscription();
@@ -826,8 +835,25 @@ std::vector<TopicPartition> EmbeddedConsumer::Assignment() const {
   return result;
 }
 
+Status EmbeddedConsumer::SetPaused(const std::vector<TopicPartition>& partitions, bool paused) {
+  for (const auto& tp : partitions) {
+    bool found = false;
+    for (auto& reader : readers_) {
+      if (reader->state->tp != tp) continue;
+      reader->paused = paused;
+      found = true;
+    }
+    if (!found) {
+      return FailedPrecondition("embedded log " + log_->dir() + ": " + ToString(tp) +
+                                " is not assigned");
+    }
+  }
+  return Status::Ok();
+}
+
 bool EmbeddedConsumer::AnyAvailable() const {
   for (const auto& reader : readers_) {
+    if (reader->paused) continue;
     if (reader->position < reader->state->written_end.load(std::memory_order_acquire)) return true;
   }
   return false;
@@ -855,10 +881,12 @@ Status EmbeddedConsumer::Poll(std::chrono::milliseconds timeout, size_t max_reco
 
 Result<size_t> EmbeddedConsumer::ReadAvailable(size_t max_records, std::vector<LogRecord>* out) {
   const size_t n = readers_.size();
-  if (n == 0) return size_t{0};
+  size_t active = 0;
+  for (const auto& reader : readers_) active += reader->paused ? 0 : 1;
+  if (active == 0) return size_t{0};
   // Each partition gets a share per pass; passes repeat while any partition
   // still has data, so one busy partition can fill the whole Poll.
-  const size_t share = std::max<size_t>(1, max_records / n);
+  const size_t share = std::max<size_t>(1, max_records / active);
   const size_t start = next_reader_ % n;
   next_reader_ = (start + 1) % n;
   size_t total = 0;
@@ -866,8 +894,10 @@ Result<size_t> EmbeddedConsumer::ReadAvailable(size_t max_records, std::vector<L
   while (total < max_records && progress) {
     progress = false;
     for (size_t i = 0; i < n && total < max_records; ++i) {
+      Reader& reader = *readers_[(start + i) % n];
+      if (reader.paused) continue;
       JIRITSU_ASSIGN_OR_RETURN(
-          size_t got, ReadPartition(*readers_[(start + i) % n], std::min(share, max_records - total), out));
+          size_t got, ReadPartition(reader, std::min(share, max_records - total), out));
       total += got;
       progress = progress || got > 0;
     }

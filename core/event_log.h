@@ -110,6 +110,17 @@ class LogConsumer {
                       std::vector<LogRecord>* out) = 0;
   // Currently assigned partitions.
   virtual std::vector<TopicPartition> Assignment() const = 0;
+  // Flow control: Poll stops fetching from paused partitions until they are
+  // resumed, without moving their positions. A hint: records already
+  // fetched may still be returned. The default ignores it.
+  virtual Status Pause(const std::vector<TopicPartition>& partitions) {
+    (void)partitions;
+    return Status::Ok();
+  }
+  virtual Status Resume(const std::vector<TopicPartition>& partitions) {
+    (void)partitions;
+    return Status::Ok();
+  }
 };
 
 class EventLog {

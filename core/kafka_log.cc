@@ -344,8 +344,16 @@ class KafkaConsumer final : public LogConsumer {
   Status Subscribe(const std::vector<std::string>& topics, RebalanceListener* listener) override;
   Status Assign(const std::map<TopicPartition, int64_t>& start_offsets) override;
   Status Seek(const TopicPartition& tp, int64_t offset) override;
+  Status SetPaused(const std::vector<TopicPartition>& partitions, bool paused);
   Status Poll(std::chrono::milliseconds timeout, size_t max_records,
               std::vector<LogRecord>* out) override;
+
+  Status Pause(const std::vector<TopicPartition>& partitions) override {
+    return SetPaused(partitions, true);
+  }
+  Status Resume(const std::vector<TopicPartition>& partitions) override {
+    return SetPaused(partitions, false);
+  }
 
   std::vector<TopicPartition> Assignment() const override {
     rd_kafka_topic_partition_list_t* raw = nullptr;
@@ -767,6 +775,27 @@ Status KafkaConsumer::Assign(const std::map<TopicPartition, int64_t>& start_offs
   JIRITSU_RETURN_IF_ERROR(
       TranslateError(rd_kafka_assign(handle_.get(), list.get()), "kafka assign"));
   assigned_manually_ = true;
+  return Status::Ok();
+}
+
+Status KafkaConsumer::SetPaused(const std::vector<TopicPartition>& partitions, bool paused) {
+  if (partitions.empty()) return Status::Ok();
+  // librdkafka drops what it prefetched for a paused partition and fetches
+  // again from the consumer's position on resume: nothing is lost or doubled.
+  PartitionList list(rd_kafka_topic_partition_list_new(static_cast<int>(partitions.size())));
+  for (const auto& tp : partitions) {
+    rd_kafka_topic_partition_list_add(list.get(), tp.topic.c_str(), tp.partition);
+  }
+  const char* what = paused ? "kafka pause" : "kafka resume";
+  JIRITSU_RETURN_IF_ERROR(TranslateError(
+      paused ? rd_kafka_pause_partitions(handle_.get(), list.get())
+             : rd_kafka_resume_partitions(handle_.get(), list.get()),
+      what));
+  for (int i = 0; i < list->cnt; ++i) {
+    JIRITSU_RETURN_IF_ERROR(TranslateError(list->elems[i].err, std::string(what) + " " +
+                                                                   list->elems[i].topic + "[" +
+                                                                   std::to_string(list->elems[i].partition) + "]"));
+  }
   return Status::Ok();
 }
 

@@ -6,6 +6,7 @@
 #include <chrono>
 #include <cmath>
 #include <cstdio>
+#include <optional>
 #include <set>
 
 #include <simdjson.h>
@@ -187,11 +188,13 @@ Result<std::unique_ptr<ProjectionRuntime>> ProjectionRuntime::Create(
         runtime->task_consumer_->Subscribe(EmployeeSourceTopics(), runtime->listener_.get()));
   } else {
     JIRITSU_RETURN_IF_ERROR(runtime->AssignAllTaskPartitions());
+    JIRITSU_RETURN_IF_ERROR(runtime->StartOrderedReader());
   }
   return runtime;
 }
 
 ProjectionRuntime::~ProjectionRuntime() {
+  ordered_reader_.reset();  // its thread polls task_consumer_
   // Consumers first: closing a group member may call back into OnRevoked.
   task_consumer_.reset();
   global_consumer_.reset();
@@ -291,6 +294,23 @@ Status ProjectionRuntime::AssignAllTaskPartitions() {
   }
   listener_->assigned_once = true;
   return task_consumer_->Assign(starts);
+}
+
+Status ProjectionRuntime::StartOrderedReader() {
+  const bool merge = options_.rebuild_merge_by_event_time;
+  if (!options_.rebuild_mode || options_.interleave_seed != 0 ||
+      (!merge && !options_.rebuild_decode_thread)) {
+    return Status::Ok();
+  }
+  OrderedReaderOptions reader_options;
+  for (const auto& [tp, end] : ends_) {
+    reader_options.ranges[tp] = OrderedReaderOptions::Range{positions_[tp], end};
+  }
+  reader_options.batch = options_.poll_batch;
+  reader_options.merge = merge;
+  reader_options.background = options_.rebuild_decode_thread;
+  ordered_reader_ = OrderedReader::Start(task_consumer_.get(), std::move(reader_options));
+  return Status::Ok();
 }
 
 Status ProjectionRuntime::OnAssigned(const std::vector<TopicPartition>& partitions) {
@@ -451,12 +471,20 @@ int64_t& ProjectionRuntime::PositionOf(const LogRecord& record) {
   return it->second;
 }
 
-Status ProjectionRuntime::ApplyTaskRecord(const LogRecord& record) {
+Status ProjectionRuntime::ApplyTaskRecord(const LogRecord& record, const DecodedRecord* decoded) {
   if (PastStopOffset(record)) return Status::Ok();
   PositionOf(record) = record.offset + 1;
   unflushed_bytes_read_ += record.value.size();
-  Result<Event> event = DecodeJsonEvent(record.value);
-  if (!event.ok()) return DeadLetter(record, event.status().message());
+  std::optional<Result<Event>> decoded_here;
+  const Event* event = nullptr;
+  if (decoded != nullptr) {
+    if (!decoded->decode_status.ok()) return DeadLetter(record, decoded->decode_status.message());
+    event = &decoded->event;
+  } else {
+    decoded_here.emplace(DecodeJsonEvent(record.value));
+    if (!decoded_here->ok()) return DeadLetter(record, decoded_here->status().message());
+    event = &**decoded_here;
+  }
   const std::string_view expected_topic = TopicNameForFamily(FamilyOf(event->type));
   if (expected_topic != record.topic) {
     return DeadLetter(record, "type: " + std::string(EventTypeName(event->type)) +
@@ -662,6 +690,7 @@ Status ProjectionRuntime::Run() {
   // programme and org unit before the events that name them.
   JIRITSU_RETURN_IF_ERROR(DrainGlobalInputs(/*block_until_end=*/true));
   std::vector<LogRecord> records;
+  std::vector<DecodedRecord> decoded;
   while (!stop_requested_.load()) {
     JIRITSU_RETURN_IF_ERROR(DrainGlobalInputs(/*block_until_end=*/false));
     records.clear();
@@ -670,22 +699,36 @@ Status ProjectionRuntime::Run() {
       if (interleave_state_ == 0) interleave_state_ = options_.interleave_seed;
       batch = 1 + (interleave_state_ * 2654435761ULL >> 7) % std::max<size_t>(1, batch);
     }
-    JIRITSU_RETURN_IF_ERROR(
-        task_consumer_->Poll(std::chrono::milliseconds(100), batch, &records));
-    JIRITSU_RETURN_IF_ERROR(rebalance_status_);
-    if (options_.interleave_seed != 0) Interleave(&records);
-    for (const auto& record : records) {
-      Status applied = ApplyTaskRecord(record);
-      // Positions advance per record, so a checkpoint mid-batch commits
-      // exactly what was applied.
-      if (applied.ok()) applied = CheckpointIfOverMemory();
-      if (!applied.ok()) {
-        FlushHotCounters();
-        return applied;
+    Status applied;
+    size_t polled = 0;
+    // Positions advance per record, so a checkpoint mid-batch commits
+    // exactly what was applied.
+    if (ordered_reader_) {
+      JIRITSU_RETURN_IF_ERROR(ordered_reader_->Next(std::chrono::milliseconds(100), &decoded));
+      polled = decoded.size();
+      for (const auto& record : decoded) {
+        applied = ApplyTaskRecord(record.record, &record);
+        if (applied.ok()) applied = CheckpointIfOverMemory();
+        if (!applied.ok()) break;
+      }
+    } else {
+      JIRITSU_RETURN_IF_ERROR(
+          task_consumer_->Poll(std::chrono::milliseconds(100), batch, &records));
+      JIRITSU_RETURN_IF_ERROR(rebalance_status_);
+      if (options_.interleave_seed != 0) Interleave(&records);
+      polled = records.size();
+      for (const auto& record : records) {
+        applied = ApplyTaskRecord(record);
+        if (applied.ok()) applied = CheckpointIfOverMemory();
+        if (!applied.ok()) break;
       }
     }
     FlushHotCounters();
-    const bool backlog = records.size() >= batch && options_.interleave_seed == 0;
+    JIRITSU_RETURN_IF_ERROR(applied);
+    // The ordered reader hands out what the merge released, rarely a full
+    // batch: any record from it means the rebuild is still reading.
+    const bool backlog =
+        ordered_reader_ ? polled > 0 : polled >= batch && options_.interleave_seed == 0;
     const bool due =
         backlog ? events_since_checkpoint_ >=
                       std::max(options_.checkpoint_every_events, options_.catch_up_checkpoint_events)
@@ -695,7 +738,7 @@ Status ProjectionRuntime::Run() {
     MaybeReportProgress(false);
     // With stop offsets, records past them keep arriving: do not wait for an
     // empty poll.
-    const bool idle = records.empty() || !options_.stop_offsets.empty();
+    const bool idle = polled == 0 || !options_.stop_offsets.empty();
     if (options_.until_caught_up && idle && TasksCaughtUp()) {
       JIRITSU_RETURN_IF_ERROR(RefreshTaskEnds());
       if (!TasksCaughtUp()) continue;
@@ -706,6 +749,7 @@ Status ProjectionRuntime::Run() {
       break;
     }
   }
+  ordered_reader_.reset();  // caught up or stopped: no more reading ahead
   if (SkipsDerivedTopics()) JIRITSU_RETURN_IF_ERROR(RefreshDerivedPositions());
   flush_deferred_facts_ = true;
   JIRITSU_RETURN_IF_ERROR(Checkpoint());

@@ -37,6 +37,7 @@
 
 #include "core/event_log.h"
 #include "core/memory_budget.h"
+#include "core/ordered_reader.h"
 #include "core/projector.h"
 #include "core/state_store.h"
 #include "core/status.h"
@@ -76,6 +77,13 @@ struct RuntimeOptions {
   size_t poll_batch = 10000;
   // Rebuild mode (replay): no WAL, one sync at the end.
   bool rebuild_mode = false;
+  // Rebuilds without a consumer group (replays): the employee input is read
+  // through an OrderedReader (core/ordered_reader.h), merged across
+  // partitions by event time so that events reach the fold in order instead
+  // of forcing re-folds, and/or polled and decoded on a second thread. Cost
+  // knobs only: the views are the same either way.
+  bool rebuild_merge_by_event_time = true;
+  bool rebuild_decode_thread = true;
   // As-of replays: employee and reference events with a later event time are
   // consumed but not applied.
   std::optional<int64_t> as_of_time_us;
@@ -162,7 +170,9 @@ class ProjectionRuntime {
   Status StartGlobalInputs();
   Status DrainGlobalInputs(bool block_until_end);
   Status ApplyGlobalRecord(const LogRecord& record);
-  Status ApplyTaskRecord(const LogRecord& record);
+  // `decoded`: the record's decode result when the OrderedReader made it.
+  Status ApplyTaskRecord(const LogRecord& record, const DecodedRecord* decoded = nullptr);
+  Status StartOrderedReader();
   Status DeadLetter(const LogRecord& record, const std::string& reason);
   Status SkipInternalPoison(const LogRecord& record, const std::string& reason);
   Status Checkpoint();
@@ -200,6 +210,7 @@ class ProjectionRuntime {
   std::unique_ptr<LogProducer> producer_;
   std::unique_ptr<LogConsumer> task_consumer_;
   std::unique_ptr<LogConsumer> global_consumer_;
+  std::unique_ptr<OrderedReader> ordered_reader_;  // polls task_consumer_ while it exists
   std::unique_ptr<Listener> listener_;
 
   std::map<TopicPartition, int64_t> positions_;  // next offset, owned + global

@@ -580,6 +580,8 @@ Status Replayer::RunBuild(Build* build) {
   runtime_options.checkpoint_every_ms = options_.checkpoint_every_ms;
   runtime_options.poll_batch = options_.poll_batch;
   runtime_options.rebuild_mode = true;
+  runtime_options.rebuild_merge_by_event_time = options_.merge_by_event_time;
+  runtime_options.rebuild_decode_thread = options_.decode_thread;
   runtime_options.local_only = true;
   runtime_options.derived_inputs = build->derived;
   runtime_options.as_of_time_us = build->as_of_time_us;

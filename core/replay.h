@@ -90,6 +90,10 @@ struct ReplayOptions {
   size_t checkpoint_every_events = 500'000;
   int64_t checkpoint_every_ms = 30'000;
   size_t poll_batch = 20'000;
+  // Cost knobs of the employee input (RuntimeOptions::rebuild_*): merged
+  // across partitions by event time, polled and decoded on a second thread.
+  bool merge_by_event_time = true;
+  bool decode_thread = true;
   // Progress bar on stderr and REPLAY-PROGRESS.json cadence (0: neither).
   int64_t progress_every_ms = 1000;
   bool progress_bar = true;

@@ -68,6 +68,10 @@ struct BenchOptions {
   size_t memory_budget_mb = MemoryBudget::kDefaultMb;
   // replay: checkpoint cadence (as `jiritsu replay`).
   size_t replay_checkpoint_events = 500'000;
+  // replay: employee input merged by event time / decoded on a second thread
+  // (ReplayOptions; for before/after measurements).
+  bool replay_merge = true;
+  bool replay_decode_thread = true;
   // query: number of requests, issued at this steady rate (requests/s; 0 =
   // back to back), one at a time, in process (the HTTP service's figure
   // comes from wrk against `jiritsu serve`).

@@ -57,6 +57,12 @@ Command AddBenchCommand(CLI::App& root) {
   app->add_option("--replay-checkpoint-events", options->replay_checkpoint_events,
                   "replay: checkpoint after this many events")
       ->capture_default_str();
+  app->add_option("--replay-merge", options->replay_merge,
+                  "replay: merge the employee partitions by event time (0: read round-robin)")
+      ->capture_default_str();
+  app->add_option("--replay-decode-thread", options->replay_decode_thread,
+                  "replay: poll and decode on a second thread (0: on the applying thread)")
+      ->capture_default_str();
   app->add_option("--queries", options->queries, "query: number of requests")
       ->capture_default_str();
   app->add_option("--query-rate", options->query_rate,

@@ -1,0 +1,187 @@
+#include "core/ordered_reader.h"
+
+#include <limits>
+#include <utility>
+
+#include "schemas/codec.h"
+
+namespace jiritsu {
+namespace {
+
+// Merge key: event time, then the family rank the fold orders by. Records
+// that did not decode go first: they only become dead letters.
+std::pair<int64_t, int> OrderKey(const DecodedRecord& record) {
+  if (!record.decode_status.ok()) return {std::numeric_limits<int64_t>::min(), -1};
+  return {record.event.time_us, EventFamilyRank(record.event.type)};
+}
+
+void Decode(LogRecord&& record, DecodedRecord* decoded) {
+  Result<Event> event = DecodeJsonEvent(record.value);
+  if (event.ok()) {
+    decoded->event = std::move(event).value();
+  } else {
+    decoded->decode_status = event.status();
+  }
+  decoded->record = std::move(record);
+}
+
+}  // namespace
+
+std::unique_ptr<OrderedReader> OrderedReader::Start(LogConsumer* consumer,
+                                                    OrderedReaderOptions options) {
+  std::unique_ptr<OrderedReader> reader(new OrderedReader(consumer, std::move(options)));
+  if (reader->options_.background) reader->thread_ = std::thread([r = reader.get()] { r->Loop(); });
+  return reader;
+}
+
+OrderedReader::OrderedReader(LogConsumer* consumer, OrderedReaderOptions options)
+    : consumer_(consumer), options_(std::move(options)) {
+  if (options_.batch == 0) options_.batch = 1;
+  if (options_.partition_lookahead == 0) options_.partition_lookahead = 1;
+  for (const auto& [tp, range] : options_.ranges) {
+    auto slot = std::make_unique<Slot>();
+    slot->tp = tp;
+    slot->next_offset = range.start;
+    slot->end = range.end;
+    slot->merged = options_.merge;
+    slot_index_[tp] = slot.get();
+    slots_.push_back(std::move(slot));
+  }
+}
+
+OrderedReader::~OrderedReader() {
+  {
+    std::lock_guard<std::mutex> lock(mutex_);
+    stopping_ = true;
+  }
+  space_.notify_all();
+  if (thread_.joinable()) thread_.join();
+}
+
+OrderedReader::Slot& OrderedReader::SlotFor(const LogRecord& record) {
+  if (last_slot_ != nullptr && last_slot_->tp.partition == record.partition &&
+      last_slot_->tp.topic == record.topic) {
+    return *last_slot_;
+  }
+  TopicPartition tp{record.topic, record.partition};
+  auto it = slot_index_.find(tp);
+  if (it == slot_index_.end()) {
+    auto slot = std::make_unique<Slot>();
+    slot->tp = tp;  // not in ranges: handed out as it comes
+    it = slot_index_.emplace(std::move(tp), slot.get()).first;
+    slots_.push_back(std::move(slot));
+  }
+  last_slot_ = it->second;
+  return *last_slot_;
+}
+
+void OrderedReader::Emit(bool drain, std::vector<DecodedRecord>* out) {
+  while (out->size() < options_.batch && buffered_ > 0) {
+    Slot* best = nullptr;
+    bool blocked = false;
+    for (const auto& slot : slots_) {
+      if (slot->queue.empty()) {
+        // A partition with records still to read may hold an earlier one.
+        if (slot->merged && slot->next_offset < slot->end) blocked = true;
+        continue;
+      }
+      if (!slot->merged) {
+        best = slot.get();
+        blocked = false;
+        break;
+      }
+      if (best == nullptr || OrderKey(slot->queue.front()) < OrderKey(best->queue.front())) {
+        best = slot.get();
+      }
+    }
+    if (blocked && !drain && buffered_ < options_.max_buffered) return;
+    out->push_back(std::move(best->queue.front()));
+    best->queue.pop_front();
+    --buffered_;
+  }
+}
+
+Status OrderedReader::UpdatePauses() {
+  std::vector<TopicPartition> pause, resume;
+  for (const auto& slot : slots_) {
+    if (!slot->merged) continue;
+    const size_t held = slot->queue.size();
+    if (!slot->paused && held >= options_.partition_lookahead) {
+      slot->paused = true;
+      pause.push_back(slot->tp);
+    } else if (slot->paused && held <= options_.partition_lookahead / 2) {
+      slot->paused = false;
+      resume.push_back(slot->tp);
+    }
+  }
+  if (!pause.empty()) JIRITSU_RETURN_IF_ERROR(consumer_->Pause(pause));
+  if (!resume.empty()) JIRITSU_RETURN_IF_ERROR(consumer_->Resume(resume));
+  return Status::Ok();
+}
+
+Status OrderedReader::Produce(std::vector<DecodedRecord>* out) {
+  if (!options_.merge) {
+    polled_.clear();
+    JIRITSU_RETURN_IF_ERROR(consumer_->Poll(options_.poll_timeout, options_.batch, &polled_));
+    for (LogRecord& record : polled_) Decode(std::move(record), &out->emplace_back());
+    return Status::Ok();
+  }
+  // Poll unless every partition that still has records to read is paused
+  // (held back because it is ahead): then only the held records can move.
+  bool poll = buffered_ == 0;
+  for (size_t i = 0; i < slots_.size() && !poll; ++i) {
+    const Slot& slot = *slots_[i];
+    poll = !slot.merged || (!slot.paused && slot.next_offset < slot.end);
+  }
+  bool drain = false;
+  if (poll) {
+    polled_.clear();
+    JIRITSU_RETURN_IF_ERROR(consumer_->Poll(options_.poll_timeout, options_.batch, &polled_));
+    drain = polled_.empty();  // nothing more to wait for right now
+    for (LogRecord& record : polled_) {
+      Slot& slot = SlotFor(record);
+      slot.next_offset = record.offset + 1;
+      Decode(std::move(record), &slot.queue.emplace_back());
+      ++buffered_;
+    }
+  }
+  const size_t before = out->size();
+  Emit(drain, out);
+  if (!poll && out->size() == before) Emit(/*drain=*/true, out);
+  return UpdatePauses();
+}
+
+void OrderedReader::Loop() {
+  for (;;) {
+    {
+      std::unique_lock<std::mutex> lock(mutex_);
+      // Two batches ahead keep the applying thread busy without holding much.
+      space_.wait(lock, [this] { return stopping_ || batches_.size() < 2; });
+      if (stopping_) return;
+    }
+    std::vector<DecodedRecord> batch;
+    batch.reserve(options_.batch);
+    Status status = Produce(&batch);
+    std::lock_guard<std::mutex> lock(mutex_);
+    if (!batch.empty()) batches_.push_back(std::move(batch));
+    if (!status.ok()) failure_ = std::move(status);
+    ready_.notify_one();
+    if (!failure_.ok()) return;
+  }
+}
+
+Status OrderedReader::Next(std::chrono::milliseconds timeout, std::vector<DecodedRecord>* out) {
+  out->clear();
+  if (!options_.background) return Produce(out);
+  std::unique_lock<std::mutex> lock(mutex_);
+  ready_.wait_for(lock, timeout, [this] { return !batches_.empty() || !failure_.ok(); });
+  if (!batches_.empty()) {
+    *out = std::move(batches_.front());
+    batches_.pop_front();
+    space_.notify_one();
+    return Status::Ok();
+  }
+  return failure_;
+}
+
+}  // namespace jiritsu

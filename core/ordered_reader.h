@@ -1,0 +1,122 @@
+// OrderedReader: the employee input of a rebuild, polled and decoded ahead
+// (on a second thread) and merged across partitions by event time.
+//
+// Why: a rebuild reads every employee partition of five topics of very
+// different densities (learning ~70% of the events, employee ~2%). Read
+// round-robin, the sparse topics run months ahead of the dense ones in event
+// time, so nearly every event of an employee reached the projector after a
+// later one of the same employee and forced a re-fold of its whole journal
+// at every checkpoint (docs/performance.md). Merged by event time, events
+// arrive in the order the fold needs and are applied incrementally; the
+// cross-partition order is a cost, never a view input (views are a function
+// of the set of events), so a merge the lookahead cannot complete is only
+// slower, never different.
+//
+// What it guarantees: every record the consumer returns is handed out
+// exactly once, with the result of DecodeJsonEvent; the records of one
+// partition in their log order. Across the partitions of `ranges`, the
+// record with the earliest (event time, family rank) at the head of a
+// partition goes first, as long as no partition that still has records
+// below its end is waiting to be read; a partition holding
+// `partition_lookahead` records is paused (LogConsumer::Pause) so the others
+// catch up. Records that do not decode sort first (they are dead letters at
+// their position; only their partition's order matters). When the consumer
+// returns nothing, or `max_buffered` records are held, what is held goes out
+// in merged order without waiting.
+//
+// Lifecycle: Start() with an assigned consumer; from then until destruction
+// nothing else may use that consumer (with `background`, a second thread
+// polls it). Destruction stops and joins that thread (at most one poll
+// timeout). Thread-safety: Next() from one thread at a time.
+// Failure: a consumer error is returned by Next() after the batches released
+// before it; the reader then stops (records it still held are not handed
+// out: the caller stops too and resumes from its last checkpoint).
+#pragma once
+
+#include <chrono>
+#include <condition_variable>
+#include <cstdint>
+#include <deque>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <thread>
+#include <vector>
+
+#include "core/event_log.h"
+#include "core/status.h"
+#include "schemas/event.h"
+
+namespace jiritsu {
+
+struct DecodedRecord {
+  LogRecord record;
+  Status decode_status;  // DecodeJsonEvent's verdict; `event` is valid when ok
+  Event event;
+};
+
+struct OrderedReaderOptions {
+  // Partitions merged by event time: first offset to read, end offset. A
+  // partition whose next offset reached its end never holds the merge back;
+  // records of partitions not listed are handed out as they come.
+  struct Range {
+    int64_t start = 0;
+    int64_t end = 0;
+  };
+  std::map<TopicPartition, Range> ranges;
+  size_t batch = 20000;                // records per consumer poll and per Next()
+  size_t partition_lookahead = 4096;   // a partition holding this many is paused
+  size_t max_buffered = 262144;        // beyond this, emit without waiting
+  bool merge = true;                   // false: in poll order (decode ahead only)
+  bool background = true;              // poll and decode on a second thread
+  std::chrono::milliseconds poll_timeout{100};
+};
+
+class OrderedReader {
+ public:
+  static std::unique_ptr<OrderedReader> Start(LogConsumer* consumer, OrderedReaderOptions options);
+  ~OrderedReader();
+  OrderedReader(const OrderedReader&) = delete;
+  OrderedReader& operator=(const OrderedReader&) = delete;
+
+  // Replaces *out with the next records (up to options.batch), waiting up to
+  // `timeout` for some; OK and empty when none came in time.
+  Status Next(std::chrono::milliseconds timeout, std::vector<DecodedRecord>* out);
+
+ private:
+  struct Slot {
+    TopicPartition tp;
+    std::deque<DecodedRecord> queue;
+    int64_t next_offset = 0;
+    int64_t end = 0;
+    bool merged = false;  // listed in options.ranges
+    bool paused = false;
+  };
+
+  OrderedReader(LogConsumer* consumer, OrderedReaderOptions options);
+  // One poll + decode + merge step; appends what may go out to *out.
+  Status Produce(std::vector<DecodedRecord>* out);
+  Slot& SlotFor(const LogRecord& record);
+  void Emit(bool drain, std::vector<DecodedRecord>* out);
+  Status UpdatePauses();
+  void Loop();
+
+  LogConsumer* consumer_;
+  OrderedReaderOptions options_;
+  std::vector<std::unique_ptr<Slot>> slots_;
+  std::map<TopicPartition, Slot*> slot_index_;
+  Slot* last_slot_ = nullptr;
+  size_t buffered_ = 0;
+  std::vector<LogRecord> polled_;  // reused
+
+  // Background mode: batches handed from the polling thread to Next().
+  std::mutex mutex_;
+  std::condition_variable ready_;    // a batch, an error or the end
+  std::condition_variable space_;    // Next() took a batch
+  std::deque<std::vector<DecodedRecord>> batches_;
+  Status failure_;
+  bool stopping_ = false;
+  std::thread thread_;
+};
+
+}  // namespace jiritsu

@@ -1,0 +1,257 @@
+// OrderedReader (core/ordered_reader.h) on the embedded log: every record
+// exactly once, each partition in log order, merged by event time across
+// partitions of very different densities, poison records at their position,
+// the same sequence with and without the decoding thread; and the embedded
+// consumer's Pause/Resume it relies on.
+#include "core/ordered_reader.h"
+
+#include <gtest/gtest.h>
+
+#include <map>
+#include <set>
+
+#include "core/embedded_log.h"
+#include "core/topics.h"
+#include "tests/testing/fake_projector.h"
+#include "tests/testing/subprocess.h"
+
+namespace jiritsu {
+namespace {
+
+constexpr int64_t kHourUs = 3'600'000'000;
+constexpr int64_t kStartUs = 1'711'900'800'000'000;
+
+class OrderedReaderTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    auto log = OpenEmbeddedLog(temp_.path() + "/log");
+    ASSERT_TRUE(log.ok()) << log.status().ToString();
+    log_ = std::move(*log);
+    ASSERT_TRUE(testing::EnsureFakeTopics(log_.get(), /*partitions=*/4).ok());
+    // Employees whose ids land on two different partitions of the learning topic.
+    for (int i = 0; dense_.empty() || sparse_.empty(); ++i) {
+      const std::string id = "e" + std::to_string(i);
+      const int32_t partition = PartitionForKey(id, 4);
+      if (dense_.empty()) {
+        dense_ = id;
+        dense_partition_ = partition;
+      } else if (partition != dense_partition_) {
+        sparse_ = id;
+        sparse_partition_ = partition;
+      }
+    }
+    // Dense: an event every hour for 600 hours; sparse: one every 40 hours.
+    // Read round-robin, the sparse partition runs ~40x ahead in event time.
+    std::vector<Event> events;
+    for (int h = 0; h < 600; ++h) {
+      events.push_back(testing::FakeEmployeeEvent(dense_, "d" + std::to_string(h), kStartUs + h * kHourUs));
+      if (h % 40 == 20) {
+        events.push_back(testing::FakeEmployeeEvent(sparse_, "s" + std::to_string(h), kStartUs + h * kHourUs));
+      }
+    }
+    ASSERT_TRUE(testing::AppendEvents(log_.get(), events).ok());
+  }
+
+  std::unique_ptr<LogConsumer> Assigned() {
+    auto consumer = log_->NewConsumer({});
+    EXPECT_TRUE(consumer.ok());
+    std::map<TopicPartition, int64_t> starts;
+    for (int32_t p = 0; p < 4; ++p) starts[{std::string(kLearningTopic), p}] = 0;
+    EXPECT_TRUE((*consumer)->Assign(starts).ok());
+    return std::move(*consumer);
+  }
+
+  OrderedReaderOptions Options(bool background) {
+    OrderedReaderOptions options;
+    for (int32_t p = 0; p < 4; ++p) {
+      TopicPartition tp{std::string(kLearningTopic), p};
+      auto end = log_->EndOffset(tp);
+      EXPECT_TRUE(end.ok());
+      options.ranges[tp] = {0, *end};
+    }
+    options.batch = 32;  // many polls, merges and pauses
+    options.partition_lookahead = 8;
+    options.background = background;
+    options.poll_timeout = std::chrono::milliseconds(20);
+    return options;
+  }
+
+  // Everything the reader hands out until it has been quiet for a while.
+  std::vector<DecodedRecord> ReadAll(OrderedReaderOptions options, size_t expected) {
+    auto consumer = Assigned();
+    auto reader = OrderedReader::Start(consumer.get(), std::move(options));
+    std::vector<DecodedRecord> all, batch;
+    for (int idle = 0; idle < 20 && all.size() < expected + 1;) {
+      Status status = reader->Next(std::chrono::milliseconds(50), &batch);
+      EXPECT_TRUE(status.ok()) << status.ToString();
+      idle = batch.empty() ? idle + 1 : 0;
+      for (auto& record : batch) all.push_back(std::move(record));
+    }
+    reader.reset();  // before the consumer it polls
+    return all;
+  }
+
+  testing::TempDir temp_;
+  std::unique_ptr<EventLog> log_;
+  std::string dense_, sparse_;
+  int32_t dense_partition_ = -1, sparse_partition_ = -1;
+};
+
+void ExpectEachPartitionOnceInOrder(const std::vector<DecodedRecord>& records,
+                                    const std::map<int32_t, int64_t>& ends) {
+  std::map<int32_t, int64_t> next;
+  for (const auto& decoded : records) {
+    EXPECT_EQ(decoded.record.offset, next[decoded.record.partition])
+        << "partition " << decoded.record.partition << ": a record missing, doubled or out of order";
+    next[decoded.record.partition] = decoded.record.offset + 1;
+  }
+  for (const auto& [partition, end] : ends) EXPECT_EQ(next[partition], end) << partition;
+}
+
+TEST_F(OrderedReaderTest, MergesPartitionsByEventTimeEachRecordOnceInPartitionOrder) {
+  for (bool background : {false, true}) {
+    SCOPED_TRACE(background ? "background" : "inline");
+    const auto records = ReadAll(Options(background), 615);
+    ASSERT_EQ(records.size(), 615u);
+    ExpectEachPartitionOnceInOrder(records, {{dense_partition_, 600}, {sparse_partition_, 15}});
+    for (size_t i = 1; i < records.size(); ++i) {
+      ASSERT_TRUE(records[i].decode_status.ok()) << records[i].decode_status.ToString();
+      EXPECT_LE(records[i - 1].event.time_us, records[i].event.time_us)
+          << "record " << i << " goes out before an earlier event of another partition";
+      EXPECT_EQ(records[i].event.subject, records[i].record.key);
+    }
+  }
+}
+
+TEST_F(OrderedReaderTest, WithoutMergeEveryRecordStillComesOnceInPartitionOrder) {
+  OrderedReaderOptions options = Options(true);
+  options.merge = false;
+  const auto records = ReadAll(std::move(options), 615);
+  ASSERT_EQ(records.size(), 615u);
+  ExpectEachPartitionOnceInOrder(records, {{dense_partition_, 600}, {sparse_partition_, 15}});
+  // The sparse partition's last event (hour 580) comes long before the dense
+  // partition's: the order a round-robin read gives, which the merge fixes.
+  size_t last_sparse = 0;
+  for (size_t i = 0; i < records.size(); ++i) {
+    if (records[i].record.partition == sparse_partition_) last_sparse = i;
+  }
+  EXPECT_LT(last_sparse, 300u);
+}
+
+TEST_F(OrderedReaderTest, BackgroundAndInlineHandOutTheSameSequence) {
+  const auto inline_records = ReadAll(Options(false), 615);
+  const auto background_records = ReadAll(Options(true), 615);
+  ASSERT_EQ(inline_records.size(), background_records.size());
+  for (size_t i = 0; i < inline_records.size(); ++i) {
+    EXPECT_EQ(inline_records[i].record.partition, background_records[i].record.partition) << i;
+    EXPECT_EQ(inline_records[i].record.offset, background_records[i].record.offset) << i;
+    EXPECT_EQ(inline_records[i].event, background_records[i].event) << i;
+  }
+}
+
+TEST_F(OrderedReaderTest, PoisonRecordKeepsItsPositionAndItsDecodeError) {
+  // Offset 600 of the dense partition, between two valid events.
+  ASSERT_TRUE(testing::AppendRaw(log_.get(), std::string(kLearningTopic), dense_, "{not json").ok());
+  ASSERT_TRUE(testing::AppendEvents(
+                  log_.get(), {testing::FakeEmployeeEvent(dense_, "after", kStartUs + 700 * kHourUs)})
+                  .ok());
+  for (bool background : {false, true}) {
+    SCOPED_TRACE(background ? "background" : "inline");
+    const auto records = ReadAll(Options(background), 617);
+    ASSERT_EQ(records.size(), 617u);
+    ExpectEachPartitionOnceInOrder(records, {{dense_partition_, 602}, {sparse_partition_, 15}});
+    size_t poisoned = 0;
+    for (const auto& decoded : records) {
+      if (decoded.decode_status.ok()) continue;
+      ++poisoned;
+      EXPECT_EQ(decoded.record.partition, dense_partition_);
+      EXPECT_EQ(decoded.record.offset, 600);
+      EXPECT_EQ(decoded.record.value, "{not json");
+      EXPECT_EQ(decoded.decode_status.code(), StatusCode::kInvalidArgument);
+    }
+    EXPECT_EQ(poisoned, 1u);
+  }
+}
+
+// Returns two records, then fails every poll.
+class FailingConsumer : public LogConsumer {
+ public:
+  Status Subscribe(const std::vector<std::string>&, RebalanceListener*) override { return Status::Ok(); }
+  Status Assign(const std::map<TopicPartition, int64_t>&) override { return Status::Ok(); }
+  Status Seek(const TopicPartition&, int64_t) override { return Status::Ok(); }
+  Status Poll(std::chrono::milliseconds, size_t, std::vector<LogRecord>* out) override {
+    if (polls_++ > 0) return Unavailable("broker gone for good");
+    for (int64_t offset : {0, 1}) {
+      out->push_back(LogRecord{std::string(kLearningTopic), 0, offset, "e1", "{not json", 0});
+    }
+    return Status::Ok();
+  }
+  std::vector<TopicPartition> Assignment() const override { return {}; }
+
+ private:
+  int polls_ = 0;
+};
+
+TEST(OrderedReaderFailureTest, ConsumerErrorComesAfterTheRecordsReadBeforeIt) {
+  for (bool background : {false, true}) {
+    SCOPED_TRACE(background ? "background" : "inline");
+    FailingConsumer consumer;
+    OrderedReaderOptions options;
+    options.ranges[{std::string(kLearningTopic), 0}] = {0, 10};  // more than it will ever get
+    options.background = background;
+    auto reader = OrderedReader::Start(&consumer, std::move(options));
+    std::vector<DecodedRecord> batch, got;
+    Status status;
+    for (int i = 0; i < 100 && status.ok(); ++i) {
+      status = reader->Next(std::chrono::milliseconds(50), &batch);
+      for (auto& record : batch) got.push_back(std::move(record));
+    }
+    EXPECT_EQ(status.code(), StatusCode::kUnavailable) << status.ToString();
+    ASSERT_EQ(got.size(), 2u) << "the records read before the error are handed out first";
+    EXPECT_EQ(got[0].record.offset, 0);
+    EXPECT_EQ(got[1].record.offset, 1);
+    EXPECT_FALSE(got[0].decode_status.ok());
+  }
+}
+
+TEST(EmbeddedConsumerPauseTest, PausedPartitionsAreSkippedUntilResumedWithoutLosingTheirPosition) {
+  testing::TempDir temp;
+  auto log = OpenEmbeddedLog(temp.path() + "/log");
+  ASSERT_TRUE(log.ok());
+  ASSERT_TRUE((*log)->EnsureTopics({{"t", 2, false}}).ok());
+  auto producer = (*log)->NewProducer();
+  ASSERT_TRUE(producer.ok());
+  std::string key0, key1;
+  for (int i = 0; key0.empty() || key1.empty(); ++i) {
+    const std::string key = "k" + std::to_string(i);
+    (PartitionForKey(key, 2) == 0 ? key0 : key1) = key;
+  }
+  for (int i = 0; i < 5; ++i) {
+    ASSERT_TRUE((*producer)->Append("t", key0, "a" + std::to_string(i)).ok());
+    ASSERT_TRUE((*producer)->Append("t", key1, "b" + std::to_string(i)).ok());
+  }
+  ASSERT_TRUE((*producer)->Flush(std::chrono::seconds(10)).ok());
+  auto consumer = (*log)->NewConsumer({});
+  ASSERT_TRUE(consumer.ok());
+  ASSERT_TRUE((*consumer)->Assign({{{"t", 0}, 0}, {{"t", 1}, 0}}).ok());
+  ASSERT_TRUE((*consumer)->Pause({{"t", 0}}).ok());
+  std::vector<LogRecord> out;
+  ASSERT_TRUE((*consumer)->Poll(std::chrono::milliseconds(10), 100, &out).ok());
+  ASSERT_EQ(out.size(), 5u);
+  for (const auto& record : out) EXPECT_EQ(record.partition, 1);
+  out.clear();
+  ASSERT_TRUE((*consumer)->Poll(std::chrono::milliseconds(10), 100, &out).ok());
+  EXPECT_TRUE(out.empty()) << "a paused partition is not read, and Poll waits without it";
+  ASSERT_TRUE((*consumer)->Resume({{"t", 0}}).ok());
+  ASSERT_TRUE((*consumer)->Poll(std::chrono::milliseconds(10), 100, &out).ok());
+  ASSERT_EQ(out.size(), 5u);
+  for (int i = 0; i < 5; ++i) {
+    EXPECT_EQ(out[i].partition, 0);
+    EXPECT_EQ(out[i].offset, i);
+  }
+  Status unknown = (*consumer)->Pause({{"t", 7}});
+  EXPECT_EQ(unknown.code(), StatusCode::kFailedPrecondition) << unknown.ToString();
+}
+
+}  // namespace
+}  // namespace jiritsu

@@ -579,6 +579,8 @@ Status Replayer::RunBuild(Build* build) {
   runtime_options.checkpoint_every_events = options_.checkpoint_every_events;
   runtime_options.checkpoint_every_ms = options_.checkpoint_every_ms;
   runtime_options.poll_batch = options_.poll_batch;
+  runtime_options.store_memory_bytes = options_.memory.views_store_bytes();
+  runtime_options.checkpoint_uncommitted_bytes = options_.memory.uncommitted_bytes();
   runtime_options.rebuild_mode = true;
   runtime_options.rebuild_merge_by_event_time = options_.merge_by_event_time;
   runtime_options.rebuild_decode_thread = options_.decode_thread;

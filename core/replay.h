@@ -60,6 +60,7 @@
 #include <vector>
 
 #include "core/event_log.h"
+#include "core/memory_budget.h"
 #include "core/projection_runtime.h"
 #include "core/projector.h"
 #include "core/state_store.h"
@@ -88,6 +89,10 @@ struct ReplayOptions {
   std::map<std::string, std::vector<std::string>> view_families;
   // Bounded memory: the projector's dirty state is flushed this often.
   size_t checkpoint_every_events = 500'000;
+  // The build's byte budget (core/memory_budget.h): its views-store share and
+  // the uncommitted bytes that force a checkpoint. The caller's projector
+  // factory sizes the projector's caches from the same budget.
+  MemoryBudget memory;
   int64_t checkpoint_every_ms = 30'000;
   size_t poll_batch = 20'000;
   // Cost knobs of the employee input (RuntimeOptions::rebuild_*): merged

@@ -43,6 +43,7 @@ struct ReplayFlags {
   bool no_snapshot = false;
   int keep_snapshots = 3;
   size_t checkpoint_events = 500'000;
+  size_t memory_budget_mb = MemoryBudget::kDefaultMb;
   int64_t swap_timeout_s = 120;
   size_t max_differences = 10;
   bool quiet = false;
@@ -190,6 +191,7 @@ int RunReplay(const ReplayFlags& flags) {
   options.view_version = kViewVersion;
   options.view_families = ViewNames();
   options.checkpoint_every_events = flags.checkpoint_events;
+  options.memory = MemoryBudget::FromMb(flags.memory_budget_mb);
   options.progress_every_ms = 1000;  // REPLAY-PROGRESS.json is kept up to date even when quiet
   options.progress_bar = !flags.quiet;
   options.snapshot = !flags.no_snapshot;
@@ -213,7 +215,8 @@ int RunReplay(const ReplayFlags& flags) {
     if (!opened.ok()) return Fail(opened.status());
     keys = std::move(*opened);
   }
-  Replayer replayer(log.get(), [k = keys.get()] { return NewProjector(k); }, options);
+  Replayer replayer(log.get(), [k = keys.get(), m = options.memory] { return NewProjector(k, m); },
+                    options);
 
   if (flags.snapshot_list) {
     auto snapshots = replayer.ListSnapshots();
@@ -319,6 +322,11 @@ Command AddReplayCommand(CLI::App& root) {
   command.app->add_option("--keep-snapshots", flags->keep_snapshots, "Snapshots to keep")
       ->capture_default_str()
       ->check(CLI::Range(1, 1000));
+  command.app->add_option("--memory-budget-mb", flags->memory_budget_mb,
+                          "Memory budget of the build in MiB (as `jiritsu run`'s; a larger one "
+                          "means fewer checkpoints forced by uncommitted bytes)")
+      ->capture_default_str()
+      ->check(CLI::Range(size_t{4}, size_t{1} << 20));
   command.app->add_option("--checkpoint-events", flags->checkpoint_events,
                           "Events per rebuild batch (bounds memory)")
       ->capture_default_str()

@@ -239,6 +239,20 @@ TEST_F(ReplayCliTest, SwapWithARunnerInAnotherProcessAndRollback) {
   EXPECT_EQ(Digest({"--store", store}), live);
 }
 
+TEST_F(ReplayCliTest, AMemoryBudgetChangesCostNotViews) {
+  const std::string store = dir_.path() + "/store";
+  Ingest(store, events_);
+  Run(store);
+  const std::string live = Digest({"--store", store});
+  // 4 MiB: checkpoints forced by uncommitted bytes all along the rebuild.
+  CommandResult small = Replay({"--store", store, "--no-snapshot", "--memory-budget-mb", "4"});
+  ASSERT_EQ(small.exit_code, 0) << small.stderr_text;
+  EXPECT_EQ(JsonField(small.stdout_text, "digest"), live) << small.stdout_text;
+  CommandResult too_small = Replay({"--store", store, "--memory-budget-mb", "1"});
+  EXPECT_EQ(too_small.exit_code, 2) << too_small.stdout_text;
+  EXPECT_NE(too_small.stderr_text.find("--memory-budget-mb"), std::string::npos) << too_small.stderr_text;
+}
+
 TEST_F(ReplayCliTest, PruneKeepsTheServedAndTheRollbackGeneration) {
   const std::string store = dir_.path() + "/store";
   Ingest(store, events_);

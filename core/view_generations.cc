@@ -10,6 +10,7 @@
 #include <cstring>
 #include <filesystem>
 #include <fstream>
+#include <memory>
 #include <sstream>
 
 namespace jiritsu {
@@ -30,6 +31,32 @@ Status SyncPath(const std::string& path, bool directory) {
   return Status::Ok();
 }
 
+
+// REPLAY-LOCK taken without waiting, released on destruction. `held` is
+// false when another process (a replay) holds it.
+class ReplayRootLock {
+ public:
+  static Result<std::unique_ptr<ReplayRootLock>> TryAcquire(const std::string& root) {
+    const std::string path = root + "/" + kReplayLockFile;
+    const int fd = ::open(path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0644);
+    if (fd < 0) return ErrnoStatus("open", path);
+    auto lock = std::unique_ptr<ReplayRootLock>(new ReplayRootLock(fd, path));
+    lock->held_ = ::flock(fd, LOCK_EX | LOCK_NB) == 0;
+    return lock;
+  }
+  ~ReplayRootLock() {
+    if (held_) ::flock(fd_, LOCK_UN);
+    ::close(fd_);
+  }
+  bool held() const { return held_; }
+  const std::string& path() const { return path_; }
+
+ private:
+  ReplayRootLock(int fd, std::string path) : fd_(fd), path_(std::move(path)) {}
+  int fd_;
+  std::string path_;
+  bool held_ = false;
+};
 }  // namespace
 
 Status WriteFileAtomically(const std::string& path, const std::string& content) {
@@ -148,20 +175,11 @@ Result<std::vector<int>> ViewGenerations::Prune() const {
   std::vector<int> removed;
   std::error_code error;
   if (!fs::is_directory(root_, error)) return removed;
-  const std::string lock_path = root_ + "/" + kReplayLockFile;
-  const int lock_fd = ::open(lock_path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0644);
-  if (lock_fd < 0) return ErrnoStatus("open", lock_path);
-  struct Unlock {
-    int fd;
-    ~Unlock() {
-      ::flock(fd, LOCK_UN);
-      ::close(fd);
-    }
-  } unlock{lock_fd};
-  if (::flock(lock_fd, LOCK_EX | LOCK_NB) != 0) {
+  JIRITSU_ASSIGN_OR_RETURN(auto lock, ReplayRootLock::TryAcquire(root_));
+  if (!lock->held()) {
     // The generation a replay is building is not yet marked anywhere we
     // could skip it by: never prune under a running replay.
-    return FailedPrecondition("a replay is working on " + root_ + " (" + lock_path +
+    return FailedPrecondition("a replay is working on " + root_ + " (" + lock->path() +
                               " is locked): prune after it finished");
   }
   JIRITSU_ASSIGN_OR_RETURN(const int current, Current());
@@ -198,25 +216,12 @@ Result<std::vector<int>> ViewGenerations::RemoveUnfinished(bool replay_lock_held
   std::vector<int> removed;
   std::error_code error;
   if (!fs::is_directory(root_, error)) return removed;
-  int lock_fd = -1;
+  std::unique_ptr<ReplayRootLock> lock;
   if (!replay_lock_held) {
-    const std::string path = root_ + "/" + kReplayLockFile;
-    lock_fd = ::open(path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0644);
-    if (lock_fd < 0) return ErrnoStatus("open", path);
-    if (::flock(lock_fd, LOCK_EX | LOCK_NB) != 0) {
-      ::close(lock_fd);
-      return removed;  // a replay is working on the root: its mark is not a leftover
-    }
+    JIRITSU_ASSIGN_OR_RETURN(lock, ReplayRootLock::TryAcquire(root_));
+    // A replay is working on the root: its mark is not a leftover.
+    if (!lock->held()) return removed;
   }
-  struct Unlock {
-    int fd;
-    ~Unlock() {
-      if (fd >= 0) {
-        ::flock(fd, LOCK_UN);
-        ::close(fd);
-      }
-    }
-  } unlock{lock_fd};
   JIRITSU_ASSIGN_OR_RETURN(const int current, Current());
   JIRITSU_ASSIGN_OR_RETURN(const int previous, Previous());
   std::vector<int> marked;

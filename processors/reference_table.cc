@@ -194,17 +194,26 @@ uint64_t ReferenceTable::ProgramVersionsAtOrBefore(int64_t time_us) const {
       program_version_times_.begin());
 }
 
-std::map<std::string, double> ReferenceTable::TargetsFor(std::string_view org_unit_id,
-                                                         std::string_view period,
-                                                         std::string_view profile) const {
-  std::map<std::string, double> out;
+template <typename Fn>
+void ReferenceTable::ForEachLatestTarget(std::string_view org_unit_id, std::string_view period,
+                                         std::string_view profile, Fn&& fn) const {
   auto it = targets_.lower_bound(
       TargetKey{std::string(org_unit_id), std::string(period), std::string(profile), ""});
   for (; it != targets_.end(); ++it) {
     const auto& [org, per, prof, metric] = it->first;
     if (org != org_unit_id || per != period || prof != profile) break;
-    out[metric] = it->second.back().value.target;
+    fn(metric, it->second.back());
   }
+}
+
+std::map<std::string, double> ReferenceTable::TargetsFor(std::string_view org_unit_id,
+                                                         std::string_view period,
+                                                         std::string_view profile) const {
+  std::map<std::string, double> out;
+  ForEachLatestTarget(org_unit_id, period, profile,
+                      [&](const std::string& metric, const Versioned<KpiTargetSet>& latest) {
+                        out[metric] = latest.value.target;
+                      });
   return out;
 }
 
@@ -212,13 +221,10 @@ std::map<std::string, EventRef> ReferenceTable::TargetRefsFor(std::string_view o
                                                               std::string_view period,
                                                               std::string_view profile) const {
   std::map<std::string, EventRef> out;
-  auto it = targets_.lower_bound(
-      TargetKey{std::string(org_unit_id), std::string(period), std::string(profile), ""});
-  for (; it != targets_.end(); ++it) {
-    const auto& [org, per, prof, metric] = it->first;
-    if (org != org_unit_id || per != period || prof != profile) break;
-    out[metric] = it->second.back().ref;
-  }
+  ForEachLatestTarget(org_unit_id, period, profile,
+                      [&](const std::string& metric, const Versioned<KpiTargetSet>& latest) {
+                        out[metric] = latest.ref;
+                      });
   return out;
 }
 

@@ -106,6 +106,10 @@ class ReferenceTable {
     return it == versions.begin() ? nullptr : &std::prev(it)->value;
   }
   bool AddDecoded(const Event& event, const SourcePosition& position, bool pending);
+  // fn(metric, latest version) for every metric of (org, period, profile).
+  template <typename Fn>
+  void ForEachLatestTarget(std::string_view org_unit_id, std::string_view period,
+                           std::string_view profile, Fn&& fn) const;
 
   std::set<std::pair<std::string, std::string>> seen_;  // (source, id)
   std::map<std::string, std::vector<Versioned<OrgUnitDefined>>, std::less<>> orgs_;

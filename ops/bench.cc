@@ -4,13 +4,19 @@
 #include <sys/resource.h>
 #include <unistd.h>
 
+#include <httplib.h>
+#include <simdjson.h>
+
 #include <algorithm>
+#include <atomic>
+#include <charconv>
 #include <chrono>
 #include <cstdio>
 #include <filesystem>
 #include <fstream>
 #include <map>
 #include <memory>
+#include <mutex>
 #include <optional>
 #include <set>
 #include <string>
@@ -30,10 +36,12 @@
 #include "core/ingest.h"
 #include "ops/log_factory.h"
 #include "ops/projections.h"
+#include "ops/serve.h"
 #include "processors/jiritsu_projector.h"
 #include "processors/query.h"
 #include "processors/rows.h"
 #include "schemas/codec.h"
+#include "service/jwt.h"
 
 namespace jiritsu {
 namespace {
@@ -116,6 +124,7 @@ class Bench {
   Status EnsureWorkloadFile();
   Status OpenLogForRun();
   Result<PhaseResult> Ingest();
+  Result<PhaseResult> IngestHttp();
   Result<PhaseResult> ReadPhase(const std::string& name, bool decode);
   Result<PhaseResult> RawWrite();
   Result<PhaseResult> Project();
@@ -263,6 +272,269 @@ Result<PhaseResult> Bench::Ingest() {
   if (options_.log_kind == "embedded") {
     std::ofstream(store_dir_ + "/BENCH-LOADED") << WorkloadTag() << "\n";
   }
+  return result;
+}
+
+// What the ingest-http clients count, summed over the client threads.
+struct HttpIngestCounts {
+  int64_t accepted = 0;
+  int64_t duplicates = 0;
+  int64_t rejected = 0;
+  int64_t requests = 0;
+  int64_t http_429 = 0;
+  int64_t http_400 = 0;  // batches refused whole (invalid or malformed lines)
+  std::vector<double> latencies_ms;  // per request
+};
+
+constexpr char kBenchHttpToken[] = "jiritsu-bench-ingest-token";
+
+// One keep-alive client connection of the ingest-http phase. Posts `lines`
+// (JSONL lines, none blank) as one JSON-array batch and counts every line's
+// verdict; see bench.h for how refused batches are handled.
+class HttpIngestClient {
+ public:
+  HttpIngestClient(int port, HttpIngestCounts* counts) : client_("127.0.0.1", port), counts_(counts) {
+    client_.set_keep_alive(true);
+    // httplib sends headers and body separately: with Nagle on, each POST
+    // waits for the server's delayed ACK (~40 ms).
+    client_.set_tcp_nodelay(true);
+    client_.set_connection_timeout(10, 0);
+    client_.set_read_timeout(120, 0);  // the service's request timeout is 30 s
+    client_.set_write_timeout(60, 0);
+  }
+
+  Status Post(const std::vector<std::string_view>& lines) {
+    std::vector<std::string_view> pending = lines;
+    while (!pending.empty()) {
+      std::string body = "[";
+      for (size_t i = 0; i < pending.size(); ++i) {
+        if (i > 0) body += ',';
+        body += pending[i];
+      }
+      body += ']';
+      const double t0 = Now();
+      httplib::Result res = client_.Post("/v1/events", headers_, body, "application/json");
+      counts_->latencies_ms.push_back((Now() - t0) * 1e3);
+      ++counts_->requests;
+      if (!res) {
+        return Unavailable("ingest-http: POST /v1/events failed: " + httplib::to_string(res.error()));
+      }
+      if (res->status == 202) return CountResults(*res, pending.size());
+      if (res->status == 429) {
+        ++counts_->http_429;
+        const std::string retry_after = res->get_header_value("Retry-After");
+        int seconds = -1;
+        const auto parsed =
+            std::from_chars(retry_after.data(), retry_after.data() + retry_after.size(), seconds);
+        if (parsed.ec != std::errc() || parsed.ptr != retry_after.data() + retry_after.size() ||
+            seconds < 0) {
+          return Unexpected(*res, "429 without a valid Retry-After header");
+        }
+        std::this_thread::sleep_for(std::chrono::seconds(std::min(seconds, 60)));
+        continue;  // the same batch again
+      }
+      if (res->status != 400) return Unexpected(*res, "unexpected status");
+      ++counts_->http_400;
+      simdjson::dom::element answer;
+      std::string_view code;
+      if (parser_.parse(res->body).get(answer) != simdjson::SUCCESS ||
+          answer["error"]["code"].get(code) != simdjson::SUCCESS) {
+        return Unexpected(*res, "400 without an error code");
+      }
+      if (code == "malformed_json") {
+        // Some line is not JSON, so the array is not either: bisect until the
+        // offending line stands alone, which is then rejected.
+        if (pending.size() == 1) {
+          ++counts_->rejected;
+          return Status::Ok();
+        }
+        const auto middle = pending.begin() + static_cast<std::ptrdiff_t>(pending.size() / 2);
+        JIRITSU_RETURN_IF_ERROR(Post(std::vector<std::string_view>(pending.begin(), middle)));
+        return Post(std::vector<std::string_view>(middle, pending.end()));
+      }
+      if (code != "invalid_events") return Unexpected(*res, "unexpected 400");
+      // The service lists the invalid events and ingested nothing: drop
+      // those (rejected) and send the rest again.
+      simdjson::dom::array errors;
+      if (answer["errors"].get(errors) != simdjson::SUCCESS) {
+        return Unexpected(*res, "invalid_events without errors");
+      }
+      std::vector<bool> invalid(pending.size(), false);
+      int64_t listed = 0;
+      for (simdjson::dom::element error : errors) {
+        int64_t index = -1;
+        if (error["index"].get(index) != simdjson::SUCCESS || index < 0 ||
+            index >= static_cast<int64_t>(pending.size()) || invalid[static_cast<size_t>(index)]) {
+          return Unexpected(*res, "invalid_events with a bad index");
+        }
+        invalid[static_cast<size_t>(index)] = true;
+        ++listed;
+      }
+      if (listed == 0) return Unexpected(*res, "invalid_events listing no event");
+      counts_->rejected += listed;
+      std::vector<std::string_view> rest;
+      for (size_t i = 0; i < pending.size(); ++i) {
+        if (!invalid[i]) rest.push_back(pending[i]);
+      }
+      pending = std::move(rest);
+    }
+    return Status::Ok();
+  }
+
+ private:
+  Status CountResults(const httplib::Response& res, size_t sent) {
+    simdjson::dom::element answer;
+    simdjson::dom::array results;
+    if (parser_.parse(res.body).get(answer) != simdjson::SUCCESS ||
+        answer["results"].get(results) != simdjson::SUCCESS) {
+      return Unexpected(res, "202 without results");
+    }
+    if (results.size() != sent) {
+      return Unexpected(res, "202 with " + std::to_string(results.size()) + " results for " +
+                                 std::to_string(sent) + " events");
+    }
+    for (simdjson::dom::element row : results) {
+      std::string_view status;
+      if (row["status"].get(status) != simdjson::SUCCESS) return Unexpected(res, "result without status");
+      if (status == "accepted") {
+        ++counts_->accepted;
+      } else if (status == "duplicate") {
+        ++counts_->duplicates;
+      } else if (status == "rejected") {
+        ++counts_->rejected;
+      } else {
+        return Unexpected(res, "result status \"" + std::string(status) + "\"");
+      }
+    }
+    return Status::Ok();
+  }
+
+  static Status Unexpected(const httplib::Response& res, const std::string& what) {
+    return Internal("ingest-http: POST /v1/events: " + what + ": HTTP " + std::to_string(res.status) +
+                    " " + res.body.substr(0, 300));
+  }
+
+  httplib::Client client_;
+  httplib::Headers headers_{{"Authorization", std::string("Bearer ") + kBenchHttpToken}};
+  simdjson::dom::parser parser_;
+  HttpIngestCounts* counts_;
+};
+
+// ingest-http: see bench.h. The service is built by ServeInstance::Start,
+// exactly as `jiritsu serve` builds it, with projections off (only ingestion
+// is measured) and xAPI off (another endpoint), over a log of its own.
+Result<PhaseResult> Bench::IngestHttp() {
+  PhaseResult result("ingest-http");
+  if (options_.log_kind == "kafka" && !options_.kafka_bootstrap.empty()) {
+    result.skipped = true;
+    result.note = "needs a fresh log: not run against a real Kafka cluster (--kafka), whose topics "
+                  "it would fill; run it on the embedded log or the mock cluster";
+    return result;
+  }
+  const std::string dir = FreshDir("ingest-http");
+  fs::create_directories(dir);
+  service::ServeConfig config;
+  config.listen_address = "127.0.0.1";
+  config.port = 0;
+  // One worker per keep-alive connection (a connection holds its worker).
+  config.threads = options_.http_connections;
+  config.max_batch_events = options_.http_batch;
+  config.max_body_bytes = int64_t{64} << 20;
+  config.store_dir = dir + "/store";
+  config.state_dir = dir + "/state";
+  config.keys_dir = dir + "/keys";
+  config.dedupe_dir = dir + "/ingest-index";
+  config.partitions = options_.partitions;
+  config.run_projections = false;
+  config.xapi_enabled = false;
+  // A service credential (role `source`) allowed every source: an
+  // integration hub forwarding all the generator's source systems. Role hr
+  // may only send erasure requests, and a per-system credential only its
+  // own source.
+  config.service_credentials.push_back(
+      {"jiritsu-bench", {"/*"}, service::Sha256Hex(kBenchHttpToken)});
+  std::unique_ptr<KafkaMockCluster> mock;  // outlives the service
+  if (options_.log_kind == "kafka") {
+    mock = std::make_unique<KafkaMockCluster>();
+    JIRITSU_ASSIGN_OR_RETURN(config.kafka_bootstrap, mock->Start(1));
+    for (const TopicSpec& spec : AllTopicSpecs(options_.partitions)) {
+      JIRITSU_RETURN_IF_ERROR(mock->CreateTopic(spec.name, spec.partitions));
+    }
+    config.kafka_properties = options_.kafka_properties;
+  }
+  JIRITSU_ASSIGN_OR_RETURN(std::unique_ptr<ServeInstance> serve, ServeInstance::Start(config));
+
+  std::ifstream in(workload_file_);
+  if (!in) return IOError("cannot open " + workload_file_);
+  std::mutex reader_mutex;
+  std::mutex status_mutex;
+  Status first_error;
+  std::atomic<bool> failed{false};
+  std::vector<HttpIngestCounts> counts(static_cast<size_t>(options_.http_connections));
+  // The next batch of non-blank lines into *storage (under reader_mutex);
+  // false at the end of the file.
+  auto next_batch = [&](std::vector<std::string>* storage) {
+    std::lock_guard lock(reader_mutex);
+    storage->clear();
+    std::string line;
+    while (storage->size() < static_cast<size_t>(options_.http_batch) && std::getline(in, line)) {
+      if (line.find_first_not_of(" \t\r") == std::string::npos) continue;  // as the CLI: skipped
+      result.events += 1;
+      result.bytes += static_cast<int64_t>(line.size()) + 1;
+      storage->push_back(std::move(line));
+    }
+    return !storage->empty();
+  };
+  const double cpu_start = CpuSeconds();
+  const double start = Now();
+  std::vector<std::thread> clients;
+  for (int32_t c = 0; c < options_.http_connections; ++c) {
+    clients.emplace_back([&, c] {
+      HttpIngestClient client(serve->port(), &counts[static_cast<size_t>(c)]);
+      std::vector<std::string> storage;
+      std::vector<std::string_view> lines;
+      while (!failed.load() && next_batch(&storage)) {
+        lines.assign(storage.begin(), storage.end());
+        Status posted = client.Post(lines);
+        if (!posted.ok()) {
+          std::lock_guard lock(status_mutex);
+          if (first_error.ok()) first_error = posted;
+          failed.store(true);
+        }
+      }
+    });
+  }
+  for (std::thread& client : clients) client.join();
+  result.seconds = Now() - start;
+  result.cpu_seconds = CpuSeconds() - cpu_start;  // clients and service: one process
+  serve->Stop();
+  JIRITSU_RETURN_IF_ERROR(first_error);
+  if (in.bad()) return IOError("reading " + workload_file_);
+  HttpIngestCounts total;
+  for (HttpIngestCounts& c : counts) {
+    total.accepted += c.accepted;
+    total.duplicates += c.duplicates;
+    total.rejected += c.rejected;
+    total.requests += c.requests;
+    total.http_429 += c.http_429;
+    total.http_400 += c.http_400;
+    result.latencies_ms.insert(result.latencies_ms.end(), c.latencies_ms.begin(),
+                               c.latencies_ms.end());
+  }
+  if (total.accepted + total.duplicates + total.rejected != result.events) {
+    return Internal("ingest-http: " + std::to_string(result.events) + " lines posted but " +
+                    std::to_string(total.accepted + total.duplicates + total.rejected) +
+                    " verdicts counted");
+  }
+  result.extra["accepted"] = std::to_string(total.accepted);
+  result.extra["duplicates"] = std::to_string(total.duplicates);
+  result.extra["rejected"] = std::to_string(total.rejected);
+  result.extra["http_requests"] = std::to_string(total.requests);
+  result.extra["http_429"] = std::to_string(total.http_429);
+  result.extra["http_400"] = std::to_string(total.http_400);
+  result.extra["http_batch"] = std::to_string(options_.http_batch);
+  result.extra["http_connections"] = std::to_string(options_.http_connections);
+  result.extra["log"] = mock ? "\"kafka (in-process mock cluster)\"" : "\"embedded\"";
   return result;
 }
 
@@ -601,7 +873,7 @@ void Bench::Report(const std::vector<PhaseResult>& results) {
   for (const auto& result : results) by_name[result.name] = &result;
   std::printf("jiritsu bench: %s, %d employees, %d months, seed %llu\n", log_description_.c_str(),
               options_.employees, options_.months, static_cast<unsigned long long>(options_.seed));
-  std::printf("%-10s %11s %9s %12s %9s %8s %12s %9s %9s %9s %9s\n", "phase", "events", "seconds",
+  std::printf("%-11s %11s %9s %12s %9s %8s %12s %9s %9s %9s %9s\n", "phase", "events", "seconds",
               "events/s", "MB/s", "CPU s", "events/CPU s", "RSS MB", "p50 ms", "p99 ms",
               "p99.9 ms");
   std::string json = "{\"workload\":{\"employees\":" + std::to_string(options_.employees) +
@@ -616,7 +888,7 @@ void Bench::Report(const std::vector<PhaseResult>& results) {
     first = false;
     json += "\"" + result.name + "\":{";
     if (result.skipped) {
-      std::printf("%-10s skipped: %s\n", result.name.c_str(), result.note.c_str());
+      std::printf("%-11s skipped: %s\n", result.name.c_str(), result.note.c_str());
       json += "\"skipped\":true,\"note\":\"" + result.note + "\"}";
       continue;
     }
@@ -625,7 +897,7 @@ void Bench::Report(const std::vector<PhaseResult>& results) {
     const double p50 = Percentile(&result.latencies_ms, 50);
     const double p99 = Percentile(&result.latencies_ms, 99);
     const double p999 = Percentile(&result.latencies_ms, 99.9);
-    std::printf("%-10s %11lld %9.2f %12.0f %9.1f %8.2f %12.0f %9.0f", result.name.c_str(),
+    std::printf("%-11s %11lld %9.2f %12.0f %9.1f %8.2f %12.0f %9.0f", result.name.c_str(),
                 static_cast<long long>(result.events), result.seconds, result.per_second(),
                 result.mb_per_second(), result.cpu_seconds, result.per_cpu_second(),
                 result.peak_rss_mb);
@@ -704,6 +976,15 @@ int Bench::Run() {
       return 2;
     }
   }
+  if (options_.http_batch < 1 || options_.http_batch > 10'000) {
+    std::fprintf(stderr, "bench: --http-batch must be 1..10000, not %d\n", options_.http_batch);
+    return 2;
+  }
+  if (options_.http_connections < 1 || options_.http_connections > 256) {
+    std::fprintf(stderr, "bench: --http-connections must be 1..256, not %d\n",
+                 options_.http_connections);
+    return 2;
+  }
   if (options_.log_kind != "embedded" && options_.log_kind != "kafka") {
     std::fprintf(stderr, "bench: --log must be embedded or kafka, not \"%s\"\n",
                  options_.log_kind.c_str());
@@ -726,20 +1007,11 @@ int Bench::Run() {
   std::vector<PhaseResult> results;
   for (const std::string& phase : BenchPhaseNames()) {
     if (!Wants(phase)) continue;
-    if (phase == "ingest-http") {
-      // TODO(service): drive the HTTP ingest endpoint (jiritsu serve) once
-      // it exists; until then the phase is reported as skipped.
-      PhaseResult skipped;
-      skipped.name = phase;
-      skipped.skipped = true;
-      skipped.note = "HTTP service not available in this build";
-      results.push_back(skipped);
-      continue;
-    }
     std::fprintf(stderr, "bench: %s ...\n", phase.c_str());
     const bool rss_reset = ResetPeakRss();
     const double cpu_start = CpuSeconds();
     Result<PhaseResult> result = phase == "ingest"     ? Ingest()
+                                 : phase == "ingest-http" ? IngestHttp()
                                  : phase == "raw-read" ? ReadPhase(phase, false)
                                  : phase == "decode"   ? ReadPhase(phase, true)
                                  : phase == "raw-write" ? RawWrite()
@@ -748,6 +1020,10 @@ int Bench::Run() {
                                  : phase == "query"    ? Query()
                                                        : Latency();
     if (!result.ok()) return fail(phase, result.status());
+    if (result->skipped) {
+      results.push_back(std::move(result).value());
+      continue;
+    }
     if (result->cpu_seconds == 0) result->cpu_seconds = CpuSeconds() - cpu_start;
     result->peak_rss_mb = PeakRssMb();
     if (!rss_reset) result->note = "peak RSS of the process so far";

@@ -16,8 +16,20 @@
 //              replay): latency percentiles
 //   latency    live projection while a producer appends at a steady rate:
 //              produce -> view-visible latency percentiles
-//   ingest-http  the HTTP service's ingest: not wired yet (a TODO hook; the
-//              phase is reported as skipped)
+//   ingest-http  the same JSONL lines POSTed to /v1/events of the real HTTP
+//              service (ServeInstance, as `jiritsu serve` builds it, in this
+//              process, projections off) over a FRESH log of its own
+//              (embedded under <work>/ingest-http/, or a second in-process
+//              mock cluster with --log kafka; skipped against a real broker,
+//              whose topics it would fill). --http-connections keep-alive
+//              clients post JSON-array batches of --http-batch events with a
+//              service credential (role `source`) allowed every source of
+//              the generator; 429 is retried after Retry-After. Lines the
+//              server refuses as a batch (the workload's deliberately broken
+//              ones: 400 invalid_events lists them, 400 malformed_json makes
+//              the client bisect the batch) are counted as rejected, so the
+//              accepted / duplicates / rejected counts match `ingest`'s.
+//              Latency: per HTTP request.
 //
 // For each phase it prints events/s, MB/s, CPU seconds, peak RSS and (where
 // relevant) latency percentiles, plus the ratio of every phase to every
@@ -31,10 +43,12 @@
 // Work directory (--work-dir, kept between runs so a large workload is
 // generated once): workload-e<E>-m<M>-s<S>.jsonl, embedded-e<E>-m<M>-s<S>/
 // (store with log and ingest index, reused unless ingest is a phase),
-// run-views/, replay-views/, scratch stores of the baselines (removed).
+// run-views/, replay-views/, ingest-http/ (the HTTP phase's store, re-created
+// each run), scratch stores of the baselines (removed).
 //
 // Thread-safety: RunBench runs on the calling thread (plus the latency
-// phase's producer thread). Failure: prints the error and returns exit code
+// phase's producer thread, and the ingest-http phase's client threads and
+// the service's worker pool). Failure: prints the error and returns exit code
 // 2 (usage) or 3 (I/O, log).
 #pragma once
 
@@ -81,6 +95,10 @@ struct BenchOptions {
   double latency_rate = 20'000;
   double latency_seconds = 10;
   int64_t latency_checkpoint_ms = 10;
+  // ingest-http: events per POST (1..10000) and concurrent keep-alive
+  // client connections (1..256).
+  int32_t http_batch = 100;
+  int32_t http_connections = 8;
   std::string json_path;
 };
 

@@ -77,6 +77,13 @@ Command AddBenchCommand(CLI::App& root) {
   app->add_option("--latency-checkpoint-ms", options->latency_checkpoint_ms,
                   "latency: checkpoint cadence of the live runtime")
       ->capture_default_str();
+  app->add_option("--http-batch", options->http_batch, "ingest-http: events per POST /v1/events")
+      ->capture_default_str()
+      ->check(CLI::Range(1, 10'000));
+  app->add_option("--http-connections", options->http_connections,
+                  "ingest-http: concurrent keep-alive client connections")
+      ->capture_default_str()
+      ->check(CLI::Range(1, 256));
   app->add_option("--json", options->json_path, "Also write the figures as JSON to this file");
   command.run = [options, phases] {
     options->phases.clear();

@@ -10,6 +10,9 @@
 #include <rocksdb/table.h>
 #include <rocksdb/write_batch.h>
 
+#include <signal.h>
+#include <unistd.h>
+
 #include <algorithm>
 #include <atomic>
 #include <chrono>
@@ -329,6 +332,41 @@ class EmbeddedLog final : public EventLog {
 // ---------------------------------------------------------------------------
 // EmbeddedLog: open and recovery
 
+namespace {
+
+// Followers name their info-log directory after their pid, so a follower that
+// was killed (kill -9 skips the destructor) leaves a directory the next
+// follower can recognise as dead and remove.
+constexpr std::string_view kFollowerDirPrefix = "jiritsu-log-follower-";
+
+bool ProcessIsAlive(pid_t pid) {
+  // EPERM: it exists but belongs to someone else, so it is alive.
+  return ::kill(pid, 0) == 0 || errno == EPERM;
+}
+
+// Best effort: a directory we cannot parse, or whose process is alive (or is
+// a reused pid), is left alone; removal errors are ignored.
+void RemoveDeadFollowerDirs(const std::filesystem::path& temp_dir) {
+  std::error_code ec;
+  for (std::filesystem::directory_iterator it(temp_dir, ec), end; !ec && it != end;
+       it.increment(ec)) {
+    const std::string name = it->path().filename().string();
+    if (name.rfind(kFollowerDirPrefix, 0) != 0) continue;
+    const std::string rest = name.substr(kFollowerDirPrefix.size());
+    const size_t dash = rest.find('-');
+    if (dash == 0 || dash == std::string::npos ||
+        rest.find_first_not_of("0123456789") != dash || dash > 9) {
+      continue;
+    }
+    const pid_t pid = static_cast<pid_t>(std::stol(rest.substr(0, dash)));
+    if (pid <= 0 || ProcessIsAlive(pid)) continue;
+    std::error_code remove_ec;
+    std::filesystem::remove_all(it->path(), remove_ec);
+  }
+}
+
+}  // namespace
+
 Result<std::unique_ptr<EmbeddedLog>> EmbeddedLog::Open(const std::string& dir,
                                                        const EmbeddedLogOptions& options,
                                                        bool read_only) {
@@ -351,8 +389,11 @@ Result<std::unique_ptr<EmbeddedLog>> EmbeddedLog::Open(const std::string& dir,
     if (!std::filesystem::exists(std::filesystem::path(dir) / "CURRENT", ec)) {
       return NotFound("embedded log " + dir + " does not exist");
     }
+    const std::filesystem::path temp_dir = std::filesystem::temp_directory_path(ec);
+    RemoveDeadFollowerDirs(temp_dir);
     std::string pattern =
-        (std::filesystem::temp_directory_path(ec) / "jiritsu-log-follower-XXXXXX").string();
+        (temp_dir / (std::string(kFollowerDirPrefix) + std::to_string(::getpid()) + "-XXXXXX"))
+            .string();
     if (::mkdtemp(pattern.data()) == nullptr) {
       return IOError("embedded log " + dir + ": cannot create follower directory: " +
                      std::strerror(errno));

@@ -79,7 +79,10 @@ Result<std::unique_ptr<EventLog>> OpenEmbeddedLog(const std::string& dir,
 
 // Opens a read-only follower of the log in `dir`, which another process may
 // be writing to (replay, queries). It is a RocksDB secondary instance (its
-// own small info-log directory under the system temp dir, removed on close);
+// own small info-log directory under the system temp dir,
+// jiritsu-log-follower-<pid>-XXXXXX, removed on close; a follower that was
+// killed leaves it behind, and the next follower opened on this machine
+// removes the directories of processes that no longer exist);
 // Poll (when it has nothing to return) and EndOffset catch up with the
 // writer's flushed records. Topics created by the writer after opening are
 // discovered when first used. NewProducer -> kFailedPrecondition;

@@ -1,10 +1,12 @@
 #include "core/embedded_log.h"
 
 #include <rocksdb/db.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include <atomic>
 #include <filesystem>
+#include <fstream>
 #include <set>
 #include <thread>
 
@@ -396,6 +398,37 @@ TEST_F(EmbeddedLogTest, ReadOnlyFollowerCatchesUpWithTheWriter) {
   ASSERT_TRUE(later.ok()) << later.status().ToString();
   EXPECT_EQ(*later, 1);
   EXPECT_EQ(*follower->EndOffset(TopicPartition{"later", 0}), 1);
+}
+
+// A follower killed with -9 leaves its info-log directory in the temp dir;
+// the next follower removes those of dead processes and no others.
+TEST_F(EmbeddedLogTest, FollowerRemovesInfoDirsOfDeadFollowersOnly) {
+  auto writer = OpenOrDie();
+  ASSERT_TRUE(writer->EnsureTopics({TopicSpec{"t", 1}}).ok());
+
+  const pid_t child = ::fork();
+  ASSERT_GE(child, 0);
+  if (child == 0) ::_exit(0);
+  int wait_status = 0;
+  ASSERT_EQ(::waitpid(child, &wait_status, 0), child);  // reaped: the pid names no process
+
+  const std::filesystem::path temp = std::filesystem::temp_directory_path();
+  const std::string suffix = "-sweeptest" + std::to_string(::getpid());
+  const std::filesystem::path dead = temp / ("jiritsu-log-follower-" + std::to_string(child) + suffix);
+  const std::filesystem::path alive = temp / ("jiritsu-log-follower-" + std::to_string(::getpid()) + suffix);
+  const std::filesystem::path unrelated = temp / ("jiritsu-log-follower-notapid" + suffix);
+  for (const auto& dir : {dead, alive, unrelated}) {
+    std::filesystem::create_directories(dir);
+    std::ofstream(dir / "LOG") << "info log of a follower\n";
+  }
+
+  auto follower = OpenEmbeddedLogReadOnly(dir_.Sub("log"));
+  ASSERT_TRUE(follower.ok()) << follower.status().ToString();
+  EXPECT_FALSE(std::filesystem::exists(dead)) << dead;
+  EXPECT_TRUE(std::filesystem::exists(alive / "LOG")) << "a live process's directory was removed";
+  EXPECT_TRUE(std::filesystem::exists(unrelated / "LOG")) << "a directory without a pid was removed";
+  std::filesystem::remove_all(alive);
+  std::filesystem::remove_all(unrelated);
 }
 
 TEST_F(EmbeddedLogTest, ReadOnlyOfMissingLogIsNotFound) {

@@ -52,7 +52,8 @@ Status FromRocks(const rocksdb::Status& s, const std::string& what) {
 // budget, the memtables of every family are charged to that cache (one
 // WriteBufferManager), so the store's memory has one limit instead of
 // 3 x 64 MiB per family plus the cache.
-rocksdb::Options MakeOptions(size_t block_cache_bytes, size_t memory_budget_bytes = 0) {
+rocksdb::Options MakeOptions(size_t block_cache_bytes, size_t memory_budget_bytes = 0,
+                             std::shared_ptr<rocksdb::Cache> shared_cache = nullptr) {
   rocksdb::Options options;
   options.compaction_style = rocksdb::kCompactionStyleLevel;
   options.level_compaction_dynamic_level_bytes = true;
@@ -90,6 +91,8 @@ rocksdb::Options MakeOptions(size_t block_cache_bytes, size_t memory_budget_byte
     options.write_buffer_manager =
         std::make_shared<rocksdb::WriteBufferManager>(budget / 2, table.block_cache);
     options.write_buffer_size = std::clamp<size_t>(budget / 8, 1 << 20, 64 << 20);
+  } else if (shared_cache) {
+    table.block_cache = std::move(shared_cache);
   } else {
     table.block_cache = rocksdb::NewLRUCache(std::max<size_t>(block_cache_bytes, 1 << 20));
   }
@@ -238,9 +241,15 @@ Result<std::unique_ptr<StateStore>> StateStore::Open(const std::string& dir,
   return store;
 }
 
+std::shared_ptr<rocksdb::Cache> StateStore::NewBlockCache(size_t bytes) {
+  return rocksdb::NewLRUCache(std::max<size_t>(bytes, 1 << 20));
+}
+
 Result<std::unique_ptr<StateStore>> StateStore::OpenReadOnly(
-    const std::string& dir, const std::vector<std::string>& column_families) {
-  rocksdb::Options rocks = MakeOptions(StateStoreOptions().block_cache_bytes);
+    const std::string& dir, const std::vector<std::string>& column_families,
+    std::shared_ptr<rocksdb::Cache> block_cache) {
+  rocksdb::Options rocks =
+      MakeOptions(StateStoreOptions().block_cache_bytes, 0, std::move(block_cache));
   std::vector<std::string> existing;
   rocksdb::Status s = rocksdb::DB::ListColumnFamilies(rocks, dir, &existing);
   if (!s.ok()) return NotFound("state store " + dir + " does not exist or is unreadable: " + s.ToString());

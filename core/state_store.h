@@ -26,6 +26,7 @@
 #include "core/status.h"
 
 namespace rocksdb {
+class Cache;
 class DB;
 class ColumnFamilyHandle;
 class WriteBatch;
@@ -104,8 +105,16 @@ class StateStore {
   static Result<std::unique_ptr<StateStore>> Open(const std::string& dir,
                                                   const StateStoreOptions& options);
   // Read-only view of a store possibly open by another process.
+  // `block_cache` (from NewBlockCache; null: a private cache of
+  // StateStoreOptions().block_cache_bytes) may be shared by several stores:
+  // RocksDB keys cached blocks by the table file's identity, so a reopen of
+  // the same files finds their blocks still cached.
   static Result<std::unique_ptr<StateStore>> OpenReadOnly(
-      const std::string& dir, const std::vector<std::string>& column_families);
+      const std::string& dir, const std::vector<std::string>& column_families,
+      std::shared_ptr<rocksdb::Cache> block_cache = nullptr);
+  // An LRU block cache of `bytes` (at least 1 MiB) for OpenReadOnly; it
+  // lives as long as its last user (a store or the caller's pointer).
+  static std::shared_ptr<rocksdb::Cache> NewBlockCache(size_t bytes);
   ~StateStore();
 
   Status Get(std::string_view family, std::string_view key, std::string* value) const;

@@ -194,7 +194,8 @@ Result<std::unique_ptr<HttpService>> HttpService::Create(const ServeConfig& conf
   }
   service->views_ = std::make_unique<ViewReader>(service->deps_.views_root,
                                                  service->deps_.view_families, config.refresh_ms,
-                                                 config.as_of_dir, service->deps_.keys);
+                                                 config.as_of_dir, service->deps_.keys,
+                                                 service->deps_.metrics);
   service->RegisterRoutes();
   if (config.xapi_enabled && service->pipeline_) {
     JIRITSU_ASSIGN_OR_RETURN(service->xapi_,
@@ -361,6 +362,7 @@ Status HttpService::Start() {
     std::this_thread::sleep_for(std::chrono::milliseconds(1));
   }
   if (!server_->is_running()) return Unavailable("the HTTP server did not start");
+  views_->Start();
   return Status::Ok();
 }
 
@@ -369,6 +371,7 @@ void HttpService::Stop() {
     server_->stop();
     thread_.join();
   }
+  views_->Stop();
   if (xapi_) xapi_->Stop();
   if (pipeline_) pipeline_->Stop();
   {
@@ -767,6 +770,17 @@ void HttpService::Reports(const RequestContext& ctx, httplib::Response& res) {
   SendQueryResult(ctx, res, WithCursor(body.Dump(), next));
 }
 
+// Length-prefixed parts: no two parameter lists share a key.
+static std::string MemoKey(std::initializer_list<std::string_view> parts) {
+  std::string key;
+  for (std::string_view part : parts) {
+    key += std::to_string(part.size());
+    key += ':';
+    key += part;
+  }
+  return key;
+}
+
 void HttpService::OrgQuery(const RequestContext& ctx, httplib::Response& res,
                            const std::string& what) {
   std::shared_ptr<const ViewSnapshot> views = ViewsFor(ctx, res);
@@ -778,20 +792,29 @@ void HttpService::OrgQuery(const RequestContext& ctx, httplib::Response& res,
     body["root_org_units"] = Json(Json::Array(roots.begin(), roots.end()));
     return SendQueryResult(ctx, res, body.Dump());
   }
+  // Roll-ups over a subtree cost milliseconds each (the roots cover the
+  // company) and a snapshot never changes: answers are memoized per snapshot,
+  // keyed by every parameter the answer depends on (the route checked the
+  // role already; org queries have no per-row authorization).
   const std::string org = ctx.request.matches[1];
   if (what == "engagement") {
     Result<std::optional<int64_t>> as_of = AsOfParam(ctx.request);
     if (!as_of.ok()) return SendQueryResult(ctx, res, as_of.status());
-    SendQueryResult(ctx, res, q.OrgEngagement(org, *as_of));
+    const std::string key =
+        MemoKey({"engagement", org, *as_of ? std::to_string(**as_of) : std::string()});
+    SendQueryResult(ctx, res,
+                    views->Memoized(key, [&] { return q.OrgEngagement(org, *as_of); }));
   } else {
     const std::string period = ctx.request.get_param_value("period");
     if (period.empty()) {
       return SendError(res, 400, "bad_request", "period: required (FY2025 | 2025Q3 | 2025-07)");
     }
     const std::string profile = ctx.request.get_param_value("profile");
-    SendQueryResult(ctx, res,
-                    q.Kpi(org, period,
-                          profile.empty() ? std::nullopt : std::optional<std::string_view>(profile)));
+    const std::string key = MemoKey({"kpi", org, period, profile});
+    SendQueryResult(ctx, res, views->Memoized(key, [&] {
+      return q.Kpi(org, period,
+                   profile.empty() ? std::nullopt : std::optional<std::string_view>(profile));
+    }));
   }
 }
 

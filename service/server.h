@@ -92,6 +92,8 @@ class HttpService {
                 uint32_t allowed_roles, RouteHandler handler);
   Status Start();
   int port() const { return port_; }
+  // The reader of the served views (tests inspect its refresher).
+  ViewReader& views() { return *views_; }
   // Every route registered so far, in registration order. Not synchronized
   // with AddRoute(): call after the routes are added.
   const std::vector<RouteInfo>& routes() const { return routes_; }

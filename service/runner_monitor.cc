@@ -56,7 +56,10 @@ void RunnerMonitor::OnProgress(const RuntimeStats& stats) {
     Tracked& t = partitions_[tp];
     if (t.last_move_ms == 0 || progress.position != t.position) t.last_move_ms = now;
     t.position = progress.position;
-    if (!t.sampled) t.end = std::max(t.end, progress.end_offset);
+    // Ends only grow: the runtime's own high-water mark is often newer than
+    // the sampler's last look (a sample round can take seconds under load),
+    // and lag read against a stale end showed 0 while records waited.
+    t.end = std::max(t.end, progress.end_offset);
   }
 }
 
@@ -101,8 +104,7 @@ void RunnerMonitor::Sample(EventLog* log) {
   std::lock_guard lock(mutex_);
   for (const auto& [tp, value] : sampled) {
     Tracked& t = partitions_[tp];
-    t.end = value.first;
-    t.sampled = true;
+    t.end = std::max(t.end, value.first);  // read outside the lock: may be older than a report
     t.lag_seconds = value.second;
   }
 }

@@ -73,8 +73,7 @@ class RunnerMonitor {
  private:
   struct Tracked {
     int64_t position = 0;
-    int64_t end = 0;  // from Sample (or the runtime when never sampled)
-    bool sampled = false;
+    int64_t end = 0;  // the greater of the last Sample and the runtime's reports
     double lag_seconds = NAN;
     int64_t last_move_ms = 0;
     int64_t published_position = -1;  // for the processed counter

@@ -218,6 +218,17 @@ TEST(RunnerMonitorTest, EventTimeLagAndStalls) {
   const std::string after = metrics.Expose();
   EXPECT_NE(after.find("jiritsu_partition_records_processed_total{partition=\"0\",topic=\"jiritsu.learning\"} 2"),
             std::string::npos) << after;
+  // The runtime saw records the sampler has not sampled yet: they count as lag
+  // at once (the lag used to read 0 against the sampler's stale end).
+  stats.partitions[tp] = PartitionProgress{3, 5};
+  monitor.OnProgress(stats);
+  snapshot = monitor.Snapshot();
+  EXPECT_EQ(snapshot.partitions[0].end, 5);
+  EXPECT_EQ(snapshot.partitions[0].lag, 2);
+  // A sample that read an older end (before the report) does not lower it.
+  monitor.Sample(log->get());
+  EXPECT_EQ(monitor.Snapshot().partitions[0].end, 5);
+  stats.partitions[tp] = PartitionProgress{3, 3};
   // A restarted runtime (after a swap) reports from zero again: totals stay monotonic.
   stats.events_applied = 1;
   monitor.OnProgress(stats);

@@ -802,8 +802,10 @@ void HttpService::OrgQuery(const RequestContext& ctx, httplib::Response& res,
     if (!as_of.ok()) return SendQueryResult(ctx, res, as_of.status());
     const std::string key =
         MemoKey({"engagement", org, *as_of ? std::to_string(**as_of) : std::string()});
-    SendQueryResult(ctx, res,
-                    views->Memoized(key, [&] { return q.OrgEngagement(org, *as_of); }));
+    auto compute = [org, as_of = *as_of](const processors::QueryService& query) {
+      return query.OrgEngagement(org, as_of);
+    };
+    SendQueryResult(ctx, res, views->Memoized(key, compute));
   } else {
     const std::string period = ctx.request.get_param_value("period");
     if (period.empty()) {
@@ -811,10 +813,11 @@ void HttpService::OrgQuery(const RequestContext& ctx, httplib::Response& res,
     }
     const std::string profile = ctx.request.get_param_value("profile");
     const std::string key = MemoKey({"kpi", org, period, profile});
-    SendQueryResult(ctx, res, views->Memoized(key, [&] {
-      return q.Kpi(org, period,
-                   profile.empty() ? std::nullopt : std::optional<std::string_view>(profile));
-    }));
+    auto compute = [org, period, profile](const processors::QueryService& query) {
+      return query.Kpi(org, period,
+                       profile.empty() ? std::nullopt : std::optional<std::string_view>(profile));
+    };
+    SendQueryResult(ctx, res, views->Memoized(key, compute));
   }
 }
 

@@ -27,32 +27,57 @@ Result<const std::map<std::string, std::vector<std::string>>*> ViewSnapshot::Rep
   return &reports_;
 }
 
-Result<std::string> ViewSnapshot::Memoized(
-    const std::string& key, const std::function<Result<std::string>()>& compute) const {
+Result<std::string> ViewSnapshot::Memoized(const std::string& key, Computation compute) const {
   {
     std::lock_guard lock(memo_mutex_);
     auto it = memo_index_.find(key);
     if (it != memo_index_.end()) {
       memo_.splice(memo_.begin(), memo_, it->second);
+      it->second->used = true;
       if (memo_hits != nullptr) memo_hits->Increment();
-      return it->second->second;
+      return it->second->body;
     }
   }
   if (memo_misses != nullptr) memo_misses->Increment();
-  Result<std::string> computed = compute();
+  Result<std::string> computed = compute(*query);
   if (!computed.ok() || computed->size() > kOrgMemoBytes / 4) return computed;
   std::lock_guard lock(memo_mutex_);
-  if (memo_index_.contains(key)) return computed;  // a concurrent miss stored it
-  memo_.emplace_front(key, *computed);
-  memo_index_.emplace(key, memo_.begin());
-  memo_bytes_ += key.size() + computed->size();
+  StoreLocked(MemoEntry{key, *computed, std::move(compute), true});
+  return computed;
+}
+
+void ViewSnapshot::StoreLocked(MemoEntry entry) const {
+  if (memo_index_.contains(entry.key)) return;  // a concurrent miss stored it
+  memo_bytes_ += entry.key.size() + entry.body.size();
+  memo_.push_front(std::move(entry));
+  memo_index_.emplace(memo_.front().key, memo_.begin());
   while (memo_.size() > kOrgMemoEntries || memo_bytes_ > kOrgMemoBytes) {
-    auto& [old_key, old_body] = memo_.back();
-    memo_bytes_ -= old_key.size() + old_body.size();
-    memo_index_.erase(old_key);
+    const MemoEntry& old = memo_.back();
+    memo_bytes_ -= old.key.size() + old.body.size();
+    memo_index_.erase(old.key);
     memo_.pop_back();
   }
-  return computed;
+}
+
+size_t ViewSnapshot::WarmMemoFrom(const ViewSnapshot& previous, size_t max) const {
+  std::vector<std::pair<std::string, Computation>> wanted;
+  {
+    std::lock_guard lock(previous.memo_mutex_);
+    for (const MemoEntry& entry : previous.memo_) {
+      if (wanted.size() == max) break;
+      if (entry.used) wanted.emplace_back(entry.key, entry.compute);
+    }
+  }
+  size_t stored = 0;
+  // Least recent first, so the LRU order of the new memo matches the old one.
+  for (auto it = wanted.rbegin(); it != wanted.rend(); ++it) {
+    Result<std::string> computed = it->second(*query);
+    if (!computed.ok() || computed->size() > kOrgMemoBytes / 4) continue;
+    std::lock_guard lock(memo_mutex_);
+    StoreLocked(MemoEntry{it->first, std::move(computed).value(), it->second, false});
+    ++stored;
+  }
+  return stored;
 }
 
 size_t ViewSnapshot::memo_entries() const {
@@ -78,6 +103,9 @@ ViewReader::ViewReader(std::string views_root, std::vector<std::string> families
     const std::string memo_help = "Org roll-up queries answered from the per-snapshot memo (hit) or computed (miss)";
     memo_hits_metric_ = metrics->GetCounter(memo, memo_help, {{"result", "hit"}});
     memo_misses_metric_ = metrics->GetCounter(memo, memo_help, {{"result", "miss"}});
+    memo_warmed_metric_ = metrics->GetCounter(
+        "jiritsu_views_org_memo_warmed_total",
+        "Org roll-up answers the refresher computed on a new snapshot before publishing it");
   }
 }
 
@@ -110,6 +138,7 @@ ViewReader::Stats ViewReader::stats() const {
   stats.opens_by_refresher = opens_by_refresher_.load();
   stats.open_errors = open_errors_.load();
   stats.closed_by_refresher = closed_by_refresher_.load();
+  stats.memo_warmed = memo_warmed_.load();
   return stats;
 }
 
@@ -207,6 +236,18 @@ void ViewReader::RefreshOnce(uint64_t ticket) {
     return CountOpenError(opened.status(), "refresher");
   }
   std::shared_ptr<const ViewSnapshot> previous;
+  {
+    std::lock_guard lock(mutex_);
+    previous = current_;
+  }
+  if (previous) {
+    // The org answers requests asked for on the previous snapshot, computed
+    // here instead of by the first request after the publish.
+    const size_t warmed = (*opened)->WarmMemoFrom(*previous, kOrgMemoWarmEntries);
+    memo_warmed_ += warmed;
+    if (memo_warmed_metric_ != nullptr) memo_warmed_metric_->Increment(static_cast<double>(warmed));
+    previous.reset();
+  }
   {
     std::lock_guard publish(mutex_);
     previous = PublishLocked(*opened);

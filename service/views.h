@@ -11,7 +11,9 @@
 // - > 0 with Start() called (serve): a background refresher thread owned by
 //   the reader reopens CURRENT every refresh_ms (counted from the previous
 //   attempt's end), prepares the new snapshot (computes Reports(), the scan
-//   manager authorization needs) and publishes it under the mutex. Requests
+//   manager authorization needs, and recomputes the org roll-up answers
+//   requests used on the previous snapshot: WarmMemoFrom) and publishes it
+//   under the mutex. Requests
 //   only take the published pointer; a request opens the store itself only
 //   when there is no snapshot at all (before the first publish, after
 //   Invalidate(), or while every open so far failed). A failed refresh (the
@@ -68,6 +70,9 @@ inline constexpr size_t kViewsBlockCacheBytes = 64 << 20;
 // bytes; the least recently used goes first.
 inline constexpr size_t kOrgMemoEntries = 256;
 inline constexpr size_t kOrgMemoBytes = 16 << 20;
+// The refresher recomputes at most this many of the previous snapshot's
+// used memo entries before publishing the next one.
+inline constexpr size_t kOrgMemoWarmEntries = 32;
 
 struct ViewSnapshot {
   std::string dir;
@@ -83,12 +88,19 @@ struct ViewSnapshot {
   // publishing). Thread-safe.
   Result<const std::map<std::string, std::vector<std::string>>*> Reports() const;
 
+  // How a memoized answer is computed from a snapshot's QueryService; kept
+  // with the answer so the next snapshot can recompute it (WarmMemoFrom).
+  using Computation = std::function<Result<std::string>(const processors::QueryService&)>;
   // The answer memoized under `key` (the full request parameters, after
-  // authorization), or compute() stored under it when it succeeds. The
+  // authorization), or compute(*query) stored under it when it succeeds. The
   // snapshot is immutable, so the memo is exact; errors are not stored. Two
   // concurrent misses of one key both compute (same answer). Thread-safe.
-  Result<std::string> Memoized(const std::string& key,
-                               const std::function<Result<std::string>()>& compute) const;
+  Result<std::string> Memoized(const std::string& key, Computation compute) const;
+  // Recomputes on this snapshot the memo entries of `previous` that requests
+  // used while it was current (most recent first, at most `max`), so the
+  // first request after a refresh finds its answer. An entry only warmed and
+  // never asked for is not carried further. Returns how many were stored.
+  size_t WarmMemoFrom(const ViewSnapshot& previous, size_t max) const;
   size_t memo_entries() const;
 
  private:
@@ -96,7 +108,14 @@ struct ViewSnapshot {
   mutable Status reports_status_;
   mutable std::map<std::string, std::vector<std::string>> reports_;
 
-  using MemoList = std::list<std::pair<std::string, std::string>>;  // most recent first
+  struct MemoEntry {
+    std::string key;
+    std::string body;
+    Computation compute;
+    bool used = false;  // a request asked for it (not only warmed)
+  };
+  using MemoList = std::list<MemoEntry>;  // most recent first
+  void StoreLocked(MemoEntry entry) const;
   mutable std::mutex memo_mutex_;
   mutable MemoList memo_;
   mutable std::unordered_map<std::string, MemoList::iterator> memo_index_;
@@ -110,6 +129,7 @@ class ViewReader {
     uint64_t opens_by_refresher = 0;  // snapshots the refresher published
     uint64_t open_errors = 0;         // failed opens of CURRENT (request or refresher)
     uint64_t closed_by_refresher = 0; // retired snapshots destroyed on the refresher
+    uint64_t memo_warmed = 0;         // org answers the refresher computed ahead
   };
 
   // `keys` (may be null) reveals personal fields in query results;
@@ -153,6 +173,7 @@ class ViewReader {
   Counter* open_errors_metric_ = nullptr;
   Counter* memo_hits_metric_ = nullptr;
   Counter* memo_misses_metric_ = nullptr;
+  Counter* memo_warmed_metric_ = nullptr;
 
   mutable std::mutex mutex_;
   std::shared_ptr<const ViewSnapshot> current_;
@@ -169,6 +190,7 @@ class ViewReader {
   std::atomic<uint64_t> opens_by_refresher_{0};
   std::atomic<uint64_t> open_errors_{0};
   std::atomic<uint64_t> closed_by_refresher_{0};
+  std::atomic<uint64_t> memo_warmed_{0};
 };
 
 int64_t SteadyMs();

@@ -371,7 +371,7 @@ void HttpService::Stop() {
     server_->stop();
     thread_.join();
   }
-  views_->Stop();
+  if (views_) views_->Stop();  // null when Create failed before making it
   if (xapi_) xapi_->Stop();
   if (pipeline_) pipeline_->Stop();
   {

@@ -13,7 +13,9 @@
 #include <thread>
 #include <vector>
 
+#include "core/metrics.h"
 #include "ops/serve.h"
+#include "service/server.h"
 #include "service/jwt.h"
 #include "tests/testing/subprocess.h"
 
@@ -295,6 +297,23 @@ TEST(ViewsRefreshTest, OrgMemoIsExactAndPerSnapshot) {
     return !changed.empty();
   }));
   EXPECT_NE(Get(client, path, hr)->get_header_value("ETag"), etag);
+}
+
+// A Create that fails before the reader exists destroys the half-built
+// service, whose Stop() must not reach for the missing reader.
+TEST(ViewsRefreshTest, FailedCreateStopsCleanly) {
+  TempDir dir;
+  MetricsRegistry metrics;
+  service::ServiceDeps deps;
+  deps.views_root = dir.path() + "/views";
+  deps.metrics = &metrics;
+  service::ServeConfig config;
+  config.issuer = "iss";
+  config.audience = "aud";
+  config.keys.push_back({"r1", "RS256", "", "not a PEM public key"});
+  auto created = service::HttpService::Create(config, std::move(deps));
+  ASSERT_FALSE(created.ok());
+  EXPECT_EQ(created.status().code(), StatusCode::kInvalidArgument) << created.status().ToString();
 }
 
 }  // namespace

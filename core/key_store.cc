@@ -9,6 +9,9 @@
 #include <cerrno>
 #include <cstring>
 #include <filesystem>
+#include <span>
+#include <unordered_map>
+#include <vector>
 
 namespace jiritsu {
 namespace {
@@ -83,6 +86,44 @@ Result<std::string> WriteTemp(const std::string& dir, std::string_view bytes) {
     return error;
   }
   return path;
+}
+
+// A file to bring into the key directory under `path`.
+struct NewFile {
+  std::string path;
+  std::string bytes;  // zeroed once written (keys are secrets)
+};
+
+// The one way files enter the key directory: every file is written to a
+// temporary name and fsynced, linked to its name without replacing (EEXIST:
+// the file already there stays, so the first linked wins across processes),
+// its temporary name removed, and then the directory is fsynced once, so on
+// success every name is durable. `what` names the kind of file in errors. On
+// an error the temporary files are removed; names linked before it stay.
+Status PublishFiles(const std::string& dir, std::span<NewFile> files, std::string_view what) {
+  std::vector<std::string> temps;
+  temps.reserve(files.size());
+  auto remove_temps = [&] {
+    for (const std::string& temp : temps) ::unlink(temp.c_str());
+  };
+  for (NewFile& file : files) {
+    Result<std::string> temp = WriteTemp(dir, file.bytes);
+    sodium_memzero(file.bytes.data(), file.bytes.size());
+    if (!temp.ok()) {
+      remove_temps();
+      return temp.status();
+    }
+    temps.push_back(std::move(temp).value());
+  }
+  for (size_t i = 0; i < files.size(); ++i) {
+    if (::link(temps[i].c_str(), files[i].path.c_str()) != 0 && errno != EEXIST) {
+      const Status error = IOError(Errno("cannot create " + std::string(what), files[i].path));
+      remove_temps();
+      return error;
+    }
+  }
+  remove_temps();
+  return FsyncDir(dir);
 }
 
 // Reads a whole small file; kNotFound when it does not exist.
@@ -175,40 +216,84 @@ Result<KeyLookup> FileKeyStore::Lookup(std::string_view employee) const {
   return ReadFiles(employee);
 }
 
-Result<KeyLookup> FileKeyStore::GetOrCreate(std::string_view employee) {
-  JIRITSU_RETURN_IF_ERROR(CheckEmployee(employee));
-  std::lock_guard lock(mutex_);
+Result<KeyLookup> FileKeyStore::CachedOrStored(std::string_view employee) {
   if (auto it = cache_.find(std::string(employee)); it != cache_.end()) {
     return KeyLookup{KeyLookup::kPresent, it->second};
   }
   JIRITSU_ASSIGN_OR_RETURN(KeyLookup lookup, ReadFiles(employee));
-  if (lookup.state == KeyLookup::kAbsent) {
-    JIRITSU_RETURN_IF_ERROR(EnsureDir());
+  if (lookup.state == KeyLookup::kPresent) cache_.emplace(std::string(employee), lookup.key);
+  return lookup;
+}
+
+Result<std::vector<KeyLookup>> FileKeyStore::CreateKeys(
+    std::span<const std::string_view> employees) {
+  JIRITSU_RETURN_IF_ERROR(EnsureDir());
+  std::vector<NewFile> files;
+  files.reserve(employees.size());
+  for (std::string_view employee : employees) {
     EmployeeKey key;
     randombytes_buf(key.data(), key.size());
     std::string bytes(kKeyMagic);
     bytes.push_back(static_cast<char>(kKeyFormat));
     bytes.append(reinterpret_cast<const char*>(key.data()), key.size());
-    JIRITSU_ASSIGN_OR_RETURN(std::string temp, WriteTemp(dir_, bytes));
-    sodium_memzero(bytes.data(), bytes.size());
-    const std::string path = KeyPath(employee);
-    // link(2) never replaces: when another process linked its key first, use that one.
-    const bool linked = ::link(temp.c_str(), path.c_str()) == 0;
-    const int link_errno = errno;
-    ::unlink(temp.c_str());
-    if (!linked && link_errno != EEXIST) {
-      errno = link_errno;
-      return IOError(Errno("cannot create key file", path));
-    }
-    JIRITSU_RETURN_IF_ERROR(FsyncDir(dir_));
-    // Re-read: the winner's key, or erased when an erasure raced with us.
-    JIRITSU_ASSIGN_OR_RETURN(lookup, ReadFiles(employee));
+    sodium_memzero(key.data(), key.size());
+    files.push_back(NewFile{KeyPath(employee), std::move(bytes)});
+  }
+  JIRITSU_RETURN_IF_ERROR(PublishFiles(dir_, files, "key file"));
+  // Re-read: our key, the winner's when another process linked first, or
+  // erased when an erasure raced with us.
+  std::vector<KeyLookup> lookups;
+  lookups.reserve(employees.size());
+  for (std::string_view employee : employees) {
+    JIRITSU_ASSIGN_OR_RETURN(KeyLookup lookup, CachedOrStored(employee));
     if (lookup.state == KeyLookup::kAbsent) {
-      return IOError("key file " + path + " vanished right after it was created");
+      return IOError("key file " + KeyPath(employee) + " vanished right after it was created");
+    }
+    lookups.push_back(lookup);
+  }
+  return lookups;
+}
+
+Result<KeyLookup> FileKeyStore::GetOrCreate(std::string_view employee) {
+  JIRITSU_RETURN_IF_ERROR(CheckEmployee(employee));
+  std::lock_guard lock(mutex_);
+  JIRITSU_ASSIGN_OR_RETURN(KeyLookup lookup, CachedOrStored(employee));
+  if (lookup.state != KeyLookup::kAbsent) return lookup;
+  JIRITSU_ASSIGN_OR_RETURN(std::vector<KeyLookup> created, CreateKeys({&employee, 1}));
+  return created.front();
+}
+
+Result<std::vector<KeyLookup>> FileKeyStore::GetOrCreateMany(
+    std::span<const std::string_view> employees) {
+  for (size_t i = 0; i < employees.size(); ++i) {
+    const Status checked = CheckEmployee(employees[i]);
+    if (!checked.ok()) {
+      return checked.WithContext("id " + std::to_string(i + 1) + " of a batch of " +
+                                 std::to_string(employees.size()) + ", nothing created");
     }
   }
-  if (lookup.state == KeyLookup::kPresent) cache_.emplace(std::string(employee), lookup.key);
-  return lookup;
+  std::lock_guard lock(mutex_);
+  std::vector<KeyLookup> lookups(employees.size());
+  std::unordered_map<std::string_view, size_t> first_at;  // id -> its first position
+  std::vector<std::string_view> missing;
+  std::vector<size_t> missing_at;
+  for (size_t i = 0; i < employees.size(); ++i) {
+    if (!first_at.emplace(employees[i], i).second) continue;
+    JIRITSU_ASSIGN_OR_RETURN(lookups[i], CachedOrStored(employees[i]));
+    if (lookups[i].state == KeyLookup::kAbsent) {
+      missing.push_back(employees[i]);
+      missing_at.push_back(i);
+    }
+  }
+  if (!missing.empty()) {
+    JIRITSU_ASSIGN_OR_RETURN(std::vector<KeyLookup> created, CreateKeys(missing));
+    for (size_t j = 0; j < missing.size(); ++j) lookups[missing_at[j]] = created[j];
+  }
+  for (size_t i = 0; i < employees.size(); ++i) {
+    const size_t first = first_at[employees[i]];
+    if (first != i) lookups[i] = lookups[first];
+  }
+  return lookups;
 }
 
 Status FileKeyStore::Erase(std::string_view employee) {
@@ -223,16 +308,10 @@ Status FileKeyStore::Erase(std::string_view employee) {
   Status error;
   if (!Exists(tombstone, &error)) {
     JIRITSU_RETURN_IF_ERROR(error);
-    JIRITSU_ASSIGN_OR_RETURN(std::string temp, WriteTemp(dir_, kTombstoneText));
-    const bool linked = ::link(temp.c_str(), tombstone.c_str()) == 0;
-    const int link_errno = errno;
-    ::unlink(temp.c_str());
-    if (!linked && link_errno != EEXIST) {
-      errno = link_errno;
-      return IOError(Errno("cannot create tombstone", tombstone));
-    }
-    JIRITSU_RETURN_IF_ERROR(FsyncDir(dir_));
+    NewFile file{tombstone, std::string(kTombstoneText)};
+    JIRITSU_RETURN_IF_ERROR(PublishFiles(dir_, {&file, 1}, "tombstone"));
   }
+  // The tombstone is durable before the key goes.
   const std::string key = KeyPath(employee);
   if (::unlink(key.c_str()) != 0 && errno != ENOENT) {
     return IOError(Errno("cannot delete key file", key));

@@ -19,7 +19,11 @@
 // then linked into place without replacing (link(2) fails when the name
 // exists) and the directory is fsynced, so several processes (ingest, run,
 // serve, query) can share the directory: two that create a key for the same
-// employee at once agree on the one that was linked first. Erase writes the
+// employee at once agree on the one that was linked first. A key is returned
+// only once its directory entry is durable, so nothing sealed under it can
+// reach the log before the key is on disk. GetOrCreateMany does the same for
+// every new key of a batch with one directory fsync for all of them (one
+// fsync per new key file plus one, instead of two per key). Erase writes the
 // tombstone first (durably), then unlinks the key and fsyncs the directory;
 // a crash in between leaves a tombstone and a key, which reads as erased and
 // is cleaned up by the next Erase.
@@ -39,9 +43,11 @@
 #include <cstdint>
 #include <memory>
 #include <mutex>
+#include <span>
 #include <string>
 #include <string_view>
 #include <unordered_map>
+#include <vector>
 
 #include "core/status.h"
 
@@ -68,6 +74,16 @@ class KeyStore {
   // The employee's key, created (random, crypto-grade) when absent. An erased
   // employee gets {kErased} and no key is created.
   virtual Result<KeyLookup> GetOrCreate(std::string_view employee) = 0;
+  // GetOrCreate for several employees at once (ingesting a batch): one
+  // answer per id, in the order given (an id given twice gets the same answer
+  // twice); erased employees get {kErased} and no key. Every id is checked
+  // first: kInvalidArgument naming the first that is not an employee id, and
+  // then nothing is created for any id of the batch. On an I/O error no
+  // answer is returned, but keys of the batch linked before the failure stay
+  // (durable or not, they are what a later GetOrCreate returns, as after a
+  // crash of GetOrCreate).
+  virtual Result<std::vector<KeyLookup>> GetOrCreateMany(
+      std::span<const std::string_view> employees) = 0;
   // The employee's key if present; never creates one. For decryption.
   virtual Result<KeyLookup> Lookup(std::string_view employee) const = 0;
   // Records the employee as erased and deletes the key. Idempotent: erasing
@@ -84,6 +100,8 @@ class FileKeyStore : public KeyStore {
   static Result<std::unique_ptr<FileKeyStore>> Open(const std::string& dir);
 
   Result<KeyLookup> GetOrCreate(std::string_view employee) override;
+  Result<std::vector<KeyLookup>> GetOrCreateMany(
+      std::span<const std::string_view> employees) override;
   Result<KeyLookup> Lookup(std::string_view employee) const override;
   Status Erase(std::string_view employee) override;
   std::string Describe() const override { return "key store " + dir_; }
@@ -96,6 +114,13 @@ class FileKeyStore : public KeyStore {
   explicit FileKeyStore(std::string dir) : dir_(std::move(dir)) {}
   Result<KeyLookup> ReadFiles(std::string_view employee) const;
   Status EnsureDir();  // under mutex_
+  // Under mutex_: the cached or stored entry; kAbsent when there is none.
+  Result<KeyLookup> CachedOrStored(std::string_view employee);
+  // Under mutex_: creates keys for `employees` (all absent a moment ago,
+  // distinct) with one directory fsync, and returns what is stored for each
+  // afterwards (the winner's key when another process linked first, or
+  // kErased when an erasure raced with us), caching the keys.
+  Result<std::vector<KeyLookup>> CreateKeys(std::span<const std::string_view> employees);
 
   std::string dir_;
   mutable std::mutex mutex_;

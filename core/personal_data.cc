@@ -107,14 +107,26 @@ Result<std::string> OpenSealedText(const EmployeeKey& key, const SealContext& co
   return plain;
 }
 
-Status SealPersonalFields(KeyStore* keys, Event* event) {
-  if (!IsEmployeeScoped(event->type)) return Status::Ok();
+bool NeedsEmployeeKey(Event* event) {
+  if (!IsEmployeeScoped(event->type)) return false;
   bool any_clear = false;
   fields::ForEachPersonalField(&event->data, [&](std::string_view, std::string* value) {
     if (!HasSealedPrefix(*value)) any_clear = true;
   });
-  if (!any_clear) return Status::Ok();  // no key is created for events without personal data
+  return any_clear;
+}
+
+Status SealPersonalFields(KeyStore* keys, Event* event) {
+  if (!NeedsEmployeeKey(event)) return Status::Ok();  // no key is created for events without personal data
   JIRITSU_ASSIGN_OR_RETURN(KeyLookup lookup, keys->GetOrCreate(event->subject));
+  return SealPersonalFieldsWith(lookup, event);
+}
+
+Status SealPersonalFieldsWith(const KeyLookup& lookup, Event* event) {
+  if (!NeedsEmployeeKey(event)) return Status::Ok();
+  if (lookup.state == KeyLookup::kAbsent) {
+    return FailedPrecondition("seal: no key was created for employee \"" + event->subject + "\"");
+  }
   EmployeeKey key = lookup.key;
   if (lookup.state != KeyLookup::kPresent) {
     // Erased: seal under a key nobody keeps, so the value is stored as erased.

@@ -11,8 +11,10 @@
 // so a sealed value copied into another employee's, event's or field's place
 // does not open (kCorruption), and neither does a changed byte.
 //
-// Ingestion calls SealPersonalFields once per accepted event, before the event
-// is appended, so the log never holds plaintext personal data. Views keep the
+// Ingestion seals every accepted event before it is appended (the keys of a
+// batch fetched together, KeyStore::GetOrCreateMany, then
+// SealPersonalFieldsWith per event), so the log never holds plaintext
+// personal data. Views keep the
 // sealed values as they are (their bytes and digests do not depend on keys);
 // read paths call RevealPersonalText on the way out.
 //
@@ -59,6 +61,17 @@ Result<std::string> OpenSealedText(const EmployeeKey& key, const SealContext& co
 // erased employee the fields are sealed under a throw-away random key, i.e.
 // stored as erased. Errors: those of the key store (nothing is changed then).
 Status SealPersonalFields(KeyStore* keys, Event* event);
+
+// Whether SealPersonalFields needs the subject's key for `event`: it is
+// employee-scoped and has a non-empty personal field still in clear. (A
+// pointer because the field walker takes one; nothing is changed.)
+bool NeedsEmployeeKey(Event* event);
+
+// SealPersonalFields with the subject's entry already fetched (KeyStore::
+// GetOrCreate, or GetOrCreateMany for a batch of events): kPresent seals
+// under lookup.key, kErased under a throw-away key. kFailedPrecondition for
+// kAbsent when the event needs a key (nothing is changed then).
+Status SealPersonalFieldsWith(const KeyLookup& lookup, Event* event);
 
 // How a stored personal text reads.
 struct RevealedText {

@@ -7,6 +7,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <filesystem>
 #include <fstream>
 #include <set>
@@ -200,6 +201,184 @@ TEST(FileKeyStoreTest, ConcurrentProcessesAgreeOnOneKeyPerEmployee) {
   }
   EXPECT_EQ(lines, kProcesses * kEmployees);
   // No temporary file left behind.
+  for (const auto& entry : std::filesystem::directory_iterator(dir.path())) {
+    EXPECT_FALSE(entry.path().filename().string().starts_with(".tmp-")) << entry.path();
+  }
+}
+
+std::vector<std::string_view> Views(const std::vector<std::string>& ids) {
+  return std::vector<std::string_view>(ids.begin(), ids.end());
+}
+
+TEST(FileKeyStoreTest, GetOrCreateManyGivesTheKeysGetOrCreateAndLookupGiveLater) {
+  TempDir dir;
+  auto store = OpenStore(dir.path() + "/keys");
+  ASSERT_NE(store, nullptr);
+  Result<KeyLookup> earlier = store->GetOrCreate("emp-3");  // one key exists already
+  ASSERT_TRUE(earlier.ok());
+  std::vector<std::string> ids;
+  for (int e = 0; e < 30; ++e) ids.push_back("emp-" + std::to_string(e));
+  ids.push_back("emp-7");  // twice in the batch
+  Result<std::vector<KeyLookup>> batch = store->GetOrCreateMany(Views(ids));
+  ASSERT_TRUE(batch.ok()) << batch.status().ToString();
+  ASSERT_EQ(batch->size(), ids.size());
+  auto fresh = OpenStore(dir.path() + "/keys");  // nothing cached: reads the files
+  std::set<std::string> distinct;
+  for (size_t i = 0; i < ids.size(); ++i) {
+    SCOPED_TRACE(ids[i]);
+    ASSERT_EQ((*batch)[i].state, KeyLookup::kPresent);
+    distinct.insert(Hex((*batch)[i].key));
+    EXPECT_EQ(Hex(fresh->Lookup(ids[i])->key), Hex((*batch)[i].key));
+    EXPECT_EQ(Hex(fresh->GetOrCreate(ids[i])->key), Hex((*batch)[i].key));
+    EXPECT_EQ(Hex(store->GetOrCreate(ids[i])->key), Hex((*batch)[i].key));
+    EXPECT_EQ(std::filesystem::file_size(store->KeyPath(ids[i])), 37u);
+  }
+  EXPECT_EQ(Hex((*batch)[3].key), Hex(earlier->key));  // the existing key, not a new one
+  EXPECT_EQ(Hex((*batch)[7].key), Hex(batch->back().key));
+  EXPECT_EQ(distinct.size(), 30u);
+  // An empty batch is nothing to do.
+  Result<std::vector<KeyLookup>> none = store->GetOrCreateMany({});
+  ASSERT_TRUE(none.ok());
+  EXPECT_TRUE(none->empty());
+  for (const auto& entry : std::filesystem::directory_iterator(dir.path() + "/keys")) {
+    EXPECT_FALSE(entry.path().filename().string().starts_with(".tmp-")) << entry.path();
+  }
+}
+
+TEST(FileKeyStoreTest, GetOrCreateManyGivesErasedEmployeesNoKey) {
+  TempDir dir;
+  auto store = OpenStore(dir.path());
+  ASSERT_TRUE(store->GetOrCreate("emp-1").ok());
+  ASSERT_TRUE(store->Erase("emp-1").ok());        // had a key
+  ASSERT_TRUE(OpenStore(dir.path())->Erase("emp-2").ok());  // never had one
+  const std::vector<std::string> ids = {"emp-0", "emp-1", "emp-2", "emp-3"};
+  auto uncached = OpenStore(dir.path());
+  for (FileKeyStore* s : {store.get(), uncached.get()}) {
+    Result<std::vector<KeyLookup>> batch = s->GetOrCreateMany(Views(ids));
+    ASSERT_TRUE(batch.ok()) << batch.status().ToString();
+    EXPECT_EQ((*batch)[0].state, KeyLookup::kPresent);
+    EXPECT_EQ((*batch)[1].state, KeyLookup::kErased);
+    EXPECT_EQ((*batch)[1].key, EmployeeKey{});
+    EXPECT_EQ((*batch)[2].state, KeyLookup::kErased);
+    EXPECT_EQ((*batch)[3].state, KeyLookup::kPresent);
+    EXPECT_FALSE(std::filesystem::exists(s->KeyPath("emp-1")));
+    EXPECT_FALSE(std::filesystem::exists(s->KeyPath("emp-2")));
+  }
+}
+
+TEST(FileKeyStoreTest, GetOrCreateManyWithABadIdCreatesNothing) {
+  TempDir dir;
+  auto store = OpenStore(dir.path() + "/keys");
+  const std::vector<std::string> ids = {"emp-1", "a/b", "emp-2"};
+  Result<std::vector<KeyLookup>> batch = store->GetOrCreateMany(Views(ids));
+  ASSERT_FALSE(batch.ok());
+  EXPECT_EQ(batch.status().code(), StatusCode::kInvalidArgument);
+  EXPECT_NE(batch.status().message().find("\"a/b\""), std::string::npos) << batch.status().ToString();
+  EXPECT_NE(batch.status().message().find("id 2 of a batch of 3"), std::string::npos)
+      << batch.status().ToString();
+  // Checked before anything is written: not even the directory exists.
+  EXPECT_FALSE(std::filesystem::exists(dir.path() + "/keys"));
+  EXPECT_FALSE(std::filesystem::exists(dir.path() + "/keys/a"));
+  EXPECT_EQ(store->Lookup("emp-1")->state, KeyLookup::kAbsent);
+  EXPECT_EQ(store->Lookup("emp-2")->state, KeyLookup::kAbsent);
+}
+
+TEST(FileKeyStoreTest, GetOrCreateManyInAnUnusableDirectoryIsAnIoErrorNamingIt) {
+  TempDir dir;
+  // Below a regular file: the directory cannot be created (also as root).
+  std::ofstream(dir.path() + "/file") << "x";
+  const std::string below_file = dir.path() + "/file/keys";
+  auto store = OpenStore(below_file);
+  ASSERT_NE(store, nullptr);
+  const std::vector<std::string> ids = {"emp-1", "emp-2"};
+  Result<std::vector<KeyLookup>> batch = store->GetOrCreateMany(Views(ids));
+  ASSERT_FALSE(batch.ok());
+  EXPECT_EQ(batch.status().code(), StatusCode::kIOError);
+  EXPECT_NE(batch.status().message().find(below_file), std::string::npos)
+      << batch.status().ToString();
+  if (::geteuid() == 0) return;  // root writes into a read-only directory anyway
+  // An existing directory without write permission.
+  const std::string read_only = dir.path() + "/read-only";
+  std::filesystem::create_directories(read_only);
+  std::filesystem::permissions(read_only, std::filesystem::perms::owner_read |
+                                              std::filesystem::perms::owner_exec);
+  auto locked = OpenStore(read_only);
+  Result<std::vector<KeyLookup>> refused = locked->GetOrCreateMany(Views(ids));
+  std::filesystem::permissions(read_only, std::filesystem::perms::owner_all);
+  ASSERT_FALSE(refused.ok());
+  EXPECT_EQ(refused.status().code(), StatusCode::kIOError);
+  EXPECT_NE(refused.status().message().find(read_only), std::string::npos)
+      << refused.status().ToString();
+  EXPECT_FALSE(std::filesystem::exists(locked->KeyPath("emp-1")));
+}
+
+// Several processes creating overlapping batches of keys at once agree on
+// one key per employee, also with processes creating them one at a time.
+TEST(FileKeyStoreTest, ConcurrentBatchesAgreeOnOneKeyPerEmployee) {
+  TempDir dir;
+  constexpr int kProcesses = 4;
+  constexpr int kEmployees = 60;
+  std::vector<pid_t> children;
+  for (int p = 0; p < kProcesses; ++p) {
+    const pid_t pid = ::fork();
+    ASSERT_GE(pid, 0);
+    if (pid == 0) {
+      auto opened = FileKeyStore::Open(dir.path());
+      if (!opened.ok()) ::_exit(2);
+      std::ofstream out(dir.path() + "/seen-" + std::to_string(p));
+      // Overlapping batches of 20 in a different order per process; the
+      // last process goes one id at a time.
+      std::vector<std::string> ids;
+      for (int e = 0; e < kEmployees; ++e) {
+        ids.push_back("emp-" + std::to_string((e * (p + 1) + p) % kEmployees));
+      }
+      const size_t step = p == kProcesses - 1 ? 1 : 20;
+      for (size_t from = 0; from < ids.size(); from += step) {
+        std::vector<std::string> part(ids.begin() + from,
+                                      ids.begin() + std::min(ids.size(), from + step + step / 2));
+        std::vector<KeyLookup> keys;
+        if (step == 1) {
+          Result<KeyLookup> one = (*opened)->GetOrCreate(part.front());
+          if (!one.ok()) ::_exit(3);
+          keys.push_back(*one);
+        } else {
+          Result<std::vector<KeyLookup>> many = (*opened)->GetOrCreateMany(Views(part));
+          if (!many.ok()) ::_exit(3);
+          keys = std::move(many).value();
+        }
+        for (size_t i = 0; i < keys.size(); ++i) {
+          if (keys[i].state != KeyLookup::kPresent) ::_exit(4);
+          out << part[i] << " " << Hex(keys[i].key) << "\n";
+        }
+      }
+      out.close();
+      ::_exit(out ? 0 : 5);
+    }
+    children.push_back(pid);
+  }
+  for (pid_t pid : children) {
+    int status = 0;
+    ASSERT_EQ(::waitpid(pid, &status, 0), pid);
+    ASSERT_TRUE(WIFEXITED(status));
+    EXPECT_EQ(WEXITSTATUS(status), 0);
+  }
+  auto store = OpenStore(dir.path());
+  std::set<std::string> employees;
+  for (int p = 0; p < kProcesses; ++p) {
+    std::ifstream in(dir.path() + "/seen-" + std::to_string(p));
+    std::string employee;
+    std::string hex;
+    int lines = 0;
+    while (in >> employee >> hex) {
+      ++lines;
+      employees.insert(employee);
+      Result<KeyLookup> stored = store->Lookup(employee);
+      ASSERT_TRUE(stored.ok());
+      EXPECT_EQ(Hex(stored->key), hex) << "process " << p << " employee " << employee;
+    }
+    EXPECT_GE(lines, kEmployees) << "process " << p;
+  }
+  EXPECT_EQ(employees.size(), static_cast<size_t>(kEmployees));
   for (const auto& entry : std::filesystem::directory_iterator(dir.path())) {
     EXPECT_FALSE(entry.path().filename().string().starts_with(".tmp-")) << entry.path();
   }

@@ -174,5 +174,37 @@ TEST(SealPersonalFieldsTest, EventsWithoutPersonalTextCreateNoKey) {
   EXPECT_EQ(amended.declaration_id, "d-1");
 }
 
+// With the key fetched beforehand (a batch's GetOrCreateMany), sealing gives
+// the bytes SealPersonalFields gives; without an entry it refuses.
+TEST(SealPersonalFieldsTest, WithAFetchedKeySealsAsTheStoreWouldAndNeverWithoutOne) {
+  TempDir dir;
+  auto keys = FileKeyStore::Open(dir.path());
+  ASSERT_TRUE(keys.ok());
+  Event by_store = HiredEvent("emp-1", "Hanako Yamada");
+  Event fetched = by_store;
+  EXPECT_TRUE(NeedsEmployeeKey(&fetched));
+  ASSERT_TRUE(SealPersonalFields(keys->get(), &by_store).ok());
+  const std::string_view one[] = {"emp-1"};
+  Result<std::vector<KeyLookup>> lookups = (*keys)->GetOrCreateMany(one);
+  ASSERT_TRUE(lookups.ok());
+  ASSERT_TRUE(SealPersonalFieldsWith(lookups->front(), &fetched).ok());
+  EXPECT_EQ(fetched, by_store);
+  EXPECT_FALSE(NeedsEmployeeKey(&fetched));  // sealed now
+
+  Event unsealed = HiredEvent("emp-2", "Taro Sato");
+  const Event before = unsealed;
+  const Status refused = SealPersonalFieldsWith(KeyLookup{}, &unsealed);
+  EXPECT_EQ(refused.code(), StatusCode::kFailedPrecondition);
+  EXPECT_NE(refused.message().find("emp-2"), std::string::npos) << refused.ToString();
+  EXPECT_EQ(unsealed, before);  // unchanged
+  // An erased entry seals as erased: nothing readable is left.
+  ASSERT_TRUE(SealPersonalFieldsWith(KeyLookup{KeyLookup::kErased, {}}, &unsealed).ok());
+  EXPECT_TRUE(IsWellFormedSealed(unsealed.As<EmployeeHired>().display_name));
+  EXPECT_FALSE(OpenSealedText(EmployeeKey{},
+                              SealContext{"emp-2", unsealed.source, unsealed.id, "display_name"},
+                              unsealed.As<EmployeeHired>().display_name)
+                   .ok());
+}
+
 }  // namespace
 }  // namespace jiritsu

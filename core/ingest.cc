@@ -6,6 +6,8 @@
 #include <cstring>
 #include <utility>
 
+#include <sodium.h>
+
 #include "core/personal_data.h"
 #include "core/topics.h"
 #include "schemas/codec.h"
@@ -122,34 +124,129 @@ Status Ingestor::Reject(int64_t line_number, std::string_view reason, std::strin
   return rejects_->Reject(line_number, reason, input);
 }
 
+// A line between the two passes of IngestLines.
+struct Ingestor::Staged {
+  enum Kind : uint8_t { kBlank, kRejected, kDecoded } kind = kBlank;
+  std::string_view line;  // without its '\r'
+  std::string reason;     // kRejected
+  std::string type;       // kRejected: for the per-type counts
+  Event event;            // kDecoded
+  std::string identity;   // kDecoded: DedupeIndex::Key
+  bool known_before = false;  // kDecoded: pending or in the index when the batch began
+};
+
 Result<LineOutcome> Ingestor::IngestLine(int64_t line_number, std::string_view line) {
-  ++stats_.lines;
-  stats_.bytes += static_cast<int64_t>(line.size());
+  const BatchLine one{line_number, line};
+  JIRITSU_ASSIGN_OR_RETURN(std::vector<LineOutcome> outcomes, IngestLines({&one, 1}));
+  return outcomes.front();
+}
+
+Result<Ingestor::Staged> Ingestor::Stage(std::string_view line,
+                                         std::unordered_map<std::string, bool>* known) {
+  Staged staged;
   if (!line.empty() && line.back() == '\r') line.remove_suffix(1);
-  if (IsBlank(line)) {
-    ++stats_.blank;
-    return LineOutcome::kBlank;
-  }
+  staged.line = line;
+  if (IsBlank(line)) return staged;
   if (line.size() > kMaxEventBytes) {
-    JIRITSU_RETURN_IF_ERROR(Reject(line_number, SizeReason(line.size()), line, TypeOfRawLine(line)));
-    return LineOutcome::kRejected;
+    staged.kind = Staged::kRejected;
+    staged.reason = SizeReason(line.size());
+    staged.type = TypeOfRawLine(line);
+    return staged;
   }
   Result<Event> decoded = DecodeJsonEvent(line);
   if (!decoded.ok()) {
-    JIRITSU_RETURN_IF_ERROR(
-        Reject(line_number, decoded.status().message(), line, TypeOfRawLine(line)));
+    staged.kind = Staged::kRejected;
+    staged.reason = decoded.status().message();
+    staged.type = TypeOfRawLine(line);
+    return staged;
+  }
+  staged.kind = Staged::kDecoded;
+  staged.event = std::move(decoded).value();
+  staged.identity = DedupeIndex::Key(staged.event.source, staged.event.id);
+  if (auto it = known->find(staged.identity); it != known->end()) {
+    staged.known_before = it->second;  // the index does not change during the first pass
+    return staged;
+  }
+  staged.known_before = pending_set_.count(staged.identity) > 0;
+  if (!staged.known_before) {
+    Result<bool> indexed = index_->Contains(staged.identity);
+    if (!indexed.ok()) return indexed.status();
+    staged.known_before = indexed.value();
+  }
+  known->emplace(staged.identity, staged.known_before);
+  return staged;
+}
+
+Result<std::vector<LineOutcome>> Ingestor::IngestLines(std::span<const BatchLine> lines) {
+  std::vector<Staged> staged;
+  staged.reserve(lines.size());
+  std::unordered_map<std::string, bool> known;
+  // The employees whose key an event of the batch may need: subjects of
+  // events with personal fields in clear that are not duplicates of what was
+  // ingested before. (A repeat within the batch is a duplicate unless its
+  // first occurrence is rejected; its subject then gets its key from
+  // GetOrCreate when it is appended.)
+  std::vector<std::string_view> subjects;
+  std::unordered_set<std::string_view> subject_set;
+  for (const BatchLine& input : lines) {
+    const size_t repeats = known.size();
+    JIRITSU_ASSIGN_OR_RETURN(Staged line, Stage(input.line, &known));
+    staged.push_back(std::move(line));
+    Staged& s = staged.back();
+    const bool first_in_batch = known.size() > repeats;
+    if (options_.key_store != nullptr && s.kind == Staged::kDecoded && first_in_batch &&
+        !s.known_before && NeedsEmployeeKey(&s.event)) {
+      // staged never reallocates (reserved), so the subject's view stays valid.
+      if (subject_set.insert(s.event.subject).second) subjects.push_back(s.event.subject);
+    }
+  }
+  struct ClearKeys {
+    Ingestor* ingestor;
+    ~ClearKeys() { ingestor->ClearBatchKeys(); }
+  } clear_keys{this};
+  if (!subjects.empty()) {
+    // Before anything of the batch is appended: no event sealed under a key
+    // that is not durable yet reaches the log.
+    JIRITSU_ASSIGN_OR_RETURN(std::vector<KeyLookup> keys,
+                             options_.key_store->GetOrCreateMany(subjects));
+    for (size_t i = 0; i < subjects.size(); ++i) {
+      batch_keys_.emplace(std::string(subjects[i]), keys[i]);
+      sodium_memzero(keys[i].key.data(), keys[i].key.size());
+    }
+  }
+  std::unordered_set<std::string> accepted_in_batch;
+  std::vector<LineOutcome> outcomes;
+  outcomes.reserve(lines.size());
+  for (size_t i = 0; i < lines.size(); ++i) {
+    JIRITSU_ASSIGN_OR_RETURN(LineOutcome outcome, Apply(lines[i], &staged[i], &accepted_in_batch));
+    outcomes.push_back(outcome);
+  }
+  return outcomes;
+}
+
+void Ingestor::ClearBatchKeys() {
+  for (auto& [employee, lookup] : batch_keys_) {
+    sodium_memzero(lookup.key.data(), lookup.key.size());
+  }
+  batch_keys_.clear();
+}
+
+Result<LineOutcome> Ingestor::Apply(const BatchLine& input, Staged* staged,
+                                    std::unordered_set<std::string>* accepted_in_batch) {
+  ++stats_.lines;
+  stats_.bytes += static_cast<int64_t>(input.line.size());
+  if (staged->kind == Staged::kBlank) {
+    ++stats_.blank;
+    return LineOutcome::kBlank;
+  }
+  if (staged->kind == Staged::kRejected) {
+    JIRITSU_RETURN_IF_ERROR(Reject(input.line_number, staged->reason, staged->line, staged->type));
     return LineOutcome::kRejected;
   }
-  Event& event = decoded.value();
+  Event& event = staged->event;
   IngestTypeCounts& counts = stats_.per_type[std::string(EventTypeName(event.type))];
-  std::string key = DedupeIndex::Key(event.source, event.id);
-  bool duplicate = pending_set_.count(key) > 0;
-  if (!duplicate) {
-    Result<bool> known = index_->Contains(key);
-    if (!known.ok()) return known.status();
-    duplicate = known.value();
-  }
-  if (duplicate) {
+  // Accepted earlier in this batch: pending, or marked by a flush since.
+  if (staged->known_before || accepted_in_batch->count(staged->identity) > 0) {
     ++stats_.duplicates;
     ++counts.duplicates;
     return LineOutcome::kDuplicate;
@@ -157,19 +254,27 @@ Result<LineOutcome> Ingestor::IngestLine(int64_t line_number, std::string_view l
   // Personal fields are sealed before the event reaches the log, so the log
   // never holds them in clear (core/personal_data.h). A key-store failure
   // stops ingestion like a log failure: never append what should be sealed.
-  if (options_.key_store != nullptr) {
-    JIRITSU_RETURN_IF_ERROR(SealPersonalFields(options_.key_store, &event));
+  if (options_.key_store != nullptr && NeedsEmployeeKey(&event)) {
+    KeyLookup lookup;
+    if (auto it = batch_keys_.find(event.subject); it != batch_keys_.end()) {
+      lookup = it->second;
+    } else {
+      JIRITSU_ASSIGN_OR_RETURN(lookup, options_.key_store->GetOrCreate(event.subject));
+    }
+    const Status sealed = SealPersonalFieldsWith(lookup, &event);
+    sodium_memzero(lookup.key.data(), lookup.key.size());
+    JIRITSU_RETURN_IF_ERROR(sealed);
   }
   // The canonical encoding, so the log holds one spelling per event whatever
   // the source's formatting.
   std::string encoded = EncodeJsonEvent(event);
   if (encoded.size() > kMaxEventBytes) {
     // Sealing grows a text by about a third; the log keeps the size limit.
-    JIRITSU_RETURN_IF_ERROR(Reject(line_number,
+    JIRITSU_RETURN_IF_ERROR(Reject(input.line_number,
                                    "event: " + std::to_string(encoded.size()) +
                                        " bytes with its personal fields encrypted exceeds the " +
                                        std::to_string(kMaxEventBytes) + "-byte limit",
-                                   line, std::string(EventTypeName(event.type))));
+                                   staged->line, std::string(EventTypeName(event.type))));
     return LineOutcome::kRejected;
   }
   JIRITSU_RETURN_IF_ERROR(
@@ -177,8 +282,9 @@ Result<LineOutcome> Ingestor::IngestLine(int64_t line_number, std::string_view l
   if (event.type == EventType::kEmployeeErasureRequested) pending_erasures_.push_back(event.subject);
   ++stats_.accepted;
   ++counts.accepted;
-  pending_set_.insert(key);
-  pending_keys_.push_back(std::move(key));
+  accepted_in_batch->insert(staged->identity);
+  pending_set_.insert(staged->identity);
+  pending_keys_.push_back(std::move(staged->identity));
   if (pending_keys_.size() >= options_.flush_every_lines) JIRITSU_RETURN_IF_ERROR(Flush());
   return LineOutcome::kAccepted;
 }
@@ -214,6 +320,10 @@ Status Ingestor::Flush() {
   // projects the event (as does a re-run, which finds the event a duplicate).
   if (options_.key_store != nullptr) {
     for (const std::string& employee : pending_erasures_) {
+      if (auto it = batch_keys_.find(employee); it != batch_keys_.end()) {
+        sodium_memzero(it->second.key.data(), it->second.key.size());
+        it->second.state = KeyLookup::kErased;
+      }
       JIRITSU_RETURN_IF_ERROR(options_.key_store->Erase(employee));
       ++stats_.erasures;
     }
@@ -233,12 +343,29 @@ Status IngestStream(std::FILE* in, Ingestor* ingestor) {
   size_t partial_bytes = 0;
   bool oversized = false;
   int64_t line_number = 0;
+  // The lines of one buffer fill are ingested as one batch (IngestLines:
+  // the keys of their new employees are created together), before the next
+  // fill overwrites them. A line completed from `partial` is moved to
+  // `completed`, which lives until the batch is ingested: only the first line
+  // of a fill can complete a partial line.
+  std::vector<Ingestor::BatchLine> batch;
+  std::string completed;
+  auto ingest_batch = [&]() -> Status {
+    if (batch.empty()) return Status::Ok();
+    Result<std::vector<LineOutcome>> outcomes = ingestor->IngestLines(batch);
+    batch.clear();
+    return outcomes.ok() ? Status::Ok() : outcomes.status();
+  };
 
   auto finish = [&](std::string_view line, size_t bytes, bool too_long) -> Status {
     ++line_number;
-    if (too_long) return ingestor->RejectOversized(line_number, bytes, line);
-    Result<LineOutcome> outcome = ingestor->IngestLine(line_number, line);
-    return outcome.ok() ? Status::Ok() : outcome.status();
+    if (too_long) {
+      // Rejected in line order: the lines before it go first.
+      JIRITSU_RETURN_IF_ERROR(ingest_batch());
+      return ingestor->RejectOversized(line_number, bytes, line);
+    }
+    batch.push_back(Ingestor::BatchLine{line_number, line});
+    return Status::Ok();
   };
   auto add_partial = [&](const char* data, size_t size) {
     partial_bytes += size;
@@ -271,16 +398,22 @@ Status IngestStream(std::FILE* in, Ingestor* ingestor) {
                                        size, size > kKeepLimit));
       } else {
         add_partial(start, size);
-        JIRITSU_RETURN_IF_ERROR(finish(partial, partial_bytes, oversized));
+        completed = std::move(partial);
         partial.clear();
+        JIRITSU_RETURN_IF_ERROR(finish(completed, partial_bytes, oversized));
         partial_bytes = 0;
         oversized = false;
       }
       pos += size + 1;
     }
+    JIRITSU_RETURN_IF_ERROR(ingest_batch());
   }
   if (std::ferror(in)) return IOError(std::string("read failed: ") + std::strerror(errno));
-  if (partial_bytes > 0) JIRITSU_RETURN_IF_ERROR(finish(partial, partial_bytes, oversized));
+  if (partial_bytes > 0) {
+    completed = std::move(partial);
+    JIRITSU_RETURN_IF_ERROR(finish(completed, partial_bytes, oversized));
+    JIRITSU_RETURN_IF_ERROR(ingest_batch());
+  }
   return ingestor->Flush();
 }
 

@@ -12,7 +12,11 @@
 //      dropped;
 //   4. with a key store: every personal field is sealed under the subject's
 //      key (core/personal_data.h), so the log never holds it in clear; an
-//      event whose sealed form exceeds kMaxEventBytes is rejected;
+//      event whose sealed form exceeds kMaxEventBytes is rejected. With
+//      IngestLines the keys of all the batch's new subjects are fetched, and
+//      the missing ones created, by one KeyStore::GetOrCreateMany before any
+//      event of the batch is appended (FileKeyStore: one directory fsync for
+//      the batch instead of one per new employee);
 //   5. the canonical re-encoding (EncodeJsonEvent) is appended to
 //      TopicForFamily(FamilyOf(type)), keyed by subject (for reference events
 //      the subject is the entity id);
@@ -25,7 +29,8 @@
 // Every rejection is reported to the RejectSink with the line number, the
 // reason and the raw input.
 //
-// Lifecycle: Create() -> IngestLine()* -> Flush() -> destroy. The log, the
+// Lifecycle: Create() -> (IngestLine() | IngestLines() | RejectOversized())*
+// -> Flush() -> destroy. The log, the
 // index and the reject sink must outlive the Ingestor. Destroying it without
 // Flush() loses the unflushed tail (nothing is marked for it).
 // Thread-safety: one thread at a time. Several Ingestors may share a log and
@@ -42,8 +47,10 @@
 #include <cstdio>
 #include <map>
 #include <memory>
+#include <span>
 #include <string>
 #include <string_view>
+#include <unordered_map>
 #include <unordered_set>
 #include <vector>
 
@@ -122,6 +129,22 @@ class Ingestor {
   // Ingests one line (without its newline; a trailing '\r' is ignored).
   Result<LineOutcome> IngestLine(int64_t line_number, std::string_view line);
 
+  // One line of a batch for IngestLines.
+  struct BatchLine {
+    int64_t line_number = 0;
+    std::string_view line;  // as for IngestLine
+  };
+  // Ingests the lines as IngestLine would one after the other: one outcome
+  // per line in order, the same outcomes, counts, rejections (reported in
+  // line order) and flushes (every flush_every_lines accepted events), except
+  // that the keys of the batch's employees are fetched together first
+  // (KeyStore::GetOrCreateMany: the keys of new employees are created, and
+  // durable, before any event of the batch is appended). The lines must stay
+  // valid during the call; their decoded events are held until it returns,
+  // so the caller bounds the batch. An error (key store, log, index, reject
+  // sink) stops the batch: lines after it are not ingested.
+  Result<std::vector<LineOutcome>> IngestLines(std::span<const BatchLine> lines);
+
   // Rejects a line that the reader did not keep in full because it exceeds
   // kMaxEventBytes; `prefix` is its beginning, `bytes` its full length.
   Status RejectOversized(int64_t line_number, size_t bytes, std::string_view prefix);
@@ -137,6 +160,14 @@ class Ingestor {
   Status Reject(int64_t line_number, std::string_view reason, std::string_view input,
                 const std::string& type);
   Status Append(const std::string& topic, std::string_view key, std::string_view value);
+  struct Staged;
+  // First pass of IngestLines: decodes a line and checks its identity
+  // against what was ingested before the batch. No side effects.
+  Result<Staged> Stage(std::string_view line, std::unordered_map<std::string, bool>* known);
+  // Second pass: counts, rejects or seals and appends one staged line.
+  Result<LineOutcome> Apply(const BatchLine& input, Staged* staged,
+                            std::unordered_set<std::string>* accepted_in_batch);
+  void ClearBatchKeys();
 
   EventLog* log_;
   DedupeIndex* index_;
@@ -148,12 +179,18 @@ class Ingestor {
   std::unordered_set<std::string> pending_set_;
   // Employees whose erasure request was appended since the last Flush.
   std::vector<std::string> pending_erasures_;
+  // During IngestLines: the keys fetched for the batch by employee. Flush
+  // marks the employees it erases as erased, so their later events in the
+  // batch are sealed as erased, as they would be line by line.
+  std::unordered_map<std::string, KeyLookup> batch_keys_;
   IngestStats stats_;
 };
 
 // Reads JSONL from `in` with bounded memory (a line longer than
 // kMaxEventBytes is rejected from its first bytes, never held in full),
-// ingests every line and flushes at the end. Errors: reading fails
+// ingests every line and flushes at the end. The lines of each 1 MiB read
+// are one IngestLines batch (so the keys of a read's new employees are
+// created together). Errors: reading fails
 // (kIOError) or the Ingestor failed.
 Status IngestStream(std::FILE* in, Ingestor* ingestor);
 

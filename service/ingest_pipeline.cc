@@ -4,14 +4,18 @@
 
 namespace jiritsu::service {
 
-// Routes the Ingestor's rejection reasons to the item being ingested.
+// Routes the Ingestor's rejection reasons to the items of the commit being
+// ingested, by line number (the commit's lines are numbered from
+// `first_line`).
 class IngestPipeline::CaptureSink : public RejectSink {
  public:
-  Status Reject(int64_t, std::string_view reason, std::string_view) override {
-    if (target != nullptr) *target = std::string(reason);
+  Status Reject(int64_t line_number, std::string_view reason, std::string_view) override {
+    const int64_t at = line_number - first_line;
+    if (at >= 0 && static_cast<size_t>(at) < targets.size()) *targets[at] = std::string(reason);
     return Status::Ok();
   }
-  std::string* target = nullptr;
+  int64_t first_line = 0;
+  std::vector<std::string*> targets;
 };
 
 IngestPipeline::IngestPipeline(EventLog* log, DedupeIndex* index, MetricsRegistry* metrics,
@@ -94,19 +98,28 @@ void IngestPipeline::Commit(std::vector<std::unique_ptr<Request>>* batch) {
       status = created.status();
     }
   }
-  for (size_t r = 0; r < batch->size() && status.ok(); ++r) {
-    Request& request = *(*batch)[r];
-    results[r].items.resize(request.items.size());
-    for (size_t i = 0; i < request.items.size() && status.ok(); ++i) {
-      ItemResult& item = results[r].items[i];
-      sink_->target = &item.reason;
-      Result<LineOutcome> outcome = ingestor_->IngestLine(++line_number_, request.items[i].json);
-      sink_->target = nullptr;
-      if (!outcome.ok()) {
-        status = outcome.status();
-      } else {
-        item.outcome = *outcome;
+  if (status.ok()) {
+    // The whole commit is one batch: the keys of its new employees are
+    // created together (one directory fsync), before any event is appended.
+    std::vector<Ingestor::BatchLine> lines;
+    std::vector<ItemResult*> items;
+    sink_->first_line = line_number_ + 1;
+    sink_->targets.clear();
+    for (size_t r = 0; r < batch->size(); ++r) {
+      Request& request = *(*batch)[r];
+      results[r].items.resize(request.items.size());
+      for (size_t i = 0; i < request.items.size(); ++i) {
+        lines.push_back(Ingestor::BatchLine{++line_number_, request.items[i].json});
+        items.push_back(&results[r].items[i]);
+        sink_->targets.push_back(&results[r].items[i].reason);
       }
+    }
+    Result<std::vector<LineOutcome>> outcomes = ingestor_->IngestLines(lines);
+    sink_->targets.clear();
+    if (!outcomes.ok()) {
+      status = outcomes.status();
+    } else {
+      for (size_t i = 0; i < items.size(); ++i) items[i]->outcome = (*outcomes)[i];
     }
   }
   if (status.ok()) status = ingestor_->Flush();

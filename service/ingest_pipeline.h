@@ -3,8 +3,10 @@
 // HTTP workers validate and authorize a request's events, then Submit() them
 // here. One writer thread owns the Ingestor (core/ingest.h: the same
 // validation, (source, id) dedupe and append as `jiritsu ingest`), takes
-// every queued request, ingests their events, flushes the log once for all
-// of them (group commit), marks the identities, and only then completes the
+// every queued request, ingests their events as one batch (Ingestor::
+// IngestLines: the keys of the commit's new employees are created together,
+// with one directory fsync), flushes the log once for all of them (group
+// commit), marks the identities, and only then completes the
 // requests: a 202 means the accepted events are durable in the log.
 //
 // Backpressure: at most `max_queued_events` events are queued or in the

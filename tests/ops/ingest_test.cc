@@ -7,6 +7,7 @@
 #include <simdjson.h>
 
 #include <cstdio>
+#include <filesystem>
 #include <fstream>
 #include <map>
 #include <memory>
@@ -19,9 +20,12 @@
 #include "core/embedded_log.h"
 #include "core/kafka_log.h"
 #include "core/kafka_mock_cluster.h"
+#include "core/key_store.h"
+#include "core/personal_data.h"
 #include "core/topics.h"
 #include "ops/generator.h"
 #include "schemas/codec.h"
+#include "schemas/event_fields.h"
 #include "tests/testing/subprocess.h"
 
 namespace jiritsu {
@@ -193,6 +197,193 @@ TEST(IngestorTest, CountsMatchTheGeneratorPlanAndRecordsLandWherePartitionForKey
   EXPECT_EQ(again.duplicates, plan.valid_events + plan.duplicate_lines);
   EXPECT_EQ(again.rejected, plan.invalid_lines);
   EXPECT_EQ(static_cast<int64_t>(ReadAllSourceRecords(log->get()).size()), plan.valid_events);
+}
+
+// ---- key creation in batches ------------------------------------------------
+
+std::string DeclarationLine(const std::string& id, const std::string& employee,
+                            const std::string& wish) {
+  return R"({"specversion":"1.0","id":")" + id + R"(","source":"/test/batch","type":)" +
+         R"("declaration.submitted","subject":")" + employee +
+         R"(","time":"2024-06-03T10:00:00+09:00","data":{"declaration_id":"D-)" + id +
+         R"(","kind":"career_wish","career_wish":")" + wish + R"("}})";
+}
+
+std::string ErasureRequestLine(const std::string& id, const std::string& employee) {
+  return R"({"specversion":"1.0","id":")" + id + R"(","source":"/hr/privacy-desk","type":)" +
+         R"("employee.erasure.requested","subject":")" + employee +
+         R"(","time":"2024-07-01T10:00:00+09:00","data":{"requested_by":"hr-0007",)" +
+         R"("reason":"privacy request PRV-1"}})";
+}
+
+// The first personal field of the event `id` in the log, with its context.
+struct StoredField {
+  Event event;
+  std::string field;
+  std::string value;
+};
+StoredField FindPersonalField(EventLog* log, const std::string& id) {
+  for (const LogRecord& record : ReadAllSourceRecords(log)) {
+    Result<Event> event = DecodeJsonEvent(record.value);
+    if (!event.ok() || event->id != id) continue;
+    StoredField found{*event, "", ""};
+    fields::ForEachPersonalField(&found.event.data, [&](std::string_view field, std::string* value) {
+      if (found.field.empty() && !value->empty()) {
+        found.field = std::string(field);
+        found.value = *value;
+      }
+    });
+    return found;
+  }
+  ADD_FAILURE() << id << " is not in the log";
+  return {};
+}
+
+bool Opens(const EmployeeKey& key, const StoredField& stored, const std::string& plain) {
+  Result<std::string> opened = OpenSealedText(
+      key, SealContext{stored.event.subject, stored.event.source, stored.event.id, stored.field},
+      stored.value);
+  return opened.ok() && *opened == plain;
+}
+
+// IngestLines gives what IngestLine gives line by line, also when a flush in
+// the middle of the batch erases an employee whose key the batch fetched:
+// their later event is sealed as erased, not under the deleted key.
+TEST(IngestorKeysTest, ABatchMatchesLineByLineAndAMidBatchErasureStillWins) {
+  const std::vector<std::string> lines = {
+      DeclarationLine("d1", "E000101", "wish A"),
+      DeclarationLine("d2", "E000102", "wish B"),
+      ErasureRequestLine("x1", "E000102"),  // third accepted: flushed, E000102 erased
+      "",
+      "{",
+      DeclarationLine("d3", "E000102", "late note"),
+      DeclarationLine("d1", "E000101", "wish A"),  // duplicate
+      DeclarationLine("d4", "E000103", "wish C"),
+  };
+  const std::vector<LineOutcome> expected = {
+      LineOutcome::kAccepted, LineOutcome::kAccepted, LineOutcome::kAccepted,
+      LineOutcome::kBlank,    LineOutcome::kRejected, LineOutcome::kAccepted,
+      LineOutcome::kDuplicate, LineOutcome::kAccepted};
+  for (const bool batched : {true, false}) {
+    SCOPED_TRACE(batched ? "IngestLines" : "IngestLine");
+    TempDir dir;
+    auto log = OpenEmbeddedLog(dir.path() + "/log");
+    ASSERT_TRUE(log.ok());
+    ASSERT_TRUE((*log)->EnsureTopics(AllTopicSpecs(2)).ok());
+    auto index = DedupeIndex::Open(dir.path() + "/index");
+    ASSERT_TRUE(index.ok());
+    auto keys = FileKeyStore::Open(dir.path() + "/keys");
+    ASSERT_TRUE(keys.ok());
+    // E000102's key before the erasure, to prove the late note is not under it.
+    Result<KeyLookup> old_key = (*keys)->GetOrCreate("E000102");
+    ASSERT_TRUE(old_key.ok());
+    CollectingRejects rejects;
+    IngestOptions options;
+    options.flush_every_lines = 3;
+    options.key_store = keys->get();
+    auto ingestor = Ingestor::Create(log->get(), index->get(), &rejects, options);
+    ASSERT_TRUE(ingestor.ok());
+    std::vector<LineOutcome> outcomes;
+    if (batched) {
+      std::vector<Ingestor::BatchLine> batch;
+      for (size_t i = 0; i < lines.size(); ++i) {
+        batch.push_back({static_cast<int64_t>(i + 1), lines[i]});
+      }
+      Result<std::vector<LineOutcome>> got = (*ingestor)->IngestLines(batch);
+      ASSERT_TRUE(got.ok()) << got.status().ToString();
+      outcomes = *got;
+    } else {
+      for (size_t i = 0; i < lines.size(); ++i) {
+        Result<LineOutcome> got = (*ingestor)->IngestLine(static_cast<int64_t>(i + 1), lines[i]);
+        ASSERT_TRUE(got.ok()) << got.status().ToString();
+        outcomes.push_back(*got);
+      }
+    }
+    ASSERT_TRUE((*ingestor)->Flush().ok());
+    EXPECT_EQ(outcomes, expected);
+    const IngestStats& stats = (*ingestor)->stats();
+    EXPECT_EQ(stats.lines, 8);
+    EXPECT_EQ(stats.accepted, 5);
+    EXPECT_EQ(stats.duplicates, 1);
+    EXPECT_EQ(stats.rejected, 1);
+    EXPECT_EQ(stats.blank, 1);
+    EXPECT_EQ(stats.erasures, 1);
+    ASSERT_EQ(rejects.rejections.size(), 1u);
+    EXPECT_EQ(rejects.rejections[0].line, 5);
+
+    auto fresh = FileKeyStore::Open(dir.path() + "/keys");
+    ASSERT_TRUE(fresh.ok());
+    Result<KeyLookup> a = (*fresh)->Lookup("E000101");
+    ASSERT_EQ(a->state, KeyLookup::kPresent);
+    EXPECT_EQ((*fresh)->Lookup("E000102")->state, KeyLookup::kErased);
+    EXPECT_FALSE(std::filesystem::exists((*fresh)->KeyPath("E000102")));
+    Result<KeyLookup> c = (*fresh)->Lookup("E000103");
+    ASSERT_EQ(c->state, KeyLookup::kPresent);
+    EXPECT_TRUE(Opens(a->key, FindPersonalField(log->get(), "d1"), "wish A"));
+    EXPECT_TRUE(Opens(c->key, FindPersonalField(log->get(), "d4"), "wish C"));
+    EXPECT_TRUE(Opens(old_key->key, FindPersonalField(log->get(), "d2"), "wish B"));
+    const StoredField late = FindPersonalField(log->get(), "d3");
+    EXPECT_TRUE(IsWellFormedSealed(late.value)) << late.value;
+    EXPECT_FALSE(Opens(old_key->key, late, "late note"));
+  }
+}
+
+// `jiritsu ingest`'s path (IngestStream: one batch per read) gives the same
+// counts, rejections and keys as ingesting the same file line by line.
+TEST(IngestorKeysTest, IngestStreamWithAKeyStoreMatchesLineByLine) {
+  TempDir dir;
+  const std::string input = dir.path() + "/enterprise.jsonl";
+  const GeneratorSummary plan = GenerateFile(NoisyOptions(), input);
+  struct Run {
+    IngestStats stats;
+    std::vector<int64_t> rejected_lines;
+    std::set<std::string> key_files;
+  };
+  auto ingest = [&](const std::string& name, bool stream) -> Run {
+    Run run;
+    const std::string root = dir.path() + "/" + name;
+    auto log = OpenEmbeddedLog(root + "/log");
+    EXPECT_TRUE(log.ok());
+    EXPECT_TRUE((*log)->EnsureTopics(AllTopicSpecs(4)).ok());
+    auto index = DedupeIndex::Open(root + "/index");
+    auto keys = FileKeyStore::Open(root + "/keys");
+    EXPECT_TRUE(index.ok() && keys.ok());
+    CollectingRejects rejects;
+    IngestOptions options;
+    options.flush_every_lines = 500;
+    options.key_store = keys->get();
+    auto ingestor = Ingestor::Create(log->get(), index->get(), &rejects, options);
+    EXPECT_TRUE(ingestor.ok());
+    if (stream) {
+      std::FILE* in = std::fopen(input.c_str(), "rb");
+      EXPECT_NE(in, nullptr);
+      const Status status = IngestStream(in, ingestor->get());
+      std::fclose(in);
+      EXPECT_TRUE(status.ok()) << status.ToString();
+    } else {
+      const std::vector<std::string> lines = SplitLines(ReadFile(input));
+      for (size_t i = 0; i < lines.size(); ++i) {
+        EXPECT_TRUE((*ingestor)->IngestLine(static_cast<int64_t>(i + 1), lines[i]).ok());
+      }
+      EXPECT_TRUE((*ingestor)->Flush().ok());
+    }
+    run.stats = (*ingestor)->stats();
+    for (const Rejection& r : rejects.rejections) run.rejected_lines.push_back(r.line);
+    for (const auto& entry : std::filesystem::directory_iterator(root + "/keys")) {
+      run.key_files.insert(entry.path().filename().string());
+    }
+    return run;
+  };
+  const Run streamed = ingest("stream", true);
+  const Run one_by_one = ingest("lines", false);
+  EXPECT_EQ(streamed.stats.accepted, plan.valid_events);
+  EXPECT_EQ(streamed.stats.accepted, one_by_one.stats.accepted);
+  EXPECT_EQ(streamed.stats.duplicates, one_by_one.stats.duplicates);
+  EXPECT_EQ(streamed.stats.rejected, one_by_one.stats.rejected);
+  EXPECT_EQ(streamed.stats.erasures, one_by_one.stats.erasures);
+  EXPECT_EQ(streamed.rejected_lines, one_by_one.rejected_lines);
+  EXPECT_GT(streamed.key_files.size(), 10u);
+  EXPECT_EQ(streamed.key_files, one_by_one.key_files);
 }
 
 // ---- fakes for failure paths ------------------------------------------------

@@ -255,7 +255,17 @@ Result<PhaseResult> Bench::Ingest() {
   JIRITSU_ASSIGN_OR_RETURN(auto index, DedupeIndex::Open(index_dir));
   JIRITSU_ASSIGN_OR_RETURN(auto rejects,
                            JsonlRejectFile::Create(store_dir_ + "/rejects.jsonl", false));
-  JIRITSU_ASSIGN_OR_RETURN(auto ingestor, Ingestor::Create(log_.get(), index.get(), rejects.get()));
+  // Like `jiritsu ingest` (ops/cmd_ingest.cc): personal fields sealed under
+  // keys of a key store next to the log (<store>/keys, DefaultKeysDir of the
+  // embedded log; the bench's store dir with Kafka too), fresh like the
+  // index, so every employee's key is created in the phase.
+  const std::string keys_dir = DefaultKeysDir(store_dir_, /*kafka=*/false);
+  fs::remove_all(keys_dir);
+  JIRITSU_ASSIGN_OR_RETURN(std::unique_ptr<FileKeyStore> keys, FileKeyStore::Open(keys_dir));
+  IngestOptions ingest_options;
+  ingest_options.key_store = keys.get();
+  JIRITSU_ASSIGN_OR_RETURN(auto ingestor, Ingestor::Create(log_.get(), index.get(), rejects.get(),
+                                                           ingest_options));
   std::FILE* in = std::fopen(workload_file_.c_str(), "rb");
   if (in == nullptr) return IOError("cannot open " + workload_file_);
   const double start = Now();

@@ -23,7 +23,9 @@
 // only once its directory entry is durable, so nothing sealed under it can
 // reach the log before the key is on disk. GetOrCreateMany does the same for
 // every new key of a batch with one directory fsync for all of them (one
-// fsync per new key file plus one, instead of two per key). Erase writes the
+// fsync per new key file plus one, instead of two per key); the files' fsyncs
+// run from up to 8 short-lived threads at once, so the file system commits
+// them together instead of one journal commit after the other. Erase writes the
 // tombstone first (durably), then unlinks the key and fsyncs the directory;
 // a crash in between leaves a tombstone and a key, which reads as erased and
 // is cleaned up by the next Erase.

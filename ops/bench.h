@@ -4,8 +4,9 @@
 // in one process, so the pipeline's rates sit next to the baselines of this
 // machine:
 //
-//   ingest     the CLI ingest path (validate, dedupe, append) of the JSONL
-//              workload into a fresh log
+//   ingest     the CLI ingest path (validate, dedupe, seal, append) of the
+//              JSONL workload into a fresh log, with a fresh key store next
+//              to it (<store>/keys, as `jiritsu ingest`)
 //   raw-read   read the replay's input topics with no processing (baseline)
 //   decode     the same plus DecodeJsonEvent (baseline)
 //   raw-write  one RocksDB WriteBatch put per record, WAL off, 50k-op
@@ -42,7 +43,7 @@
 //
 // Work directory (--work-dir, kept between runs so a large workload is
 // generated once): workload-e<E>-m<M>-s<S>.jsonl, embedded-e<E>-m<M>-s<S>/
-// (store with log and ingest index, reused unless ingest is a phase),
+// (store with log, ingest index and keys, reused unless ingest is a phase),
 // run-views/, replay-views/, ingest-http/ (the HTTP phase's store, re-created
 // each run), scratch stores of the baselines (removed).
 //

@@ -353,15 +353,21 @@ TEST_F(StateStoreTest, MemoryBudgetBoundsTheMemtablesOfAllFamilies) {
   options.memory_budget_bytes = 8 << 20;
   auto bounded = OpenOrDie(options);
   write_everywhere(bounded.get());
-  // Flushes run in the background: wait for them (not a timing assertion).
+  // Flushes run in the background, and the cache gives back the memtables'
+  // reservation only after them: wait for both (not a timing assertion; a
+  // loaded CI run once saw the cache 0.3 MB over right after the memtables
+  // had shrunk).
+  const uint64_t cache_limit = options.memory_budget_bytes + (1 << 20);
   StoreMemoryUsage usage = bounded->MemoryUsage();
-  for (int i = 0; i < 200 && usage.memtables > options.memory_budget_bytes; ++i) {
+  for (int i = 0; i < 200 && (usage.memtables > options.memory_budget_bytes ||
+                              usage.block_cache > cache_limit);
+       ++i) {
     std::this_thread::sleep_for(std::chrono::milliseconds(50));
     usage = bounded->MemoryUsage();
   }
   EXPECT_LE(usage.memtables, options.memory_budget_bytes);
   // The memtables are charged to the block cache, which holds the budget.
-  EXPECT_LE(usage.block_cache, options.memory_budget_bytes + (1 << 20));
+  EXPECT_LE(usage.block_cache, cache_limit);
   EXPECT_EQ(GetOrEmpty(*bounded, "c", "k7-1998"), std::string(1000, 'v'));
 }
 

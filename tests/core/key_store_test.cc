@@ -10,6 +10,7 @@
 #include <algorithm>
 #include <filesystem>
 #include <fstream>
+#include <functional>
 #include <set>
 #include <string>
 #include <vector>
@@ -20,6 +21,24 @@ namespace jiritsu {
 namespace {
 
 using testing::TempDir;
+
+// Runs child(p) for p in [0, processes) in forked processes at once; each
+// child exits with what child(p) returns, and every one must exit 0.
+void RunInChildProcesses(int processes, const std::function<int(int)>& child) {
+  std::vector<pid_t> children;
+  for (int p = 0; p < processes; ++p) {
+    const pid_t pid = ::fork();
+    ASSERT_GE(pid, 0);
+    if (pid == 0) ::_exit(child(p));
+    children.push_back(pid);
+  }
+  for (pid_t pid : children) {
+    int status = 0;
+    ASSERT_EQ(::waitpid(pid, &status, 0), pid);
+    ASSERT_TRUE(WIFEXITED(status));
+    EXPECT_EQ(WEXITSTATUS(status), 0);
+  }
+}
 
 std::unique_ptr<FileKeyStore> OpenStore(const std::string& dir) {
   auto store = FileKeyStore::Open(dir);
@@ -160,32 +179,20 @@ TEST(FileKeyStoreTest, ConcurrentProcessesAgreeOnOneKeyPerEmployee) {
   TempDir dir;
   constexpr int kProcesses = 4;
   constexpr int kEmployees = 40;
-  std::vector<pid_t> children;
-  for (int p = 0; p < kProcesses; ++p) {
-    const pid_t pid = ::fork();
-    ASSERT_GE(pid, 0);
-    if (pid == 0) {
-      auto opened = FileKeyStore::Open(dir.path());
-      if (!opened.ok()) ::_exit(2);
-      std::ofstream out(dir.path() + "/seen-" + std::to_string(p));
-      for (int e = 0; e < kEmployees; ++e) {
-        // Each process walks the employees in a different order.
-        const int employee = (e * (p + 1) + p) % kEmployees;
-        Result<KeyLookup> key = (*opened)->GetOrCreate("emp-" + std::to_string(employee));
-        if (!key.ok() || key->state != KeyLookup::kPresent) ::_exit(3);
-        out << employee << " " << Hex(key->key) << "\n";
-      }
-      out.close();
-      ::_exit(out ? 0 : 4);
+  RunInChildProcesses(kProcesses, [&](int p) {
+    auto opened = FileKeyStore::Open(dir.path());
+    if (!opened.ok()) return 2;
+    std::ofstream out(dir.path() + "/seen-" + std::to_string(p));
+    for (int e = 0; e < kEmployees; ++e) {
+      // Each process walks the employees in a different order.
+      const int employee = (e * (p + 1) + p) % kEmployees;
+      Result<KeyLookup> key = (*opened)->GetOrCreate("emp-" + std::to_string(employee));
+      if (!key.ok() || key->state != KeyLookup::kPresent) return 3;
+      out << employee << " " << Hex(key->key) << "\n";
     }
-    children.push_back(pid);
-  }
-  for (pid_t pid : children) {
-    int status = 0;
-    ASSERT_EQ(::waitpid(pid, &status, 0), pid);
-    ASSERT_TRUE(WIFEXITED(status));
-    EXPECT_EQ(WEXITSTATUS(status), 0);
-  }
+    out.close();
+    return out ? 0 : 4;
+  });
   auto store = OpenStore(dir.path());
   int lines = 0;
   for (int p = 0; p < kProcesses; ++p) {
@@ -318,50 +325,38 @@ TEST(FileKeyStoreTest, ConcurrentBatchesAgreeOnOneKeyPerEmployee) {
   TempDir dir;
   constexpr int kProcesses = 4;
   constexpr int kEmployees = 60;
-  std::vector<pid_t> children;
-  for (int p = 0; p < kProcesses; ++p) {
-    const pid_t pid = ::fork();
-    ASSERT_GE(pid, 0);
-    if (pid == 0) {
-      auto opened = FileKeyStore::Open(dir.path());
-      if (!opened.ok()) ::_exit(2);
-      std::ofstream out(dir.path() + "/seen-" + std::to_string(p));
-      // Overlapping batches of 20 in a different order per process; the
-      // last process goes one id at a time.
-      std::vector<std::string> ids;
-      for (int e = 0; e < kEmployees; ++e) {
-        ids.push_back("emp-" + std::to_string((e * (p + 1) + p) % kEmployees));
-      }
-      const size_t step = p == kProcesses - 1 ? 1 : 20;
-      for (size_t from = 0; from < ids.size(); from += step) {
-        std::vector<std::string> part(ids.begin() + from,
-                                      ids.begin() + std::min(ids.size(), from + step + step / 2));
-        std::vector<KeyLookup> keys;
-        if (step == 1) {
-          Result<KeyLookup> one = (*opened)->GetOrCreate(part.front());
-          if (!one.ok()) ::_exit(3);
-          keys.push_back(*one);
-        } else {
-          Result<std::vector<KeyLookup>> many = (*opened)->GetOrCreateMany(Views(part));
-          if (!many.ok()) ::_exit(3);
-          keys = std::move(many).value();
-        }
-        for (size_t i = 0; i < keys.size(); ++i) {
-          if (keys[i].state != KeyLookup::kPresent) ::_exit(4);
-          out << part[i] << " " << Hex(keys[i].key) << "\n";
-        }
-      }
-      out.close();
-      ::_exit(out ? 0 : 5);
+  RunInChildProcesses(kProcesses, [&](int p) {
+    auto opened = FileKeyStore::Open(dir.path());
+    if (!opened.ok()) return 2;
+    std::ofstream out(dir.path() + "/seen-" + std::to_string(p));
+    // Overlapping batches of 20 in a different order per process; the
+    // last process goes one id at a time.
+    std::vector<std::string> ids;
+    for (int e = 0; e < kEmployees; ++e) {
+      ids.push_back("emp-" + std::to_string((e * (p + 1) + p) % kEmployees));
     }
-    children.push_back(pid);
-  }
-  for (pid_t pid : children) {
-    int status = 0;
-    ASSERT_EQ(::waitpid(pid, &status, 0), pid);
-    ASSERT_TRUE(WIFEXITED(status));
-    EXPECT_EQ(WEXITSTATUS(status), 0);
-  }
+    const size_t step = p == kProcesses - 1 ? 1 : 20;
+    for (size_t from = 0; from < ids.size(); from += step) {
+      std::vector<std::string> part(ids.begin() + from,
+                                    ids.begin() + std::min(ids.size(), from + step + step / 2));
+      std::vector<KeyLookup> keys;
+      if (step == 1) {
+        Result<KeyLookup> one = (*opened)->GetOrCreate(part.front());
+        if (!one.ok()) return 3;
+        keys.push_back(*one);
+      } else {
+        Result<std::vector<KeyLookup>> many = (*opened)->GetOrCreateMany(Views(part));
+        if (!many.ok()) return 3;
+        keys = std::move(many).value();
+      }
+      for (size_t i = 0; i < keys.size(); ++i) {
+        if (keys[i].state != KeyLookup::kPresent) return 4;
+        out << part[i] << " " << Hex(keys[i].key) << "\n";
+      }
+    }
+    out.close();
+    return out ? 0 : 5;
+  });
   auto store = OpenStore(dir.path());
   std::set<std::string> employees;
   for (int p = 0; p < kProcesses; ++p) {

@@ -81,6 +81,33 @@ TEST(MemoryTest, CachesStayWithinTheirByteBudgetAndViewsDoNotChange) {
   EXPECT_GT(bounded.projector()->Memory().cached_bytes, 0u);
 }
 
+TEST(MemoryTest, DirtyStatesWithinTheCacheShareAreNotUncommittedOverflowIs) {
+  // Dirty states pinned in a cache that has room for them need no early
+  // checkpoint; only pending events and what overflows the share do.
+  const std::vector<Fed> events = Workload(/*employees=*/40, /*events_each=*/30);
+  ProjectorOptions roomy;
+  ProjectorOptions tight;
+  tight.cache_max_bytes = 1;
+  Harness with_room(roomy);
+  Harness without_room(tight);
+  for (const Fed& fed : events) {
+    with_room.Apply(fed);
+    without_room.Apply(fed);
+  }
+  const ProjectorMemory roomy_memory = with_room.projector()->Memory();
+  const ProjectorMemory tight_memory = without_room.projector()->Memory();
+  EXPECT_GT(roomy_memory.uncommitted_bytes, 40u * 30u * 100u);  // the pending events
+  EXPECT_LT(roomy_memory.uncommitted_bytes, roomy_memory.cached_bytes);
+  // Same states and events; in the 1-byte cache the dirty states overflow
+  // the share and count too.
+  EXPECT_EQ(roomy_memory.cached_bytes, tight_memory.cached_bytes);
+  EXPECT_GT(tight_memory.uncommitted_bytes, roomy_memory.uncommitted_bytes);
+  with_room.Commit();
+  without_room.Commit();
+  EXPECT_EQ(with_room.projector()->Memory().uncommitted_bytes, 0u);
+  EXPECT_EQ(with_room.Digest(), without_room.Digest());
+}
+
 TEST(MemoryTest, UncommittedBytesGrowWithPendingEventsAndCheckpointReleasesThem) {
   const std::vector<Fed> events = Workload(/*employees=*/20, /*events_each=*/30);
   ProjectorOptions options;

@@ -1,5 +1,6 @@
 #include "core/ordered_reader.h"
 
+#include <algorithm>
 #include <limits>
 #include <utility>
 
@@ -44,6 +45,8 @@ OrderedReader::OrderedReader(LogConsumer* consumer, OrderedReaderOptions options
     slot->next_offset = range.start;
     slot->end = range.end;
     slot->merged = options_.merge;
+    slot->wave = options_.wave_partitions == 0 ? 0 : tp.partition / static_cast<int64_t>(options_.wave_partitions);
+    last_wave_ = std::max(last_wave_, slot->wave);
     slot_index_[tp] = slot.get();
     slots_.push_back(std::move(slot));
   }
@@ -80,6 +83,7 @@ void OrderedReader::Emit(bool drain, std::vector<DecodedRecord>* out) {
     Slot* best = nullptr;
     bool blocked = false;
     for (const auto& slot : slots_) {
+      if (!InWave(*slot)) continue;
       if (slot->queue.empty()) {
         // A partition with records still to read may hold an earlier one.
         if (slot->merged && slot->next_offset < slot->end) blocked = true;
@@ -94,6 +98,7 @@ void OrderedReader::Emit(bool drain, std::vector<DecodedRecord>* out) {
         best = slot.get();
       }
     }
+    if (best == nullptr) return;  // only a later wave holds records
     if (blocked && !drain && buffered_ < options_.max_buffered) return;
     out->push_back(std::move(best->queue.front()));
     best->queue.pop_front();
@@ -106,10 +111,10 @@ Status OrderedReader::UpdatePauses() {
   for (const auto& slot : slots_) {
     if (!slot->merged) continue;
     const size_t held = slot->queue.size();
-    if (!slot->paused && held >= options_.partition_lookahead) {
+    if (!slot->paused && (held >= options_.partition_lookahead || !InWave(*slot))) {
       slot->paused = true;
       pause.push_back(slot->tp);
-    } else if (slot->paused && held <= options_.partition_lookahead / 2) {
+    } else if (slot->paused && InWave(*slot) && held <= options_.partition_lookahead / 2) {
       slot->paused = false;
       resume.push_back(slot->tp);
     }
@@ -119,6 +124,15 @@ Status OrderedReader::UpdatePauses() {
   return Status::Ok();
 }
 
+void OrderedReader::AdvanceWave() {
+  while (wave_ < last_wave_) {
+    for (const auto& slot : slots_) {
+      if (slot->merged && slot->wave == wave_ && !slot->Finished()) return;
+    }
+    ++wave_;
+  }
+}
+
 Status OrderedReader::Produce(std::vector<DecodedRecord>* out) {
   if (!options_.merge) {
     polled_.clear();
@@ -126,8 +140,12 @@ Status OrderedReader::Produce(std::vector<DecodedRecord>* out) {
     for (LogRecord& record : polled_) Decode(std::move(record), &out->emplace_back());
     return Status::Ok();
   }
+  // Later waves are paused before anything of them is polled.
+  AdvanceWave();
+  JIRITSU_RETURN_IF_ERROR(UpdatePauses());
   // Poll unless every partition that still has records to read is paused
-  // (held back because it is ahead): then only the held records can move.
+  // (held back because it is ahead, or in a later wave): then only the held
+  // records can move.
   bool poll = buffered_ == 0;
   for (size_t i = 0; i < slots_.size() && !poll; ++i) {
     const Slot& slot = *slots_[i];
@@ -148,7 +166,7 @@ Status OrderedReader::Produce(std::vector<DecodedRecord>* out) {
   const size_t before = out->size();
   Emit(drain, out);
   if (!poll && out->size() == before) Emit(/*drain=*/true, out);
-  return UpdatePauses();
+  return Status::Ok();
 }
 
 void OrderedReader::Loop() {

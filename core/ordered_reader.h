@@ -24,6 +24,18 @@
 // returns nothing, or `max_buffered` records are held, what is held goes out
 // in merged order without waiting.
 //
+// Waves (`wave_partitions` > 0): the partitions of `ranges` are read in waves
+// of that many partition numbers (partition p is in wave p / wave_partitions,
+// across all topics); a later wave's partitions stay paused until every
+// partition of the earlier ones reached its end. Why: an employee's events
+// are all in one partition number (every employee topic has the same
+// partition count and key), so a wave holds the complete histories of a
+// fraction of the employees, and the projector's cache holds that fraction
+// instead of everybody (a rebuild merged over all partitions touched each of
+// 100 000 employees once per checkpoint: docs/performance.md). Partitions not
+// listed in `ranges` and records past a range's end are never held back by
+// a wave.
+//
 // Lifecycle: Start() with an assigned consumer; from then until destruction
 // nothing else may use that consumer (with `background`, a second thread
 // polls it). Destruction stops and joins that thread (at most one poll
@@ -69,6 +81,7 @@ struct OrderedReaderOptions {
   size_t max_buffered = 262144;        // beyond this, emit without waiting
   bool merge = true;                   // false: in poll order (decode ahead only)
   bool background = true;              // poll and decode on a second thread
+  size_t wave_partitions = 0;          // partition numbers per wave (0: one wave)
   std::chrono::milliseconds poll_timeout{100};
 };
 
@@ -91,6 +104,8 @@ class OrderedReader {
     int64_t end = 0;
     bool merged = false;  // listed in options.ranges
     bool paused = false;
+    int64_t wave = 0;     // merged slots: partition / wave_partitions
+    bool Finished() const { return queue.empty() && next_offset >= end; }
   };
 
   OrderedReader(LogConsumer* consumer, OrderedReaderOptions options);
@@ -99,6 +114,10 @@ class OrderedReader {
   Slot& SlotFor(const LogRecord& record);
   void Emit(bool drain, std::vector<DecodedRecord>* out);
   Status UpdatePauses();
+  // Moves to the next wave once every merged slot of the current one is
+  // finished.
+  void AdvanceWave();
+  bool InWave(const Slot& slot) const { return !slot.merged || slot.wave <= wave_; }
   void Loop();
 
   LogConsumer* consumer_;
@@ -107,6 +126,8 @@ class OrderedReader {
   std::map<TopicPartition, Slot*> slot_index_;
   Slot* last_slot_ = nullptr;
   size_t buffered_ = 0;
+  int64_t wave_ = 0;       // the highest wave handed out
+  int64_t last_wave_ = 0;
   std::vector<LogRecord> polled_;  // reused
 
   // Background mode: batches handed from the polling thread to Next().

@@ -309,6 +309,7 @@ Status ProjectionRuntime::StartOrderedReader() {
   reader_options.batch = options_.poll_batch;
   reader_options.merge = merge;
   reader_options.background = options_.rebuild_decode_thread;
+  reader_options.wave_partitions = options_.rebuild_wave_partitions;
   ordered_reader_ = OrderedReader::Start(task_consumer_.get(), std::move(reader_options));
   return Status::Ok();
 }

@@ -84,6 +84,10 @@ struct RuntimeOptions {
   // knobs only: the views are the same either way.
   bool rebuild_merge_by_event_time = true;
   bool rebuild_decode_thread = true;
+  // With the merge: read the partitions in waves of this many partition
+  // numbers (OrderedReaderOptions::wave_partitions; 0: all at once), so the
+  // employees being folded are a fraction that fits the caches.
+  size_t rebuild_wave_partitions = 1;
   // As-of replays: employee and reference events with a later event time are
   // consumed but not applied.
   std::optional<int64_t> as_of_time_us;

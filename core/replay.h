@@ -99,6 +99,7 @@ struct ReplayOptions {
   // across partitions by event time, polled and decoded on a second thread.
   bool merge_by_event_time = true;
   bool decode_thread = true;
+  size_t wave_partitions = 1;  // RuntimeOptions::rebuild_wave_partitions
   // Progress bar on stderr and REPLAY-PROGRESS.json cadence (0: neither).
   int64_t progress_every_ms = 1000;
   bool progress_bar = true;

@@ -63,6 +63,9 @@ Command AddBenchCommand(CLI::App& root) {
   app->add_option("--replay-decode-thread", options->replay_decode_thread,
                   "replay: poll and decode on a second thread (0: on the applying thread)")
       ->capture_default_str();
+  app->add_option("--replay-wave-partitions", options->replay_wave_partitions,
+                  "replay: read the partitions in waves of this many partition numbers (0: all at once)")
+      ->capture_default_str();
   app->add_option("--queries", options->queries, "query: number of requests")
       ->capture_default_str();
   app->add_option("--query-rate", options->query_rate,

@@ -149,6 +149,67 @@ TEST_F(OrderedReaderTest, BackgroundAndInlineHandOutTheSameSequence) {
   }
 }
 
+TEST_F(OrderedReaderTest, WavesReadOnePartitionNumberAtATimeEachRecordOnce) {
+  // A third partition of another topic with the sparse employee's partition
+  // number: a wave spans every topic.
+  const TopicPartition other{std::string(kInterviewTopic), sparse_partition_};
+  std::vector<Event> interviews;
+  for (int h = 0; h < 30; ++h) {
+    Event event = testing::FakeEmployeeEvent(sparse_, "i" + std::to_string(h), kStartUs + h * 20 * kHourUs);
+    event.type = EventType::kInterviewHeld;
+    event.data = InterviewHeld{"iv-" + std::to_string(h), "m1", InterviewKind::kCareer, 30,
+                               CareerIntention::kUnknown, false, false, ""};
+    interviews.push_back(event);
+  }
+  const size_t appended_interviews = interviews.size();
+  Status appended = testing::AppendEvents(log_.get(), interviews);
+  ASSERT_TRUE(appended.ok()) << appended.ToString();
+  auto other_end = log_->EndOffset(other);
+  ASSERT_TRUE(other_end.ok());
+  ASSERT_EQ(static_cast<size_t>(*other_end), appended_interviews);
+  for (bool background : {false, true}) {
+    SCOPED_TRACE(background ? "background" : "inline");
+    OrderedReaderOptions options = Options(background);
+    options.ranges[other] = {0, *other_end};
+    options.wave_partitions = 1;
+    auto consumer = Assigned();
+    ASSERT_TRUE(consumer->Assign({{{std::string(kLearningTopic), 0}, 0},
+                                  {{std::string(kLearningTopic), 1}, 0},
+                                  {{std::string(kLearningTopic), 2}, 0},
+                                  {{std::string(kLearningTopic), 3}, 0},
+                                  {other, 0}})
+                    .ok());
+    auto reader = OrderedReader::Start(consumer.get(), std::move(options));
+    std::vector<DecodedRecord> all, batch;
+    for (int idle = 0; idle < 20 && all.size() < 646;) {
+      ASSERT_TRUE(reader->Next(std::chrono::milliseconds(50), &batch).ok());
+      idle = batch.empty() ? idle + 1 : 0;
+      for (auto& record : batch) all.push_back(std::move(record));
+    }
+    reader.reset();
+    ASSERT_EQ(all.size(), 645u);
+    // Partition numbers never go down: the lower one's records (on both
+    // topics) all come before any record of the higher one.
+    for (size_t i = 1; i < all.size(); ++i) {
+      ASSERT_LE(all[i - 1].record.partition, all[i].record.partition) << "record " << i;
+    }
+    // Within the wave of the sparse partition, its two topics are merged by
+    // event time; each topic partition once, in log order.
+    std::map<TopicPartition, int64_t> next;
+    for (size_t i = 0; i < all.size(); ++i) {
+      const TopicPartition tp{all[i].record.topic, all[i].record.partition};
+      EXPECT_EQ(all[i].record.offset, next[tp]) << tp.topic << "/" << tp.partition;
+      next[tp] = all[i].record.offset + 1;
+      if (i > 0 && all[i - 1].record.partition == all[i].record.partition) {
+        EXPECT_LE(all[i - 1].event.time_us, all[i].event.time_us) << "record " << i;
+      }
+    }
+    EXPECT_EQ(next[(TopicPartition{std::string(kLearningTopic), dense_partition_})], 600);
+    EXPECT_EQ(next[(TopicPartition{std::string(kLearningTopic), sparse_partition_})], 15);
+    EXPECT_EQ(next[other], static_cast<int64_t>(appended_interviews));
+  }
+}
+
 TEST_F(OrderedReaderTest, PoisonRecordKeepsItsPositionAndItsDecodeError) {
   // Offset 600 of the dense partition, between two valid events.
   ASSERT_TRUE(testing::AppendRaw(log_.get(), std::string(kLearningTopic), dense_, "{not json").ok());

@@ -154,11 +154,15 @@ TEST_F(ReplayTest, RebuildInputModesGiveTheSameViewsAndDeadLetters) {
   }
   ASSERT_FALSE(poison_key.empty());
   std::string expected;
-  for (const auto& [merge, thread] : std::vector<std::pair<bool, bool>>{
-           {false, false}, {true, false}, {false, true}, {true, true}}) {
-    SCOPED_TRACE(std::string(merge ? "merged" : "round-robin") + (thread ? ", decode thread" : ""));
+  for (const auto& [merge, thread, waves] : std::vector<std::tuple<bool, bool, size_t>>{
+           {false, false, 1}, {true, false, 1}, {false, true, 1}, {true, true, 1}, {true, true, 0},
+           {true, false, 2}}) {
+    SCOPED_TRACE(std::string(merge ? "merged" : "round-robin") + (thread ? ", decode thread" : "") +
+                 ", waves of " + std::to_string(waves) + " partitions");
     ReplayOptions options = Options();
-    options.views_root = root_ + "-" + std::to_string(merge) + std::to_string(thread);
+    options.views_root =
+        root_ + "-" + std::to_string(merge) + std::to_string(thread) + std::to_string(waves);
+    options.wave_partitions = waves;
     options.checkpoint_every_events = 250;
     options.poll_batch = 64;
     options.merge_by_event_time = merge;

@@ -2,6 +2,8 @@
 // translated for the store (see core/state_store.h for the contract).
 #include "core/state_store.h"
 
+#include <limits>
+
 #include <rocksdb/cache.h>
 #include <rocksdb/convenience.h>
 #include <rocksdb/db.h>
@@ -144,6 +146,11 @@ struct StateBatch::Rep {
   std::vector<Op> ops;
   // One buffer for every key and value: no allocation per op.
   std::string arena;
+  // SpillTo(): where and from what size the batch writes itself.
+  StateStore* spill_store = nullptr;
+  size_t spill_bytes = 0;
+  size_t spilled_bytes = 0;
+  Status spill_error;
 
   uint32_t FamilyIndex(std::string_view name) {
     for (size_t i = 0; i < families.size(); ++i) {
@@ -164,10 +171,38 @@ StateBatch::~StateBatch() = default;
 
 void StateBatch::Put(std::string_view family, std::string_view key, std::string_view value) {
   rep_->Add(Rep::Kind::kPut, family, key, value);
+  MaybeSpill();
 }
 
 void StateBatch::Delete(std::string_view family, std::string_view key) {
   rep_->Add(Rep::Kind::kDelete, family, key, {});
+  MaybeSpill();
+}
+
+Status StateBatch::SpillTo(StateStore* store, size_t bytes) {
+  if (store == nullptr || !store->unlogged()) {
+    return FailedPrecondition("a batch spills only into a store without a WAL (rebuilds)");
+  }
+  rep_->spill_store = store;
+  rep_->spill_bytes = std::max<size_t>(bytes, 1);
+  return Status::Ok();
+}
+
+size_t StateBatch::SpilledBytes() const { return rep_->spilled_bytes; }
+
+void StateBatch::MaybeSpill() {
+  Rep& rep = *rep_;
+  if (rep.spill_store == nullptr || !rep.spill_error.ok() || ApproximateBytes() < rep.spill_bytes) {
+    return;
+  }
+  const size_t bytes = ApproximateBytes();
+  Status written = rep.spill_store->Write(this);
+  if (!written.ok()) {
+    rep.spill_error = std::move(written);  // the ops stay; the next Write reports it
+    return;
+  }
+  rep.spilled_bytes += bytes;
+  Clear();
 }
 
 size_t StateBatch::Count() const { return rep_->ops.size(); }
@@ -317,6 +352,7 @@ Status StateStore::Get(std::string_view family, std::string_view key, std::strin
 Status StateStore::Write(StateBatch* batch) {
   if (read_only_) return FailedPrecondition("state store " + dir_ + " is open read-only");
   const StateBatch::Rep& rep = *batch->rep_;
+  if (!rep.spill_error.ok()) return rep.spill_error;
   if (rep.ops.empty()) return Status::Ok();
 
   std::vector<rocksdb::ColumnFamilyHandle*> handles(rep.families.size());
@@ -326,24 +362,41 @@ Status StateStore::Write(StateBatch* batch) {
       return NotFound("state store " + dir_ + ": unknown column family '" + rep.families[i] + "'");
     }
   }
-  // Reserve the encoded size up front: one allocation for the whole batch.
-  rocksdb::WriteBatch write_batch(rep.arena.size() + rep.ops.size() * 16 + 12);
-  for (const auto& op : rep.ops) {
-    const rocksdb::Slice key(rep.arena.data() + op.offset, op.key_size);
-    rocksdb::Status s;
-    if (op.kind == StateBatch::Rep::Kind::kPut) {
-      s = write_batch.Put(handles[op.family], key,
-                          rocksdb::Slice(rep.arena.data() + op.offset + op.key_size, op.value_size));
-    } else {
-      s = write_batch.Delete(handles[op.family], key);
-    }
-    if (!s.ok()) return FromRocks(s, "state store " + dir_ + ": build batch");
-  }
   rocksdb::WriteOptions write_options;
   write_options.disableWAL = options_.disable_wal;
   // RocksDB rejects sync without a WAL; durability then comes from SyncAndFlush.
   write_options.sync = options_.sync_writes && !options_.disable_wal;
-  return FromRocks(db_->Write(write_options, &write_batch), "state store " + dir_ + ": write");
+  // Without a WAL a write is not atomic across a crash anyway (a rebuild
+  // that dies is discarded whole), so a large batch goes in chunks: a
+  // second full copy of it, and one memtable several times the write
+  // buffer size, are not needed.
+  const size_t chunk_bytes =
+      options_.disable_wal ? kUnloggedWriteChunkBytes : std::numeric_limits<size_t>::max();
+  size_t op_index = 0;
+  while (op_index < rep.ops.size()) {
+    // Reserve the encoded size up front: one allocation per write.
+    size_t end = op_index, bytes = 0;
+    while (end < rep.ops.size() && (end == op_index || bytes < chunk_bytes)) {
+      bytes += rep.ops[end].key_size + rep.ops[end].value_size + 16;
+      ++end;
+    }
+    rocksdb::WriteBatch write_batch(bytes + 12);
+    for (; op_index < end; ++op_index) {
+      const auto& op = rep.ops[op_index];
+      const rocksdb::Slice key(rep.arena.data() + op.offset, op.key_size);
+      rocksdb::Status s;
+      if (op.kind == StateBatch::Rep::Kind::kPut) {
+        s = write_batch.Put(handles[op.family], key,
+                            rocksdb::Slice(rep.arena.data() + op.offset + op.key_size, op.value_size));
+      } else {
+        s = write_batch.Delete(handles[op.family], key);
+      }
+      if (!s.ok()) return FromRocks(s, "state store " + dir_ + ": build batch");
+    }
+    JIRITSU_RETURN_IF_ERROR(
+        FromRocks(db_->Write(write_options, &write_batch), "state store " + dir_ + ": write"));
+  }
+  return Status::Ok();
 }
 
 std::unique_ptr<StateIterator> StateStore::NewIterator(std::string_view family) const {

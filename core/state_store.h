@@ -38,10 +38,14 @@ namespace jiritsu {
 inline constexpr std::string_view kMetaFamily = "meta";
 inline constexpr std::string_view kOffsetsFamily = "offsets";
 
+inline constexpr size_t kUnloggedWriteChunkBytes = 16 << 20;
+
 struct StateStoreOptions {
   std::vector<std::string> column_families;  // in addition to meta, offsets
   bool create_if_missing = true;
   // Rebuild mode: no WAL; durability comes from SyncAndFlush() at the end.
+  // Write() then applies a large batch in chunks of kUnloggedWriteChunkBytes
+  // (not atomic for concurrent readers: nobody reads a store being rebuilt).
   bool disable_wal = false;
   // Sync the WAL on every Write (live mode checkpoints).
   bool sync_writes = false;
@@ -63,6 +67,8 @@ struct StoreMemoryUsage {
   uint64_t pinned = 0;         // cache entries pinned by iterators / pinned levels
 };
 
+class StateStore;
+
 class StateBatch {
  public:
   StateBatch();
@@ -71,12 +77,23 @@ class StateBatch {
   StateBatch& operator=(const StateBatch&) = delete;
   void Put(std::string_view family, std::string_view key, std::string_view value);
   void Delete(std::string_view family, std::string_view key);
-  size_t Count() const;
+  size_t Count() const;  // ops not yet spilled
   size_t ApproximateBytes() const;
   void Clear();
 
+  // Rebuilds: once the batch holds `bytes`, it writes itself to `store` and
+  // starts over, so a checkpoint's batch stays that small however much it
+  // changes. Only for a store without a WAL (FailedPrecondition otherwise):
+  // the batch is then not atomic, as an unlogged Write() is not (see
+  // StateStoreOptions::disable_wal). A failed spill stops spilling and is
+  // returned by the next StateStore::Write of this batch. `store` must
+  // outlive the batch.
+  Status SpillTo(StateStore* store, size_t bytes);
+  size_t SpilledBytes() const;
+
  private:
   friend class StateStore;
+  void MaybeSpill();
   // Ops are buffered with family names; families resolve to RocksDB handles
   // in StateStore::Write, so a batch can be built before the store is open.
   struct Rep;
@@ -130,6 +147,7 @@ class StateStore {
   StoreMemoryUsage MemoryUsage() const;
   const std::string& dir() const { return dir_; }
   bool read_only() const { return read_only_; }
+  bool unlogged() const { return options_.disable_wal; }
 
  private:
   StateStore() = default;

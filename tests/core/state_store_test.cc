@@ -326,6 +326,70 @@ TEST_F(StateStoreTest, WalDisabledWritesAreDurableAfterSyncAndFlush) {
   EXPECT_EQ(GetOrEmpty(*store, kMetaFamily, "k99"), "99");
 }
 
+TEST_F(StateStoreTest, UnloggedBatchLargerThanAChunkIsAppliedWholeInOrder) {
+  StateStoreOptions options;
+  options.disable_wal = true;
+  options.column_families = {"views"};
+  {
+    auto store = OpenOrDie(options);
+    StateBatch batch;
+    // ~3 chunks of values; the same keys are put early, then overwritten or
+    // deleted in a later chunk: the last operation on a key wins.
+    const std::string value(256 << 10, 'v');
+    const int puts = static_cast<int>(3 * kUnloggedWriteChunkBytes / value.size());
+    for (int i = 0; i < puts; ++i) batch.Put("views", "k" + std::to_string(i), value);
+    batch.Put("views", "k0", "last");
+    batch.Delete("views", "k1");
+    batch.Put(kMetaFamily, "tail", "written");
+    ASSERT_GT(batch.ApproximateBytes(), 2 * kUnloggedWriteChunkBytes);
+    ASSERT_TRUE(store->Write(&batch).ok());
+    EXPECT_EQ(GetOrEmpty(*store, "views", "k0"), "last");
+    EXPECT_EQ(GetOrEmpty(*store, "views", "k1"), "<NotFound>");
+    EXPECT_EQ(GetOrEmpty(*store, "views", "k" + std::to_string(puts - 1)), value);
+    ASSERT_TRUE(store->SyncAndFlush().ok());
+    // An unknown family is refused before anything of the batch is written.
+    StateBatch bad;
+    bad.Put("views", "never", "x");
+    bad.Put("no-such-family", "k", "x");
+    EXPECT_EQ(store->Write(&bad).code(), StatusCode::kNotFound);
+    EXPECT_EQ(GetOrEmpty(*store, "views", "never"), "<NotFound>");
+  }
+  auto store = OpenOrDie(options);
+  EXPECT_EQ(GetOrEmpty(*store, "views", "k0"), "last");
+  EXPECT_EQ(GetOrEmpty(*store, kMetaFamily, "tail"), "written");
+}
+
+TEST_F(StateStoreTest, SpillingBatchWritesItselfAsItGrowsAndOnlyIntoAnUnloggedStore) {
+  {
+    auto logged = OpenOrDie();
+    StateBatch batch;
+    EXPECT_EQ(batch.SpillTo(logged.get(), 1024).code(), StatusCode::kFailedPrecondition);
+  }
+  StateStoreOptions options;
+  options.disable_wal = true;
+  auto store = OpenOrDie(options);
+  StateBatch batch;
+  ASSERT_TRUE(batch.SpillTo(store.get(), 64 << 10).ok());
+  const std::string value(1000, 'x');
+  for (int i = 0; i < 1000; ++i) batch.Put(kMetaFamily, "k" + std::to_string(i), value);
+  batch.Delete(kMetaFamily, "k0");
+  // Most of it is in the store before Write; the batch holds less than the
+  // spill size; the whole is there after Write, in order.
+  EXPECT_GE(batch.SpilledBytes(), 900u * 1000u);
+  EXPECT_LT(batch.ApproximateBytes(), size_t{64} << 10);
+  EXPECT_EQ(GetOrEmpty(*store, kMetaFamily, "k1"), value);
+  ASSERT_TRUE(store->Write(&batch).ok());
+  EXPECT_EQ(GetOrEmpty(*store, kMetaFamily, "k0"), "<NotFound>");
+  EXPECT_EQ(GetOrEmpty(*store, kMetaFamily, "k999"), value);
+
+  // A spill that fails (unknown family) stops spilling; Write reports it.
+  StateBatch failing;
+  ASSERT_TRUE(failing.SpillTo(store.get(), 1).ok());
+  failing.Put("no-such-family", "k", "v");
+  failing.Put(kMetaFamily, "after", "v");
+  EXPECT_EQ(store->Write(&failing).code(), StatusCode::kNotFound);
+}
+
 // With a memory budget every column family's memtables share one limit
 // (half the budget, charged to the block cache); without it each family
 // keeps up to 64 MiB before flushing.

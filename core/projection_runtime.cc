@@ -8,6 +8,10 @@
 #include <cstdio>
 #include <optional>
 #include <set>
+#include <unistd.h>
+#if defined(__GLIBC__)
+#include <malloc.h>
+#endif
 
 #include <simdjson.h>
 
@@ -365,7 +369,12 @@ void ProjectionRuntime::Interleave(std::vector<LogRecord>* records) {
 }
 
 void ProjectionRuntime::DeferFacts(std::vector<FactsRecord>* facts) {
-  constexpr size_t kMaxDeferredBytes = 256 << 20;
+  // The uncommitted share: deferred facts are uncommitted data too. Each
+  // burst rewrites most KPI rows, so fewer, larger bursts cost less CPU;
+  // the batch a burst makes spills to the store as it is built.
+  const size_t kMaxDeferredBytes = options_.checkpoint_uncommitted_bytes == 0
+                                       ? size_t{256} << 20
+                                       : std::max<size_t>(1 << 20, options_.checkpoint_uncommitted_bytes);
   for (auto& record : *facts) {
     auto [it, inserted] = deferred_facts_.try_emplace(std::move(record.key));
     if (inserted) deferred_facts_bytes_ += it->first.size();
@@ -556,6 +565,9 @@ Status ProjectionRuntime::DrainGlobalInputs(bool block_until_end) {
 
 Status ProjectionRuntime::Checkpoint() {
   StateBatch batch;
+  // A rebuild's checkpoint can change gigabytes (the KPI rows of a burst of
+  // facts): it goes to the unlogged store as it is built.
+  if (options_.rebuild_mode) JIRITSU_RETURN_IF_ERROR(batch.SpillTo(store_.get(), kUnloggedWriteChunkBytes));
   std::vector<FactsRecord> facts;
   JIRITSU_RETURN_IF_ERROR(projector_->Checkpoint(&batch, &facts));
   if (options_.local_only) {
@@ -599,8 +611,18 @@ Status ProjectionRuntime::Checkpoint() {
   for (const auto& [tp, position] : derived_positions_) {
     batch.Put(kOffsetsFamily, OffsetKey(tp), EncodeOffset(position));
   }
+  const size_t batch_bytes = batch.ApproximateBytes() + batch.SpilledBytes();
   JIRITSU_RETURN_IF_ERROR(store_->Write(&batch));
   projector_->OnCheckpointCommitted();
+#if defined(__GLIBC__)
+  // A rebuild checkpoint that applied a burst of facts frees hundreds of MB
+  // of small objects (the decoded facts, the dirty rows it flushed) among
+  // live ones; glibc keeps those pages unless asked, and RSS stayed ~900 MB
+  // above the heap in use. Not after every checkpoint: pages given back are
+  // faulted in again.
+  if (options_.rebuild_mode && !facts.empty()) ::malloc_trim(0);
+#endif
+  if (Logger()->should_log(spdlog::level::debug)) LogCheckpointMemory(batch_bytes, facts.size());
   const int64_t committed_ms = std::chrono::duration_cast<std::chrono::milliseconds>(
                                    std::chrono::system_clock::now().time_since_epoch())
                                    .count();
@@ -623,6 +645,34 @@ Status ProjectionRuntime::Checkpoint() {
   events_since_checkpoint_ = 0;
   last_checkpoint_ms_ = SteadyNowMs();
   return Status::Ok();
+}
+
+// Where the memory is at a checkpoint (JIRITSU_LOG_LEVEL=debug): what each
+// share of the budget holds, next to the process RSS.
+void ProjectionRuntime::LogCheckpointMemory(size_t batch_bytes, size_t facts) const {
+  const ProjectorMemory projector = projector_->Memory();
+  const StoreMemoryUsage rocks = store_->MemoryUsage();
+  long rss_pages = 0;
+  if (std::FILE* statm = std::fopen("/proc/self/statm", "r")) {
+    long size_pages = 0;
+    if (std::fscanf(statm, "%ld %ld", &size_pages, &rss_pages) != 2) rss_pages = 0;
+    std::fclose(statm);
+  }
+  constexpr double kMb = 1 << 20;
+  double heap_mb = 0;  // bytes malloc handed out and not freed (vs. rss: fragmentation)
+#if defined(__GLIBC__)
+  const struct mallinfo2 heap = ::mallinfo2();
+  heap_mb = (heap.uordblks + heap.hblkhd) / kMb;
+#endif
+  Logger()->debug(
+      "checkpoint: batch {:.1f} MB, {} facts; projector cached {:.1f} MB ({} entries), "
+      "uncommitted {:.1f} MB; views store memtables {:.1f} MB, block cache {:.1f} MB, "
+      "table readers {:.1f} MB, pinned {:.1f} MB; deferred facts {:.1f} MB; heap in use {:.0f} MB, "
+      "rss {:.0f} MB",
+      batch_bytes / kMb, facts, projector.cached_bytes / kMb, projector.cached_entries,
+      projector.uncommitted_bytes / kMb, rocks.memtables / kMb, rocks.block_cache / kMb,
+      rocks.table_readers / kMb, rocks.pinned / kMb, deferred_facts_bytes_ / kMb, heap_mb,
+      rss_pages * static_cast<double>(::sysconf(_SC_PAGESIZE)) / kMb);
 }
 
 Status ProjectionRuntime::CheckpointIfOverMemory() {

@@ -182,6 +182,7 @@ class ProjectionRuntime {
   Status Checkpoint();
   // Checkpoints when the projector's uncommitted bytes exceed
   // checkpoint_uncommitted_bytes (called after every applied record).
+  void LogCheckpointMemory(size_t batch_bytes, size_t facts) const;
   Status CheckpointIfOverMemory();
   Status AssignAllTaskPartitions();
   Status OnAssigned(const std::vector<TopicPartition>& partitions);

@@ -12,14 +12,18 @@
 //   aggregates     facts + KPI rows kept between checkpoints
 //                  (processors/aggregates.cc)                    15%
 //   uncommitted    a checkpoint is forced when the projector's
-//                  uncommitted (dirty) bytes exceed this         15%
+//                  uncommitted bytes exceed this: pending events
+//                  plus the dirty states that overflow the
+//                  employee cache's share                       15%
 //   not split      the rest: the log's own RocksDB, the employee index,
 //                  the reference table, a checkpoint's transient batch,
 //                  allocator overhead                            15%
 //
-// The uncommitted share lives inside the two caches (dirty entries cannot be
-// evicted until a checkpoint commits them), so the caches stay within their
-// shares once a checkpoint has run. Estimates are of heap bytes, not exact:
+// Dirty entries cannot be evicted until a checkpoint commits them: the
+// employee cache holds them within its own share, and what overflows that
+// share is charged to the uncommitted one, so states and pending events
+// together stay within the two shares, and the caches are back within
+// their own shares once a checkpoint has run. Estimates are of heap bytes, not exact:
 // the budget is what the process aims at, peak RSS is measured in
 // docs/performance.md ("Memory").
 //

@@ -52,11 +52,13 @@ class OrderedReaderTest : public ::testing::Test {
     ASSERT_TRUE(testing::AppendEvents(log_.get(), events).ok());
   }
 
-  std::unique_ptr<LogConsumer> Assigned() {
+  // The four learning partitions, plus `extra`, from offset 0.
+  std::unique_ptr<LogConsumer> Assigned(const std::vector<TopicPartition>& extra = {}) {
     auto consumer = log_->NewConsumer({});
     EXPECT_TRUE(consumer.ok());
     std::map<TopicPartition, int64_t> starts;
     for (int32_t p = 0; p < 4; ++p) starts[{std::string(kLearningTopic), p}] = 0;
+    for (const auto& tp : extra) starts[tp] = 0;
     EXPECT_TRUE((*consumer)->Assign(starts).ok());
     return std::move(*consumer);
   }
@@ -77,8 +79,9 @@ class OrderedReaderTest : public ::testing::Test {
   }
 
   // Everything the reader hands out until it has been quiet for a while.
-  std::vector<DecodedRecord> ReadAll(OrderedReaderOptions options, size_t expected) {
-    auto consumer = Assigned();
+  std::vector<DecodedRecord> ReadAll(OrderedReaderOptions options, size_t expected,
+                                     const std::vector<TopicPartition>& extra = {}) {
+    auto consumer = Assigned(extra);
     auto reader = OrderedReader::Start(consumer.get(), std::move(options));
     std::vector<DecodedRecord> all, batch;
     for (int idle = 0; idle < 20 && all.size() < expected + 1;) {
@@ -172,21 +175,7 @@ TEST_F(OrderedReaderTest, WavesReadOnePartitionNumberAtATimeEachRecordOnce) {
     OrderedReaderOptions options = Options(background);
     options.ranges[other] = {0, *other_end};
     options.wave_partitions = 1;
-    auto consumer = Assigned();
-    ASSERT_TRUE(consumer->Assign({{{std::string(kLearningTopic), 0}, 0},
-                                  {{std::string(kLearningTopic), 1}, 0},
-                                  {{std::string(kLearningTopic), 2}, 0},
-                                  {{std::string(kLearningTopic), 3}, 0},
-                                  {other, 0}})
-                    .ok());
-    auto reader = OrderedReader::Start(consumer.get(), std::move(options));
-    std::vector<DecodedRecord> all, batch;
-    for (int idle = 0; idle < 20 && all.size() < 646;) {
-      ASSERT_TRUE(reader->Next(std::chrono::milliseconds(50), &batch).ok());
-      idle = batch.empty() ? idle + 1 : 0;
-      for (auto& record : batch) all.push_back(std::move(record));
-    }
-    reader.reset();
+    const auto all = ReadAll(std::move(options), 645, {other});
     ASSERT_EQ(all.size(), 645u);
     // Partition numbers never go down: the lower one's records (on both
     // topics) all come before any record of the higher one.

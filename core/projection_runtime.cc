@@ -681,6 +681,12 @@ Status ProjectionRuntime::CheckpointIfOverMemory() {
     return Status::Ok();
   }
   JIRITSU_RETURN_IF_ERROR(Checkpoint());
+#if defined(__GLIBC__)
+  // The states and events just released are small objects among live ones:
+  // without a trim glibc keeps their pages and a live run's RSS creeps
+  // toward twice the budget. (A rebuild trims in Checkpoint() already.)
+  if (!options_.rebuild_mode) ::malloc_trim(0);
+#endif
   std::lock_guard<std::mutex> lock(stats_mutex_);
   ++stats_.memory_checkpoints;
   return Status::Ok();

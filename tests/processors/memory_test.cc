@@ -81,9 +81,9 @@ TEST(MemoryTest, CachesStayWithinTheirByteBudgetAndViewsDoNotChange) {
   EXPECT_GT(bounded.projector()->Memory().cached_bytes, 0u);
 }
 
-TEST(MemoryTest, DirtyStatesWithinTheCacheShareAreNotUncommittedOverflowIs) {
+TEST(MemoryTest, DirtyStatesWithinHalfTheCacheShareAreNotUncommittedOverflowIs) {
   // Dirty states pinned in a cache that has room for them need no early
-  // checkpoint; only pending events and what overflows the share do.
+  // checkpoint; only pending events and what overflows half the share do.
   const std::vector<Fed> events = Workload(/*employees=*/40, /*events_each=*/30);
   ProjectorOptions roomy;
   ProjectorOptions tight;
@@ -102,10 +102,21 @@ TEST(MemoryTest, DirtyStatesWithinTheCacheShareAreNotUncommittedOverflowIs) {
   // the share and count too.
   EXPECT_EQ(roomy_memory.cached_bytes, tight_memory.cached_bytes);
   EXPECT_GT(tight_memory.uncommitted_bytes, roomy_memory.uncommitted_bytes);
+  // Only half the share is free for dirty states: with a share exactly as
+  // large as the dirty states, the other half counts as uncommitted.
+  const size_t dirty_states = tight_memory.uncommitted_bytes - roomy_memory.uncommitted_bytes;
+  ProjectorOptions exact;
+  exact.cache_max_bytes = dirty_states;
+  Harness exact_share(exact);
+  for (const Fed& fed : events) exact_share.Apply(fed);
+  EXPECT_EQ(exact_share.projector()->Memory().uncommitted_bytes,
+            roomy_memory.uncommitted_bytes + (dirty_states - dirty_states / 2));
   with_room.Commit();
   without_room.Commit();
+  exact_share.Commit();
   EXPECT_EQ(with_room.projector()->Memory().uncommitted_bytes, 0u);
   EXPECT_EQ(with_room.Digest(), without_room.Digest());
+  EXPECT_EQ(with_room.Digest(), exact_share.Digest());
 }
 
 TEST(MemoryTest, UncommittedBytesGrowWithPendingEventsAndCheckpointReleasesThem) {

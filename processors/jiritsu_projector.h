@@ -17,7 +17,11 @@
 // they all sort after the last folded event (one pass over the employee's
 // state per checkpoint, whatever the arrival order within it); an earlier
 // one (a late arrival) or a void makes the employee re-fold from its journal
-// instead. A programme version whose time is at or
+// instead. On an unlogged store (a rebuild, which nobody reads until it is
+// synced) an event that sorts after the state's last folded event, with
+// nothing pending, is folded on arrival and its journal row written in
+// chunks: the same fold in the same order, without holding the events until
+// a checkpoint. A programme version whose time is at or
 // before an employee's last event re-folds that employee too: cost
 // O(journal) per affected employee, rare (reference data is drained first in
 // batch runs, and revisions normally carry a current time).

@@ -46,6 +46,10 @@ struct IndexEntry {
 constexpr size_t kEntryOverheadBytes = 320;       // hash node, LRU node, CacheEntry
 constexpr size_t kStateBytesPerEncodedByte = 3;   // decoded EmployeeState / its encoding
 constexpr size_t kKeySetNodeBytes = 64;           // std::set node + string header
+// What an event folded at once (unlogged stores) adds to the encoded state
+// until the next checkpoint re-measures it: 100 000 x 36 states encode to
+// ~3 KB for ~110 events.
+constexpr size_t kFoldedEventEncodedBytes = 40;
 
 // A pending event (map node, Event, position) plus what applying it adds to
 // the state until the next checkpoint re-measures the state (calibrated on
@@ -67,6 +71,7 @@ struct CacheEntry {
   std::list<std::string>::iterator lru;
   size_t encoded_state_bytes = 0;  // size of the state when last read or written
   size_t pending_event_bytes = 0;  // PendingEventBytes of the events since
+  size_t folded_unflushed_bytes = 0;  // estimated encoded growth since, folded at once
   size_t charged_bytes = 0;        // this entry's part of cached_bytes_
 };
 
@@ -97,6 +102,11 @@ class JiritsuProjector final : public Projector {
 
   Status Open(StateStore* store) override {
     store_ = store;
+    // An unlogged store is a rebuild's: nobody reads it until it is synced,
+    // so events that extend a state are folded on arrival and their journal
+    // rows written as they come (see FoldsAtOnce).
+    fold_at_once_ = store->unlogged();
+    if (fold_at_once_) JIRITSU_RETURN_IF_ERROR(journal_.SpillTo(store, kUnloggedWriteChunkBytes));
     JIRITSU_RETURN_IF_ERROR(reference_.Load(*store));
     aggregates_ = std::make_unique<GlobalAggregates>(store, options_.cache_max_rows,
                                                      options_.aggregates_cache_max_bytes);
@@ -151,15 +161,23 @@ class JiritsuProjector final : public Projector {
     // checkpoint (cache-friendly), and the fold order does not depend on the
     // arrival order within a checkpoint. An event that sorts before what is
     // already folded arrived late, and a void changes the meaning of an
-    // earlier event: both fold the journal again.
-    if (event.type == EventType::kLearningVoided || !SortsAfterFolded(entry->state, sort_key)) {
-      entry->needs_refold = true;
-    }
+    // earlier event: both fold the journal again. On an unlogged store an
+    // event that could be folded now is (FoldsAtOnce).
     hashes.insert(std::lower_bound(hashes.begin(), hashes.end(), hash), hash);
-    const size_t event_bytes = PendingEventBytes(event, sort_key);
-    entry->pending_event_bytes += event_bytes;
-    pending_bytes_ += event_bytes;
-    entry->pending.emplace(std::move(sort_key), PendingEvent{event, position});
+    if (FoldsAtOnce(*entry, event, sort_key)) {
+      journal_.Put(kJournalFamily, event.subject + '\0' + sort_key,
+                   EncodeStoredEvent(event, position));
+      ApplyEvent(reference_, event, position, std::move(sort_key), &entry->state);
+      entry->folded_unflushed_bytes += kFoldedEventEncodedBytes;
+    } else {
+      if (event.type == EventType::kLearningVoided || !SortsAfterFolded(entry->state, sort_key)) {
+        entry->needs_refold = true;
+      }
+      const size_t event_bytes = PendingEventBytes(event, sort_key);
+      entry->pending_event_bytes += event_bytes;
+      pending_bytes_ += event_bytes;
+      entry->pending.emplace(std::move(sort_key), PendingEvent{event, position});
+    }
     MarkDirty(event.subject, entry);
     Recharge(event.subject, entry);
     IndexEntry& index = index_[event.subject];
@@ -182,6 +200,7 @@ class JiritsuProjector final : public Projector {
 
   Status Checkpoint(StateBatch* batch, std::vector<FactsRecord>* facts_out) override {
     if (!aggregates_) return FailedPrecondition("Checkpoint before Open");
+    JIRITSU_RETURN_IF_ERROR(WriteFoldedJournal());  // re-folds below read the journal
     ++generation_;
     for (const auto& [key, value] : reference_.TakePendingRows()) {
       batch->Put(kReferenceFamily, key, value);
@@ -256,6 +275,7 @@ class JiritsuProjector final : public Projector {
     lru_.clear();
     dirty_.clear();
     refold_queue_.clear();
+    journal_.Clear();
     cached_bytes_ = 0;
     uncommitted_bytes_ = 0;
     pending_bytes_ = 0;
@@ -264,6 +284,26 @@ class JiritsuProjector final : public Projector {
   }
 
  private:
+  // On an unlogged store, an event that sorts after everything the state
+  // holds, with nothing pending and no re-fold due, is folded on arrival:
+  // the same fold, in the same order, as at the next checkpoint, without
+  // keeping the event until then (a rebuild's checkpoints then come from
+  // the states alone, not from every ~150 MB of events). Voids, late
+  // arrivals and duplicates take the pending path as in live runs.
+  bool FoldsAtOnce(const CacheEntry& entry, const Event& event, const std::string& sort_key) const {
+    return fold_at_once_ && !entry.needs_refold && entry.pending.empty() &&
+           event.type != EventType::kLearningVoided && SortsAfterFolded(entry.state, sort_key);
+  }
+
+  // The journal rows of events folded on arrival, into the store before
+  // anything reads the journal.
+  Status WriteFoldedJournal() {
+    if (!fold_at_once_) return Status::Ok();
+    Status written = store_->Write(&journal_);
+    journal_.Clear();
+    return written.WithContext("journal rows of events folded on arrival");
+  }
+
   void MarkDirty(const std::string& employee, CacheEntry* entry) {
     if (entry->dirty) return;
     entry->dirty = true;
@@ -281,7 +321,8 @@ class JiritsuProjector final : public Projector {
   void Recharge(const std::string& employee, CacheEntry* entry) {
     const size_t key_sets = entry->deleted.size() + entry->committed_rejections.size();
     const size_t bytes = kEntryOverheadBytes + 2 * employee.size() +
-                         kStateBytesPerEncodedByte * entry->encoded_state_bytes +
+                         kStateBytesPerEncodedByte *
+                             (entry->encoded_state_bytes + entry->folded_unflushed_bytes) +
                          entry->pending_event_bytes +
                          key_sets * (kKeySetNodeBytes + employee.size() + 48);
     cached_bytes_ = cached_bytes_ - entry->charged_bytes + bytes;
@@ -383,6 +424,7 @@ class JiritsuProjector final : public Projector {
       MarkDirty(employee, entry);
       return Status::Ok();
     }
+    JIRITSU_RETURN_IF_ERROR(WriteFoldedJournal());
     const std::string prefix = employee + '\0';
     auto it = store_->NewIterator(kJournalFamily);
     for (it->Seek(prefix); it->Valid() && it->key().starts_with(prefix); it->Next()) {
@@ -472,6 +514,7 @@ class JiritsuProjector final : public Projector {
     MarkClean(entry);
     entry->flushed_generation = generation_;
     entry->encoded_state_bytes = state_bytes.size();
+    entry->folded_unflushed_bytes = 0;
     pending_bytes_ -= entry->pending_event_bytes;
     entry->pending_event_bytes = 0;
     Recharge(employee, entry);
@@ -480,6 +523,8 @@ class JiritsuProjector final : public Projector {
 
   const ProjectorOptions options_;
   StateStore* store_ = nullptr;
+  bool fold_at_once_ = false;  // store_ is unlogged (a rebuild)
+  StateBatch journal_;         // rows of events folded on arrival; spills to store_
   ReferenceTable reference_;
   std::unique_ptr<GlobalAggregates> aggregates_;
   std::unordered_map<std::string, CacheEntry> cache_;

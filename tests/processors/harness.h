@@ -225,9 +225,12 @@ inline std::vector<Fed> StandardReference(EventFactory& f) {
 // A projector over a fresh store in a temporary directory.
 class Harness {
  public:
-  explicit Harness(ProjectorOptions options = {}) : options_(options) {
+  // `unlogged`: a store without a WAL, as a rebuild opens (the projector
+  // then folds in-order events on arrival).
+  explicit Harness(ProjectorOptions options = {}, bool unlogged = false) : options_(options) {
     projector_ = NewJiritsuProjector(options_);
     StateStoreOptions store_options;
+    store_options.disable_wal = unlogged;
     store_options.column_families = projector_->ColumnFamilies();
     store_options.column_families.push_back("dlq");
     auto store = StateStore::Open(dir_.path() + "/store", store_options);

@@ -13,17 +13,20 @@
 //                  (processors/aggregates.cc)                    15%
 //   uncommitted    a checkpoint is forced when the projector's
 //                  uncommitted bytes exceed this: pending events
-//                  plus the dirty states that overflow the
-//                  employee cache's share                       15%
+//                  plus the dirty states that overflow half
+//                  the employee cache's share                   15%
 //   not split      the rest: the log's own RocksDB, the employee index,
 //                  the reference table, a checkpoint's transient batch,
 //                  allocator overhead                            15%
 //
 // Dirty entries cannot be evicted until a checkpoint commits them: the
-// employee cache holds them within its own share, and what overflows that
-// share is charged to the uncommitted one, so states and pending events
-// together stay within the two shares, and the caches are back within
-// their own shares once a checkpoint has run. Estimates are of heap bytes, not exact:
+// employee cache holds them within half its own share, and what overflows
+// that half is charged to the uncommitted one, so dirty states and pending
+// events together stay within half the cache's share plus the uncommitted
+// one (the whole cache's share put a live run's peak RSS over its target),
+// and the caches are back within their own shares once a checkpoint has
+// run. A rebuild holds almost no pending events: it folds in-order events
+// on arrival (processors/jiritsu_projector.h). Estimates are of heap bytes, not exact:
 // the budget is what the process aims at, peak RSS is measured in
 // docs/performance.md ("Memory").
 //

@@ -98,12 +98,21 @@ std::string DigestOfFeed(const std::vector<Fed>& events, uint32_t seed, bool unl
   return h.Digest();
 }
 
-TEST(DeterminismTest, ShuffledFeedsGiveTheSameDigest) {
-  const std::vector<Fed> events = RichEventSet();
-  std::vector<Fed> sorted = events;
-  std::stable_sort(sorted.begin(), sorted.end(), [](const Fed& a, const Fed& b) {
+std::vector<Fed> SortedByEventOrder(std::vector<Fed> events) {
+  std::stable_sort(events.begin(), events.end(), [](const Fed& a, const Fed& b) {
     return EventOrderLess(a.event, b.event);
   });
+  return events;
+}
+
+std::vector<Fed> Shuffled(std::vector<Fed> events, uint32_t seed) {
+  std::shuffle(events.begin(), events.end(), std::mt19937(seed));
+  return events;
+}
+
+TEST(DeterminismTest, ShuffledFeedsGiveTheSameDigest) {
+  const std::vector<Fed> events = RichEventSet();
+  const std::vector<Fed> sorted = SortedByEventOrder(events);
   const std::string expected = DigestOfFeed(sorted, 1);
   JsonView views(expected);
   // The set must exercise what it claims to: rejections, facts, KPI rows.
@@ -112,9 +121,7 @@ TEST(DeterminismTest, ShuffledFeedsGiveTheSameDigest) {
   EXPECT_GT(views.Int("/views/kpi_agg/rows"), 20);
   EXPECT_FALSE(views.Has("/views/dlq") && views.Int("/views/dlq/rows") != 0);
   for (uint32_t seed = 0; seed < 60; ++seed) {
-    std::vector<Fed> shuffled = events;
-    std::shuffle(shuffled.begin(), shuffled.end(), std::mt19937(seed));
-    EXPECT_EQ(DigestOfFeed(shuffled, seed), expected) << "seed " << seed;
+    EXPECT_EQ(DigestOfFeed(Shuffled(events, seed), seed), expected) << "seed " << seed;
   }
 }
 
@@ -137,17 +144,12 @@ TEST(DeterminismTest, FoldingOnArrivalOnAnUnloggedStoreGivesTheSameDigest) {
   // arrive instead of at the checkpoint; late arrivals, voids and
   // duplicates still re-fold from the journal.
   const std::vector<Fed> events = RichEventSet();
-  std::vector<Fed> sorted = events;
-  std::stable_sort(sorted.begin(), sorted.end(), [](const Fed& a, const Fed& b) {
-    return EventOrderLess(a.event, b.event);
-  });
+  const std::vector<Fed> sorted = SortedByEventOrder(events);
   const std::string expected = DigestOfFeed(sorted, 1);
   EXPECT_EQ(DigestOfFeed(sorted, 1, /*unlogged=*/true), expected);
   EXPECT_EQ(DigestOfFeed(events, 2, /*unlogged=*/true), expected);
   for (uint32_t seed = 0; seed < 20; ++seed) {
-    std::vector<Fed> shuffled = events;
-    std::shuffle(shuffled.begin(), shuffled.end(), std::mt19937(seed));
-    EXPECT_EQ(DigestOfFeed(shuffled, seed, /*unlogged=*/true), expected) << "seed " << seed;
+    EXPECT_EQ(DigestOfFeed(Shuffled(events, seed), seed, /*unlogged=*/true), expected) << "seed " << seed;
   }
   // The sorted feed was folded on arrival: almost nothing is held as
   // pending events (only the duplicates), unlike on a logged store.

@@ -53,37 +53,42 @@ class PeriodAccumulator {
   }
 
   std::vector<PeriodRow> TakeRows() {
-    std::map<std::tuple<uint32_t, std::string>, PeriodRow> rows;
-    std::map<std::tuple<uint32_t, std::string>, std::map<int64_t, int64_t>> lead;
-    const auto row = [&](uint32_t attribution, std::string label) -> PeriodRow& {
-      PeriodRow& r = rows[{attribution, label}];
-      r.org_unit = attributions_[attribution].first;
-      r.profile = attributions_[attribution].second;
-      r.period = std::move(label);
-      return r;
+    // Rows are keyed by integers (attribution, period kind, first month) and
+    // labelled once each: string-keyed maps here were most of BuildFacts'
+    // time, and BuildFacts runs for every employee at every checkpoint.
+    struct RowSums {
+      std::array<int64_t, kPeriodCounterCount> values{};
+      std::map<int64_t, int64_t> lead;  // minutes -> count
     };
+    std::map<std::tuple<uint32_t, int, MonthIndex>, RowSums> sums;
     for (const auto& [key, cell] : cells_) {
       const auto& [attribution, month] = key;
-      for (std::string label : {MonthLabel(month), QuarterLabel(month), FiscalYearLabel(month)}) {
-        auto& histogram = lead[{attribution, label}];
-        for (int64_t minutes : cell.lead_minutes) ++histogram[minutes];
-        PeriodRow& r = row(attribution, std::move(label));
-        for (int i = 0; i < kPeriodCounterCount; ++i) r.values[i] += cell.values[i];
+      const MonthIndex fy_start = MakeMonth(FiscalYearOfMonth(month), 4);
+      const MonthIndex quarter_start = fy_start + (FiscalQuarterOfMonth(month) - 1) * 3;
+      for (const auto& [kind, first_month] :
+           {std::pair{0, month}, std::pair{1, quarter_start}, std::pair{2, fy_start}}) {
+        RowSums& row = sums[{attribution, kind, first_month}];
+        for (int i = 0; i < kPeriodCounterCount; ++i) row.values[i] += cell.values[i];
+        for (int64_t minutes : cell.lead_minutes) ++row.lead[minutes];
       }
     }
     for (const auto& [key, values] : line_) {
-      const auto& [attribution, kind, first_month] = key;
-      PeriodRow& r = row(attribution, kind == 0   ? MonthLabel(first_month)
-                                       : kind == 1 ? QuarterLabel(first_month)
-                                                   : FiscalYearLabel(first_month));
-      for (int i = 0; i < kPeriodCounterCount; ++i) r.values[i] += values[i];
+      RowSums& row = sums[key];
+      for (int i = 0; i < kPeriodCounterCount; ++i) row.values[i] += values[i];
     }
     std::vector<PeriodRow> out;
-    for (auto& [key, r] : rows) {
-      auto it = lead.find(key);
-      if (it != lead.end()) r.lead_minutes.assign(it->second.begin(), it->second.end());
-      if (AllZero(r.values) && r.lead_minutes.empty()) continue;
-      out.push_back(std::move(r));
+    out.reserve(sums.size());
+    for (auto& [key, row] : sums) {
+      if (AllZero(row.values) && row.lead.empty()) continue;
+      const auto& [attribution, kind, first_month] = key;
+      PeriodRow& r = out.emplace_back();
+      r.org_unit = attributions_[attribution].first;
+      r.profile = attributions_[attribution].second;
+      r.period = kind == 0   ? MonthLabel(first_month)
+                 : kind == 1 ? QuarterLabel(first_month)
+                             : FiscalYearLabel(first_month);
+      r.values = row.values;
+      r.lead_minutes.assign(row.lead.begin(), row.lead.end());
     }
     // Canonical order: (org, profile, period).
     std::sort(out.begin(), out.end(), [](const PeriodRow& a, const PeriodRow& b) {

@@ -64,6 +64,9 @@ struct CacheEntry {
   std::map<std::string, PendingEvent> pending;  // sort key -> not yet written
   std::set<std::string> deleted;                // committed sort keys to delete
   std::set<std::string> committed_rejections;  // rejection keys in the store
+  // state.rejections[0, n) are in the store: folding only appends rejections,
+  // so a flush without a re-fold puts just the ones after them.
+  size_t stored_rejections = 0;
   bool dirty = false;
   bool needs_refold = false;
   int32_t partition = -1;
@@ -354,6 +357,7 @@ class JiritsuProjector final : public Projector {
         for (const Rejection& r : entry.state.rejections) {
           entry.committed_rejections.insert(RejectionKey(employee, r.event));
         }
+        entry.stored_rejections = entry.state.rejections.size();
       }
     } else if (s.code() == StatusCode::kNotFound) {
       entry.state.employee_id = employee;
@@ -477,7 +481,8 @@ class JiritsuProjector final : public Projector {
 
   Status FlushEmployee(const std::string& employee, CacheEntry* entry, StateBatch* batch,
                        std::vector<FactsRecord>* facts_out) {
-    if (entry->needs_refold) {
+    const bool refolded = entry->needs_refold;
+    if (refolded) {
       JIRITSU_RETURN_IF_ERROR(Refold(employee, entry));
     } else {
       for (const auto& [key, pending] : entry->pending) {
@@ -496,16 +501,28 @@ class JiritsuProjector final : public Projector {
     batch->Put(kEmployeeFamily, EmployeeStateKey(employee), state_bytes);
     batch->Put(kEmployeeFamily, EmployeeHeaderKey(employee),
                EncodeEmployeeHeader(state.last_time_us, entry->partition));
-    std::set<std::string> new_rejections;
-    for (const Rejection& rejection : state.rejections) {
-      std::string key = RejectionKey(employee, rejection.event);
-      batch->Put(kRejectionsFamily, key, EncodeRejection(rejection));
-      new_rejections.insert(std::move(key));
+    if (refolded || entry->stored_rejections > state.rejections.size()) {
+      // A re-fold may drop, reorder or re-reason rejections: rewrite them all.
+      std::set<std::string> new_rejections;
+      for (const Rejection& rejection : state.rejections) {
+        std::string key = RejectionKey(employee, rejection.event);
+        batch->Put(kRejectionsFamily, key, EncodeRejection(rejection));
+        new_rejections.insert(std::move(key));
+      }
+      for (const auto& key : entry->committed_rejections) {
+        if (!new_rejections.count(key)) batch->Delete(kRejectionsFamily, key);
+      }
+      entry->committed_rejections = std::move(new_rejections);
+    } else {
+      // Rewriting every rejection at every flush made a live run's batches
+      // grow with each employee's history of rejected events.
+      for (size_t i = entry->stored_rejections; i < state.rejections.size(); ++i) {
+        std::string key = RejectionKey(employee, state.rejections[i].event);
+        batch->Put(kRejectionsFamily, key, EncodeRejection(state.rejections[i]));
+        entry->committed_rejections.insert(std::move(key));
+      }
     }
-    for (const auto& key : entry->committed_rejections) {
-      if (!new_rejections.count(key)) batch->Delete(kRejectionsFamily, key);
-    }
-    entry->committed_rejections = std::move(new_rejections);
+    entry->stored_rejections = state.rejections.size();
     EmployeeFacts facts = BuildFacts(state, reference_, options_, Blake2b256(state_bytes));
     facts_out->push_back(FactsRecord{employee, EncodeFacts(facts)});
     index_[employee] = {state.last_time_us, entry->partition};

@@ -161,6 +161,33 @@ TEST_F(WorkflowTest, OnlyTheManagerAtTheApprovalTimeMayDecide) {
   EXPECT_EQ(RejectionCodes().size(), 3u);
 }
 
+TEST_F(WorkflowTest, RejectionsOfLaterCheckpointsAddToTheStoredOnesAndARefoldRewritesThem) {
+  ReachStepOne();
+  h_.Apply(f_.SubmitStep("2025-05-01T10:00:00+09:00", "e1", "d1", "dx_lit", 2));
+  h_.Commit();
+  // One rejection per checkpoint: a flush puts only the new one, and the
+  // store keeps every earlier one.
+  h_.Apply(f_.Confirm("2025-05-03T10:00:00+09:00", "e1", "d1", "x1"));
+  h_.Commit();
+  EXPECT_EQ(RejectionCodes(), (Codes{"NOT_CURRENT_MANAGER"}));
+  h_.Apply(f_.Finalize("2025-05-03T11:00:00+09:00", "e1", "d1"));
+  h_.Commit();
+  h_.Apply(f_.Confirm("2025-05-03T12:00:00+09:00", "e1", "d1", "x2"));
+  h_.Commit();
+  EXPECT_EQ(RejectionCodes(), (Codes{"NOT_CURRENT_MANAGER", "NOT_CONFIRMED", "NOT_CURRENT_MANAGER"}));
+  // A late manager change (x1 from 2 May) re-folds: x1's confirmation is no
+  // longer rejected, so the first stored rejection must go, and the HR
+  // finalisation after it now succeeds.
+  h_.Apply(f_.ManagerChange("2025-05-02T09:00:00+09:00", "e1", "x1"));
+  h_.Commit();
+  EXPECT_EQ(RejectionCodes(), (Codes{"NOT_CURRENT_MANAGER"}));
+  EXPECT_EQ(Status().Int("/programs/0/current_step"), 2);
+  // And after the re-fold, new rejections are added to what it stored.
+  h_.Apply(f_.Confirm("2025-05-05T10:00:00+09:00", "e1", "d1", "x3"));
+  h_.Commit();
+  EXPECT_EQ(RejectionCodes().size(), 2u);
+}
+
 TEST_F(WorkflowTest, AManagerChangeAfterTheApprovalDoesNotUndoIt) {
   ReachStepOne();
   h_.Apply(f_.SubmitStep("2025-05-01T10:00:00+09:00", "e1", "d1", "dx_lit", 2));

@@ -152,6 +152,11 @@ void GlobalAggregates::MarkDirty(Entry* entry) {
   if (entry->dirty) return;
   entry->dirty = true;
   dirty_bytes_ += entry->charged_bytes;
+  if constexpr (std::is_same_v<Entry, CachedFacts>) {
+    dirty_facts_.push_back(entry);
+  } else {
+    dirty_rows_.push_back(entry);
+  }
 }
 
 Status GlobalAggregates::Load() {
@@ -177,12 +182,16 @@ Result<GlobalAggregates::CachedFacts*> GlobalAggregates::FindFacts(const std::st
   Status s = store_->Get(kFactsFamily, employee_id, &bytes);
   if (s.code() == StatusCode::kNotFound) {
     *found = false;
-    return &facts_[employee_id];
+    auto inserted = facts_.try_emplace(employee_id).first;
+    inserted->second.key = inserted->first;
+    return &inserted->second;
   }
   JIRITSU_RETURN_IF_ERROR(s);
   auto decoded = DecodeFacts(bytes);
   if (!decoded.ok()) return decoded.status().WithContext("stored facts of " + employee_id);
-  CachedFacts& cached = facts_[employee_id];
+  auto inserted = facts_.try_emplace(employee_id).first;
+  inserted->second.key = inserted->first;
+  CachedFacts& cached = inserted->second;
   cached.bytes = std::move(bytes);
   cached.facts = std::move(decoded).value();
   Recharge(employee_id, &cached);
@@ -204,6 +213,7 @@ Result<GlobalAggregates::CachedRow*> GlobalAggregates::Row(const std::string& ke
       return s;
     }
     it = rows_.emplace(key, std::move(cached)).first;
+    it->second.key = it->first;
   }
   if (it->second.row.values.size() < width) it->second.row.values.resize(width, 0);
   MarkDirty(&it->second);
@@ -303,9 +313,10 @@ void GlobalAggregates::OnCommitted() {
 }
 
 Status GlobalAggregates::RecomputeStaleAudit() {
+  // Only a removed contributor makes a row stale, and that marks it dirty.
   std::map<std::string, KpiRow*> stale;
-  for (auto& [key, cached] : rows_) {
-    if (cached.row.AuditStale()) stale.emplace(key, &cached.row);
+  for (CachedRow* cached : dirty_rows_) {
+    if (cached->row.AuditStale()) stale.emplace(cached->key, &cached->row);
   }
   if (stale.empty()) return Status::Ok();
   for (auto& [key, row] : stale) {
@@ -359,30 +370,27 @@ Status GlobalAggregates::Flush(StateBatch* batch) {
   ++generation_;
   // Deterministic batch order (not required for correctness, but it keeps
   // batches reproducible for debugging).
-  std::map<std::string_view, CachedFacts*> dirty_facts;
-  for (auto& [id, cached] : facts_) {
-    if (cached.dirty) dirty_facts.emplace(id, &cached);
-  }
-  for (auto& [id, cached] : dirty_facts) {
-    batch->Put(kFactsFamily, id, cached->bytes);
+  const auto by_key = [](const auto* a, const auto* b) { return a->key < b->key; };
+  std::sort(dirty_facts_.begin(), dirty_facts_.end(), by_key);
+  for (CachedFacts* cached : dirty_facts_) {
+    batch->Put(kFactsFamily, cached->key, cached->bytes);
     dirty_bytes_ -= cached->charged_bytes;
     cached->dirty = false;
     cached->generation = generation_;
   }
-  std::map<std::string_view, CachedRow*> dirty_rows;
-  for (auto& [key, cached] : rows_) {
-    if (cached.dirty) dirty_rows.emplace(key, &cached);
-  }
-  for (auto& [key, cached] : dirty_rows) {
+  dirty_facts_.clear();
+  std::sort(dirty_rows_.begin(), dirty_rows_.end(), by_key);
+  for (CachedRow* cached : dirty_rows_) {
     if (cached->row.IsZero()) {
-      batch->Delete(kKpiFamily, key);
+      batch->Delete(kKpiFamily, cached->key);
     } else {
-      batch->Put(kKpiFamily, key, EncodeKpiRow(cached->row));
+      batch->Put(kKpiFamily, cached->key, EncodeKpiRow(cached->row));
     }
     dirty_bytes_ -= cached->charged_bytes;
     cached->dirty = false;
     cached->generation = generation_;
   }
+  dirty_rows_.clear();
   for (const auto& [key, last_event] : org_index_changes_) {
     if (last_event) {
       batch->Put(kOrgIndexFamily, key, EncodeOrgIndexValue(*last_event));

@@ -103,6 +103,7 @@ class GlobalAggregates {
 
  private:
   struct CachedFacts {
+    std::string_view key;  // the map's own key (nodes do not move)
     std::string bytes;
     EmployeeFacts facts;
     bool dirty = false;
@@ -110,6 +111,7 @@ class GlobalAggregates {
     size_t charged_bytes = 0;  // part of cached_bytes_
   };
   struct CachedRow {
+    std::string_view key;  // the map's own key (nodes do not move)
     KpiRow row;
     bool dirty = false;
     uint64_t generation = 0;
@@ -136,6 +138,11 @@ class GlobalAggregates {
   uint64_t generation_ = 1;
   std::unordered_map<std::string, CachedFacts> facts_;
   std::unordered_map<std::string, CachedRow> rows_;
+  // The entries marked dirty since the last Flush, so a checkpoint costs what
+  // changed rather than a scan of the whole cache (dirty entries are never
+  // evicted, so the pointers stay valid until Flush).
+  std::vector<CachedFacts*> dirty_facts_;
+  std::vector<CachedRow*> dirty_rows_;
   // key -> the member's last_event to put, or nullopt to delete
   std::map<std::string, std::optional<EventRef>> org_index_changes_;
   int64_t view_time_us_ = 0;

@@ -26,7 +26,9 @@
 //
 // Lifecycle: Load() after the store is open; ApplyFacts() between
 // checkpoints; Flush() at each checkpoint; OnCommitted() once that batch is
-// written. Changes stay in memory until Flush() adds them to the batch.
+// written. Changes stay in memory until Flush() adds them to the batch. A
+// Flush costs what changed since the previous one (the entries are listed as
+// they are marked dirty), not the size of the cache.
 // Memory: facts and rows are cached; clean ones are dropped (facts first)
 // when the count or the estimated bytes exceed the limits, dirty ones stay
 // until a flush (the runtime checkpoints early on dirty_bytes(), see

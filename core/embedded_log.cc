@@ -638,7 +638,7 @@ std::unique_ptr<rocksdb::Iterator> EmbeddedLog::NewRecordIterator(const rocksdb:
   read_options.iterate_upper_bound = upper_bound;
   // Catching up, consumers scan partitions sequentially: read ahead in large
   // chunks. Tailing, a consumer renews its iterator at every Poll that finds new
-  // records, and each Seek would prefetch 2 MiB it does not need (a third of the
+  // records, and each Seek would prefetch 2 MiB it does not need (28% of the
   // live runtime thread at 20k events/s), so it leaves readahead to RocksDB's
   // own, which starts small and grows only on sequential reads. Data read once
   // does not churn the block cache either way.

@@ -63,10 +63,9 @@ class PeriodAccumulator {
     std::map<std::tuple<uint32_t, int, MonthIndex>, RowSums> sums;
     for (const auto& [key, cell] : cells_) {
       const auto& [attribution, month] = key;
-      const MonthIndex fy_start = MakeMonth(FiscalYearOfMonth(month), 4);
-      const MonthIndex quarter_start = fy_start + (FiscalQuarterOfMonth(month) - 1) * 3;
       for (const auto& [kind, first_month] :
-           {std::pair{0, month}, std::pair{1, quarter_start}, std::pair{2, fy_start}}) {
+           {std::pair{0, month}, std::pair{1, FiscalQuarterStartMonth(month)},
+            std::pair{2, FiscalYearStartMonth(month)}}) {
         RowSums& row = sums[{attribution, kind, first_month}];
         for (int i = 0; i < kPeriodCounterCount; ++i) row.values[i] += cell.values[i];
         for (int64_t minutes : cell.lead_minutes) ++row.lead[minutes];
@@ -275,9 +274,8 @@ EmployeeFacts BuildFacts(const EmployeeState& state, const ReferenceTable& refer
     if (interview.kind != static_cast<uint8_t>(InterviewKind::kCareer)) continue;
     const int64_t t0 = interview.time_us;
     const MonthIndex month = MonthOf(t0, offset);
-    const MonthIndex fy_start = MakeMonth(FiscalYearOfMonth(month), 4);
-    const MonthIndex quarter_start = fy_start + (FiscalQuarterOfMonth(month) - 1) * 3;
-    const std::pair<int, MonthIndex> periods[3] = {{0, month}, {1, quarter_start}, {2, fy_start}};
+    const std::pair<int, MonthIndex> periods[3] = {
+        {0, month}, {1, FiscalQuarterStartMonth(month)}, {2, FiscalYearStartMonth(month)}};
     bool started = false, completed = false, declared = false, finalized = false;
     bool evaluated = false;
     for (const auto& period : periods) {

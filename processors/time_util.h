@@ -43,6 +43,11 @@ inline MonthIndex MakeMonth(int32_t year, int32_t month) { return year * 12 + mo
 int32_t FiscalYearOfMonth(MonthIndex m);
 // Fiscal quarter 1..4: Q1 = Apr-Jun, Q2 = Jul-Sep, Q3 = Oct-Dec, Q4 = Jan-Mar.
 int32_t FiscalQuarterOfMonth(MonthIndex m);
+// First month of the fiscal year / fiscal quarter that month `m` is in.
+inline MonthIndex FiscalYearStartMonth(MonthIndex m) { return MakeMonth(FiscalYearOfMonth(m), 4); }
+inline MonthIndex FiscalQuarterStartMonth(MonthIndex m) {
+  return FiscalYearStartMonth(m) + (FiscalQuarterOfMonth(m) - 1) * 3;
+}
 // UTC microseconds of the first instant of month `m` in the reporting offset.
 int64_t MonthStartMicros(MonthIndex m, int32_t offset_minutes);
 

@@ -70,6 +70,11 @@ struct EmbeddedLogOptions {
   // RocksDB block cache for the records (reads are mostly sequential scans
   // that bypass the cache, so it can stay small).
   size_t block_cache_bytes = 16 << 20;
+  // Memtables of all the log's column families together (one
+  // rocksdb::WriteBufferManager; each write buffer is a quarter of it). At
+  // 64 MiB x 3 per family a projection process held ~150-190 MB of log
+  // memtables, outside its memory budget (docs/performance.md, "Memory").
+  size_t memtable_bytes = 64 << 20;
 };
 
 // Opens (creating if needed) the read-write log in `dir`. Only one process

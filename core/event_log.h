@@ -123,6 +123,14 @@ class LogConsumer {
   }
 };
 
+// Process memory a log client holds for itself, in bytes (0: not measured,
+// e.g. librdkafka's queues). Cost figures for operators (debug log of
+// jiritsu run, docs/performance.md "Memory").
+struct LogMemoryUsage {
+  uint64_t memtables = 0;    // written, not yet in table files
+  uint64_t block_cache = 0;  // cached table blocks
+};
+
 class EventLog {
  public:
   virtual ~EventLog() = default;
@@ -137,6 +145,8 @@ class EventLog {
       const ConsumerOptions& options) = 0;
   // "embedded:/path" or "kafka:host:port": for logs and reports.
   virtual std::string Describe() const = 0;
+  // Thread-safe; never fails (a figure it cannot read is 0).
+  virtual LogMemoryUsage MemoryUsage() const { return {}; }
 };
 
 }  // namespace jiritsu

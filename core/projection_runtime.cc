@@ -652,6 +652,7 @@ Status ProjectionRuntime::Checkpoint() {
 void ProjectionRuntime::LogCheckpointMemory(size_t batch_bytes, size_t facts) const {
   const ProjectorMemory projector = projector_->Memory();
   const StoreMemoryUsage rocks = store_->MemoryUsage();
+  const LogMemoryUsage log = log_->MemoryUsage();
   long rss_pages = 0;
   if (std::FILE* statm = std::fopen("/proc/self/statm", "r")) {
     long size_pages = 0;
@@ -667,11 +668,12 @@ void ProjectionRuntime::LogCheckpointMemory(size_t batch_bytes, size_t facts) co
   Logger()->debug(
       "checkpoint: batch {:.1f} MB, {} facts; projector cached {:.1f} MB ({} entries), "
       "uncommitted {:.1f} MB; views store memtables {:.1f} MB, block cache {:.1f} MB, "
-      "table readers {:.1f} MB, pinned {:.1f} MB; deferred facts {:.1f} MB; heap in use {:.0f} MB, "
-      "rss {:.0f} MB",
+      "table readers {:.1f} MB, pinned {:.1f} MB; log memtables {:.1f} MB, block cache {:.1f} MB; "
+      "deferred facts {:.1f} MB; heap in use {:.0f} MB, rss {:.0f} MB",
       batch_bytes / kMb, facts, projector.cached_bytes / kMb, projector.cached_entries,
       projector.uncommitted_bytes / kMb, rocks.memtables / kMb, rocks.block_cache / kMb,
-      rocks.table_readers / kMb, rocks.pinned / kMb, deferred_facts_bytes_ / kMb, heap_mb,
+      rocks.table_readers / kMb, rocks.pinned / kMb, log.memtables / kMb, log.block_cache / kMb,
+      deferred_facts_bytes_ / kMb, heap_mb,
       rss_pages * static_cast<double>(::sysconf(_SC_PAGESIZE)) / kMb);
 }
 

@@ -212,6 +212,64 @@ TEST_F(EmbeddedLogTest, AppendIsRejectedWhenTooManyBytesArePending) {
   EXPECT_EQ(producer->Append("t", "k", std::string(4'000, 'z')).code(), StatusCode::kResourceExhausted);
 }
 
+TEST_F(EmbeddedLogTest, MemtablesStayWithinTheirBudgetAndTheRecordsAreReadBack) {
+  EmbeddedLogOptions options;
+  options.memtable_bytes = 8 << 20;
+  options.sync_on_flush = false;
+  auto log = OpenOrDie(options);
+  ASSERT_TRUE(log->EnsureTopics({TopicSpec{"t", 4}}).ok());
+  auto producer = ProducerOf(log.get());
+  // 48 MB in 1 MB flushes: six times the budget passes through the memtables.
+  // Readers that caught up at different times stay open: an iterator kept
+  // after its reader reached the end would pin the memtables of its time.
+  const std::string value(1000, 'v');
+  std::vector<std::unique_ptr<LogConsumer>> caught_up;
+  uint64_t most = 0;
+  for (int flush = 0; flush < 48; ++flush) {
+    for (int i = 0; i < 1000; ++i) {
+      ASSERT_TRUE(producer->Append("t", "k" + std::to_string(flush * 1000 + i), value).ok());
+    }
+    ASSERT_TRUE(producer->Flush(kPatience).ok());
+    if (flush % 2 == 0) {
+      auto reader = ConsumerOf(log.get());
+      ASSERT_TRUE(reader->Assign({{TopicPartition{"t", 0}, 0}}).ok());
+      auto end = log->EndOffset(TopicPartition{"t", 0});
+      ASSERT_TRUE(end.ok());
+      for (int64_t read = 0; read < *end;) {
+        std::vector<LogRecord> records;
+        ASSERT_TRUE(reader->Poll(kPatience, 100'000, &records).ok());
+        read += static_cast<int64_t>(records.size());
+      }
+      caught_up.push_back(std::move(reader));
+    }
+    const LogMemoryUsage usage = log->MemoryUsage();
+    EXPECT_LE(usage.memtables, options.memtable_bytes) << "after flush " << flush;
+    most = std::max(most, usage.memtables);
+  }
+  EXPECT_GT(most, uint64_t{1} << 20);  // the figure is read, not a constant 0
+  int64_t total = 0;
+  for (int32_t partition = 0; partition < 4; ++partition) {
+    auto end = log->EndOffset(TopicPartition{"t", partition});
+    ASSERT_TRUE(end.ok()) << end.status().ToString();
+    total += *end;
+  }
+  EXPECT_EQ(total, 48'000);
+  auto consumer = ConsumerOf(log.get());
+  ASSERT_TRUE(consumer->Assign({{TopicPartition{"t", 0}, 0}, {TopicPartition{"t", 1}, 0},
+                                {TopicPartition{"t", 2}, 0}, {TopicPartition{"t", 3}, 0}})
+                  .ok());
+  std::vector<LogRecord> records;
+  size_t read = 0;
+  while (read < 48'000) {
+    records.clear();
+    ASSERT_TRUE(consumer->Poll(kPatience, 10'000, &records).ok());
+    ASSERT_FALSE(records.empty());
+    for (const auto& record : records) ASSERT_EQ(record.value, value);
+    read += records.size();
+  }
+  EXPECT_EQ(read, 48'000u);
+}
+
 TEST_F(EmbeddedLogTest, PollSharesMaxRecordsAcrossPartitions) {
   auto log = OpenOrDie();
   ASSERT_TRUE(log->EnsureTopics({TopicSpec{"a", 1}, TopicSpec{"b", 1}}).ok());

@@ -568,9 +568,10 @@ Status ProjectionRuntime::Checkpoint() {
   // A rebuild's checkpoint can change gigabytes (the KPI rows of a burst of
   // facts): it goes to the unlogged store as it is built.
   if (options_.rebuild_mode) JIRITSU_RETURN_IF_ERROR(batch.SpillTo(store_.get(), kUnloggedWriteChunkBytes));
-  std::vector<FactsRecord> facts;
-  JIRITSU_RETURN_IF_ERROR(projector_->Checkpoint(&batch, &facts));
+  size_t facts_count = 0;  // published, or applied here when local_only
   if (options_.local_only) {
+    std::vector<FactsRecord> facts;
+    JIRITSU_RETURN_IF_ERROR(projector_->Checkpoint(&batch, CollectFacts(&facts)));
     // No log to publish to: the facts feed this store's global tables
     // directly, and the aggregates they change join the same batch (kLog
     // replays read the published facts from the log instead).
@@ -580,8 +581,9 @@ Status ProjectionRuntime::Checkpoint() {
       LogRecord local{std::string(kFactsTopic), 0, -1, record.key, record.value, 0};
       JIRITSU_RETURN_IF_ERROR(projector_->ApplyFacts(local));
     }
+    facts_count = facts.size();
     std::vector<FactsRecord> more;
-    JIRITSU_RETURN_IF_ERROR(projector_->Checkpoint(&batch, &more));
+    JIRITSU_RETURN_IF_ERROR(projector_->Checkpoint(&batch, CollectFacts(&more)));
     if (!more.empty()) return Internal("projector produced facts while applying facts");
   } else {
     auto append = [&](std::string_view topic, const std::string& key,
@@ -592,11 +594,17 @@ Status ProjectionRuntime::Checkpoint() {
         JIRITSU_RETURN_IF_ERROR(producer_->Flush(std::chrono::seconds(60)));
       }
     };
-    for (const auto& record : facts) JIRITSU_RETURN_IF_ERROR(append(kFactsTopic, record.key, record.value));
+    // Appended as the projector builds them: a checkpoint's facts (hundreds
+    // of MB when tens of thousands of long histories change) never sit in
+    // memory together, only the producer's bounded buffer does.
+    JIRITSU_RETURN_IF_ERROR(projector_->Checkpoint(&batch, [&](FactsRecord record) {
+      ++facts_count;
+      return append(kFactsTopic, record.key, record.value);
+    }));
     for (const auto& [key, value] : pending_dead_letters_) {
       JIRITSU_RETURN_IF_ERROR(append(kDeadLetterTopic, key, value));
     }
-    if (!facts.empty() || !pending_dead_letters_.empty()) {
+    if (facts_count > 0 || !pending_dead_letters_.empty()) {
       Status flushed = producer_->Flush(std::chrono::seconds(60));
       if (!flushed.ok()) return flushed.WithContext("publishing facts/dead letters");
     }
@@ -620,9 +628,9 @@ Status ProjectionRuntime::Checkpoint() {
   // live ones; glibc keeps those pages unless asked, and RSS stayed ~900 MB
   // above the heap in use. Not after every checkpoint: pages given back are
   // faulted in again.
-  if (options_.rebuild_mode && !facts.empty()) ::malloc_trim(0);
+  if (options_.rebuild_mode && facts_count > 0) ::malloc_trim(0);
 #endif
-  if (Logger()->should_log(spdlog::level::debug)) LogCheckpointMemory(batch_bytes, facts.size());
+  if (Logger()->should_log(spdlog::level::debug)) LogCheckpointMemory(batch_bytes, facts_count);
   const int64_t committed_ms = std::chrono::duration_cast<std::chrono::milliseconds>(
                                    std::chrono::system_clock::now().time_since_epoch())
                                    .count();
@@ -631,7 +639,7 @@ Status ProjectionRuntime::Checkpoint() {
     for (int64_t appended_ms : pending_append_times_ms_) {
       ++stats_.visible_latency_ms[std::max<int64_t>(0, committed_ms - appended_ms)];
     }
-    stats_.facts_published += facts.size();
+    stats_.facts_published += facts_count;
     ++stats_.checkpoints;
     stats_.partitions.clear();
     for (const auto& [tp, position] : positions_) {

@@ -13,8 +13,8 @@
 // (source, id) as a no-op.
 //
 // Checkpoint protocol (runtime side, see projection_runtime.h): the runtime
-// calls Checkpoint(), produces the returned facts records and waits for them
-// to be durable, then writes the batch together with the input offsets in
+// calls Checkpoint(), produces the facts records it hands out and waits for
+// them to be durable, then writes the batch together with the input offsets in
 // one atomic write. A crash anywhere re-runs events after the last committed
 // offsets against the last committed state, so the projector must keep all
 // uncommitted changes in memory until Checkpoint() and must tolerate facts
@@ -26,6 +26,7 @@
 // (processors/query.h) and read the StateStore only.
 #pragma once
 
+#include <functional>
 #include <string>
 #include <utility>
 #include <vector>
@@ -58,6 +59,22 @@ struct FactsRecord {
   std::string value;  // projector-defined, versioned encoding
 };
 
+// Takes the facts records of a checkpoint one at a time, so the runtime can
+// publish them as they are built: a checkpoint that flushes tens of thousands
+// of employees never holds all their facts at once (at 100 000 employees x 12
+// months they are ~5 KB each). An error fails the checkpoint, and like any
+// checkpoint error it stops the runtime: a restart resumes from the last
+// committed state.
+using FactsSink = std::function<Status(FactsRecord record)>;
+
+// A sink that appends to `out` (tests, and runtimes that need them together).
+inline FactsSink CollectFacts(std::vector<FactsRecord>* out) {
+  return [out](FactsRecord record) {
+    out->push_back(std::move(record));
+    return Status::Ok();
+  };
+}
+
 class Projector {
  public:
   virtual ~Projector() = default;
@@ -70,10 +87,10 @@ class Projector {
   // kInvalidArgument: the record is not a facts record this projector can
   // read (the runtime skips and counts it); any other error stops the run.
   virtual Status ApplyFacts(const LogRecord& record) = 0;
-  // Adds every change since the previous checkpoint to `batch` and the facts
-  // records to publish to `facts_out`. After the runtime commits, the
-  // projector considers those changes clean.
-  virtual Status Checkpoint(StateBatch* batch, std::vector<FactsRecord>* facts_out) = 0;
+  // Adds every change since the previous checkpoint to `batch` and hands the
+  // facts records to publish to `facts_out`, in employee order. After the
+  // runtime commits, the projector considers those changes clean.
+  virtual Status Checkpoint(StateBatch* batch, const FactsSink& facts_out) = 0;
   // The batch of the latest Checkpoint() is written: what it flushed may now
   // be evicted from caches and re-read from the store.
   virtual void OnCheckpointCommitted() {}

@@ -201,7 +201,7 @@ class JiritsuProjector final : public Projector {
     return aggregates_->ApplyFacts(record.key, record.value);
   }
 
-  Status Checkpoint(StateBatch* batch, std::vector<FactsRecord>* facts_out) override {
+  Status Checkpoint(StateBatch* batch, const FactsSink& facts_out) override {
     if (!aggregates_) return FailedPrecondition("Checkpoint before Open");
     JIRITSU_RETURN_IF_ERROR(WriteFoldedJournal());  // re-folds below read the journal
     ++generation_;
@@ -480,7 +480,7 @@ class JiritsuProjector final : public Projector {
   }
 
   Status FlushEmployee(const std::string& employee, CacheEntry* entry, StateBatch* batch,
-                       std::vector<FactsRecord>* facts_out) {
+                       const FactsSink& facts_out) {
     const bool refolded = entry->needs_refold;
     if (refolded) {
       JIRITSU_RETURN_IF_ERROR(Refold(employee, entry));
@@ -524,7 +524,7 @@ class JiritsuProjector final : public Projector {
     }
     entry->stored_rejections = state.rejections.size();
     EmployeeFacts facts = BuildFacts(state, reference_, options_, Blake2b256(state_bytes));
-    facts_out->push_back(FactsRecord{employee, EncodeFacts(facts)});
+    JIRITSU_RETURN_IF_ERROR(facts_out(FactsRecord{employee, EncodeFacts(facts)}));
     index_[employee] = {state.last_time_us, entry->partition};
     entry->pending.clear();
     entry->deleted.clear();

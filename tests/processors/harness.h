@@ -267,7 +267,7 @@ class Harness {
   std::vector<FactsRecord> CheckpointOnly() {
     StateBatch batch;
     std::vector<FactsRecord> facts;
-    Status s = projector_->Checkpoint(&batch, &facts);
+    Status s = projector_->Checkpoint(&batch, CollectFacts(&facts));
     EXPECT_TRUE(s.ok()) << s.ToString();
     s = store_->Write(&batch);
     EXPECT_TRUE(s.ok()) << s.ToString();
@@ -284,7 +284,7 @@ class Harness {
     }
     StateBatch batch;
     std::vector<FactsRecord> none;
-    Status s = projector_->Checkpoint(&batch, &none);
+    Status s = projector_->Checkpoint(&batch, CollectFacts(&none));
     ASSERT_TRUE(s.ok()) << s.ToString();
     EXPECT_TRUE(none.empty());
     s = store_->Write(&batch);

@@ -246,7 +246,7 @@ TEST(ProjectorApiTest, MisuseIsRejectedWithAStatus) {
   auto projector = NewJiritsuProjector(ProjectorOptions{});
   StateBatch batch;
   std::vector<FactsRecord> facts;
-  EXPECT_EQ(projector->Checkpoint(&batch, &facts).code(), StatusCode::kFailedPrecondition);
+  EXPECT_EQ(projector->Checkpoint(&batch, CollectFacts(&facts)).code(), StatusCode::kFailedPrecondition);
 }
 
 TEST(ProjectorRestartTest, CrashAndReplayFromTheLastCheckpointConverges) {
@@ -285,6 +285,37 @@ TEST(ProjectorRestartTest, CrashAndReplayFromTheLastCheckpointConverges) {
   JsonView s(crashed.StepStatus("e1", "dx_lit"));
   EXPECT_EQ(s.Int("/programs/0/current_step"), 2);
   EXPECT_EQ(JsonView(crashed.Rejections()).Int("/total"), 0);
+}
+
+// The runtime publishes facts as the projector hands them out; a publish
+// that fails fails the checkpoint (nothing is committed), and after the
+// restart the same events give the same views and facts.
+TEST(ProjectorRestartTest, ACheckpointWhoseFactsCannotBePublishedFailsAndARestartConverges) {
+  EventFactory f;
+  std::vector<Fed> events = StandardReference(f);
+  for (const char* employee : {"e3", "e1", "e2"}) {
+    events.push_back(f.Hire("2025-04-01T09:00:00+09:00", employee, "dev-a", "m1"));
+    events.push_back(f.Complete("2025-04-10T10:00:00+09:00", employee, "c-mind", 2));
+  }
+  Harness uninterrupted;
+  for (const Fed& fed : events) uninterrupted.Apply(fed);
+  uninterrupted.Commit();
+
+  Harness failed;
+  for (const Fed& fed : events) failed.Apply(fed);
+  std::vector<std::string> handed;
+  StateBatch batch;
+  const Status status = failed.projector()->Checkpoint(&batch, [&](FactsRecord record) {
+    handed.push_back(record.key);
+    return handed.size() < 2 ? Status::Ok() : Unavailable("facts topic: broker down");
+  });
+  EXPECT_EQ(status.code(), StatusCode::kUnavailable);
+  EXPECT_NE(status.ToString().find("broker down"), std::string::npos) << status.ToString();
+  EXPECT_EQ(handed, (std::vector<std::string>{"e1", "e2"}));  // employee order, stopped at the error
+  failed.Restart();  // the batch was never written
+  for (const Fed& fed : events) failed.Apply(fed);
+  failed.Commit();
+  EXPECT_EQ(failed.Digest(), uninterrupted.Digest());
 }
 
 }  // namespace

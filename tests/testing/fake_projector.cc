@@ -68,10 +68,10 @@ class FakeProjector : public Projector {
     return Status::Ok();
   }
 
-  Status Checkpoint(StateBatch* batch, std::vector<FactsRecord>* facts_out) override {
+  Status Checkpoint(StateBatch* batch, const FactsSink& facts_out) override {
     for (const auto& [employee, count] : dirty_counts_) {
       batch->Put(kFakeCountsFamily, employee, std::to_string(count));
-      facts_out->push_back(FactsRecord{employee, std::to_string(count)});
+      JIRITSU_RETURN_IF_ERROR(facts_out(FactsRecord{employee, std::to_string(count)}));
     }
     for (const auto& [subject, count] : dirty_reference_) {
       batch->Put(kFakeReferenceFamily, subject, std::to_string(count));

@@ -15,9 +15,13 @@
 //                  uncommitted bytes exceed this: pending events
 //                  plus the dirty states that overflow half
 //                  the employee cache's share                   15%
-//   not split      the rest: the log's own RocksDB, the employee index,
-//                  the reference table, a checkpoint's transient batch,
-//                  allocator overhead                            15%
+//   not split      the rest: the log's own RocksDB (embedded: at most
+//                  64 MiB of memtables, 16 MiB of cache, adaptive
+//                  readahead; core/embedded_log.h), the employee index,
+//                  the reference table, a checkpoint's transient batch
+//                  and the producer's buffer of its facts (published as
+//                  they are built, core/projector.h), allocator
+//                  overhead                                       15%
 //
 // Dirty entries cannot be evicted until a checkpoint commits them: the
 // employee cache holds them within half its own share, and what overflows

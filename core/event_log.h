@@ -127,7 +127,7 @@ class LogConsumer {
 // e.g. librdkafka's queues). Cost figures for operators (debug log of
 // jiritsu run, docs/performance.md "Memory").
 struct LogMemoryUsage {
-  uint64_t memtables = 0;    // written, not yet in table files
+  uint64_t memtables = 0;    // in memory: not yet flushed, or pinned by readers
   uint64_t block_cache = 0;  // cached table blocks
 };
 

@@ -66,10 +66,36 @@ constexpr std::array<uint32_t, 256> MakeCrcTable() {
 }
 constexpr std::array<uint32_t, 256> kCrcTable = MakeCrcTable();
 
-uint32_t Crc32c(std::string_view bytes) {
+uint32_t Crc32cPortable(std::string_view bytes) {
   uint32_t crc = 0xFFFFFFFFu;
   for (unsigned char c : bytes) crc = kCrcTable[(crc ^ c) & 0xFF] ^ (crc >> 8);
   return crc ^ 0xFFFFFFFFu;
+}
+
+#if defined(__x86_64__)
+// The SSE4.2 crc32 instruction computes the same CRC-32C, 8 bytes at a time
+// (the byte-wise table was ~2% of a replay's applying thread).
+__attribute__((target("sse4.2"))) uint32_t Crc32cSse42(std::string_view bytes) {
+  uint64_t crc = 0xFFFFFFFFu;
+  const char* p = bytes.data();
+  size_t n = bytes.size();
+  for (; n >= 8; p += 8, n -= 8) {
+    uint64_t word;
+    std::memcpy(&word, p, 8);
+    crc = __builtin_ia32_crc32di(crc, word);
+  }
+  uint32_t crc32 = static_cast<uint32_t>(crc);
+  for (; n > 0; ++p, --n) crc32 = __builtin_ia32_crc32qi(crc32, static_cast<unsigned char>(*p));
+  return crc32 ^ 0xFFFFFFFFu;
+}
+#endif
+
+uint32_t Crc32c(std::string_view bytes) {
+#if defined(__x86_64__)
+  static const bool kHaveSse42 = __builtin_cpu_supports("sse4.2");
+  if (kHaveSse42) return Crc32cSse42(bytes);
+#endif
+  return Crc32cPortable(bytes);
 }
 
 void PutU32(char* out, uint32_t v) {

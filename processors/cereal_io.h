@@ -53,10 +53,13 @@ struct Reader {
 
 }  // namespace cereal_io_detail
 
-// format byte + cereal PortableBinary archive of `values`.
+// format byte + cereal PortableBinary archive of `values`; `expected_bytes`
+// (a capacity hint, any value is correct) saves regrowing the result.
 template <class... T>
-std::string EncodeCereal(uint8_t format, const T&... values) {
-  std::string out(1, static_cast<char>(format));
+std::string EncodeCerealReserving(size_t expected_bytes, uint8_t format, const T&... values) {
+  std::string out;
+  out.reserve(expected_bytes);  // one allocation instead of the string's doublings
+  out.push_back(static_cast<char>(format));
   thread_local cereal_io_detail::Writer shared;
   cereal_io_detail::Writer local_writer;
   cereal_io_detail::Writer& writer = shared.in_use ? local_writer : shared;
@@ -70,6 +73,11 @@ std::string EncodeCereal(uint8_t format, const T&... values) {
   writer.buf.set_target(nullptr);
   writer.in_use = false;
   return out;
+}
+
+template <class... T>
+std::string EncodeCereal(uint8_t format, const T&... values) {
+  return EncodeCerealReserving(0, format, values...);
 }
 
 // Reads `values` from `bytes` (the archive, after the caller checked and

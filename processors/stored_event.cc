@@ -21,8 +21,12 @@ void EnsureSodium() {
 }  // namespace
 
 std::string EncodeStoredEvent(const Event& event, const SourcePosition& position) {
-  return EncodeCereal(kStoredEventFormat, position.topic, position.partition, position.offset,
-                      EncodeBinaryEvent(event));
+  const std::string event_bytes = EncodeBinaryEvent(event);
+  // format, endianness, then three length prefixes or integers of 8 bytes
+  // and a 4-byte partition around the two strings.
+  const size_t size = 2 + 8 + position.topic.size() + 4 + 8 + 8 + event_bytes.size();
+  return EncodeCerealReserving(size, kStoredEventFormat, position.topic, position.partition,
+                               position.offset, event_bytes);
 }
 
 Result<StoredEvent> DecodeStoredEvent(std::string_view bytes) {

@@ -39,6 +39,7 @@ OrderedReader::OrderedReader(LogConsumer* consumer, OrderedReaderOptions options
     : consumer_(consumer), options_(std::move(options)) {
   if (options_.batch == 0) options_.batch = 1;
   if (options_.partition_lookahead == 0) options_.partition_lookahead = 1;
+  options_.reorder_window = std::min(options_.reorder_window, options_.partition_lookahead / 2);
   for (const auto& [tp, range] : options_.ranges) {
     auto slot = std::make_unique<Slot>();
     slot->tp = tp;
@@ -78,30 +79,57 @@ OrderedReader::Slot& OrderedReader::SlotFor(const LogRecord& record) {
   return *last_slot_;
 }
 
+void OrderedReader::Hold(LogRecord&& record, Slot* slot) {
+  DecodedRecord decoded;
+  const int64_t offset = record.offset;
+  Decode(std::move(record), &decoded);
+  HoldKey key{0, 0, offset};
+  if (slot->merged && options_.reorder_window > 0) {
+    const auto [time, rank] = OrderKey(decoded);
+    key = HoldKey{time, rank, offset};
+  }
+  slot->held.emplace(key, std::move(decoded));
+  slot->held_offsets.insert(offset);
+  ++buffered_;
+}
+
 void OrderedReader::Emit(bool drain, std::vector<DecodedRecord>* out) {
+  // A merged partition below this may still receive an earlier record.
+  const size_t waiting_below = std::max<size_t>(options_.reorder_window, 1);
   while (out->size() < options_.batch && buffered_ > 0) {
     Slot* best = nullptr;
     bool blocked = false;
     for (const auto& slot : slots_) {
       if (!InWave(*slot)) continue;
-      if (slot->queue.empty()) {
-        // A partition with records still to read may hold an earlier one.
-        if (slot->merged && slot->next_offset < slot->end) blocked = true;
-        continue;
+      if (slot->merged && slot->held.size() < waiting_below && slot->next_offset < slot->end) {
+        blocked = true;
       }
+      if (slot->held.empty()) continue;
       if (!slot->merged) {
         best = slot.get();
         blocked = false;
         break;
       }
-      if (best == nullptr || OrderKey(slot->queue.front()) < OrderKey(best->queue.front())) {
+      if (best == nullptr ||
+          OrderKey(slot->held.begin()->second) < OrderKey(best->held.begin()->second)) {
         best = slot.get();
       }
     }
     if (best == nullptr) return;  // only a later wave holds records
     if (blocked && !drain && buffered_ < options_.max_buffered) return;
-    out->push_back(std::move(best->queue.front()));
-    best->queue.pop_front();
+    auto first = best->held.begin();
+    DecodedRecord& record = out->emplace_back(std::move(first->second));
+    best->held_offsets.erase(record.record.offset);
+    best->held.erase(first);
+    record.safe_position = best->held_offsets.empty()
+                               ? std::max(best->next_offset, record.record.offset + 1)
+                               : *best->held_offsets.begin();
+    // Records past a range's end (a replay's stop offset) may be held and
+    // handed out too, but the consumer does not apply them: a position
+    // within the range never passes its end.
+    if (best->merged && record.record.offset < best->end) {
+      record.safe_position = std::min(record.safe_position, best->end);
+    }
     --buffered_;
   }
 }
@@ -110,7 +138,7 @@ Status OrderedReader::UpdatePauses() {
   std::vector<TopicPartition> pause, resume;
   for (const auto& slot : slots_) {
     if (!slot->merged) continue;
-    const size_t held = slot->queue.size();
+    const size_t held = slot->held.size();
     if (!slot->paused && (held >= options_.partition_lookahead || !InWave(*slot))) {
       slot->paused = true;
       pause.push_back(slot->tp);
@@ -137,7 +165,11 @@ Status OrderedReader::Produce(std::vector<DecodedRecord>* out) {
   if (!options_.merge) {
     polled_.clear();
     JIRITSU_RETURN_IF_ERROR(consumer_->Poll(options_.poll_timeout, options_.batch, &polled_));
-    for (LogRecord& record : polled_) Decode(std::move(record), &out->emplace_back());
+    for (LogRecord& record : polled_) {
+      DecodedRecord& decoded = out->emplace_back();
+      decoded.safe_position = record.offset + 1;
+      Decode(std::move(record), &decoded);
+    }
     return Status::Ok();
   }
   // Later waves are paused before anything of them is polled.
@@ -159,8 +191,7 @@ Status OrderedReader::Produce(std::vector<DecodedRecord>* out) {
     for (LogRecord& record : polled_) {
       Slot& slot = SlotFor(record);
       slot.next_offset = record.offset + 1;
-      Decode(std::move(record), &slot.queue.emplace_back());
-      ++buffered_;
+      Hold(std::move(record), &slot);
     }
   }
   const size_t before = out->size();

@@ -14,7 +14,7 @@
 //
 // What it guarantees: every record the consumer returns is handed out
 // exactly once, with the result of DecodeJsonEvent; the records of one
-// partition in their log order. Across the partitions of `ranges`, the
+// partition in their log order (unless `reorder_window`, below). Across the partitions of `ranges`, the
 // record with the earliest (event time, family rank) at the head of a
 // partition goes first, as long as no partition that still has records
 // below its end is waiting to be read; a partition holding
@@ -23,6 +23,18 @@
 // their position; only their partition's order matters). When the consumer
 // returns nothing, or `max_buffered` records are held, what is held goes out
 // in merged order without waiting.
+//
+// Reordering within a partition (`reorder_window` > 0): a merged partition
+// hands out the held record with the earliest (event time, family rank)
+// rather than the oldest, and counts as waiting to be read while it holds
+// fewer than `reorder_window` records (and has records left below its end).
+// Why: sources deliver late (LMS batch uploads hours to days after the
+// fact), so a partition's log order is not its event-time order, and an
+// event that reaches its employee after a later one forces a re-fold of the
+// employee's whole journal. Records then leave a partition out of log
+// order, so each carries `safe_position`: every record of its partition
+// below that offset has been handed out. A consumer position advanced to
+// it (never to offset + 1) stays a valid resume point.
 //
 // Waves (`wave_partitions` > 0): the partitions of `ranges` are read in waves
 // of that many partition numbers (partition p is in wave p / wave_partitions,
@@ -52,7 +64,9 @@
 #include <map>
 #include <memory>
 #include <mutex>
+#include <set>
 #include <thread>
+#include <tuple>
 #include <vector>
 
 #include "core/event_log.h"
@@ -65,6 +79,9 @@ struct DecodedRecord {
   LogRecord record;
   Status decode_status;  // DecodeJsonEvent's verdict; `event` is valid when ok
   Event event;
+  // Every record of this partition below this offset has been handed out,
+  // this one included (record.offset + 1 when the partition is in log order).
+  int64_t safe_position = 0;
 };
 
 struct OrderedReaderOptions {
@@ -80,6 +97,10 @@ struct OrderedReaderOptions {
   size_t partition_lookahead = 4096;   // a partition holding this many is paused
   size_t max_buffered = 262144;        // beyond this, emit without waiting
   bool merge = true;                   // false: in poll order (decode ahead only)
+  // Merged partitions: records held per partition within which the earliest
+  // event goes first (0: log order). At most partition_lookahead / 2, so a
+  // partition below it is never paused.
+  size_t reorder_window = 0;
   bool background = true;              // poll and decode on a second thread
   size_t wave_partitions = 0;          // partition numbers per wave (0: one wave)
   std::chrono::milliseconds poll_timeout{100};
@@ -97,21 +118,26 @@ class OrderedReader {
   Status Next(std::chrono::milliseconds timeout, std::vector<DecodedRecord>* out);
 
  private:
+  // Held records in hand-out order: (event time, family rank, offset) when
+  // reordering, else (0, 0, offset), i.e. log order.
+  using HoldKey = std::tuple<int64_t, int, int64_t>;
   struct Slot {
     TopicPartition tp;
-    std::deque<DecodedRecord> queue;
+    std::map<HoldKey, DecodedRecord> held;
+    std::set<int64_t> held_offsets;  // to know the safe position
     int64_t next_offset = 0;
     int64_t end = 0;
     bool merged = false;  // listed in options.ranges
     bool paused = false;
     int64_t wave = 0;     // merged slots: partition / wave_partitions
-    bool Finished() const { return queue.empty() && next_offset >= end; }
+    bool Finished() const { return held.empty() && next_offset >= end; }
   };
 
   OrderedReader(LogConsumer* consumer, OrderedReaderOptions options);
   // One poll + decode + merge step; appends what may go out to *out.
   Status Produce(std::vector<DecodedRecord>* out);
   Slot& SlotFor(const LogRecord& record);
+  void Hold(LogRecord&& record, Slot* slot);  // decodes it into the slot
   void Emit(bool drain, std::vector<DecodedRecord>* out);
   Status UpdatePauses();
   // Moves to the next wave once every merged slot of the current one is

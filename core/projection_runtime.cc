@@ -314,6 +314,7 @@ Status ProjectionRuntime::StartOrderedReader() {
   reader_options.merge = merge;
   reader_options.background = options_.rebuild_decode_thread;
   reader_options.wave_partitions = options_.rebuild_wave_partitions;
+  reader_options.reorder_window = options_.rebuild_reorder_window;
   ordered_reader_ = OrderedReader::Start(task_consumer_.get(), std::move(reader_options));
   return Status::Ok();
 }
@@ -483,7 +484,10 @@ int64_t& ProjectionRuntime::PositionOf(const LogRecord& record) {
 
 Status ProjectionRuntime::ApplyTaskRecord(const LogRecord& record, const DecodedRecord* decoded) {
   if (PastStopOffset(record)) return Status::Ok();
-  PositionOf(record) = record.offset + 1;
+  // A reordering reader hands a partition out of log order: the position
+  // only moves past what every earlier record of the partition reached.
+  int64_t& position = PositionOf(record);
+  position = std::max(position, decoded != nullptr ? decoded->safe_position : record.offset + 1);
   unflushed_bytes_read_ += record.value.size();
   std::optional<Result<Event>> decoded_here;
   const Event* event = nullptr;

@@ -7,6 +7,7 @@
 
 #include <gtest/gtest.h>
 
+#include <limits>
 #include <map>
 #include <set>
 
@@ -107,6 +108,7 @@ void ExpectEachPartitionOnceInOrder(const std::vector<DecodedRecord>& records,
     EXPECT_EQ(decoded.record.offset, next[decoded.record.partition])
         << "partition " << decoded.record.partition << ": a record missing, doubled or out of order";
     next[decoded.record.partition] = decoded.record.offset + 1;
+    EXPECT_EQ(decoded.safe_position, decoded.record.offset + 1) << "in log order";
   }
   for (const auto& [partition, end] : ends) EXPECT_EQ(next[partition], end) << partition;
 }
@@ -149,6 +151,81 @@ TEST_F(OrderedReaderTest, BackgroundAndInlineHandOutTheSameSequence) {
     EXPECT_EQ(inline_records[i].record.partition, background_records[i].record.partition) << i;
     EXPECT_EQ(inline_records[i].record.offset, background_records[i].record.offset) << i;
     EXPECT_EQ(inline_records[i].event, background_records[i].event) << i;
+  }
+}
+
+TEST_F(OrderedReaderTest, ReorderWindowHandsOutLateRecordsInEventTimeAndSafePositions) {
+  // A third employee, on a partition of its own, whose source delivers late:
+  // in every block of four hours the first hour's event is logged after the
+  // other three.
+  std::string late;
+  int32_t late_partition = -1;
+  for (int i = 0; late.empty(); ++i) {
+    const std::string id = "late" + std::to_string(i);
+    const int32_t partition = PartitionForKey(id, 4);
+    if (partition != dense_partition_ && partition != sparse_partition_) {
+      late = id;
+      late_partition = partition;
+    }
+  }
+  std::vector<Event> events;
+  for (int block = 0; block < 300; block += 4) {
+    for (int h : {block + 1, block + 2, block + 3, block}) {
+      events.push_back(testing::FakeEmployeeEvent(late, "l" + std::to_string(h),
+                                                  kStartUs + h * kHourUs + 1));
+    }
+  }
+  ASSERT_TRUE(testing::AppendEvents(log_.get(), events).ok());
+  const std::map<int32_t, int64_t> ends = {
+      {dense_partition_, 600}, {sparse_partition_, 15}, {late_partition, 300}};
+  auto inversions = [&](const std::vector<DecodedRecord>& records) {
+    size_t count = 0;
+    int64_t last = std::numeric_limits<int64_t>::min();
+    for (const auto& decoded : records) {
+      if (decoded.record.partition != late_partition) continue;
+      if (decoded.event.time_us < last) ++count;
+      last = std::max(last, decoded.event.time_us);
+    }
+    return count;
+  };
+
+  {
+    SCOPED_TRACE("log order");
+    const auto records = ReadAll(Options(true), 915);
+    ASSERT_EQ(records.size(), 915u);
+    ExpectEachPartitionOnceInOrder(records, ends);
+    EXPECT_EQ(inversions(records), 75u);  // the late events, as logged
+  }
+  for (bool background : {false, true}) {
+    SCOPED_TRACE(background ? "reordered, background" : "reordered, inline");
+    OrderedReaderOptions options = Options(background);
+    options.partition_lookahead = 16;
+    options.reorder_window = 8;
+    const auto records = ReadAll(std::move(options), 915);
+    ASSERT_EQ(records.size(), 915u);
+    EXPECT_EQ(inversions(records), 0u);
+    for (size_t i = 1; i < records.size(); ++i) {
+      EXPECT_LE(records[i - 1].event.time_us, records[i].event.time_us) << "record " << i;
+    }
+    // Each record once; a safe position never passes a record not yet
+    // handed out, never goes back, and reaches the end.
+    std::map<int32_t, std::set<int64_t>> handed;
+    std::map<int32_t, int64_t> last_safe;
+    for (const auto& decoded : records) {
+      const int32_t partition = decoded.record.partition;
+      EXPECT_TRUE(handed[partition].insert(decoded.record.offset).second) << "doubled";
+      for (int64_t offset = 0; offset < decoded.safe_position; ++offset) {
+        ASSERT_TRUE(handed[partition].count(offset))
+            << "partition " << partition << ": safe position " << decoded.safe_position
+            << " passes offset " << offset << ", not handed out yet";
+      }
+      EXPECT_GE(decoded.safe_position, last_safe[partition]);
+      last_safe[partition] = decoded.safe_position;
+    }
+    for (const auto& [partition, end] : ends) {
+      EXPECT_EQ(handed[partition].size(), static_cast<size_t>(end)) << partition;
+      EXPECT_EQ(last_safe[partition], end) << partition;
+    }
   }
 }
 

@@ -4,11 +4,13 @@
 #include "core/replay.h"
 
 #include <gtest/gtest.h>
+
 #include <fcntl.h>
 #include <sys/file.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <filesystem>
 #include <fstream>
 #include <thread>
@@ -128,12 +130,18 @@ TEST_F(ReplayTest, RebuildEqualsLiveViewsAfterALongHistory) {
 
 TEST_F(ReplayTest, RebuildInputModesGiveTheSameViewsAndDeadLetters) {
   // Merged by event time or read round-robin, decoded on a second thread or
-  // not: the order of application is a cost, never a view input; a poison
-  // record in the middle of a partition is a dead letter at its position.
+  // not, each partition in log order or reordered within a window: the order
+  // of application is a cost, never a view input; a poison record in the
+  // middle of a partition is a dead letter at its position.
   FakeHistoryOptions history;
   history.employees = 80;
   history.events = 3000;
-  const std::vector<Event> events = FakeHistory(history);
+  std::vector<Event> events = FakeHistory(history);
+  // Some events logged late: every 7th one after the three that follow it.
+  for (size_t i = 0; i + 3 < events.size(); i += 7) {
+    std::rotate(events.begin() + static_cast<long>(i), events.begin() + static_cast<long>(i) + 1,
+                events.begin() + static_cast<long>(i) + 4);
+  }
   Append(std::vector<Event>(events.begin(), events.begin() + 1500));
   ASSERT_TRUE(testing::AppendRaw(log_.get(), std::string(kLearningTopic), "e1", "{not json").ok());
   Append(std::vector<Event>(events.begin() + 1500, events.end()));
@@ -154,15 +162,18 @@ TEST_F(ReplayTest, RebuildInputModesGiveTheSameViewsAndDeadLetters) {
   }
   ASSERT_FALSE(poison_key.empty());
   std::string expected;
-  for (const auto& [merge, thread, waves] : std::vector<std::tuple<bool, bool, size_t>>{
-           {false, false, 1}, {true, false, 1}, {false, true, 1}, {true, true, 1}, {true, true, 0},
-           {true, false, 2}}) {
+  for (const auto& [merge, thread, waves, window] : std::vector<std::tuple<bool, bool, size_t, size_t>>{
+           {false, false, 1, 0}, {true, false, 1, 0}, {false, true, 1, 0}, {true, true, 1, 0},
+           {true, true, 0, 0}, {true, false, 2, 0}, {true, true, 1, 2048}, {true, false, 2, 4},
+           {true, true, 0, 16}}) {
     SCOPED_TRACE(std::string(merge ? "merged" : "round-robin") + (thread ? ", decode thread" : "") +
-                 ", waves of " + std::to_string(waves) + " partitions");
+                 ", waves of " + std::to_string(waves) + " partitions, reorder window " +
+                 std::to_string(window));
     ReplayOptions options = Options();
-    options.views_root =
-        root_ + "-" + std::to_string(merge) + std::to_string(thread) + std::to_string(waves);
+    options.views_root = root_ + "-" + std::to_string(merge) + std::to_string(thread) +
+                         std::to_string(waves) + "-" + std::to_string(window);
     options.wave_partitions = waves;
+    options.reorder_window = window;
     options.checkpoint_every_events = 250;
     options.poll_batch = 64;
     options.merge_by_event_time = merge;

@@ -39,7 +39,6 @@ OrderedReader::OrderedReader(LogConsumer* consumer, OrderedReaderOptions options
     : consumer_(consumer), options_(std::move(options)) {
   if (options_.batch == 0) options_.batch = 1;
   if (options_.partition_lookahead == 0) options_.partition_lookahead = 1;
-  options_.reorder_window = std::min(options_.reorder_window, options_.partition_lookahead / 2);
   for (const auto& [tp, range] : options_.ranges) {
     auto slot = std::make_unique<Slot>();
     slot->tp = tp;
@@ -84,7 +83,7 @@ void OrderedReader::Hold(LogRecord&& record, Slot* slot) {
   const int64_t offset = record.offset;
   Decode(std::move(record), &decoded);
   HoldKey key{0, 0, offset};
-  if (slot->merged && options_.reorder_window > 0) {
+  if (slot->merged && options_.reorder_held) {
     const auto [time, rank] = OrderKey(decoded);
     key = HoldKey{time, rank, offset};
   }
@@ -94,17 +93,16 @@ void OrderedReader::Hold(LogRecord&& record, Slot* slot) {
 }
 
 void OrderedReader::Emit(bool drain, std::vector<DecodedRecord>* out) {
-  // A merged partition below this may still receive an earlier record.
-  const size_t waiting_below = std::max<size_t>(options_.reorder_window, 1);
   while (out->size() < options_.batch && buffered_ > 0) {
     Slot* best = nullptr;
     bool blocked = false;
     for (const auto& slot : slots_) {
       if (!InWave(*slot)) continue;
-      if (slot->merged && slot->held.size() < waiting_below && slot->next_offset < slot->end) {
-        blocked = true;
+      if (slot->held.empty()) {
+        // A partition with records still to read may hold an earlier one.
+        if (slot->merged && slot->next_offset < slot->end) blocked = true;
+        continue;
       }
-      if (slot->held.empty()) continue;
       if (!slot->merged) {
         best = slot.get();
         blocked = false;

@@ -14,8 +14,9 @@
 //
 // What it guarantees: every record the consumer returns is handed out
 // exactly once, with the result of DecodeJsonEvent; the records of one
-// partition in their log order (unless `reorder_window`, below). Across the partitions of `ranges`, the
-// record with the earliest (event time, family rank) at the head of a
+// partition in their log order (unless `reorder_held`, below). Across the
+// partitions of `ranges`, the record with the earliest (event time, family
+// rank) at the head of a
 // partition goes first, as long as no partition that still has records
 // below its end is waiting to be read; a partition holding
 // `partition_lookahead` records is paused (LogConsumer::Pause) so the others
@@ -24,17 +25,21 @@
 // returns nothing, or `max_buffered` records are held, what is held goes out
 // in merged order without waiting.
 //
-// Reordering within a partition (`reorder_window` > 0): a merged partition
-// hands out the held record with the earliest (event time, family rank)
-// rather than the oldest, and counts as waiting to be read while it holds
-// fewer than `reorder_window` records (and has records left below its end).
-// Why: sources deliver late (LMS batch uploads hours to days after the
-// fact), so a partition's log order is not its event-time order, and an
-// event that reaches its employee after a later one forces a re-fold of the
-// employee's whole journal. Records then leave a partition out of log
-// order, so each carries `safe_position`: every record of its partition
-// below that offset has been handed out. A consumer position advanced to
-// it (never to offset + 1) stays a valid resume point.
+// Reordering within a partition (`reorder_held`): the head of a merged
+// partition is the record it holds with the earliest (event time, family
+// rank), not the oldest; it holds up to `partition_lookahead` records, so
+// that is how far back a late record can move. Why: sources deliver late
+// (LMS batch uploads hours to days after the fact), so a partition's log
+// order is not its event-time order, and an event that reaches its
+// employee after a later one forces a re-fold of the employee's whole
+// journal. The reorder never waits for records: a partition that holds few
+// (just resumed, or its fetch still in flight) hands out what it has
+// (waiting until it held a minimum number halved a Kafka replay's speed:
+// every resume stalled the merge). Records then leave a partition out of
+// log order, so each carries `safe_position`: every record of its
+// partition below that offset has been handed out, and never past its
+// range's end. A consumer position advanced to it (never to offset + 1)
+// stays a valid resume point.
 //
 // Waves (`wave_partitions` > 0): the partitions of `ranges` are read in waves
 // of that many partition numbers (partition p is in wave p / wave_partitions,
@@ -97,10 +102,9 @@ struct OrderedReaderOptions {
   size_t partition_lookahead = 4096;   // a partition holding this many is paused
   size_t max_buffered = 262144;        // beyond this, emit without waiting
   bool merge = true;                   // false: in poll order (decode ahead only)
-  // Merged partitions: records held per partition within which the earliest
-  // event goes first (0: log order). At most partition_lookahead / 2, so a
-  // partition below it is never paused.
-  size_t reorder_window = 0;
+  // Merged partitions hand out their held records earliest event first
+  // (false: log order).
+  bool reorder_held = false;
   bool background = true;              // poll and decode on a second thread
   size_t wave_partitions = 0;          // partition numbers per wave (0: one wave)
   std::chrono::milliseconds poll_timeout{100};

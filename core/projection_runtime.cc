@@ -314,7 +314,7 @@ Status ProjectionRuntime::StartOrderedReader() {
   reader_options.merge = merge;
   reader_options.background = options_.rebuild_decode_thread;
   reader_options.wave_partitions = options_.rebuild_wave_partitions;
-  reader_options.reorder_window = options_.rebuild_reorder_window;
+  reader_options.reorder_held = options_.rebuild_reorder_held;
   ordered_reader_ = OrderedReader::Start(task_consumer_.get(), std::move(reader_options));
   return Status::Ok();
 }

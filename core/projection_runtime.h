@@ -88,10 +88,10 @@ struct RuntimeOptions {
   // numbers (OrderedReaderOptions::wave_partitions; 0: all at once), so the
   // employees being folded are a fraction that fits the caches.
   size_t rebuild_wave_partitions = 1;
-  // With the merge: within each partition, the earliest event of the next
-  // this many records goes first (OrderedReaderOptions::reorder_window; 0:
-  // log order), so events delivered late do not force re-folds.
-  size_t rebuild_reorder_window = 2048;
+  // With the merge: each partition hands out the records it holds earliest
+  // event first (OrderedReaderOptions::reorder_held; false: log order), so
+  // events delivered late do not force re-folds.
+  bool rebuild_reorder_held = true;
   // As-of replays: employee and reference events with a later event time are
   // consumed but not applied.
   std::optional<int64_t> as_of_time_us;

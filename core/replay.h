@@ -100,7 +100,7 @@ struct ReplayOptions {
   bool merge_by_event_time = true;
   bool decode_thread = true;
   size_t wave_partitions = 1;  // RuntimeOptions::rebuild_wave_partitions
-  size_t reorder_window = 2048;  // RuntimeOptions::rebuild_reorder_window
+  bool reorder_held = true;    // RuntimeOptions::rebuild_reorder_held
   // Progress bar on stderr and REPLAY-PROGRESS.json cadence (0: neither).
   int64_t progress_every_ms = 1000;
   bool progress_bar = true;

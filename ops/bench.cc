@@ -694,7 +694,7 @@ Result<PhaseResult> Bench::Replay() {
   replay_options.merge_by_event_time = options_.replay_merge;
   replay_options.decode_thread = options_.replay_decode_thread;
   replay_options.wave_partitions = options_.replay_wave_partitions;
-  replay_options.reorder_window = options_.replay_reorder_window;
+  replay_options.reorder_held = options_.replay_reorder;
   replay_options.snapshot = false;
   replay_options.progress_every_ms = 0;
   Replayer replayer(log_.get(), [] { return NewProjector(); }, replay_options);

@@ -66,8 +66,8 @@ Command AddBenchCommand(CLI::App& root) {
   app->add_option("--replay-wave-partitions", options->replay_wave_partitions,
                   "replay: read the partitions in waves of this many partition numbers (0: all at once)")
       ->capture_default_str();
-  app->add_option("--replay-reorder-window", options->replay_reorder_window,
-                  "replay: within a partition, the earliest event of the next this many records goes first (0: log order)")
+  app->add_option("--replay-reorder", options->replay_reorder,
+                  "replay: each partition hands out the records it holds earliest event first (0: log order)")
       ->capture_default_str();
   app->add_option("--queries", options->queries, "query: number of requests")
       ->capture_default_str();

@@ -130,7 +130,7 @@ TEST_F(ReplayTest, RebuildEqualsLiveViewsAfterALongHistory) {
 
 TEST_F(ReplayTest, RebuildInputModesGiveTheSameViewsAndDeadLetters) {
   // Merged by event time or read round-robin, decoded on a second thread or
-  // not, each partition in log order or reordered within a window: the order
+  // not, each partition in log order or reordered: the order
   // of application is a cost, never a view input; a poison record in the
   // middle of a partition is a dead letter at its position.
   FakeHistoryOptions history;
@@ -162,18 +162,18 @@ TEST_F(ReplayTest, RebuildInputModesGiveTheSameViewsAndDeadLetters) {
   }
   ASSERT_FALSE(poison_key.empty());
   std::string expected;
-  for (const auto& [merge, thread, waves, window] : std::vector<std::tuple<bool, bool, size_t, size_t>>{
-           {false, false, 1, 0}, {true, false, 1, 0}, {false, true, 1, 0}, {true, true, 1, 0},
-           {true, true, 0, 0}, {true, false, 2, 0}, {true, true, 1, 2048}, {true, false, 2, 4},
-           {true, true, 0, 16}}) {
+  for (const auto& [merge, thread, waves, reorder] : std::vector<std::tuple<bool, bool, size_t, bool>>{
+           {false, false, 1, false}, {true, false, 1, false}, {false, true, 1, false},
+           {true, true, 1, false}, {true, true, 0, false}, {true, false, 2, false},
+           {true, true, 1, true}, {true, false, 2, true}, {true, true, 0, true}}) {
     SCOPED_TRACE(std::string(merge ? "merged" : "round-robin") + (thread ? ", decode thread" : "") +
-                 ", waves of " + std::to_string(waves) + " partitions, reorder window " +
-                 std::to_string(window));
+                 ", waves of " + std::to_string(waves) + " partitions" +
+                 (reorder ? ", reordered" : ""));
     ReplayOptions options = Options();
     options.views_root = root_ + "-" + std::to_string(merge) + std::to_string(thread) +
-                         std::to_string(waves) + "-" + std::to_string(window);
+                         std::to_string(waves) + std::to_string(reorder);
     options.wave_partitions = waves;
-    options.reorder_window = window;
+    options.reorder_held = reorder;
     options.checkpoint_every_events = 250;
     options.poll_batch = 64;
     options.merge_by_event_time = merge;

@@ -16,10 +16,10 @@
 #include <rocksdb/write_buffer_manager.h>
 
 #include <algorithm>
-#include <numeric>
 #include <chrono>
-#include <thread>
 #include <filesystem>
+#include <numeric>
+#include <thread>
 #include <system_error>
 
 namespace jiritsu {
@@ -380,9 +380,10 @@ Status StateStore::Write(StateBatch* batch) {
   // starts where the previous one ended. The sort is stable, so ops on one
   // key keep their order and the last one still wins. Logged batches are
   // already in key order per employee and family (checkpoints).
-  std::vector<uint32_t> order(rep.ops.size());
-  std::iota(order.begin(), order.end(), uint32_t{0});
+  std::vector<uint32_t> order;  // empty: batch order
   if (options_.disable_wal) {
+    order.resize(rep.ops.size());
+    std::iota(order.begin(), order.end(), uint32_t{0});
     const char* arena = rep.arena.data();
     std::stable_sort(order.begin(), order.end(), [&](uint32_t a, uint32_t b) {
       const auto& x = rep.ops[a];
@@ -392,17 +393,20 @@ Status StateStore::Write(StateBatch* batch) {
              std::string_view(arena + y.offset, y.key_size);
     });
   }
+  auto op_at = [&](size_t i) -> const StateBatch::Rep::Op& {
+    return rep.ops[order.empty() ? i : order[i]];
+  };
   size_t op_index = 0;
-  while (op_index < order.size()) {
+  while (op_index < rep.ops.size()) {
     // Reserve the encoded size up front: one allocation per write.
     size_t end = op_index, bytes = 0;
-    while (end < order.size() && (end == op_index || bytes < chunk_bytes)) {
-      bytes += rep.ops[order[end]].key_size + rep.ops[order[end]].value_size + 16;
+    while (end < rep.ops.size() && (end == op_index || bytes < chunk_bytes)) {
+      bytes += op_at(end).key_size + op_at(end).value_size + 16;
       ++end;
     }
     rocksdb::WriteBatch write_batch(bytes + 12);
     for (; op_index < end; ++op_index) {
-      const auto& op = rep.ops[order[op_index]];
+      const auto& op = op_at(op_index);
       const rocksdb::Slice key(rep.arena.data() + op.offset, op.key_size);
       rocksdb::Status s;
       if (op.kind == StateBatch::Rep::Kind::kPut) {

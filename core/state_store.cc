@@ -17,7 +17,9 @@
 
 #include <algorithm>
 #include <chrono>
+#include <cstring>
 #include <filesystem>
+#include <memory>
 #include <numeric>
 #include <thread>
 #include <system_error>
@@ -138,16 +140,27 @@ struct StateBatch::Rep {
   struct Op {
     Kind kind;
     uint32_t family;       // index into `families`
-    size_t offset;         // key bytes, then value bytes, in `arena`
+    const char* data;      // key bytes, then value bytes, in a chunk of the arena
     size_t key_size;
     size_t value_size;
   };
   // Interned family names: a batch touches few families.
   std::vector<std::string> families;
   std::vector<Op> ops;
-  // One buffer for every key and value: no allocation per op.
-  std::string arena;
-  // SpillTo(): where and from what size the batch writes itself.
+  // Every key and value goes into chunks growing from 4 KiB to 1 MiB: no
+  // allocation per op, and bytes never move once added. (One growing string
+  // copied the whole batch at each doubling: a live checkpoint of ~40 MB
+  // spent 5% of the runtime thread in those copies.)
+  static constexpr size_t kFirstChunkBytes = size_t{4} << 10;
+  static constexpr size_t kChunkBytes = size_t{1} << 20;
+  struct Chunk {
+    std::unique_ptr<char[]> bytes;
+    size_t used = 0;
+    size_t capacity = 0;
+  };
+  std::vector<Chunk> chunks;
+  size_t arena_bytes = 0;  // key and value bytes added
+  // StateBatch::SpillTo(): where and from what size the batch writes itself.
   StateStore* spill_store = nullptr;
   size_t spill_bytes = 0;
   size_t spilled_bytes = 0;
@@ -160,10 +173,32 @@ struct StateBatch::Rep {
     families.emplace_back(name);
     return static_cast<uint32_t>(families.size() - 1);
   }
+  char* Allocate(size_t size) {
+    if (chunks.empty() || chunks.back().capacity - chunks.back().used < size) {
+      Chunk chunk;
+      const size_t grown = chunks.empty() ? kFirstChunkBytes : std::min(kChunkBytes, 2 * chunks.back().capacity);
+      chunk.capacity = std::max(size, grown);
+      chunk.bytes = std::make_unique_for_overwrite<char[]>(chunk.capacity);
+      chunks.push_back(std::move(chunk));
+    }
+    Chunk& chunk = chunks.back();
+    char* out = chunk.bytes.get() + chunk.used;
+    chunk.used += size;
+    return out;
+  }
   void Add(Kind kind, std::string_view family, std::string_view key, std::string_view value) {
-    ops.push_back(Op{kind, FamilyIndex(family), arena.size(), key.size(), value.size()});
-    arena.append(key);
-    arena.append(value);
+    char* data = Allocate(key.size() + value.size());
+    if (!key.empty()) std::memcpy(data, key.data(), key.size());
+    if (!value.empty()) std::memcpy(data + key.size(), value.data(), value.size());
+    ops.push_back(Op{kind, FamilyIndex(family), data, key.size(), value.size()});
+    arena_bytes += key.size() + value.size();
+  }
+  void ClearArena() {
+    // The first chunk is kept: a batch reused for each checkpoint (or spill)
+    // does not allocate it again.
+    if (chunks.size() > 1) chunks.resize(1);
+    if (!chunks.empty()) chunks.front().used = 0;
+    arena_bytes = 0;
   }
 };
 
@@ -209,12 +244,12 @@ void StateBatch::MaybeSpill() {
 size_t StateBatch::Count() const { return rep_->ops.size(); }
 
 size_t StateBatch::ApproximateBytes() const {
-  return rep_->arena.size() + rep_->ops.size() * sizeof(Rep::Op);
+  return rep_->arena_bytes + rep_->ops.size() * sizeof(Rep::Op);
 }
 
 void StateBatch::Clear() {
   rep_->ops.clear();
-  rep_->arena.clear();
+  rep_->ClearArena();
   rep_->families.clear();
 }
 
@@ -384,13 +419,11 @@ Status StateStore::Write(StateBatch* batch) {
   if (options_.disable_wal) {
     order.resize(rep.ops.size());
     std::iota(order.begin(), order.end(), uint32_t{0});
-    const char* arena = rep.arena.data();
     std::stable_sort(order.begin(), order.end(), [&](uint32_t a, uint32_t b) {
       const auto& x = rep.ops[a];
       const auto& y = rep.ops[b];
       if (x.family != y.family) return x.family < y.family;
-      return std::string_view(arena + x.offset, x.key_size) <
-             std::string_view(arena + y.offset, y.key_size);
+      return std::string_view(x.data, x.key_size) < std::string_view(y.data, y.key_size);
     });
   }
   auto op_at = [&](size_t i) -> const StateBatch::Rep::Op& {
@@ -407,11 +440,11 @@ Status StateStore::Write(StateBatch* batch) {
     rocksdb::WriteBatch write_batch(bytes + 12);
     for (; op_index < end; ++op_index) {
       const auto& op = op_at(op_index);
-      const rocksdb::Slice key(rep.arena.data() + op.offset, op.key_size);
+      const rocksdb::Slice key(op.data, op.key_size);
       rocksdb::Status s;
       if (op.kind == StateBatch::Rep::Kind::kPut) {
         s = write_batch.Put(handles[op.family], key,
-                            rocksdb::Slice(rep.arena.data() + op.offset + op.key_size, op.value_size));
+                            rocksdb::Slice(op.data + op.key_size, op.value_size));
       } else {
         s = write_batch.Delete(handles[op.family], key);
       }

@@ -360,6 +360,37 @@ TEST_F(StateStoreTest, UnloggedBatchLargerThanAChunkIsAppliedWholeInOrder) {
   EXPECT_EQ(GetOrEmpty(*store, kMetaFamily, "tail"), "written");
 }
 
+TEST_F(StateStoreTest, BatchKeysAndValuesOfEverySizeAreWrittenAsAdded) {
+  // The batch keeps keys and values in chunks that grow up to 1 MiB; values
+  // larger than a chunk, empty ones and thousands of small ones around them
+  // must all reach the store unchanged, also when the batch is cleared and
+  // reused (the first chunk is kept).
+  StateStoreOptions options;
+  options.column_families = {"states"};
+  auto store = OpenOrDie(options);
+  StateBatch batch;
+  for (int round = 0; round < 2; ++round) {
+    std::map<std::string, std::string> expected;
+    for (int i = 0; i < 3000; ++i) {
+      const size_t size = i == 1500 ? (size_t{3} << 20) : static_cast<size_t>((i * 7919) % 9000);
+      std::string value(size, static_cast<char>('a' + (i + round) % 26));
+      if (!value.empty()) value.front() = static_cast<char>(round);
+      const std::string key = "k" + std::to_string(round) + "-" + std::to_string(i);
+      batch.Put("states", key, value);
+      expected[key] = std::move(value);
+    }
+    EXPECT_GT(batch.ApproximateBytes(), size_t{3} << 20);
+    ASSERT_TRUE(store->Write(&batch).ok());
+    batch.Clear();
+    EXPECT_EQ(batch.ApproximateBytes(), 0u);
+    for (const auto& [key, value] : expected) {
+      std::string stored;
+      ASSERT_TRUE(store->Get("states", key, &stored).ok()) << key;
+      ASSERT_EQ(stored, value) << key;
+    }
+  }
+}
+
 TEST_F(StateStoreTest, UnloggedBatchInAnyKeyOrderEndsWithTheLastOperationOnEachKey) {
   // An unlogged Write inserts in key order per family (a rebuild's journal
   // rows arrive in event time): the reordering must keep the operations on

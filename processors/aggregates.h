@@ -126,6 +126,11 @@ class GlobalAggregates {
   Result<CachedFacts*> FindFacts(const std::string& employee_id, bool* found);
   Result<CachedRow*> Row(const std::string& key, size_t width);
   Status Contribute(const EmployeeFacts& facts, int64_t sign);
+  Status ContributeState(const StateDeltaRow& delta, int64_t sign, const EventRef& last_event);
+  Status ContributePeriod(const PeriodRow& period, int64_t sign, const EventRef& last_event);
+  // Contribute(before, -1) then Contribute(after, +1), row for row, with one
+  // lookup for a row both records have at the same index.
+  Status Recontribute(const EmployeeFacts& before, const EmployeeFacts& after);
   // Recomputes last_changed_by of the stale cached rows from all facts.
   Status RecomputeStaleAudit();
   // Drops clean entries flushed before `evictable_before` while over a limit.

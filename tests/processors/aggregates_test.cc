@@ -1,0 +1,141 @@
+// GlobalAggregates replacing an employee's facts record: the KPI rows must
+// be those built from the final record alone, whatever rows the two records
+// share, at which index, and whatever their lead-time histograms hold.
+#include <gtest/gtest.h>
+
+#include <map>
+#include <memory>
+#include <string>
+
+#include "core/state_store.h"
+#include "processors/aggregates.h"
+#include "processors/facts.h"
+#include "tests/testing/subprocess.h"
+
+namespace jiritsu::processors {
+namespace {
+
+StateDeltaRow State(const std::string& org, MonthIndex month, int64_t population) {
+  StateDeltaRow row;
+  row.org_unit = org;
+  row.profile = "eng";
+  row.month = month;
+  row.values[kPopulation] = population;
+  return row;
+}
+
+PeriodRow Period(const std::string& org, const std::string& period, int64_t interviews,
+                 std::vector<std::pair<int64_t, int64_t>> lead_minutes = {}) {
+  PeriodRow row;
+  row.org_unit = org;
+  row.profile = "eng";
+  row.period = period;
+  row.values[kInterviewsCareer] = interviews;
+  row.lead_minutes = std::move(lead_minutes);
+  return row;
+}
+
+EmployeeFacts Facts(uint64_t events, const std::string& last_id) {
+  EmployeeFacts facts;
+  facts.employee_id = "e1";
+  facts.events_folded = events;
+  facts.last_event.id = last_id;
+  facts.last_event.source = "hr";
+  facts.last_event.time_us = static_cast<int64_t>(events) * 1'000'000;
+  facts.last_event_time_us = facts.last_event.time_us;
+  return facts;
+}
+
+class AggregatesReplaceTest : public ::testing::Test {
+ protected:
+  std::unique_ptr<StateStore> OpenStore(const std::string& name) {
+    StateStoreOptions options;
+    options.column_families = {std::string(kFactsFamily), std::string(kKpiFamily),
+                               std::string(kOrgIndexFamily)};
+    auto store = StateStore::Open(dir_.path() + "/" + name, options);
+    EXPECT_TRUE(store.ok()) << store.status().ToString();
+    return store.ok() ? std::move(store).value() : nullptr;
+  }
+
+  // Applies each record in turn to a fresh store (checkpointing after each
+  // when `flush_each`) and returns the KPI family.
+  std::map<std::string, std::string> KpiRowsAfter(const std::string& name,
+                                                  const std::vector<EmployeeFacts>& records,
+                                                  bool flush_each) {
+    auto store = OpenStore(name);
+    if (!store) return {};
+    GlobalAggregates aggregates(store.get(), 1'000'000);
+    EXPECT_TRUE(aggregates.Load().ok());
+    auto flush = [&] {
+      StateBatch batch;
+      Status flushed = aggregates.Flush(&batch);
+      EXPECT_TRUE(flushed.ok()) << flushed.ToString();
+      Status written = store->Write(&batch);
+      EXPECT_TRUE(written.ok()) << written.ToString();
+      aggregates.OnCommitted();
+    };
+    for (const EmployeeFacts& facts : records) {
+      Status applied = aggregates.ApplyFacts(facts.employee_id, EncodeFacts(facts));
+      EXPECT_TRUE(applied.ok()) << applied.ToString();
+      if (flush_each) flush();
+    }
+    flush();
+    std::map<std::string, std::string> rows;
+    auto it = store->NewIterator(kKpiFamily);
+    for (it->SeekToFirst(); it->Valid(); it->Next()) rows[std::string(it->key())] = std::string(it->value());
+    return rows;
+  }
+
+  jiritsu::testing::TempDir dir_;
+};
+
+TEST_F(AggregatesReplaceTest, ReplacedFactsLeaveTheRowsOfTheFinalRecordAlone) {
+  // v1 -> v2: a month inserted before the shared ones (every shared row moves
+  // one index on), a row dropped, values and lead times changed; v2 -> v3:
+  // the same rows at the same indexes with new values, and a lead time
+  // cancelled out.
+  EmployeeFacts v1 = Facts(3, "ev3");
+  v1.state_deltas = {State("dev", 10, 1), State("dev", 11, 0), State("ops", 11, 1)};
+  v1.period_rows = {Period("dev", "2025-07", 1, {{30, 1}}), Period("dev", "2025Q3", 1, {{30, 1}}),
+                    Period("dev", "FY2025", 1)};
+  EmployeeFacts v2 = Facts(5, "ev5");
+  v2.state_deltas = {State("dev", 9, 1), State("dev", 10, 0), State("dev", 11, 1)};
+  v2.period_rows = {Period("dev", "2025-06", 2), Period("dev", "2025-07", 1, {{30, 1}, {45, 2}}),
+                    Period("dev", "2025Q3", 3, {{45, 2}}), Period("dev", "FY2025", 4)};
+  EmployeeFacts v3 = Facts(6, "ev6");
+  v3.state_deltas = {State("dev", 9, 1), State("dev", 10, 1), State("dev", 11, -1)};
+  v3.period_rows = {Period("dev", "2025-06", 2), Period("dev", "2025-07", 0, {{45, 1}}),
+                    Period("dev", "2025Q3", 3), Period("dev", "FY2025", 5)};
+
+  for (bool flush_each : {false, true}) {
+    SCOPED_TRACE(flush_each ? "checkpoint after each record" : "one checkpoint");
+    const std::string suffix = flush_each ? "-each" : "-once";
+    EXPECT_EQ(KpiRowsAfter("replaced" + suffix, {v1, v2}, flush_each),
+              KpiRowsAfter("v2-alone" + suffix, {v2}, flush_each));
+    const auto replaced_twice = KpiRowsAfter("replaced-twice" + suffix, {v1, v2, v3}, flush_each);
+    EXPECT_EQ(replaced_twice, KpiRowsAfter("v3-alone" + suffix, {v3}, flush_each));
+    // The rows v1 had and v3 does not are gone; the shared ones name ev6.
+    EXPECT_EQ(replaced_twice.count(StateRowKey("ops", 11, "eng")), 0u);
+    ASSERT_EQ(replaced_twice.count(PeriodRowKey("dev", "2025Q3", "eng")), 1u);
+    auto row = DecodeKpiRow(replaced_twice.at(PeriodRowKey("dev", "2025Q3", "eng")));
+    ASSERT_TRUE(row.ok()) << row.status().ToString();
+    EXPECT_EQ(row->values[kInterviewsCareer], 3);
+    EXPECT_TRUE(row->lead_minutes.empty());
+    EXPECT_EQ(row->contributors, 1);
+    EXPECT_EQ(row->last_changed_by.id, "ev6");
+  }
+}
+
+TEST_F(AggregatesReplaceTest, AnOlderRecordArrivingLastChangesNothing) {
+  EmployeeFacts older = Facts(3, "ev3");
+  older.state_deltas = {State("dev", 10, 1)};
+  older.period_rows = {Period("dev", "2025-07", 1)};
+  EmployeeFacts newer = Facts(5, "ev5");
+  newer.state_deltas = {State("dev", 10, 1), State("dev", 11, 1)};
+  newer.period_rows = {Period("dev", "2025-07", 2, {{30, 1}})};
+  EXPECT_EQ(KpiRowsAfter("newer-then-older", {newer, older}, true),
+            KpiRowsAfter("newer-alone", {newer}, true));
+}
+
+}  // namespace
+}  // namespace jiritsu::processors

@@ -94,9 +94,11 @@ struct BenchOptions {
   // comes from wrk against `jiritsu serve`).
   size_t queries = 10'000;
   double query_rate = 1000;
-  // latency: steady producer rate, duration, live checkpoint cadence.
+  // latency: steady producer rate, duration, producer linger (the least time
+  // between two flushes, as Kafka's linger.ms), live checkpoint cadence.
   double latency_rate = 20'000;
   double latency_seconds = 10;
+  int64_t latency_linger_ms = 5;
   int64_t latency_checkpoint_ms = 10;
   // ingest-http: events per POST (1..10000) and concurrent keep-alive
   // client connections (1..256).

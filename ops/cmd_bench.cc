@@ -80,6 +80,10 @@ Command AddBenchCommand(CLI::App& root) {
   app->add_option("--latency-seconds", options->latency_seconds,
                   "latency: how long the producer runs")
       ->capture_default_str();
+  app->add_option("--latency-linger-ms", options->latency_linger_ms,
+                  "latency: least time between two producer flushes (0: flush every event as it is due)")
+      ->capture_default_str()
+      ->check(CLI::Range(int64_t{0}, int64_t{1000}));
   app->add_option("--latency-checkpoint-ms", options->latency_checkpoint_ms,
                   "latency: checkpoint cadence of the live runtime")
       ->capture_default_str();

@@ -270,6 +270,53 @@ TEST_F(EmbeddedLogTest, MemtablesStayWithinTheirBudgetAndTheRecordsAreReadBack) 
   EXPECT_EQ(read, 48'000u);
 }
 
+TEST_F(EmbeddedLogTest, OnlyReadersNearTheEndKeepWhatTheyReadInTheBlockCache) {
+  // A tailing reader makes a new iterator for each Poll that finds new
+  // records and seeks the same last blocks again: those it keeps cached. A
+  // reader far behind (catch-up, rebuild) reads each block once: cached, it
+  // would only push hotter blocks out.
+  EmbeddedLogOptions options;
+  options.memtable_bytes = 4 << 20;  // the smallest budget: most records reach table files
+  options.block_cache_bytes = 64 << 20;
+  options.sync_on_flush = false;
+  auto log = OpenOrDie(options);
+  ASSERT_TRUE(log->EnsureTopics({TopicSpec{"t", 1}}).ok());
+  auto producer = ProducerOf(log.get());
+  std::string value(2000, 'v');
+  for (int i = 0; i < 30'000; ++i) {
+    for (size_t j = 0; j < value.size(); j += 97) value[j] = static_cast<char>('a' + (i + j) % 26);
+    ASSERT_TRUE(producer->Append("t", "k" + std::to_string(i), value).ok());
+    if (i % 1000 == 999) {
+      ASSERT_TRUE(producer->Flush(kPatience).ok());
+    }
+  }
+  ASSERT_TRUE(producer->Flush(kPatience).ok());
+  const TopicPartition tp{"t", 0};
+  auto end = log->EndOffset(tp);
+  ASSERT_TRUE(end.ok());
+  ASSERT_EQ(*end, 30'000);
+  auto read_from = [&](int64_t offset, size_t count) -> uint64_t {
+    const uint64_t before = log->MemoryUsage().block_cache;
+    auto reader = ConsumerOf(log.get());
+    EXPECT_TRUE(reader->Assign({{tp, offset}}).ok());
+    size_t read = 0;
+    while (read < count) {
+      std::vector<LogRecord> records;
+      EXPECT_TRUE(reader->Poll(kPatience, count - read, &records).ok());
+      if (records.empty()) break;
+      EXPECT_EQ(records.front().offset, offset + static_cast<int64_t>(read));
+      read += records.size();
+    }
+    EXPECT_EQ(read, count);
+    const uint64_t after = log->MemoryUsage().block_cache;
+    return after > before ? after - before : 0;
+  };
+  const uint64_t far_behind = read_from(0, 4000);             // 8 MB from table files
+  const uint64_t near_end = read_from(*end - 4000, 4000);     // the last 8 MB
+  EXPECT_GT(near_end, uint64_t{2} << 20) << "far behind: " << far_behind;
+  EXPECT_LT(far_behind, near_end / 4) << "near the end: " << near_end;
+}
+
 TEST_F(EmbeddedLogTest, PollSharesMaxRecordsAcrossPartitions) {
   auto log = OpenOrDie();
   ASSERT_TRUE(log->EnsureTopics({TopicSpec{"a", 1}, TopicSpec{"b", 1}}).ok());

@@ -243,24 +243,18 @@ bool IsPaired(const std::vector<bool>& paired, size_t i) { return i < paired.siz
 
 }  // namespace
 
-Status GlobalAggregates::ContributeState(const StateDeltaRow& delta, int64_t sign,
-                                         const EventRef& last_event) {
-  const std::string key = StateRowKey(delta.org_unit, delta.month, delta.profile);
-  JIRITSU_ASSIGN_OR_RETURN(CachedRow * row, Row(key, kStateMeasureCount));
+void GlobalAggregates::AddState(CachedRow* row, const StateDeltaRow& delta, int64_t sign,
+                                const EventRef& last_event) {
   for (int i = 0; i < kStateMeasureCount; ++i) row->row.values[i] += sign * delta.values[i];
   if (sign > 0) {
     row->row.AddContributor(last_event);
   } else {
     row->row.RemoveContributor(last_event);
   }
-  Recharge(key, row);
-  return Status::Ok();
 }
 
-Status GlobalAggregates::ContributePeriod(const PeriodRow& period, int64_t sign,
-                                          const EventRef& last_event) {
-  const std::string key = PeriodRowKey(period.org_unit, period.period, period.profile);
-  JIRITSU_ASSIGN_OR_RETURN(CachedRow * row, Row(key, kPeriodCounterCount));
+void GlobalAggregates::AddPeriod(CachedRow* row, const PeriodRow& period, int64_t sign,
+                                 const EventRef& last_event) {
   for (int i = 0; i < kPeriodCounterCount; ++i) row->row.values[i] += sign * period.values[i];
   for (const auto& [minutes, count] : period.lead_minutes) {
     int64_t& slot = row->row.lead_minutes[minutes];
@@ -272,16 +266,20 @@ Status GlobalAggregates::ContributePeriod(const PeriodRow& period, int64_t sign,
   } else {
     row->row.RemoveContributor(last_event);
   }
-  Recharge(key, row);
-  return Status::Ok();
 }
 
 Status GlobalAggregates::Contribute(const EmployeeFacts& facts, int64_t sign) {
   for (const StateDeltaRow& delta : facts.state_deltas) {
-    JIRITSU_RETURN_IF_ERROR(ContributeState(delta, sign, facts.last_event));
+    const std::string key = StateRowKey(delta.org_unit, delta.month, delta.profile);
+    JIRITSU_ASSIGN_OR_RETURN(CachedRow * row, Row(key, kStateMeasureCount));
+    AddState(row, delta, sign, facts.last_event);
+    Recharge(key, row);
   }
   for (const PeriodRow& period : facts.period_rows) {
-    JIRITSU_RETURN_IF_ERROR(ContributePeriod(period, sign, facts.last_event));
+    const std::string key = PeriodRowKey(period.org_unit, period.period, period.profile);
+    JIRITSU_ASSIGN_OR_RETURN(CachedRow * row, Row(key, kPeriodCounterCount));
+    AddPeriod(row, period, sign, facts.last_event);
+    Recharge(key, row);
   }
   return Status::Ok();
 }
@@ -289,65 +287,40 @@ Status GlobalAggregates::Contribute(const EmployeeFacts& facts, int64_t sign) {
 Status GlobalAggregates::Recontribute(const EmployeeFacts& before, const EmployeeFacts& after) {
   // Every row sees the same operations in the same order as Contribute(before,
   // -1) then Contribute(after, +1): its removal, then its addition. Only the
-  // lookups of a row both records share are done once instead of twice.
+  // lookup of a row both records have at the same index is done once.
   const std::vector<bool> states = PairedAtSameIndex(before.state_deltas, after.state_deltas);
   const std::vector<bool> periods = PairedAtSameIndex(before.period_rows, after.period_rows);
   for (size_t i = 0; i < before.state_deltas.size(); ++i) {
-    if (!IsPaired(states, i)) {
-      JIRITSU_RETURN_IF_ERROR(ContributeState(before.state_deltas[i], -1, before.last_event));
-    }
-  }
-  for (size_t i = 0; i < before.period_rows.size(); ++i) {
-    if (!IsPaired(periods, i)) {
-      JIRITSU_RETURN_IF_ERROR(ContributePeriod(before.period_rows[i], -1, before.last_event));
-    }
-  }
-  for (size_t i = 0; i < states.size(); ++i) {
-    if (!states[i]) continue;
-    const StateDeltaRow& old_delta = before.state_deltas[i];
-    const StateDeltaRow& new_delta = after.state_deltas[i];
-    const std::string key = StateRowKey(new_delta.org_unit, new_delta.month, new_delta.profile);
+    if (IsPaired(states, i)) continue;
+    const StateDeltaRow& delta = before.state_deltas[i];
+    const std::string key = StateRowKey(delta.org_unit, delta.month, delta.profile);
     JIRITSU_ASSIGN_OR_RETURN(CachedRow * row, Row(key, kStateMeasureCount));
-    for (int m = 0; m < kStateMeasureCount; ++m) {
-      row->row.values[m] += new_delta.values[m] - old_delta.values[m];
-    }
-    row->row.RemoveContributor(before.last_event);
-    row->row.AddContributor(after.last_event);
+    AddState(row, delta, -1, before.last_event);
     Recharge(key, row);
   }
-  for (size_t i = 0; i < periods.size(); ++i) {
-    if (!periods[i]) continue;
-    const PeriodRow& old_period = before.period_rows[i];
-    const PeriodRow& new_period = after.period_rows[i];
-    const std::string key = PeriodRowKey(new_period.org_unit, new_period.period, new_period.profile);
+  for (size_t i = 0; i < before.period_rows.size(); ++i) {
+    if (IsPaired(periods, i)) continue;
+    const PeriodRow& period = before.period_rows[i];
+    const std::string key = PeriodRowKey(period.org_unit, period.period, period.profile);
     JIRITSU_ASSIGN_OR_RETURN(CachedRow * row, Row(key, kPeriodCounterCount));
-    for (int c = 0; c < kPeriodCounterCount; ++c) {
-      row->row.values[c] += new_period.values[c] - old_period.values[c];
-    }
-    auto& lead = row->row.lead_minutes;
-    for (const auto& [minutes, count] : old_period.lead_minutes) {
-      int64_t& slot = lead[minutes];
-      slot -= count;
-      if (slot == 0) lead.erase(minutes);
-    }
-    for (const auto& [minutes, count] : new_period.lead_minutes) {
-      int64_t& slot = lead[minutes];
-      slot += count;
-      if (slot == 0) lead.erase(minutes);
-    }
-    row->row.RemoveContributor(before.last_event);
-    row->row.AddContributor(after.last_event);
+    AddPeriod(row, period, -1, before.last_event);
     Recharge(key, row);
   }
   for (size_t i = 0; i < after.state_deltas.size(); ++i) {
-    if (!IsPaired(states, i)) {
-      JIRITSU_RETURN_IF_ERROR(ContributeState(after.state_deltas[i], +1, after.last_event));
-    }
+    const StateDeltaRow& delta = after.state_deltas[i];
+    const std::string key = StateRowKey(delta.org_unit, delta.month, delta.profile);
+    JIRITSU_ASSIGN_OR_RETURN(CachedRow * row, Row(key, kStateMeasureCount));
+    if (IsPaired(states, i)) AddState(row, before.state_deltas[i], -1, before.last_event);
+    AddState(row, delta, +1, after.last_event);
+    Recharge(key, row);
   }
   for (size_t i = 0; i < after.period_rows.size(); ++i) {
-    if (!IsPaired(periods, i)) {
-      JIRITSU_RETURN_IF_ERROR(ContributePeriod(after.period_rows[i], +1, after.last_event));
-    }
+    const PeriodRow& period = after.period_rows[i];
+    const std::string key = PeriodRowKey(period.org_unit, period.period, period.profile);
+    JIRITSU_ASSIGN_OR_RETURN(CachedRow * row, Row(key, kPeriodCounterCount));
+    if (IsPaired(periods, i)) AddPeriod(row, before.period_rows[i], -1, before.last_event);
+    AddPeriod(row, period, +1, after.last_event);
+    Recharge(key, row);
   }
   return Status::Ok();
 }

@@ -126,8 +126,10 @@ class GlobalAggregates {
   Result<CachedFacts*> FindFacts(const std::string& employee_id, bool* found);
   Result<CachedRow*> Row(const std::string& key, size_t width);
   Status Contribute(const EmployeeFacts& facts, int64_t sign);
-  Status ContributeState(const StateDeltaRow& delta, int64_t sign, const EventRef& last_event);
-  Status ContributePeriod(const PeriodRow& period, int64_t sign, const EventRef& last_event);
+  static void AddState(CachedRow* row, const StateDeltaRow& delta, int64_t sign,
+                       const EventRef& last_event);
+  static void AddPeriod(CachedRow* row, const PeriodRow& period, int64_t sign,
+                        const EventRef& last_event);
   // Contribute(before, -1) then Contribute(after, +1), row for row, with one
   // lookup for a row both records have at the same index.
   Status Recontribute(const EmployeeFacts& before, const EmployeeFacts& after);

@@ -222,6 +222,13 @@ Result<GlobalAggregates::CachedRow*> GlobalAggregates::Row(const std::string& ke
 
 namespace {
 
+// The two kinds of KPI rows an employee's facts contribute to, for
+// ReplaceRows: key, width, identity, and the arithmetic of one contribution.
+std::string RowKey(const StateDeltaRow& r) { return StateRowKey(r.org_unit, r.month, r.profile); }
+std::string RowKey(const PeriodRow& r) { return PeriodRowKey(r.org_unit, r.period, r.profile); }
+size_t RowWidth(const StateDeltaRow&) { return kStateMeasureCount; }
+size_t RowWidth(const PeriodRow&) { return kPeriodCounterCount; }
+
 bool SameRow(const StateDeltaRow& a, const StateDeltaRow& b) {
   return a.month == b.month && a.org_unit == b.org_unit && a.profile == b.profile;
 }
@@ -229,100 +236,64 @@ bool SameRow(const PeriodRow& a, const PeriodRow& b) {
   return a.period == b.period && a.org_unit == b.org_unit && a.profile == b.profile;
 }
 
-// Pairs the rows of two facts records of one employee that sit at the same
-// index with the same key (BuildFacts emits rows in key order, so a newer
-// record mostly has the older one's rows, plus a few).
-template <class RowT>
-std::vector<bool> PairedAtSameIndex(const std::vector<RowT>& before, const std::vector<RowT>& after) {
-  std::vector<bool> paired(std::min(before.size(), after.size()));
-  for (size_t i = 0; i < paired.size(); ++i) paired[i] = SameRow(before[i], after[i]);
-  return paired;
+void AddValues(KpiRow* row, const StateDeltaRow& delta, int64_t sign) {
+  for (int i = 0; i < kStateMeasureCount; ++i) row->values[i] += sign * delta.values[i];
+}
+void AddValues(KpiRow* row, const PeriodRow& period, int64_t sign) {
+  for (int i = 0; i < kPeriodCounterCount; ++i) row->values[i] += sign * period.values[i];
+  for (const auto& [minutes, count] : period.lead_minutes) {
+    int64_t& slot = row->lead_minutes[minutes];
+    slot += sign * count;
+    if (slot == 0) row->lead_minutes.erase(minutes);
+  }
 }
 
-bool IsPaired(const std::vector<bool>& paired, size_t i) { return i < paired.size() && paired[i]; }
+template <class RowT>
+void AddContribution(KpiRow* row, const RowT& contribution, int64_t sign, const EventRef& last_event) {
+  AddValues(row, contribution, sign);
+  if (sign > 0) {
+    row->AddContributor(last_event);
+  } else {
+    row->RemoveContributor(last_event);
+  }
+}
 
 }  // namespace
 
-void GlobalAggregates::AddState(CachedRow* row, const StateDeltaRow& delta, int64_t sign,
-                                const EventRef& last_event) {
-  for (int i = 0; i < kStateMeasureCount; ++i) row->row.values[i] += sign * delta.values[i];
-  if (sign > 0) {
-    row->row.AddContributor(last_event);
-  } else {
-    row->row.RemoveContributor(last_event);
-  }
-}
-
-void GlobalAggregates::AddPeriod(CachedRow* row, const PeriodRow& period, int64_t sign,
-                                 const EventRef& last_event) {
-  for (int i = 0; i < kPeriodCounterCount; ++i) row->row.values[i] += sign * period.values[i];
-  for (const auto& [minutes, count] : period.lead_minutes) {
-    int64_t& slot = row->row.lead_minutes[minutes];
-    slot += sign * count;
-    if (slot == 0) row->row.lead_minutes.erase(minutes);
-  }
-  if (sign > 0) {
-    row->row.AddContributor(last_event);
-  } else {
-    row->row.RemoveContributor(last_event);
-  }
-}
-
-Status GlobalAggregates::Contribute(const EmployeeFacts& facts, int64_t sign) {
-  for (const StateDeltaRow& delta : facts.state_deltas) {
-    const std::string key = StateRowKey(delta.org_unit, delta.month, delta.profile);
-    JIRITSU_ASSIGN_OR_RETURN(CachedRow * row, Row(key, kStateMeasureCount));
-    AddState(row, delta, sign, facts.last_event);
+template <class RowT>
+Status GlobalAggregates::ReplaceRows(const std::vector<RowT>& before, const EventRef& before_ref,
+                                     const std::vector<RowT>& after, const EventRef& after_ref) {
+  // Rows of `before` and `after` at the same index with the same key (BuildFacts
+  // emits rows in key order, so a newer record mostly has the older one's
+  // rows, plus a few) are looked up once.
+  const size_t common = std::min(before.size(), after.size());
+  auto paired = [&](size_t i) { return i < common && SameRow(before[i], after[i]); };
+  for (size_t i = 0; i < before.size(); ++i) {
+    if (paired(i)) continue;
+    const std::string key = RowKey(before[i]);
+    JIRITSU_ASSIGN_OR_RETURN(CachedRow * row, Row(key, RowWidth(before[i])));
+    AddContribution(&row->row, before[i], -1, before_ref);
     Recharge(key, row);
   }
-  for (const PeriodRow& period : facts.period_rows) {
-    const std::string key = PeriodRowKey(period.org_unit, period.period, period.profile);
-    JIRITSU_ASSIGN_OR_RETURN(CachedRow * row, Row(key, kPeriodCounterCount));
-    AddPeriod(row, period, sign, facts.last_event);
+  for (size_t i = 0; i < after.size(); ++i) {
+    const std::string key = RowKey(after[i]);
+    JIRITSU_ASSIGN_OR_RETURN(CachedRow * row, Row(key, RowWidth(after[i])));
+    if (paired(i)) AddContribution(&row->row, before[i], -1, before_ref);
+    AddContribution(&row->row, after[i], +1, after_ref);
     Recharge(key, row);
   }
   return Status::Ok();
 }
 
-Status GlobalAggregates::Recontribute(const EmployeeFacts& before, const EmployeeFacts& after) {
-  // Every row sees the same operations in the same order as Contribute(before,
-  // -1) then Contribute(after, +1): its removal, then its addition. Only the
-  // lookup of a row both records have at the same index is done once.
-  const std::vector<bool> states = PairedAtSameIndex(before.state_deltas, after.state_deltas);
-  const std::vector<bool> periods = PairedAtSameIndex(before.period_rows, after.period_rows);
-  for (size_t i = 0; i < before.state_deltas.size(); ++i) {
-    if (IsPaired(states, i)) continue;
-    const StateDeltaRow& delta = before.state_deltas[i];
-    const std::string key = StateRowKey(delta.org_unit, delta.month, delta.profile);
-    JIRITSU_ASSIGN_OR_RETURN(CachedRow * row, Row(key, kStateMeasureCount));
-    AddState(row, delta, -1, before.last_event);
-    Recharge(key, row);
-  }
-  for (size_t i = 0; i < before.period_rows.size(); ++i) {
-    if (IsPaired(periods, i)) continue;
-    const PeriodRow& period = before.period_rows[i];
-    const std::string key = PeriodRowKey(period.org_unit, period.period, period.profile);
-    JIRITSU_ASSIGN_OR_RETURN(CachedRow * row, Row(key, kPeriodCounterCount));
-    AddPeriod(row, period, -1, before.last_event);
-    Recharge(key, row);
-  }
-  for (size_t i = 0; i < after.state_deltas.size(); ++i) {
-    const StateDeltaRow& delta = after.state_deltas[i];
-    const std::string key = StateRowKey(delta.org_unit, delta.month, delta.profile);
-    JIRITSU_ASSIGN_OR_RETURN(CachedRow * row, Row(key, kStateMeasureCount));
-    if (IsPaired(states, i)) AddState(row, before.state_deltas[i], -1, before.last_event);
-    AddState(row, delta, +1, after.last_event);
-    Recharge(key, row);
-  }
-  for (size_t i = 0; i < after.period_rows.size(); ++i) {
-    const PeriodRow& period = after.period_rows[i];
-    const std::string key = PeriodRowKey(period.org_unit, period.period, period.profile);
-    JIRITSU_ASSIGN_OR_RETURN(CachedRow * row, Row(key, kPeriodCounterCount));
-    if (IsPaired(periods, i)) AddPeriod(row, before.period_rows[i], -1, before.last_event);
-    AddPeriod(row, period, +1, after.last_event);
-    Recharge(key, row);
-  }
-  return Status::Ok();
+Status GlobalAggregates::Replace(const EmployeeFacts* before, const EmployeeFacts& after) {
+  // Every row sees the same operations in the same order as removing all of
+  // `before` and then adding all of `after`: its removal, then its addition
+  // (state and period rows never share a key).
+  static const EmployeeFacts kNone;
+  const EmployeeFacts& old_facts = before != nullptr ? *before : kNone;
+  JIRITSU_RETURN_IF_ERROR(
+      ReplaceRows(old_facts.state_deltas, old_facts.last_event, after.state_deltas, after.last_event));
+  return ReplaceRows(old_facts.period_rows, old_facts.last_event, after.period_rows, after.last_event);
 }
 
 Status GlobalAggregates::ApplyFacts(std::string_view employee_id, std::string_view bytes) {
@@ -336,12 +307,12 @@ Status GlobalAggregates::ApplyFacts(std::string_view employee_id, std::string_vi
   JIRITSU_ASSIGN_OR_RETURN(CachedFacts * current, FindFacts(id, &found));
   if (found && !FactsNewer(facts, bytes, current->facts, current->bytes)) return Status::Ok();
   if (found) {
-    JIRITSU_RETURN_IF_ERROR(Recontribute(current->facts, facts));
+    JIRITSU_RETURN_IF_ERROR(Replace(&current->facts, facts));
     if (!current->facts.timeline.empty()) {
       org_index_changes_[OrgIndexKey(current->facts.timeline.back().org_unit, id)] = std::nullopt;
     }
   } else {
-    JIRITSU_RETURN_IF_ERROR(Contribute(facts, +1));
+    JIRITSU_RETURN_IF_ERROR(Replace(nullptr, facts));
   }
   if (!facts.timeline.empty()) {
     org_index_changes_[OrgIndexKey(facts.timeline.back().org_unit, id)] = facts.last_event;

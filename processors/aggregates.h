@@ -125,14 +125,11 @@ class GlobalAggregates {
   void MarkDirty(Entry* entry);
   Result<CachedFacts*> FindFacts(const std::string& employee_id, bool* found);
   Result<CachedRow*> Row(const std::string& key, size_t width);
-  Status Contribute(const EmployeeFacts& facts, int64_t sign);
-  static void AddState(CachedRow* row, const StateDeltaRow& delta, int64_t sign,
-                       const EventRef& last_event);
-  static void AddPeriod(CachedRow* row, const PeriodRow& period, int64_t sign,
-                        const EventRef& last_event);
-  // Contribute(before, -1) then Contribute(after, +1), row for row, with one
-  // lookup for a row both records have at the same index.
-  Status Recontribute(const EmployeeFacts& before, const EmployeeFacts& after);
+  // Replaces the contribution of `before` (null: none) with that of `after`.
+  Status Replace(const EmployeeFacts* before, const EmployeeFacts& after);
+  template <class RowT>
+  Status ReplaceRows(const std::vector<RowT>& before, const EventRef& before_ref,
+                     const std::vector<RowT>& after, const EventRef& after_ref);
   // Recomputes last_changed_by of the stale cached rows from all facts.
   Status RecomputeStaleAudit();
   // Drops clean entries flushed before `evictable_before` while over a limit.

@@ -40,29 +40,32 @@ void KpiRow::RemoveContributor(const EventRef& ref) {
 }
 
 std::string EncodeKpiRow(const KpiRow& row) {
-  return EncodeCereal(kKpiRowFormat, row.values, row.lead_minutes, row.contributors,
-                      row.last_changed_by, row.holding_last);
+  return EncodeCompact(256, kKpiRowFormat, row.values, row.lead_minutes, row.contributors,
+                       row.last_changed_by, row.holding_last);
 }
 
 Result<KpiRow> DecodeKpiRow(std::string_view bytes) {
-  if (bytes.empty() || static_cast<uint8_t>(bytes[0]) != kKpiRowFormat) {
-    return Corruption("kpi row: unknown format version (format 1 predates view version 4: "
-                      "rebuild with jiritsu replay --swap)");
+  const uint8_t format = bytes.empty() ? 0 : static_cast<uint8_t>(bytes[0]);
+  if (format != 2 && format != kKpiRowFormat) {
+    return Corruption("kpi row: unknown format version " + std::to_string(format) +
+                      " (format 1 predates view version 4: rebuild with jiritsu replay --swap)");
   }
   KpiRow row;
-  if (auto error = DecodeCereal(bytes.substr(1), row.values, row.lead_minutes, row.contributors,
-                                row.last_changed_by, row.holding_last)) {
-    return Corruption("kpi row: " + *error);
-  }
+  const auto error =
+      format == 2 ? DecodeCereal(bytes.substr(1), row.values, row.lead_minutes, row.contributors,
+                                 row.last_changed_by, row.holding_last)
+                  : DecodeCompact(bytes.substr(1), row.values, row.lead_minutes, row.contributors,
+                                  row.last_changed_by, row.holding_last);
+  if (error) return Corruption("kpi row: " + *error);
   return row;
 }
 
 std::string EncodeOrgIndexValue(const EventRef& last_event) {
-  return EncodeCereal(kKpiRowFormat, last_event);
+  return EncodeCereal(kOrgIndexValueFormat, last_event);
 }
 
 Result<EventRef> DecodeOrgIndexValue(std::string_view bytes) {
-  if (bytes.empty() || static_cast<uint8_t>(bytes[0]) != kKpiRowFormat) {
+  if (bytes.empty() || static_cast<uint8_t>(bytes[0]) != kOrgIndexValueFormat) {
     return Corruption("org_index value: unknown format version");
   }
   EventRef ref;

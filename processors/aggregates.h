@@ -59,7 +59,10 @@ inline constexpr std::string_view kKpiFamily = "kpi_agg";
 inline constexpr std::string_view kOrgIndexFamily = "org_index";
 inline constexpr std::string_view kViewTimeKey = std::string_view("\0view_time", 10);
 // 2: + contributors and the audit trail (view version 4).
-inline constexpr uint8_t kKpiRowFormat = 2;
+// 3: the same fields in the compact archive (view version 5); 2 still decodes.
+inline constexpr uint8_t kKpiRowFormat = 3;
+// org_index values: cereal portable binary of the member's last_event.
+inline constexpr uint8_t kOrgIndexValueFormat = 2;
 
 struct KpiRow {
   std::vector<int64_t> values;

@@ -24,6 +24,7 @@
 #include <string>
 #include <string_view>
 
+#include "processors/compact_archive.h"
 #include "schemas/string_sink.h"
 
 namespace jiritsu::processors {
@@ -100,6 +101,35 @@ std::optional<std::string> DecodeCereal(std::string_view bytes, T&... values) {
   reader.buf.set_source({});
   reader.in_use = false;
   return error;
+}
+
+// format byte + CompactOutputArchive of `values` (compact_archive.h): the
+// encoding of the hot stored values. `expected_bytes` as above.
+template <class... T>
+std::string EncodeCompact(size_t expected_bytes, uint8_t format, const T&... values) {
+  std::string out;
+  out.reserve(expected_bytes);
+  out.push_back(static_cast<char>(format));
+  CompactOutputArchive archive(&out);
+  archive(values...);
+  return out;
+}
+
+// Reads `values` from `bytes` (after the format byte), which must hold
+// exactly them. nullopt on success, else what is wrong and where.
+template <class... T>
+std::optional<std::string> DecodeCompact(std::string_view bytes, T&... values) {
+  try {
+    CompactInputArchive archive(bytes);
+    archive(values...);
+    if (archive.remaining() != 0) {
+      return std::to_string(archive.remaining()) + " trailing bytes after the value, at byte " +
+             std::to_string(archive.position());
+    }
+  } catch (const std::exception& e) {
+    return std::string(e.what());
+  }
+  return std::nullopt;
 }
 
 }  // namespace jiritsu::processors

@@ -48,17 +48,18 @@ std::string_view DeclarationKindName(DeclarationKind kind) {
 }
 
 std::string EncodeEmployeeState(const EmployeeState& state) {
-  return EncodeCereal(kEmployeeStateFormat, state);
+  return EncodeCompact(1024, kEmployeeStateFormat, state);
 }
 
 Result<EmployeeState> DecodeEmployeeState(std::string_view bytes) {
-  if (bytes.empty() || static_cast<uint8_t>(bytes[0]) != kEmployeeStateFormat) {
-    return Corruption("employee state: unknown format version");
+  const uint8_t format = bytes.empty() ? 0 : static_cast<uint8_t>(bytes[0]);
+  if (format != 2 && format != kEmployeeStateFormat) {
+    return Corruption("employee state: unknown format version " + std::to_string(format));
   }
   EmployeeState state;
-  if (auto error = DecodeCereal(bytes.substr(1), state)) {
-    return Corruption("employee state: " + *error);
-  }
+  const auto error = format == 2 ? DecodeCereal(bytes.substr(1), state)
+                                 : DecodeCompact(bytes.substr(1), state);
+  if (error) return Corruption("employee state: " + *error);
   return state;
 }
 

@@ -4,7 +4,7 @@
 // activity that engagement indicators and KPI contributions derive from.
 //
 // Stored in the "employee" column family as one versioned value
-// (kEmployeeStateFormat byte + cereal portable binary); the projector never
+// (kEmployeeStateFormat byte + the compact archive); the projector never
 // needs it to be read back for correctness (it can always re-fold the
 // journal), queries read it to render step status.
 //
@@ -29,7 +29,9 @@ namespace jiritsu::processors {
 
 // 2: + voided_hashes (learning.voided). States of format 1 are rebuilt from
 // the journal on load.
-inline constexpr uint8_t kEmployeeStateFormat = 2;
+// 3: the same fields in the compact archive (compact_archive.h, view
+// version 5); format 2 still decodes.
+inline constexpr uint8_t kEmployeeStateFormat = 3;
 
 // Where a decision came from: the audit trail of every view row.
 struct EventRef {

@@ -305,17 +305,18 @@ EmployeeFacts BuildFacts(const EmployeeState& state, const ReferenceTable& refer
 }
 
 std::string EncodeFacts(const EmployeeFacts& facts) {
-  return EncodeCereal(kFactsFormat, facts, facts.last_event);
+  return EncodeCompact(1024, kFactsFormat, facts, facts.last_event);
 }
 
 Result<EmployeeFacts> DecodeFacts(std::string_view bytes) {
   const uint8_t format = bytes.empty() ? 0 : static_cast<uint8_t>(bytes[0]);
-  if (format != 1 && format != kFactsFormat) {
-    return Corruption("employee facts: unknown format version");
+  if (format < 1 || format > kFactsFormat) {
+    return Corruption("employee facts: unknown format version " + std::to_string(format));
   }
   EmployeeFacts facts;
-  const auto error = format == 1 ? DecodeCereal(bytes.substr(1), facts)
-                                 : DecodeCereal(bytes.substr(1), facts, facts.last_event);
+  const auto error = format == 1   ? DecodeCereal(bytes.substr(1), facts)
+                     : format == 2 ? DecodeCereal(bytes.substr(1), facts, facts.last_event)
+                                   : DecodeCompact(bytes.substr(1), facts, facts.last_event);
   if (error) return Corruption("employee facts: " + *error);
   return facts;
 }

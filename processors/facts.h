@@ -36,7 +36,9 @@ namespace jiritsu::processors {
 
 // 2: + last_event (the audit trail of the facts row and of the global rows
 // built from it). Format 1 records (no last_event) still decode.
-inline constexpr uint8_t kFactsFormat = 2;
+// 3: the same fields in the compact archive (compact_archive.h); formats 1
+// and 2 still decode (jiritsu.facts keeps records of older versions).
+inline constexpr uint8_t kFactsFormat = 3;
 
 // Point-in-time measures, kept as monthly deltas (value at the end of month
 // M = sum of deltas of months <= M).

@@ -15,6 +15,8 @@ namespace jiritsu::processors {
 // 4: the audit trail of the global rows: facts (last_event), KPI rows
 //    (contributors, last_changed_by), org index values, reference rows with
 //    their log position.
-inline constexpr int32_t kViewVersion = 4;
+// 5: employee states, facts and KPI rows in the compact archive
+//    (processors/compact_archive.h): the same values, fewer bytes.
+inline constexpr int32_t kViewVersion = 5;
 
 }  // namespace jiritsu::processors

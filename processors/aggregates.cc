@@ -122,11 +122,12 @@ constexpr size_t kDecodedFactsPerEncodedByte = 3;
 constexpr size_t kLeadMinutesNodeBytes = 64;
 constexpr size_t kEventRefBytes = 160;  // KpiRow::last_changed_by
 
-size_t EstimateBytes(const std::string& key, const std::string& bytes, const EmployeeFacts&) {
-  return kCacheEntryOverheadBytes + 2 * key.size() + (1 + kDecodedFactsPerEncodedByte) * bytes.size();
+size_t EstimateBytes(std::string_view key, const std::string& bytes, size_t row_pointers) {
+  return kCacheEntryOverheadBytes + 2 * key.size() + (1 + kDecodedFactsPerEncodedByte) * bytes.size() +
+         row_pointers * sizeof(void*);
 }
 
-size_t EstimateBytes(const std::string& key, const KpiRow& row) {
+size_t EstimateBytes(std::string_view key, const KpiRow& row) {
   return kCacheEntryOverheadBytes + kEventRefBytes + 2 * key.size() +
          row.values.capacity() * sizeof(int64_t) + row.lead_minutes.size() * kLeadMinutesNodeBytes;
 }
@@ -138,12 +139,13 @@ GlobalAggregates::GlobalAggregates(const StateStore* store, size_t cache_max_ent
     : store_(store), cache_max_entries_(cache_max_entries), cache_max_bytes_(cache_max_bytes) {}
 
 template <class Entry>
-void GlobalAggregates::Recharge(const std::string& key, Entry* entry) {
+void GlobalAggregates::Recharge(Entry* entry) {
   size_t bytes = 0;
   if constexpr (std::is_same_v<Entry, CachedFacts>) {
-    bytes = EstimateBytes(key, entry->bytes, entry->facts);
+    bytes = EstimateBytes(entry->key, entry->bytes,
+                          entry->state_rows.capacity() + entry->period_rows.capacity());
   } else {
-    bytes = EstimateBytes(key, entry->row);
+    bytes = EstimateBytes(entry->key, entry->row);
   }
   cached_bytes_ = cached_bytes_ - entry->charged_bytes + bytes;
   if (entry->dirty) dirty_bytes_ = dirty_bytes_ - entry->charged_bytes + bytes;
@@ -197,7 +199,7 @@ Result<GlobalAggregates::CachedFacts*> GlobalAggregates::FindFacts(const std::st
   CachedFacts& cached = inserted->second;
   cached.bytes = std::move(bytes);
   cached.facts = std::move(decoded).value();
-  Recharge(employee_id, &cached);
+  Recharge(&cached);
   *found = true;
   return &cached;
 }
@@ -218,9 +220,17 @@ Result<GlobalAggregates::CachedRow*> GlobalAggregates::Row(const std::string& ke
     it = rows_.emplace(key, std::move(cached)).first;
     it->second.key = it->first;
   }
-  if (it->second.row.values.size() < width) it->second.row.values.resize(width, 0);
-  MarkDirty(&it->second);
+  Touch(&it->second, width);
   return &it->second;
+}
+
+void GlobalAggregates::Touch(CachedRow* cached, size_t width) {
+  if (cached->row.values.size() < width) cached->row.values.resize(width, 0);
+  MarkDirty(cached);
+}
+
+void GlobalAggregates::Unpin(const std::vector<CachedRow*>& rows) {
+  for (CachedRow* row : rows) --row->pins;
 }
 
 namespace {
@@ -264,39 +274,70 @@ void AddContribution(KpiRow* row, const RowT& contribution, int64_t sign, const 
 }  // namespace
 
 template <class RowT>
-Status GlobalAggregates::ReplaceRows(const std::vector<RowT>& before, const EventRef& before_ref,
-                                     const std::vector<RowT>& after, const EventRef& after_ref) {
+Status GlobalAggregates::ReplaceRows(const std::vector<RowT>& before,
+                                     const std::vector<CachedRow*>& before_rows,
+                                     const EventRef& before_ref, const std::vector<RowT>& after,
+                                     const EventRef& after_ref,
+                                     std::vector<CachedRow*>* after_rows) {
   // Rows of `before` and `after` at the same index with the same key (BuildFacts
   // emits rows in key order, so a newer record mostly has the older one's
-  // rows, plus a few) are looked up once.
+  // rows, plus a few) are visited once; the cached rows of `before`, when
+  // known, are reached by pointer instead of by key.
+  const bool before_known = before_rows.size() == before.size();
   const size_t common = std::min(before.size(), after.size());
   auto paired = [&](size_t i) { return i < common && SameRow(before[i], after[i]); };
+  auto row_of_before = [&](size_t i) -> Result<CachedRow*> {
+    if (!before_known) return Row(RowKey(before[i]), RowWidth(before[i]));
+    Touch(before_rows[i], RowWidth(before[i]));
+    return before_rows[i];
+  };
   for (size_t i = 0; i < before.size(); ++i) {
     if (paired(i)) continue;
-    const std::string key = RowKey(before[i]);
-    JIRITSU_ASSIGN_OR_RETURN(CachedRow * row, Row(key, RowWidth(before[i])));
+    JIRITSU_ASSIGN_OR_RETURN(CachedRow * row, row_of_before(i));
     AddContribution(&row->row, before[i], -1, before_ref);
-    Recharge(key, row);
+    Recharge(row);
   }
+  after_rows->reserve(after.size());
   for (size_t i = 0; i < after.size(); ++i) {
-    const std::string key = RowKey(after[i]);
-    JIRITSU_ASSIGN_OR_RETURN(CachedRow * row, Row(key, RowWidth(after[i])));
-    if (paired(i)) AddContribution(&row->row, before[i], -1, before_ref);
+    CachedRow* row = nullptr;
+    if (paired(i)) {
+      JIRITSU_ASSIGN_OR_RETURN(row, row_of_before(i));
+      AddContribution(&row->row, before[i], -1, before_ref);
+    } else {
+      JIRITSU_ASSIGN_OR_RETURN(row, Row(RowKey(after[i]), RowWidth(after[i])));
+    }
     AddContribution(&row->row, after[i], +1, after_ref);
-    Recharge(key, row);
+    Recharge(row);
+    ++row->pins;
+    after_rows->push_back(row);
   }
   return Status::Ok();
 }
 
-Status GlobalAggregates::Replace(const EmployeeFacts* before, const EmployeeFacts& after) {
+Status GlobalAggregates::Replace(CachedFacts* cached, const EmployeeFacts& after) {
   // Every row sees the same operations in the same order as removing all of
-  // `before` and then adding all of `after`: its removal, then its addition
-  // (state and period rows never share a key).
+  // the cached facts and then adding all of `after`: its removal, then its
+  // addition (state and period rows never share a key).
   static const EmployeeFacts kNone;
-  const EmployeeFacts& old_facts = before != nullptr ? *before : kNone;
-  JIRITSU_RETURN_IF_ERROR(
-      ReplaceRows(old_facts.state_deltas, old_facts.last_event, after.state_deltas, after.last_event));
-  return ReplaceRows(old_facts.period_rows, old_facts.last_event, after.period_rows, after.last_event);
+  const EmployeeFacts& before = cached->bytes.empty() ? kNone : cached->facts;
+  std::vector<CachedRow*> state_rows;
+  std::vector<CachedRow*> period_rows;
+  Status replaced = ReplaceRows(before.state_deltas, cached->state_rows, before.last_event,
+                                after.state_deltas, after.last_event, &state_rows);
+  if (replaced.ok()) {
+    replaced = ReplaceRows(before.period_rows, cached->period_rows, before.last_event,
+                           after.period_rows, after.last_event, &period_rows);
+  }
+  if (!replaced.ok()) {
+    Unpin(state_rows);
+    Unpin(period_rows);
+    return replaced;
+  }
+  Unpin(cached->state_rows);
+  Unpin(cached->period_rows);
+  cached->state_rows = std::move(state_rows);
+  cached->period_rows = std::move(period_rows);
+  return Status::Ok();
 }
 
 Status GlobalAggregates::ApplyFacts(std::string_view employee_id, std::string_view bytes) {
@@ -309,13 +350,9 @@ Status GlobalAggregates::ApplyFacts(std::string_view employee_id, std::string_vi
   bool found = false;
   JIRITSU_ASSIGN_OR_RETURN(CachedFacts * current, FindFacts(id, &found));
   if (found && !FactsNewer(facts, bytes, current->facts, current->bytes)) return Status::Ok();
-  if (found) {
-    JIRITSU_RETURN_IF_ERROR(Replace(&current->facts, facts));
-    if (!current->facts.timeline.empty()) {
-      org_index_changes_[OrgIndexKey(current->facts.timeline.back().org_unit, id)] = std::nullopt;
-    }
-  } else {
-    JIRITSU_RETURN_IF_ERROR(Replace(nullptr, facts));
+  JIRITSU_RETURN_IF_ERROR(Replace(current, facts));
+  if (found && !current->facts.timeline.empty()) {
+    org_index_changes_[OrgIndexKey(current->facts.timeline.back().org_unit, id)] = std::nullopt;
   }
   if (!facts.timeline.empty()) {
     org_index_changes_[OrgIndexKey(facts.timeline.back().org_unit, id)] = facts.last_event;
@@ -328,7 +365,7 @@ Status GlobalAggregates::ApplyFacts(std::string_view employee_id, std::string_vi
   current->bytes.assign(bytes);
   current->facts = std::move(facts);
   MarkDirty(current);
-  Recharge(id, current);
+  Recharge(current);
   return Status::Ok();
 }
 
@@ -342,13 +379,16 @@ void GlobalAggregates::Evict(uint64_t evictable_before) {
   for (auto it = facts_.begin(); it != facts_.end() && OverLimits();) {
     if (!it->second.dirty && it->second.generation < evictable_before) {
       cached_bytes_ -= it->second.charged_bytes;
+      Unpin(it->second.state_rows);
+      Unpin(it->second.period_rows);
       it = facts_.erase(it);
     } else {
       ++it;
     }
   }
+  // A pinned row is reachable from a cached facts record (its pointers).
   for (auto it = rows_.begin(); it != rows_.end() && OverLimits();) {
-    if (!it->second.dirty && it->second.generation < evictable_before) {
+    if (!it->second.dirty && it->second.pins == 0 && it->second.generation < evictable_before) {
       cached_bytes_ -= it->second.charged_bytes;
       it = rows_.erase(it);
     } else {

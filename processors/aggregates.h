@@ -107,32 +107,47 @@ class GlobalAggregates {
   size_t dirty_bytes() const { return dirty_bytes_; }
 
  private:
-  struct CachedFacts {
-    std::string_view key;  // the map's own key (nodes do not move)
-    std::string bytes;
-    EmployeeFacts facts;
-    bool dirty = false;
-    uint64_t generation = 0;
-    size_t charged_bytes = 0;  // part of cached_bytes_
-  };
   struct CachedRow {
     std::string_view key;  // the map's own key (nodes do not move)
     KpiRow row;
     bool dirty = false;
     uint64_t generation = 0;
     size_t charged_bytes = 0;
+    uint32_t pins = 0;  // cached facts whose row pointers include this row
+  };
+  struct CachedFacts {
+    std::string_view key;  // the map's own key (nodes do not move)
+    std::string bytes;
+    EmployeeFacts facts;
+    // The cached rows of facts.state_deltas / facts.period_rows, index for
+    // index, once a replacement looked them up (empty before): the next
+    // replacement of this employee finds its shared rows without a key
+    // build and a hash lookup each. Pinned: a pinned row is not evicted.
+    std::vector<CachedRow*> state_rows;
+    std::vector<CachedRow*> period_rows;
+    bool dirty = false;
+    uint64_t generation = 0;
+    size_t charged_bytes = 0;  // part of cached_bytes_
   };
   template <class Entry>
-  void Recharge(const std::string& key, Entry* entry);
+  void Recharge(Entry* entry);
   template <class Entry>
   void MarkDirty(Entry* entry);
   Result<CachedFacts*> FindFacts(const std::string& employee_id, bool* found);
   Result<CachedRow*> Row(const std::string& key, size_t width);
-  // Replaces the contribution of `before` (null: none) with that of `after`.
-  Status Replace(const EmployeeFacts* before, const EmployeeFacts& after);
+  // Replaces the contribution of `cached`'s facts (none when it has no
+  // bytes) with that of `after`, and points its row pointers at after's rows.
+  Status Replace(CachedFacts* cached, const EmployeeFacts& after);
+  // `before_rows`: the cached rows of `before`, or empty when not known.
+  // `after_rows` receives the cached rows of `after`, pinned; the caller
+  // unpins `before_rows`.
   template <class RowT>
-  Status ReplaceRows(const std::vector<RowT>& before, const EventRef& before_ref,
-                     const std::vector<RowT>& after, const EventRef& after_ref);
+  Status ReplaceRows(const std::vector<RowT>& before, const std::vector<CachedRow*>& before_rows,
+                     const EventRef& before_ref, const std::vector<RowT>& after,
+                     const EventRef& after_ref, std::vector<CachedRow*>* after_rows);
+  // The cached row is in use again: dirty, wide enough.
+  void Touch(CachedRow* cached, size_t width);
+  static void Unpin(const std::vector<CachedRow*>& rows);
   // Recomputes last_changed_by of the stale cached rows from all facts.
   Status RecomputeStaleAudit();
   // Drops clean entries flushed before `evictable_before` while over a limit.

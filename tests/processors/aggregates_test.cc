@@ -1,6 +1,9 @@
 // GlobalAggregates replacing an employee's facts record: the KPI rows must
 // be those built from the final record alone, whatever rows the two records
-// share, at which index, and whatever their lead-time histograms hold.
+// share, at which index, and whatever their lead-time histograms hold; and
+// the same whether the older record's rows are reached through its cached
+// row pointers (a large cache) or looked up by key (a one-entry cache, which
+// evicts everything at each commit).
 #include <gtest/gtest.h>
 
 #include <map>
@@ -62,9 +65,9 @@ class AggregatesReplaceTest : public ::testing::Test {
   std::map<std::string, std::string> KpiRowsAfter(const std::string& name,
                                                   const std::vector<EmployeeFacts>& records,
                                                   bool flush_each) {
-    auto store = OpenStore(name);
+    auto store = OpenStore(name + "-cache" + std::to_string(cache_entries_));
     if (!store) return {};
-    GlobalAggregates aggregates(store.get(), 1'000'000);
+    GlobalAggregates aggregates(store.get(), cache_entries_);
     EXPECT_TRUE(aggregates.Load().ok());
     auto flush = [&] {
       StateBatch batch;
@@ -87,6 +90,7 @@ class AggregatesReplaceTest : public ::testing::Test {
   }
 
   jiritsu::testing::TempDir dir_;
+  size_t cache_entries_ = 1'000'000;
 };
 
 TEST_F(AggregatesReplaceTest, ReplacedFactsLeaveTheRowsOfTheFinalRecordAlone) {
@@ -107,8 +111,11 @@ TEST_F(AggregatesReplaceTest, ReplacedFactsLeaveTheRowsOfTheFinalRecordAlone) {
   v3.period_rows = {Period("dev", "2025-06", 2), Period("dev", "2025-07", 0, {{45, 1}}),
                     Period("dev", "2025Q3", 3), Period("dev", "FY2025", 5)};
 
+  for (size_t cache_entries : {size_t{1'000'000}, size_t{1}})
   for (bool flush_each : {false, true}) {
     SCOPED_TRACE(flush_each ? "checkpoint after each record" : "one checkpoint");
+    SCOPED_TRACE("cache of " + std::to_string(cache_entries) + " entries");
+    cache_entries_ = cache_entries;
     const std::string suffix = flush_each ? "-each" : "-once";
     EXPECT_EQ(KpiRowsAfter("replaced" + suffix, {v1, v2}, flush_each),
               KpiRowsAfter("v2-alone" + suffix, {v2}, flush_each));
@@ -133,8 +140,11 @@ TEST_F(AggregatesReplaceTest, AnOlderRecordArrivingLastChangesNothing) {
   EmployeeFacts newer = Facts(5, "ev5");
   newer.state_deltas = {State("dev", 10, 1), State("dev", 11, 1)};
   newer.period_rows = {Period("dev", "2025-07", 2, {{30, 1}})};
-  EXPECT_EQ(KpiRowsAfter("newer-then-older", {newer, older}, true),
-            KpiRowsAfter("newer-alone", {newer}, true));
+  for (size_t cache_entries : {size_t{1'000'000}, size_t{1}}) {
+    cache_entries_ = cache_entries;
+    EXPECT_EQ(KpiRowsAfter("newer-then-older", {newer, older}, true),
+              KpiRowsAfter("newer-alone", {newer}, true));
+  }
 }
 
 }  // namespace

@@ -74,6 +74,12 @@ struct RuntimeOptions {
   // (0: no byte trigger), checked after every applied record.
   size_t store_memory_bytes = MemoryBudget{}.views_store_bytes();
   size_t checkpoint_uncommitted_bytes = MemoryBudget{}.uncommitted_bytes();
+  // Rebuilds: the facts they publish are deferred and applied in bursts of at
+  // most this many bytes once applied (Projector::AppliedFactsBytes; 0: 256
+  // MiB). Applied facts are the aggregates' dirty entries until the burst's
+  // checkpoint commits them: the budget's aggregates and uncommitted shares.
+  size_t deferred_facts_bytes =
+      MemoryBudget{}.aggregates_cache_bytes() + MemoryBudget{}.uncommitted_bytes();
   size_t poll_batch = 10000;
   // Rebuild mode (replay): no WAL, one sync at the end.
   bool rebuild_mode = false;
@@ -141,6 +147,10 @@ struct RuntimeStats {
   uint64_t internal_records_skipped = 0;
   uint64_t facts_published = 0;
   uint64_t facts_applied = 0;
+  // Rebuilds: bursts of deferred facts applied, and the largest one in
+  // estimated bytes once applied (Projector::AppliedFactsBytes).
+  uint64_t facts_bursts = 0;
+  uint64_t largest_facts_burst_bytes = 0;
   uint64_t reference_applied = 0;
   uint64_t checkpoints = 0;
   // Of which forced by checkpoint_uncommitted_bytes.
@@ -226,7 +236,11 @@ class ProjectionRuntime {
   std::map<TopicPartition, int64_t> ends_;       // end offsets to reach
   // Derived topics a kLocal replay does not read: stored as their end offsets.
   std::map<TopicPartition, int64_t> derived_positions_;
-  std::map<std::string, std::string> deferred_facts_;  // employee -> latest facts
+  struct DeferredFacts {
+    std::string value;
+    size_t cost = 0;  // Projector::AppliedFactsBytes
+  };
+  std::map<std::string, DeferredFacts> deferred_facts_;  // employee -> latest facts
   size_t deferred_facts_bytes_ = 0;
   bool flush_deferred_facts_ = false;
   std::vector<int64_t> pending_append_times_ms_;  // applied since the last checkpoint

@@ -95,6 +95,13 @@ class Projector {
   // be evicted from caches and re-read from the store.
   virtual void OnCheckpointCommitted() {}
   virtual ProjectorMemory Memory() const { return {}; }
+  // Estimated heap bytes `record` holds once applied, until the next
+  // checkpoint: a rebuild defers the facts it publishes and applies them in
+  // bursts bounded by this (RuntimeOptions::deferred_facts_bytes). Default:
+  // its encoded size. A cost figure, never a view input.
+  virtual uint64_t AppliedFactsBytes(const FactsRecord& record) const {
+    return record.key.size() + record.value.size();
+  }
   // The runtime lost these employee partitions (rebalance): drop any cached,
   // already-checkpointed state for employees in them.
   virtual void OnPartitionsRevoked(const std::vector<int32_t>& partitions) = 0;

@@ -123,7 +123,7 @@ constexpr size_t kDecodedFactsPerEncodedByteTimes2 = 15;
 constexpr size_t kLeadMinutesNodeBytes = 64;
 constexpr size_t kEventRefBytes = 160;  // KpiRow::last_changed_by
 
-size_t EstimateBytes(std::string_view key, const std::string& bytes, size_t row_pointers) {
+size_t EstimateBytes(std::string_view key, std::string_view bytes, size_t row_pointers) {
   return kCacheEntryOverheadBytes + 2 * key.size() + bytes.size() +
          kDecodedFactsPerEncodedByteTimes2 * bytes.size() / 2 +
          row_pointers * sizeof(void*);
@@ -135,6 +135,10 @@ size_t EstimateBytes(std::string_view key, const KpiRow& row) {
 }
 
 }  // namespace
+
+size_t GlobalAggregates::EstimatedFactsBytes(std::string_view employee_id, std::string_view bytes) {
+  return EstimateBytes(employee_id, bytes, 0);
+}
 
 GlobalAggregates::GlobalAggregates(const StateStore* store, size_t cache_max_entries,
                                    size_t cache_max_bytes)

@@ -101,6 +101,9 @@ class GlobalAggregates {
   uint64_t stale_recomputations() const { return stale_recomputations_; }
   // The batch of the latest Flush is written: evict down to the limits.
   void OnCommitted();
+  // Estimated heap bytes a facts record of `employee_id` costs in the cache
+  // once applied (Projector::AppliedFactsBytes).
+  static size_t EstimatedFactsBytes(std::string_view employee_id, std::string_view bytes);
   // Estimated heap bytes of the cache (cost figures, never view inputs).
   size_t cached_bytes() const { return cached_bytes_; }
   size_t cached_entries() const { return facts_.size() + rows_.size(); }

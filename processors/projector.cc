@@ -242,6 +242,10 @@ class JiritsuProjector final : public Projector {
     if (aggregates_) aggregates_->OnCommitted();
   }
 
+  uint64_t AppliedFactsBytes(const FactsRecord& record) const override {
+    return GlobalAggregates::EstimatedFactsBytes(record.key, record.value);
+  }
+
   ProjectorMemory Memory() const override {
     ProjectorMemory memory;
     memory.cached_bytes = cached_bytes_;

@@ -194,6 +194,50 @@ TEST_F(ReplayTest, RebuildInputModesGiveTheSameViewsAndDeadLetters) {
   }
 }
 
+// A rebuild applies the facts it publishes in bursts bounded by what they
+// hold once applied (Projector::AppliedFactsBytes), not by their encoded
+// size; how many bursts there are never changes a view.
+TEST_F(ReplayTest, FactsBurstsAreBoundedByTheirAppliedBytesAndChangeNoView) {
+  FakeHistoryOptions history;
+  history.employees = 200;
+  history.events = 6000;
+  Append(FakeHistory(history));
+
+  constexpr uint64_t kBound = 2 << 20;
+  auto rebuild = [&](const std::string& name, uint64_t applied_bytes) -> Result<RuntimeStats> {
+    RuntimeOptions options = testing::FakeLiveOptions(temp_.path() + "/" + name);
+    options.use_consumer_group = false;
+    options.until_caught_up = true;
+    options.rebuild_mode = true;
+    options.local_only = true;
+    options.checkpoint_every_events = 300;  // about 20 checkpoints
+    options.catch_up_checkpoint_events = 300;
+    options.deferred_facts_bytes = kBound;
+    JIRITSU_ASSIGN_OR_RETURN(auto runtime, ProjectionRuntime::Create(
+                                               log_.get(), NewFakeProjector(applied_bytes), options));
+    JIRITSU_RETURN_IF_ERROR(runtime->Run());
+    return runtime->stats();
+  };
+  auto by_encoded_size = rebuild("encoded", 0);  // a few bytes each: one burst at the end
+  ASSERT_TRUE(by_encoded_size.ok()) << by_encoded_size.status().ToString();
+  EXPECT_EQ(by_encoded_size->facts_bursts, 1u);
+
+  constexpr uint64_t kAppliedBytes = 256 << 10;  // per facts record
+  auto bounded = rebuild("applied", kAppliedBytes);
+  ASSERT_TRUE(bounded.ok()) << bounded.status().ToString();
+  // Every checkpoint publishes the facts of many of the 200 employees, far
+  // more than 2 MiB once applied: a burst at each.
+  EXPECT_GE(bounded->facts_bursts, 10u);
+  EXPECT_GE(bounded->largest_facts_burst_bytes, kBound);
+  // An employee's latest facts are applied once per burst that holds them.
+  EXPECT_GT(bounded->facts_published, by_encoded_size->facts_published);
+
+  auto encoded_digest = DigestDir(temp_.path() + "/encoded");
+  auto applied_digest = DigestDir(temp_.path() + "/applied");
+  ASSERT_TRUE(encoded_digest.ok() && applied_digest.ok());
+  EXPECT_EQ(applied_digest->combined, encoded_digest->combined);
+}
+
 TEST_F(ReplayTest, FirstBuildOfAnEmptyRootIsPromoted) {
   Append(FakeHistory({}));
   auto report = MakeReplayer()->Rebuild({});

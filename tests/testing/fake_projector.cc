@@ -33,6 +33,8 @@ std::string SeenKey(const std::string& owner, const Event& event) {
 
 class FakeProjector : public Projector {
  public:
+  explicit FakeProjector(uint64_t applied_facts_bytes) : applied_facts_bytes_(applied_facts_bytes) {}
+
   std::vector<std::string> ColumnFamilies() const override {
     return {kFakeCountsFamily, kFakeSeenFamily, kFakeReferenceFamily, kFakeFactsFamily,
             kFakeTotalsFamily};
@@ -96,6 +98,10 @@ class FakeProjector : public Projector {
   void OnPartitionsRevoked(const std::vector<int32_t>&) override {}
   void Close() override { store_ = nullptr; }
 
+  uint64_t AppliedFactsBytes(const FactsRecord& record) const override {
+    return applied_facts_bytes_ > 0 ? applied_facts_bytes_ : Projector::AppliedFactsBytes(record);
+  }
+
  private:
   // Adds one distinct event to `owner`'s count in `family` (dirty until the
   // next checkpoint); a (source, id) already seen changes nothing.
@@ -131,11 +137,14 @@ class FakeProjector : public Projector {
   std::map<std::string, int64_t> facts_;
   std::set<std::string> dirty_facts_;
   int64_t total_events_ = 0;
+  uint64_t applied_facts_bytes_ = 0;
 };
 
 }  // namespace
 
-std::unique_ptr<Projector> NewFakeProjector() { return std::make_unique<FakeProjector>(); }
+std::unique_ptr<Projector> NewFakeProjector(uint64_t applied_facts_bytes) {
+  return std::make_unique<FakeProjector>(applied_facts_bytes);
+}
 
 std::vector<std::string> FakeViewFamilies() {
   return {kFakeCountsFamily, kFakeSeenFamily,   kFakeReferenceFamily,

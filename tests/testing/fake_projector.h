@@ -38,7 +38,9 @@ inline constexpr char kFakeReferenceFamily[] = "fake_ref";
 inline constexpr char kFakeFactsFamily[] = "fake_facts";
 inline constexpr char kFakeTotalsFamily[] = "fake_totals";
 
-std::unique_ptr<Projector> NewFakeProjector();
+// `applied_facts_bytes` > 0: what Projector::AppliedFactsBytes says each
+// facts record costs once applied (0: the default, its encoded size).
+std::unique_ptr<Projector> NewFakeProjector(uint64_t applied_facts_bytes = 0);
 // Every column family FakeProjector uses, plus the runtime's dead-letter
 // family: the views a digest of a fake-built store should cover.
 std::vector<std::string> FakeViewFamilies();

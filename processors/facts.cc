@@ -55,44 +55,90 @@ class PeriodAccumulator {
   std::vector<PeriodRow> TakeRows() {
     // Rows are keyed by integers (attribution, period kind, first month) and
     // labelled once each: string-keyed maps here were most of BuildFacts'
-    // time, and BuildFacts runs for every employee at every checkpoint.
-    struct RowSums {
-      std::array<int64_t, kPeriodCounterCount> values{};
-      std::map<int64_t, int64_t> lead;  // minutes -> count
+    // time, and BuildFacts runs for every changed employee at every
+    // checkpoint. The contributions of each row are gathered in a sorted
+    // vector (a few dozen per employee) rather than a map of nodes.
+    using Key = std::tuple<uint32_t, int, MonthIndex>;
+    struct Contribution {
+      Key key;
+      const std::array<int64_t, kPeriodCounterCount>* values;
+      const std::vector<int64_t>* lead_minutes;  // null for line counters
     };
-    std::map<std::tuple<uint32_t, int, MonthIndex>, RowSums> sums;
+    std::vector<Contribution> contributions;
+    contributions.reserve(3 * cells_.size() + line_.size());
     for (const auto& [key, cell] : cells_) {
       const auto& [attribution, month] = key;
       for (const auto& [kind, first_month] :
            {std::pair{0, month}, std::pair{1, FiscalQuarterStartMonth(month)},
             std::pair{2, FiscalYearStartMonth(month)}}) {
-        RowSums& row = sums[{attribution, kind, first_month}];
-        for (int i = 0; i < kPeriodCounterCount; ++i) row.values[i] += cell.values[i];
-        for (int64_t minutes : cell.lead_minutes) ++row.lead[minutes];
+        contributions.push_back({{attribution, kind, first_month}, &cell.values, &cell.lead_minutes});
       }
     }
-    for (const auto& [key, values] : line_) {
-      RowSums& row = sums[key];
-      for (int i = 0; i < kPeriodCounterCount; ++i) row.values[i] += values[i];
-    }
-    std::vector<PeriodRow> out;
-    out.reserve(sums.size());
-    for (auto& [key, row] : sums) {
-      if (AllZero(row.values) && row.lead.empty()) continue;
-      const auto& [attribution, kind, first_month] = key;
-      PeriodRow& r = out.emplace_back();
-      r.org_unit = attributions_[attribution].first;
-      r.profile = attributions_[attribution].second;
-      r.period = kind == 0   ? MonthLabel(first_month)
-                 : kind == 1 ? QuarterLabel(first_month)
-                             : FiscalYearLabel(first_month);
-      r.values = row.values;
-      r.lead_minutes.assign(row.lead.begin(), row.lead.end());
+    for (const auto& [key, values] : line_) contributions.push_back({key, &values, nullptr});
+    std::sort(contributions.begin(), contributions.end(),
+                     [](const Contribution& a, const Contribution& b) { return a.key < b.key; });
+
+    struct Labelled {
+      uint32_t attribution;
+      std::string period;
+      size_t first;  // contributions [first, last)
+      size_t last;
+    };
+    std::vector<Labelled> rows;
+    std::vector<std::pair<int64_t, int64_t>> lead;
+    for (size_t first = 0; first < contributions.size();) {
+      size_t last = first + 1;
+      while (last < contributions.size() && contributions[last].key == contributions[first].key) ++last;
+      const auto& [attribution, kind, first_month] = contributions[first].key;
+      rows.push_back({attribution,
+                      kind == 0   ? MonthLabel(first_month)
+                      : kind == 1 ? QuarterLabel(first_month)
+                                  : FiscalYearLabel(first_month),
+                      first, last});
+      first = last;
     }
     // Canonical order: (org, profile, period).
-    std::sort(out.begin(), out.end(), [](const PeriodRow& a, const PeriodRow& b) {
-      return std::tie(a.org_unit, a.profile, a.period) < std::tie(b.org_unit, b.profile, b.period);
+    std::vector<uint32_t> attribution_rank(attributions_.size());
+    {
+      std::vector<uint32_t> order(attributions_.size());
+      for (uint32_t i = 0; i < order.size(); ++i) order[i] = i;
+      std::sort(order.begin(), order.end(),
+                [&](uint32_t a, uint32_t b) { return attributions_[a] < attributions_[b]; });
+      for (uint32_t rank = 0; rank < order.size(); ++rank) attribution_rank[order[rank]] = rank;
+    }
+    std::sort(rows.begin(), rows.end(), [&](const Labelled& a, const Labelled& b) {
+      return std::tie(attribution_rank[a.attribution], a.period) <
+             std::tie(attribution_rank[b.attribution], b.period);
     });
+
+    std::vector<PeriodRow> out;
+    out.reserve(rows.size());
+    for (Labelled& labelled : rows) {
+      std::array<int64_t, kPeriodCounterCount> values{};
+      lead.clear();
+      for (size_t i = labelled.first; i < labelled.last; ++i) {
+        const Contribution& c = contributions[i];
+        for (int k = 0; k < kPeriodCounterCount; ++k) values[k] += (*c.values)[k];
+        if (c.lead_minutes != nullptr) {
+          for (int64_t minutes : *c.lead_minutes) lead.emplace_back(minutes, 1);
+        }
+      }
+      if (AllZero(values) && lead.empty()) continue;
+      PeriodRow& r = out.emplace_back();
+      r.org_unit = attributions_[labelled.attribution].first;
+      r.profile = attributions_[labelled.attribution].second;
+      r.period = std::move(labelled.period);
+      r.values = values;
+      // minutes -> count, ascending.
+      std::sort(lead.begin(), lead.end());
+      for (const auto& [minutes, one] : lead) {
+        if (!r.lead_minutes.empty() && r.lead_minutes.back().first == minutes) {
+          r.lead_minutes.back().second += one;
+        } else {
+          r.lead_minutes.emplace_back(minutes, one);
+        }
+      }
+    }
     return out;
   }
 

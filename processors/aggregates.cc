@@ -351,7 +351,11 @@ Status GlobalAggregates::ApplyFacts(std::string_view employee_id, std::string_vi
   // A record no projector wrote: bad input (the runtime skips it), not a
   // damaged store.
   if (!decoded.ok()) return InvalidArgument("facts record: " + decoded.status().message());
-  EmployeeFacts facts = std::move(decoded).value();
+  return ApplyDecodedFacts(employee_id, bytes, std::move(decoded).value());
+}
+
+Status GlobalAggregates::ApplyDecodedFacts(std::string_view employee_id, std::string_view bytes,
+                                           EmployeeFacts facts) {
   const std::string id(employee_id);
   bool found = false;
   JIRITSU_ASSIGN_OR_RETURN(CachedFacts * current, FindFacts(id, &found));

@@ -94,6 +94,9 @@ class GlobalAggregates {
 
   Status Load();
   Status ApplyFacts(std::string_view employee_id, std::string_view bytes);
+  // The same with `facts` = DecodeFacts(bytes), already decoded by the caller.
+  Status ApplyDecodedFacts(std::string_view employee_id, std::string_view bytes,
+                           EmployeeFacts facts);
   // Adds every change since the previous Flush to `batch`. Fails only when
   // the facts needed to recompute a stale audit trail cannot be read.
   Status Flush(StateBatch* batch);

@@ -32,7 +32,8 @@
 // Memory: facts and rows are cached; clean ones are dropped (facts first)
 // when the count or the estimated bytes exceed the limits, dirty ones stay
 // until a flush (the runtime checkpoints early on dirty_bytes(), see
-// core/memory_budget.h).
+// core/memory_budget.h), and a row that a cached facts record points at
+// stays while that record is cached.
 // Thread-safety: single thread (the runtime's). Failure: store read errors
 // and undecodable facts/rows are returned as Status (kCorruption, kIOError).
 #pragma once

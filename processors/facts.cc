@@ -71,7 +71,8 @@ class PeriodAccumulator {
       for (const auto& [kind, first_month] :
            {std::pair{0, month}, std::pair{1, FiscalQuarterStartMonth(month)},
             std::pair{2, FiscalYearStartMonth(month)}}) {
-        contributions.push_back({{attribution, kind, first_month}, &cell.values, &cell.lead_minutes});
+        contributions.push_back(
+            {{attribution, kind, first_month}, &cell.values, &cell.lead_minutes});
       }
     }
     for (const auto& [key, values] : line_) contributions.push_back({key, &values, nullptr});
@@ -88,7 +89,9 @@ class PeriodAccumulator {
     std::vector<std::pair<int64_t, int64_t>> lead;
     for (size_t first = 0; first < contributions.size();) {
       size_t last = first + 1;
-      while (last < contributions.size() && contributions[last].key == contributions[first].key) ++last;
+      while (last < contributions.size() && contributions[last].key == contributions[first].key) {
+        ++last;
+      }
       const auto& [attribution, kind, first_month] = contributions[first].key;
       rows.push_back({attribution,
                       kind == 0   ? MonthLabel(first_month)

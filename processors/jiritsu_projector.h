@@ -33,7 +33,10 @@
 // since the last checkpoint. Memory() reports the estimates, so the runtime
 // can checkpoint when the uncommitted part grows (core/memory_budget.h). An
 // index of every known employee (id -> last event time, partition) is kept
-// to find re-fold candidates.
+// to find re-fold candidates. The facts published at the latest checkpoint
+// are kept decoded until they are read back (at most a quarter of
+// ProjectorOptions::aggregates_cache_max_bytes, dropped at the next
+// checkpoint), so ApplyFacts of those exact bytes skips decoding them.
 //
 // Lifecycle and thread-safety: see core/projector.h (one runtime thread).
 // Failure: store read errors and undecodable stored values are returned as

@@ -111,25 +111,27 @@ TEST_F(AggregatesReplaceTest, ReplacedFactsLeaveTheRowsOfTheFinalRecordAlone) {
   v3.period_rows = {Period("dev", "2025-06", 2), Period("dev", "2025-07", 0, {{45, 1}}),
                     Period("dev", "2025Q3", 3), Period("dev", "FY2025", 5)};
 
-  for (size_t cache_entries : {size_t{1'000'000}, size_t{1}})
-  for (bool flush_each : {false, true}) {
-    SCOPED_TRACE(flush_each ? "checkpoint after each record" : "one checkpoint");
-    SCOPED_TRACE("cache of " + std::to_string(cache_entries) + " entries");
-    cache_entries_ = cache_entries;
-    const std::string suffix = flush_each ? "-each" : "-once";
-    EXPECT_EQ(KpiRowsAfter("replaced" + suffix, {v1, v2}, flush_each),
-              KpiRowsAfter("v2-alone" + suffix, {v2}, flush_each));
-    const auto replaced_twice = KpiRowsAfter("replaced-twice" + suffix, {v1, v2, v3}, flush_each);
-    EXPECT_EQ(replaced_twice, KpiRowsAfter("v3-alone" + suffix, {v3}, flush_each));
-    // The rows v1 had and v3 does not are gone; the shared ones name ev6.
-    EXPECT_EQ(replaced_twice.count(StateRowKey("ops", 11, "eng")), 0u);
-    ASSERT_EQ(replaced_twice.count(PeriodRowKey("dev", "2025Q3", "eng")), 1u);
-    auto row = DecodeKpiRow(replaced_twice.at(PeriodRowKey("dev", "2025Q3", "eng")));
-    ASSERT_TRUE(row.ok()) << row.status().ToString();
-    EXPECT_EQ(row->values[kInterviewsCareer], 3);
-    EXPECT_TRUE(row->lead_minutes.empty());
-    EXPECT_EQ(row->contributors, 1);
-    EXPECT_EQ(row->last_changed_by.id, "ev6");
+  for (size_t cache_entries : {size_t{1'000'000}, size_t{1}}) {
+    for (bool flush_each : {false, true}) {
+      SCOPED_TRACE(flush_each ? "checkpoint after each record" : "one checkpoint");
+      SCOPED_TRACE("cache of " + std::to_string(cache_entries) + " entries");
+      cache_entries_ = cache_entries;
+      const std::string suffix = flush_each ? "-each" : "-once";
+      EXPECT_EQ(KpiRowsAfter("replaced" + suffix, {v1, v2}, flush_each),
+                KpiRowsAfter("v2-alone" + suffix, {v2}, flush_each));
+      const auto replaced_twice =
+          KpiRowsAfter("replaced-twice" + suffix, {v1, v2, v3}, flush_each);
+      EXPECT_EQ(replaced_twice, KpiRowsAfter("v3-alone" + suffix, {v3}, flush_each));
+      // The rows v1 had and v3 does not are gone; the shared ones name ev6.
+      EXPECT_EQ(replaced_twice.count(StateRowKey("ops", 11, "eng")), 0u);
+      ASSERT_EQ(replaced_twice.count(PeriodRowKey("dev", "2025Q3", "eng")), 1u);
+      auto row = DecodeKpiRow(replaced_twice.at(PeriodRowKey("dev", "2025Q3", "eng")));
+      ASSERT_TRUE(row.ok()) << row.status().ToString();
+      EXPECT_EQ(row->values[kInterviewsCareer], 3);
+      EXPECT_TRUE(row->lead_minutes.empty());
+      EXPECT_EQ(row->contributors, 1);
+      EXPECT_EQ(row->last_changed_by.id, "ev6");
+    }
   }
 }
 

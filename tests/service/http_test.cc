@@ -137,7 +137,9 @@ class HttpTest : public ::testing::Test {
                            batch, "application/json");
     ASSERT_TRUE(res);
     ASSERT_EQ(res->status, 202) << res->body;
-    // Wait until the runner folded E1 and E9 (checkpoint every 50 ms).
+    // Wait until the runner folded E1 and E9 (checkpoint every 50 ms) and
+    // applied their facts: the global views (view time, KPIs, engagement)
+    // lag the employee views by one checkpoint.
     const std::string hr = Token("hr-1", "hr");
     for (int i = 0; i < 400; ++i) {
       // Every seeded event folded (they span topics and partitions, so they
@@ -147,9 +149,11 @@ class HttpTest : public ::testing::Test {
       auto m1 = client.Get("/v1/employees/M1/step-status", {{"Authorization", "Bearer " + hr}});
       auto roots = client.Get("/v1/org-units", {{"Authorization", "Bearer " + hr}});
       auto rejections = client.Get("/v1/rejections", {{"Authorization", "Bearer " + hr}});
+      auto global = client.Get("/v1/org-units/ou-a/engagement", {{"Authorization", "Bearer " + hr}});
       if (e1 && e1->body.find("\"events_folded\":2") != std::string::npos && e2 && e2->status == 200 &&
           m1 && m1->status == 200 && roots && roots->body.find("ou-a") != std::string::npos &&
-          rejections && rejections->body.find("E9") != std::string::npos) {
+          rejections && rejections->body.find("E9") != std::string::npos && global &&
+          global->status == 200) {
         return;
       }
       std::this_thread::sleep_for(std::chrono::milliseconds(25));

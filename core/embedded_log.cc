@@ -1,6 +1,7 @@
 // The embedded RocksDB event log (see core/embedded_log.h for the contract
 // and the on-disk format).
 #include "core/embedded_log.h"
+#include "core/varint.h"
 
 #include <rocksdb/cache.h>
 #include <rocksdb/convenience.h>
@@ -50,7 +51,7 @@ constexpr std::chrono::milliseconds kFollowerPollInterval{20};
 using Clock = std::chrono::steady_clock;
 
 // ---------------------------------------------------------------------------
-// Encoding helpers (LevelDB-style varints, big-endian key integers so that
+// Encoding helpers (varints: core/varint.h; big-endian key integers so that
 // byte order == numeric order).
 
 void PutBigEndian32(std::string* out, uint32_t v) {
@@ -74,30 +75,6 @@ uint64_t DecodeBigEndian(const char* p, size_t n) {
   return v;
 }
 
-void PutVarint64(std::string* out, uint64_t v) {
-  char buf[10];
-  size_t n = 0;
-  while (v >= 0x80) {
-    buf[n++] = static_cast<char>(v | 0x80);
-    v >>= 7;
-  }
-  buf[n++] = static_cast<char>(v);
-  out->append(buf, n);
-}
-
-bool GetVarint64(const char** p, const char* limit, uint64_t* v) {
-  uint64_t result = 0;
-  for (int shift = 0; shift <= 63 && *p < limit; shift += 7) {
-    const uint64_t byte = static_cast<uint8_t>(**p);
-    ++*p;
-    result |= (byte & 0x7f) << shift;
-    if ((byte & 0x80) == 0) {
-      *v = result;
-      return true;
-    }
-  }
-  return false;
-}
 
 std::string PartitionPrefix(std::string_view topic, int32_t partition) {
   std::string prefix;

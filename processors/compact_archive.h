@@ -38,6 +38,8 @@
 #include <string_view>
 #include <type_traits>
 
+#include "core/varint.h"
+
 namespace jiritsu::processors {
 
 class CompactOutputArchive
@@ -47,16 +49,7 @@ class CompactOutputArchive
       : cereal::OutputArchive<CompactOutputArchive, cereal::AllowEmptyClassElision>(this),
         out_(out) {}
 
-  void WriteVarint(uint64_t value) {
-    char buffer[10];
-    size_t n = 0;
-    while (value >= 0x80) {
-      buffer[n++] = static_cast<char>(value | 0x80);
-      value >>= 7;
-    }
-    buffer[n++] = static_cast<char>(value);
-    out_->append(buffer, n);
-  }
+  void WriteVarint(uint64_t value) { PutVarint64(out_, value); }
 
   void WriteBytes(const void* data, size_t size) {
     out_->append(static_cast<const char*>(data), size);
@@ -74,16 +67,15 @@ class CompactInputArchive
         bytes_(bytes) {}
 
   uint64_t ReadVarint() {
+    const char* p = bytes_.data() + position_;
     uint64_t value = 0;
-    for (int shift = 0; shift < 64; shift += 7) {
-      if (position_ >= bytes_.size()) Fail("varint runs past the end");
-      const auto byte = static_cast<uint8_t>(bytes_[position_++]);
-      // The 10th byte may only carry the top bit of a 64-bit value.
-      if (shift == 63 && byte > 1) Fail("varint exceeds 64 bits");
-      value |= static_cast<uint64_t>(byte & 0x7f) << shift;
-      if ((byte & 0x80) == 0) return value;
+    VarintError error = VarintError::kNone;
+    const bool read = GetVarint64(&p, bytes_.data() + bytes_.size(), &value, &error);
+    position_ = static_cast<size_t>(p - bytes_.data());
+    if (!read) {
+      Fail(error == VarintError::kTruncated ? "varint runs past the end" : "varint exceeds 64 bits");
     }
-    Fail("varint longer than 10 bytes");
+    return value;
   }
 
   void ReadBytes(void* data, size_t size) {

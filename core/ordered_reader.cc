@@ -199,14 +199,28 @@ Status OrderedReader::Produce(std::vector<DecodedRecord>* out) {
 }
 
 void OrderedReader::Loop() {
+  std::vector<std::vector<DecodedRecord>> spent;
   for (;;) {
     {
       std::unique_lock<std::mutex> lock(mutex_);
       // Two batches ahead keep the applying thread busy without holding much.
-      space_.wait(lock, [this] { return stopping_ || batches_.size() < 2; });
+      space_.wait(lock, [this] { return stopping_ || batches_.size() < 2 || !spent_.empty(); });
       if (stopping_) return;
+      spent.swap(spent_);
+      if (batches_.size() >= 2) {
+        lock.unlock();
+        spent.clear();  // frees the records here, not on the applying thread
+        continue;
+      }
     }
+    // Refill a spent batch: its capacity (options_.batch records) is kept.
     std::vector<DecodedRecord> batch;
+    if (!spent.empty()) {
+      batch = std::move(spent.back());
+      spent.pop_back();
+    }
+    spent.clear();
+    batch.clear();
     batch.reserve(options_.batch);
     Status status = Produce(&batch);
     std::lock_guard<std::mutex> lock(mutex_);
@@ -218,9 +232,16 @@ void OrderedReader::Loop() {
 }
 
 Status OrderedReader::Next(std::chrono::milliseconds timeout, std::vector<DecodedRecord>* out) {
-  out->clear();
-  if (!options_.background) return Produce(out);
+  if (!options_.background) {
+    out->clear();
+    return Produce(out);
+  }
   std::unique_lock<std::mutex> lock(mutex_);
+  if (out->capacity() > 0 && !stopping_ && failure_.ok()) {
+    spent_.push_back(std::move(*out));
+    space_.notify_one();
+  }
+  out->clear();
   ready_.wait_for(lock, timeout, [this] { return !batches_.empty() || !failure_.ok(); });
   if (!batches_.empty()) {
     *out = std::move(batches_.front());

@@ -3,6 +3,9 @@
 
 #include <sodium.h>
 
+#include <bit>
+#include <cstdint>
+
 #include <cereal/archives/portable_binary.hpp>
 #include <cereal/types/string.hpp>
 
@@ -20,13 +23,36 @@ void EnsureSodium() {
 }
 }  // namespace
 
+namespace {
+// Little-endian, as cereal's portable archive writes on this platform.
+void AppendLittleEndian(uint64_t value, size_t bytes, std::string* out) {
+  for (size_t i = 0; i < bytes; ++i) out->push_back(static_cast<char>((value >> (8 * i)) & 0xff));
+}
+}  // namespace
+
 std::string EncodeStoredEvent(const Event& event, const SourcePosition& position) {
-  const std::string event_bytes = EncodeBinaryEvent(event);
-  // format, endianness, then three length prefixes or integers of 8 bytes
-  // and a 4-byte partition around the two strings.
-  const size_t size = 2 + 8 + position.topic.size() + 4 + 8 + 8 + event_bytes.size();
-  return EncodeCerealReserving(size, kStoredEventFormat, position.topic, position.partition,
-                               position.offset, event_bytes);
+  static_assert(std::endian::native == std::endian::little,
+                "the journal row is cereal's portable archive, written by hand for little-endian");
+  // The bytes of EncodeCereal(kStoredEventFormat, topic, partition, offset,
+  // EncodeBinaryEvent(event)), written by hand so that the binary event is
+  // encoded in place rather than copied (a rebuild writes one row per event):
+  // format, endianness flag (1 = little), topic size (8 bytes) and bytes,
+  // partition (4), offset (8), event size (8) and bytes.
+  std::string out;
+  out.reserve(2 + 8 + position.topic.size() + 4 + 8 + 8 + 320 + event.id.size() +
+              event.source.size() + event.subject.size());
+  out.push_back(static_cast<char>(kStoredEventFormat));
+  out.push_back(1);
+  AppendLittleEndian(position.topic.size(), 8, &out);
+  out.append(position.topic);
+  AppendLittleEndian(static_cast<uint32_t>(position.partition), 4, &out);
+  AppendLittleEndian(static_cast<uint64_t>(position.offset), 8, &out);
+  const size_t size_at = out.size();
+  out.append(8, '\0');
+  AppendBinaryEvent(event, &out);
+  const uint64_t event_size = out.size() - size_at - 8;
+  for (size_t i = 0; i < 8; ++i) out[size_at + i] = static_cast<char>((event_size >> (8 * i)) & 0xff);
+  return out;
 }
 
 Result<StoredEvent> DecodeStoredEvent(std::string_view bytes) {

@@ -340,17 +340,18 @@ Result<Event> DecodePayload(std::string_view payload, bool allow_trailing) {
 
 }  // namespace
 
-std::string EncodeBinaryEvent(const Event& event) {
-  std::string out;
+void AppendBinaryEvent(const Event& event, std::string* out) {
+  const size_t start = out->size();
   // Most events fit: one allocation instead of the string's doublings.
-  out.reserve(kHeaderBytes + 244 + event.id.size() + event.source.size() + event.subject.size());
-  out.assign(kHeaderBytes, '\0');
+  out->reserve(start + kHeaderBytes + 244 + event.id.size() + event.source.size() +
+               event.subject.size());
+  out->append(kHeaderBytes, '\0');
   {
     // One stream per thread: constructing a std::ostream (ios init, locale)
     // per event cost more than encoding it (docs/performance.md).
     thread_local StringSink sink(nullptr);
     thread_local std::ostream stream(&sink);
-    sink.set_target(&out);
+    sink.set_target(out);
     stream.clear();
     cereal::PortableBinaryOutputArchive ar(
         stream, cereal::PortableBinaryOutputArchive::Options::LittleEndian());
@@ -369,13 +370,19 @@ std::string EncodeBinaryEvent(const Event& event) {
         event.data);
     sink.set_target(nullptr);
   }
-  const std::string_view payload = std::string_view(out).substr(kHeaderBytes);
-  out[0] = kMagic[0];
-  out[1] = kMagic[1];
-  out[2] = static_cast<char>(kFormatVersion);
-  out[3] = static_cast<char>(kMinCompatibleVersion);
-  PutU32(&out[4], static_cast<uint32_t>(payload.size()));
-  PutU32(&out[8], Crc32c(payload));
+  char* header = out->data() + start;
+  const std::string_view payload = std::string_view(*out).substr(start + kHeaderBytes);
+  header[0] = kMagic[0];
+  header[1] = kMagic[1];
+  header[2] = static_cast<char>(kFormatVersion);
+  header[3] = static_cast<char>(kMinCompatibleVersion);
+  PutU32(&header[4], static_cast<uint32_t>(payload.size()));
+  PutU32(&header[8], Crc32c(payload));
+}
+
+std::string EncodeBinaryEvent(const Event& event) {
+  std::string out;
+  AppendBinaryEvent(event, &out);
   return out;
 }
 

@@ -42,6 +42,8 @@ std::string EncodeJsonEvent(const Event& event);
 
 // Versioned cereal binary.
 std::string EncodeBinaryEvent(const Event& event);
+// The same bytes appended to *out (one buffer for a record that embeds them).
+void AppendBinaryEvent(const Event& event, std::string* out);
 Result<Event> DecodeBinaryEvent(std::string_view bytes);
 
 // RFC 3339 helpers (also used by the CLI for --as-of).

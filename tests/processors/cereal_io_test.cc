@@ -60,11 +60,31 @@ TEST(CerealIoTest, EncodingIsByteIdenticalToStringStreamCereal) {
   // the values still stored with it and for reading older states.
   EXPECT_EQ(EncodeCereal(2, state), ReferenceEncoding(2, state));
 
+  // Journal rows are written by hand (no cereal archive) with these bytes.
   EventFactory factory;
-  const Fed fed = factory.Hire("2025-04-01T09:00:00+09:00", "e-42", "sales", "m1");
-  EXPECT_EQ(EncodeStoredEvent(fed.event, fed.position),
-            ReferenceEncoding(kStoredEventFormat, fed.position.topic, fed.position.partition,
-                              fed.position.offset, EncodeBinaryEvent(fed.event)));
+  std::vector<Fed> events = {
+      factory.Hire("2025-04-01T09:00:00+09:00", "e-42", "sales", "m1"),
+      factory.Interview("2025-05-01T09:00:00+09:00", "e-42", InterviewKind::kCareer, "m1"),
+      factory.Complete("2025-06-01T09:00:00+09:00", "e-42", "course-1", 2.5, true),
+      factory.SubmitStep("2025-07-01T09:00:00+09:00", "e-42", "d-1", "p1", 2),
+      factory.Enroll("2025-08-01T09:00:00+09:00", std::string(300, 'e'), std::string(400, 'c')),
+  };
+  events.back().position.offset = (int64_t{1} << 40) + 3;  // every byte of the offset
+  events.back().position.partition = 70000;
+  for (const Fed& fed : events) {
+    SCOPED_TRACE(fed.event.id);
+    EXPECT_EQ(EncodeStoredEvent(fed.event, fed.position),
+              ReferenceEncoding(kStoredEventFormat, fed.position.topic, fed.position.partition,
+                                fed.position.offset, EncodeBinaryEvent(fed.event)));
+    auto decoded = DecodeStoredEvent(EncodeStoredEvent(fed.event, fed.position));
+    ASSERT_TRUE(decoded.ok()) << decoded.status().ToString();
+    EXPECT_EQ(decoded->event, fed.event);
+    EXPECT_EQ(decoded->position.offset, fed.position.offset);
+  }
+  // AppendBinaryEvent appends exactly EncodeBinaryEvent's bytes.
+  std::string appended = "prefix";
+  AppendBinaryEvent(events[1].event, &appended);
+  EXPECT_EQ(appended, "prefix" + EncodeBinaryEvent(events[1].event));
 }
 
 TEST(CerealIoTest, RoundTripsAndReportsTruncation) {

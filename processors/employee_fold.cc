@@ -14,6 +14,18 @@ EventRef MakeRef(const Event& event, const SourcePosition& position) {
                   position.topic, position.partition, position.offset};
 }
 
+// MakeRef into an existing ref: its strings keep their buffers (every event
+// sets the state's last_changed_by).
+void AssignRef(const Event& event, const SourcePosition& position, EventRef* ref) {
+  ref->type = static_cast<uint8_t>(event.type);
+  ref->source.assign(event.source);
+  ref->id.assign(event.id);
+  ref->time_us = event.time_us;
+  ref->topic.assign(position.topic);
+  ref->partition = position.partition;
+  ref->offset = position.offset;
+}
+
 const ProgramStep* FindStep(const ProgramDefined& program, int32_t step) {
   for (const auto& s : program.steps) {
     if (s.step == step) return &s;
@@ -37,7 +49,7 @@ class Folder {
     // KPIs evaluated "as of now" stay exactly what they were.
     if (event_.type != EventType::kEmployeeErasureRequested) state_.last_time_us = event_.time_us;
     state_.last_sort_key = std::move(sort_key_);
-    state_.last_changed_by = MakeRef(event_, position_);
+    AssignRef(event_, position_, &state_.last_changed_by);
     const uint64_t hash = EventIdentityHash(event_.source, event_.id);
     auto& hashes = state_.identity_hashes;
     auto it = std::lower_bound(hashes.begin(), hashes.end(), hash);
@@ -353,15 +365,15 @@ class Folder {
       flags |= kFlagDeclaredState;
       if (state_.learning_states.back().state <= 2) flags |= kFlagAware;
     }
-    Snapshot next{event_.time_us, state_.employed, state_.org_unit, state_.profile, flags};
     if (!state_.snapshots.empty()) {
       const Snapshot& last = state_.snapshots.back();
-      if (last.employed == next.employed && last.org_unit == next.org_unit &&
-          last.profile == next.profile && last.flags == next.flags) {
+      if (last.employed == state_.employed && last.org_unit == state_.org_unit &&
+          last.profile == state_.profile && last.flags == flags) {
         return;
       }
     }
-    state_.snapshots.push_back(std::move(next));
+    state_.snapshots.push_back(
+        Snapshot{event_.time_us, state_.employed, state_.org_unit, state_.profile, flags});
   }
 
   void AddActivity(ActivityKind kind, double hours, bool passed) {

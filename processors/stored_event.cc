@@ -21,12 +21,15 @@ void EnsureSodium() {
   static const int initialized = sodium_init();
   (void)initialized;
 }
-}  // namespace
 
-namespace {
 // Little-endian, as cereal's portable archive writes on this platform.
+void PutLittleEndian(uint64_t value, size_t bytes, char* out) {
+  for (size_t i = 0; i < bytes; ++i) out[i] = static_cast<char>((value >> (8 * i)) & 0xff);
+}
 void AppendLittleEndian(uint64_t value, size_t bytes, std::string* out) {
-  for (size_t i = 0; i < bytes; ++i) out->push_back(static_cast<char>((value >> (8 * i)) & 0xff));
+  const size_t at = out->size();
+  out->resize(at + bytes);
+  PutLittleEndian(value, bytes, out->data() + at);
 }
 }  // namespace
 
@@ -50,8 +53,7 @@ std::string EncodeStoredEvent(const Event& event, const SourcePosition& position
   const size_t size_at = out.size();
   out.append(8, '\0');
   AppendBinaryEvent(event, &out);
-  const uint64_t event_size = out.size() - size_at - 8;
-  for (size_t i = 0; i < 8; ++i) out[size_at + i] = static_cast<char>((event_size >> (8 * i)) & 0xff);
+  PutLittleEndian(out.size() - size_at - 8, 8, out.data() + size_at);
   return out;
 }
 

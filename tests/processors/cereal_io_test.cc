@@ -69,8 +69,8 @@ TEST(CerealIoTest, EncodingIsByteIdenticalToStringStreamCereal) {
       factory.SubmitStep("2025-07-01T09:00:00+09:00", "e-42", "d-1", "p1", 2),
       factory.Enroll("2025-08-01T09:00:00+09:00", std::string(300, 'e'), std::string(400, 'c')),
   };
-  events.back().position.offset = (int64_t{1} << 40) + 3;  // every byte of the offset
-  events.back().position.partition = 70000;
+  events.back().position.offset = (int64_t{1} << 40) + 3;  // beyond 32 bits
+  events.back().position.partition = 70000;                // beyond 16 bits
   for (const Fed& fed : events) {
     SCOPED_TRACE(fed.event.id);
     EXPECT_EQ(EncodeStoredEvent(fed.event, fed.position),

@@ -58,6 +58,11 @@ struct MemoryBudget {
   constexpr size_t employee_cache_bytes() const { return total_bytes * 3 / 10; }
   constexpr size_t aggregates_cache_bytes() const { return total_bytes * 15 / 100; }
   constexpr size_t uncommitted_bytes() const { return total_bytes * 15 / 100; }
+  // A rebuild's burst of deferred facts (RuntimeOptions::deferred_facts_bytes):
+  // applied facts are the aggregates' dirty entries until the burst commits.
+  constexpr size_t deferred_facts_bytes() const {
+    return aggregates_cache_bytes() + uncommitted_bytes();
+  }
 };
 
 }  // namespace jiritsu

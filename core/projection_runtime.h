@@ -78,8 +78,7 @@ struct RuntimeOptions {
   // most this many bytes once applied (Projector::AppliedFactsBytes; 0: 256
   // MiB). Applied facts are the aggregates' dirty entries until the burst's
   // checkpoint commits them: the budget's aggregates and uncommitted shares.
-  size_t deferred_facts_bytes =
-      MemoryBudget{}.aggregates_cache_bytes() + MemoryBudget{}.uncommitted_bytes();
+  size_t deferred_facts_bytes = MemoryBudget{}.deferred_facts_bytes();
   size_t poll_batch = 10000;
   // Rebuild mode (replay): no WAL, one sync at the end.
   bool rebuild_mode = false;

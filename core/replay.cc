@@ -581,8 +581,7 @@ Status Replayer::RunBuild(Build* build) {
   runtime_options.poll_batch = options_.poll_batch;
   runtime_options.store_memory_bytes = options_.memory.views_store_bytes();
   runtime_options.checkpoint_uncommitted_bytes = options_.memory.uncommitted_bytes();
-  runtime_options.deferred_facts_bytes =
-      options_.memory.aggregates_cache_bytes() + options_.memory.uncommitted_bytes();
+  runtime_options.deferred_facts_bytes = options_.memory.deferred_facts_bytes();
   runtime_options.rebuild_mode = true;
   runtime_options.rebuild_merge_by_event_time = options_.merge_by_event_time;
   runtime_options.rebuild_decode_thread = options_.decode_thread;

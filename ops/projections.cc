@@ -21,7 +21,7 @@ std::unique_ptr<Projector> NewProjector(KeyStore* keys, MemoryBudget memory) {
 void ApplyMemoryBudget(MemoryBudget memory, RuntimeOptions* options) {
   options->store_memory_bytes = memory.views_store_bytes();
   options->checkpoint_uncommitted_bytes = memory.uncommitted_bytes();
-  options->deferred_facts_bytes = memory.aggregates_cache_bytes() + memory.uncommitted_bytes();
+  options->deferred_facts_bytes = memory.deferred_facts_bytes();
 }
 
 Result<std::unique_ptr<KeyStore>> OpenKeyStore(const LogSelection& selection) {

@@ -347,11 +347,14 @@ class JsonView {
     auto doc = parser_.parse(text_);
     EXPECT_FALSE(doc.error()) << json;
     if (!doc.error()) root_ = doc.value();
+    missing_ = missing_parser_.parse(missing_text_).value();
   }
+  // A missing pointer is a test failure and reads as an empty object, so the
+  // accessors below report it instead of reading an element with no document.
   simdjson::dom::element At(std::string_view pointer) const {
     auto e = root_.at_pointer(pointer);
     EXPECT_FALSE(e.error()) << "no " << pointer << " in " << text_;
-    return e.error() ? simdjson::dom::element() : e.value();
+    return e.error() ? missing_ : e.value();
   }
   bool Has(std::string_view pointer) const { return !root_.at_pointer(pointer).error(); }
   int64_t Int(std::string_view pointer) const {
@@ -390,6 +393,9 @@ class JsonView {
   std::string text_;
   simdjson::dom::parser parser_;
   simdjson::dom::element root_;
+  std::string missing_text_ = "{}";
+  simdjson::dom::parser missing_parser_;
+  simdjson::dom::element missing_;
 };
 
 }  // namespace jiritsu::processors::testing

@@ -76,7 +76,7 @@ class Folder {
       return;
     }
     if (!Dispatch()) return;  // rejected: nothing else changes
-    EvaluateSteps();
+    if (StepsMayAdvance()) EvaluateSteps();
     UpdateSnapshot();
   }
 
@@ -114,7 +114,9 @@ class Folder {
       case EventType::kLearningCompleted: {
         const auto& data = event_.As<LearningCompleted>();
         AddActivity(ActivityKind::kCompleted, data.hours, data.passed);
-        if (data.passed) state_.courses_passed.emplace(data.course_id, event_.time_us);
+        if (data.passed && state_.courses_passed.emplace(data.course_id, event_.time_us).second) {
+          criteria_changed_ = true;
+        }
         return true;
       }
       case EventType::kLearningCertified:
@@ -315,7 +317,9 @@ class Folder {
     record->finalized_at = event_.time_us;
     record->finalized_snapshot = Snap();
     if (record->Kind() == DeclarationKind::kStep) {
-      state_.finalized_steps.emplace(record->program_id, record->step);
+      if (state_.finalized_steps.emplace(record->program_id, record->step).second) {
+        criteria_changed_ = true;
+      }
     }
     record->history.push_back(History("finalized", data.approver_id));
     record->history.back().note = Personal("comment", data.comment);
@@ -335,6 +339,20 @@ class Folder {
            state_.finalized_steps.count({program.program_id, step.step}) != 0;
   }
 
+  // False when EvaluateSteps would reach nothing: it ran to its fixpoint
+  // before, and since then no criterion input changed (this event added no
+  // passed course and no finalised step) and the programme versions in
+  // effect are the same. Event times do not decrease along the fold, so
+  // an equal count of versions at or before this event's time means no
+  // version took effect in between and none was added before it.
+  bool StepsMayAdvance() const {
+    if (criteria_changed_ || state_.steps_fixpoint_versions == EmployeeState::kStepsNotEvaluated ||
+        event_.time_us < state_.steps_fixpoint_time_us) {
+      return true;
+    }
+    return reference_.ProgramVersionsAtOrBefore(event_.time_us) != state_.steps_fixpoint_versions;
+  }
+
   // Steps are reached in order: step k when all its criteria hold and step
   // k-1 is reached. A reached step stays reached (later revisions of the
   // programme do not revoke it).
@@ -347,6 +365,8 @@ class Folder {
         ++next;
       }
     });
+    state_.steps_fixpoint_versions = reference_.ProgramVersionsAtOrBefore(event_.time_us);
+    state_.steps_fixpoint_time_us = event_.time_us;
   }
 
   void UpdateSnapshot() {
@@ -405,6 +425,7 @@ class Folder {
   const SourcePosition& position_;
   std::string sort_key_;
   EmployeeState& state_;
+  bool criteria_changed_ = false;  // this event grew courses_passed or finalized_steps
 };
 
 }  // namespace

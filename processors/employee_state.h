@@ -219,6 +219,16 @@ struct EmployeeState {
   std::set<std::pair<std::string, int32_t>> finalized_steps;
   std::vector<Rejection> rejections;
 
+  // Not stored (not in serialize): a memo of the fold. The step criteria
+  // read only courses_passed, finalized_steps and the programme versions in
+  // effect, so once EvaluateSteps ran to its fixpoint it cannot reach a new
+  // step until one of them changes. steps_fixpoint_versions is the number
+  // of programme versions in effect at that evaluation (kStepsNotEvaluated:
+  // unknown, e.g. after decoding; the fold then evaluates).
+  static constexpr uint64_t kStepsNotEvaluated = std::numeric_limits<uint64_t>::max();
+  uint64_t steps_fixpoint_versions = kStepsNotEvaluated;
+  int64_t steps_fixpoint_time_us = 0;
+
   template <class A> void serialize(A& ar) {
     ar(employee_id, events_folded, last_time_us, last_sort_key, identity_hashes, employed,
        hired_at, org_unit, manager_id, profile, snapshots, courses_passed, activities, interviews,

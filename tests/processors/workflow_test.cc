@@ -2,6 +2,8 @@
 // the projector into a store, read back with QueryService.
 #include <gtest/gtest.h>
 
+#include "processors/employee_fold.h"
+#include "processors/reference_table.h"
 #include "tests/processors/harness.h"
 
 namespace jiritsu::processors::testing {
@@ -60,6 +62,78 @@ TEST_F(WorkflowTest, StepOneIsReachedWhenAllRequiredCoursesArePassed) {
   EXPECT_EQ(after.Str("/programs/0/next_step/criteria/0/type"), "declaration_finalized");
   EXPECT_FALSE(after.Bool("/programs/0/next_step/criteria/0/met"));
   EXPECT_TRUE(RejectionCodes().empty());
+}
+
+// The fold evaluates the step criteria again only when one of their inputs
+// changed (employee_state.h, steps_fixpoint_versions). A programme revision
+// is one of them, also for an event that passes no course and finalises
+// nothing.
+TEST_F(WorkflowTest, ARevisionAfterTheLastEventTakesEffectAtTheNextEventOfAnyKind) {
+  h_.Apply(f_.Complete("2025-04-10T10:00:00+09:00", "e1", "c-mind", 2));
+  h_.Apply(f_.Interview("2025-04-12T10:00:00+09:00", "e1", InterviewKind::kCareer));
+  EXPECT_EQ(Status().Int("/programs/0/current_step"), 0);
+
+  // From 04-20 on, step 1 needs c-mind only. e1's last event is earlier, so
+  // nothing is re-folded: the revision applies from e1's next event on.
+  h_.Apply(f_.Program("2025-04-20T00:00:00+09:00", "dx_lit", "dx_literacy",
+                      {ProgramStep{1, "basics", {"c-mind"}, false},
+                       ProgramStep{2, "practice", {}, true}, ProgramStep{3, "mentoring", {}, true}}));
+  h_.Apply(f_.Interview("2025-04-15T10:00:00+09:00", "e1", InterviewKind::kOneOnOne));
+  EXPECT_EQ(Status().Int("/programs/0/current_step"), 0);  // still the first version
+
+  h_.Apply(f_.Interview("2025-04-25T10:00:00+09:00", "e1", InterviewKind::kOneOnOne));
+  JsonView s = Status();
+  EXPECT_EQ(s.Int("/programs/0/current_step"), 1);
+  EXPECT_EQ(s.Str("/programs/0/steps_reached/0/reached_at"), "2025-04-25T10:00:00+09:00");
+}
+
+// Folding with the memo gives the same state, byte for byte, as folding with
+// the criteria evaluated at every event (the memo reset before each one, as
+// after a state is decoded): courses passed, a declaration finalised, and
+// programme revisions before and after the events.
+TEST(StepsMemoTest, FoldingWithTheMemoGivesTheStateOfEvaluatingEveryEvent) {
+  EventFactory f;
+  ReferenceTable reference;
+  for (const Fed& fed : StandardReference(f)) reference.Add(fed.event, fed.position);
+  std::vector<Fed> events = {
+      f.Hire("2025-04-01T09:00:00+09:00", "e1", "dev-a", "m1", "dx_promoter"),
+      f.Complete("2025-04-10T10:00:00+09:00", "e1", "c-mind", 2),
+      f.Interview("2025-04-12T10:00:00+09:00", "e1", InterviewKind::kCareer),
+      f.Complete("2025-04-14T10:00:00+09:00", "e1", "c-pro", 2),
+      f.SubmitStep("2025-04-16T10:00:00+09:00", "e1", "d1", "dx_pro", 1),
+      f.Confirm("2025-04-17T10:00:00+09:00", "e1", "d1", "m1"),
+      f.Finalize("2025-04-18T10:00:00+09:00", "e1", "d1", "hr1"),
+      f.Interview("2025-04-19T10:00:00+09:00", "e1", InterviewKind::kOneOnOne),
+      f.Interview("2025-04-26T10:00:00+09:00", "e1", InterviewKind::kOneOnOne),
+      f.Complete("2025-05-02T10:00:00+09:00", "e1", "c-sec", 2),
+      f.Interview("2025-05-12T10:00:00+09:00", "e1", InterviewKind::kCareer),
+  };
+  // Revisions of dx_lit, added to the table while the fold runs (at index
+  // i: before events[i] is folded), each with a time after the fold so far.
+  const std::map<size_t, Fed> revisions = {
+      {3, f.Program("2025-04-13T00:00:00+09:00", "dx_lit", "dx_literacy",
+                    {ProgramStep{1, "basics", {"c-mind"}, false}, ProgramStep{2, "practice", {}, true}})},
+      {8, f.Program("2025-04-20T00:00:00+09:00", "dx_lit", "dx_literacy",
+                    {ProgramStep{1, "basics", {"c-mind"}, false}, ProgramStep{2, "practice", {}, false}})},
+  };
+  EmployeeState memo;
+  EmployeeState every;
+  memo.employee_id = every.employee_id = "e1";
+  for (size_t i = 0; i < events.size(); ++i) {
+    if (auto it = revisions.find(i); it != revisions.end()) {
+      reference.Add(it->second.event, it->second.position);
+    }
+    ApplyEvent(reference, events[i].event, events[i].position, &memo);
+    every.steps_fixpoint_versions = EmployeeState::kStepsNotEvaluated;
+    ApplyEvent(reference, events[i].event, events[i].position, &every);
+    ASSERT_EQ(EncodeEmployeeState(memo), EncodeEmployeeState(every)) << "after event " << i;
+  }
+  // The events reached steps through each input: a passed course (dx_pro 1
+  // needs c-pro and a finalised declaration), a finalisation and revisions.
+  EXPECT_EQ(memo.steps_reached["dx_pro"].size(), 1u);
+  ASSERT_EQ(memo.steps_reached["dx_lit"].size(), 2u);
+  EXPECT_EQ(memo.steps_reached["dx_lit"][0].time_us, At("2025-04-14T10:00:00+09:00"));
+  EXPECT_EQ(memo.steps_reached["dx_lit"][1].time_us, At("2025-04-26T10:00:00+09:00"));
 }
 
 TEST_F(WorkflowTest, SubmitConfirmFinalizeReachesTheStepWithFullHistory) {

@@ -76,8 +76,9 @@ class Folder {
       return;
     }
     if (!Dispatch()) return;  // rejected: nothing else changes
-    if (StepsMayAdvance()) EvaluateSteps();
-    UpdateSnapshot();
+    const bool steps_may_advance = StepsMayAdvance();
+    if (steps_may_advance) EvaluateSteps();
+    UpdateSnapshot(/*program_inputs_unchanged=*/!steps_may_advance);
   }
 
  private:
@@ -369,10 +370,18 @@ class Folder {
     state_.steps_fixpoint_time_us = event_.time_us;
   }
 
-  void UpdateSnapshot() {
+  // `program_inputs_unchanged`: no course passed, no step reached and the
+  // same programme versions in effect since the last accepted event (which
+  // left its flags in the last snapshot). With the same profile, the flags
+  // taken from the programme are then the last snapshot's.
+  void UpdateSnapshot(bool program_inputs_unchanged) {
+    constexpr uint8_t kProgramFlags = kFlagCompletedRequired | kFlagMature;
     uint8_t flags = 0;
-    if (const ProgramDefined* program =
-            reference_.ProgramForProfile(state_.profile, event_.time_us)) {
+    if (program_inputs_unchanged && !state_.snapshots.empty() &&
+        state_.snapshots.back().profile == state_.profile) {
+      flags = state_.snapshots.back().flags & kProgramFlags;
+    } else if (const ProgramDefined* program =
+                   reference_.ProgramForProfile(state_.profile, event_.time_us)) {
       const ProgramStep* step1 = FindStep(*program, 1);
       if (step1 != nullptr &&
           std::all_of(step1->required_courses.begin(), step1->required_courses.end(),

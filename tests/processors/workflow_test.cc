@@ -89,8 +89,9 @@ TEST_F(WorkflowTest, ARevisionAfterTheLastEventTakesEffectAtTheNextEventOfAnyKin
 
 // Folding with the memo gives the same state, byte for byte, as folding with
 // the criteria evaluated at every event (the memo reset before each one, as
-// after a state is decoded): courses passed, a declaration finalised, and
-// programme revisions before and after the events.
+// after a state is decoded): courses passed, a declaration finalised,
+// programme revisions between the events, and transfers between profiles
+// (the snapshot flags).
 TEST(StepsMemoTest, FoldingWithTheMemoGivesTheStateOfEvaluatingEveryEvent) {
   EventFactory f;
   ReferenceTable reference;
@@ -104,9 +105,12 @@ TEST(StepsMemoTest, FoldingWithTheMemoGivesTheStateOfEvaluatingEveryEvent) {
       f.Confirm("2025-04-17T10:00:00+09:00", "e1", "d1", "m1"),
       f.Finalize("2025-04-18T10:00:00+09:00", "e1", "d1", "hr1"),
       f.Interview("2025-04-19T10:00:00+09:00", "e1", InterviewKind::kOneOnOne),
+      f.Transfer("2025-04-21T10:00:00+09:00", "e1", "dev", "dx_literacy"),
       f.Interview("2025-04-26T10:00:00+09:00", "e1", InterviewKind::kOneOnOne),
       f.Complete("2025-05-02T10:00:00+09:00", "e1", "c-sec", 2),
       f.Interview("2025-05-12T10:00:00+09:00", "e1", InterviewKind::kCareer),
+      f.Transfer("2025-05-20T10:00:00+09:00", "e1", "dev-a", "dx_promoter"),
+      f.Interview("2025-05-22T10:00:00+09:00", "e1", InterviewKind::kCareer),
   };
   // Revisions of dx_lit, added to the table while the fold runs (at index
   // i: before events[i] is folded), each with a time after the fold so far.
@@ -133,7 +137,21 @@ TEST(StepsMemoTest, FoldingWithTheMemoGivesTheStateOfEvaluatingEveryEvent) {
   EXPECT_EQ(memo.steps_reached["dx_pro"].size(), 1u);
   ASSERT_EQ(memo.steps_reached["dx_lit"].size(), 2u);
   EXPECT_EQ(memo.steps_reached["dx_lit"][0].time_us, At("2025-04-14T10:00:00+09:00"));
-  EXPECT_EQ(memo.steps_reached["dx_lit"][1].time_us, At("2025-04-26T10:00:00+09:00"));
+  EXPECT_EQ(memo.steps_reached["dx_lit"][1].time_us, At("2025-04-21T10:00:00+09:00"));
+  // The snapshots' programme flags followed the steps and both transfers.
+  std::vector<std::pair<std::string, uint8_t>> flags;
+  for (const Snapshot& snap : memo.snapshots) {
+    flags.emplace_back(snap.profile, snap.flags & (kFlagCompletedRequired | kFlagMature));
+  }
+  const std::vector<std::pair<std::string, uint8_t>> expected = {
+      {"dx_promoter", 0},                       // hired
+      {"dx_promoter", kFlagCompletedRequired},  // c-pro passed
+      // Transferred, the first event after the 04-20 revision: dx_lit step 2
+      // is reached, step 1 needs c-mind only.
+      {"dx_literacy", kFlagCompletedRequired | kFlagMature},
+      {"dx_promoter", kFlagCompletedRequired},  // transferred back
+  };
+  EXPECT_EQ(flags, expected);
 }
 
 TEST_F(WorkflowTest, SubmitConfirmFinalizeReachesTheStepWithFullHistory) {

@@ -267,6 +267,11 @@ void AddValues(KpiRow* row, const PeriodRow& period, int64_t sign) {
   }
 }
 
+bool SameValues(const StateDeltaRow& a, const StateDeltaRow& b) { return a.values == b.values; }
+bool SameValues(const PeriodRow& a, const PeriodRow& b) {
+  return a.values == b.values && a.lead_minutes == b.lead_minutes;
+}
+
 template <class RowT>
 void AddContribution(KpiRow* row, const RowT& contribution, int64_t sign, const EventRef& last_event) {
   AddValues(row, contribution, sign);
@@ -306,13 +311,22 @@ Status GlobalAggregates::ReplaceRows(const std::vector<RowT>& before,
   after_rows->reserve(after.size());
   for (size_t i = 0; i < after.size(); ++i) {
     CachedRow* row = nullptr;
-    if (paired(i)) {
-      JIRITSU_ASSIGN_OR_RETURN(row, row_of_before(i));
-      AddContribution(&row->row, before[i], -1, before_ref);
-    } else {
+    if (!paired(i)) {
       JIRITSU_ASSIGN_OR_RETURN(row, Row(RowKey(after[i]), RowWidth(after[i])));
+      AddContribution(&row->row, after[i], +1, after_ref);
+    } else {
+      JIRITSU_ASSIGN_OR_RETURN(row, row_of_before(i));
+      if (SameValues(before[i], after[i])) {
+        // Subtracting and adding the same values leaves them as they are
+        // (lead-time counts too): only the contributor changes. Most rows
+        // of a replaced record are of months its new events did not touch.
+        row->row.RemoveContributor(before_ref);
+        row->row.AddContributor(after_ref);
+      } else {
+        AddContribution(&row->row, before[i], -1, before_ref);
+        AddContribution(&row->row, after[i], +1, after_ref);
+      }
     }
-    AddContribution(&row->row, after[i], +1, after_ref);
     Recharge(row);
     ++row->pins;
     after_rows->push_back(row);

@@ -1,5 +1,6 @@
 // Step-status workflow: each allowed and each forbidden transition, through
-// the projector into a store, read back with QueryService.
+// the projector into a store, read back with QueryService. StepsMemoTest
+// calls the fold itself (employee_fold.h) to compare two states byte for byte.
 #include <gtest/gtest.h>
 
 #include "processors/employee_fold.h"

@@ -332,7 +332,9 @@ Status ProjectionRuntime::OnAssigned(const std::vector<TopicPartition>& partitio
 }
 
 Status ProjectionRuntime::OnRevoked(const std::vector<TopicPartition>& partitions) {
-  // Commit what was processed for them before another member takes over.
+  // Commit what was processed for them, with every facts record held back,
+  // before another member takes over.
+  projector_->PublishDeferredFactsAtNextCheckpoint();
   JIRITSU_RETURN_IF_ERROR(Checkpoint());
   std::set<int32_t> numbers;
   last_position_ = nullptr;
@@ -636,6 +638,7 @@ Status ProjectionRuntime::Checkpoint() {
   const size_t batch_bytes = batch.ApproximateBytes() + batch.SpilledBytes();
   JIRITSU_RETURN_IF_ERROR(store_->Write(&batch));
   projector_->OnCheckpointCommitted();
+  FactsDeferral deferral = projector_->TakeFactsDeferral();
 #if defined(__GLIBC__)
   // A rebuild checkpoint that applied a burst of facts frees hundreds of MB
   // of small objects (the decoded facts, the dirty rows it flushed) among
@@ -654,6 +657,8 @@ Status ProjectionRuntime::Checkpoint() {
       ++stats_.visible_latency_ms[std::max<int64_t>(0, committed_ms - appended_ms)];
     }
     stats_.facts_published += facts_count;
+    stats_.facts_waiting = deferral.waiting;
+    for (const auto& [ms, count] : deferral.published_after_ms) stats_.facts_deferral_ms[ms] += count;
     ++stats_.checkpoints;
     stats_.partitions.clear();
     for (const auto& [tp, position] : positions_) {
@@ -825,6 +830,7 @@ Status ProjectionRuntime::Run() {
       if (!TasksCaughtUp()) continue;
       // Publish the last facts, then read every global input (including
       // those facts) to its end, then commit the aggregates they changed.
+      projector_->PublishDeferredFactsAtNextCheckpoint();
       JIRITSU_RETURN_IF_ERROR(Checkpoint());
       JIRITSU_RETURN_IF_ERROR(DrainGlobalInputs(/*block_until_end=*/true));
       break;
@@ -833,6 +839,7 @@ Status ProjectionRuntime::Run() {
   ordered_reader_.reset();  // caught up or stopped: no more reading ahead
   if (SkipsDerivedTopics()) JIRITSU_RETURN_IF_ERROR(RefreshDerivedPositions());
   flush_deferred_facts_ = true;
+  projector_->PublishDeferredFactsAtNextCheckpoint();
   JIRITSU_RETURN_IF_ERROR(Checkpoint());
   if (options_.rebuild_mode) JIRITSU_RETURN_IF_ERROR(store_->SyncAndFlush());
   MaybeReportProgress(true);

@@ -161,6 +161,13 @@ struct RuntimeStats {
   // (LogRecord::append_time_ms) to the commit of the checkpoint that holds
   // it, as latency (ms) -> events. A metric only: it never enters a view.
   std::map<int64_t, uint64_t> visible_latency_ms;
+  // Live runs that publish an employee's facts at most once per interval
+  // (FactsDeferral, core/projector.h): employees whose facts wait now, and
+  // for every held-back record published so far, how long it waited (ms)
+  // after the checkpoint that first held it back. The global views (KPIs)
+  // show an event about that much after the employee's own views.
+  uint64_t facts_waiting = 0;
+  std::map<int64_t, uint64_t> facts_deferral_ms;
   std::map<TopicPartition, PartitionProgress> partitions;
 };
 

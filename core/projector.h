@@ -18,7 +18,11 @@
 // one atomic write. A crash anywhere re-runs events after the last committed
 // offsets against the last committed state, so the projector must keep all
 // uncommitted changes in memory until Checkpoint() and must tolerate facts
-// records being re-delivered (they are absolute values, not deltas).
+// records being re-delivered (they are absolute values, not deltas). A
+// projector may hold an employee's facts back for a later checkpoint (a
+// live run's facts interval) if its committed state says so, so that a
+// restart still publishes them; PublishDeferredFactsAtNextCheckpoint()
+// ends the wait.
 //
 // Lifecycle: Open() once with the store, then Apply*() and Checkpoint() from
 // the runtime thread; Close() before the store goes away.
@@ -27,6 +31,7 @@
 #pragma once
 
 #include <functional>
+#include <map>
 #include <string>
 #include <utility>
 #include <vector>
@@ -75,6 +80,16 @@ inline FactsSink CollectFacts(std::vector<FactsRecord>* out) {
   };
 }
 
+// Facts a projector holds back (a live run that publishes an employee's facts
+// at most once per interval): how many employees wait now, and for those
+// published since the last TakeFactsDeferral(), how long (ms) each had waited
+// since its facts first fell behind its private views. Cost and freshness
+// figures, never view inputs.
+struct FactsDeferral {
+  uint64_t waiting = 0;
+  std::map<int64_t, uint64_t> published_after_ms;  // wait -> employees
+};
+
 class Projector {
  public:
   virtual ~Projector() = default;
@@ -91,6 +106,12 @@ class Projector {
   // facts records to publish to `facts_out`, in employee order. After the
   // runtime commits, the projector considers those changes clean.
   virtual Status Checkpoint(StateBatch* batch, const FactsSink& facts_out) = 0;
+  // The next Checkpoint() publishes every facts record the projector holds
+  // back: the runtime asks before partitions are revoked (another member
+  // takes over the employees), when caught up, and at the end of a run.
+  virtual void PublishDeferredFactsAtNextCheckpoint() {}
+  // See FactsDeferral; the runtime calls it after each committed checkpoint.
+  virtual FactsDeferral TakeFactsDeferral() { return {}; }
   // The batch of the latest Checkpoint() is written: what it flushed may now
   // be evicted from caches and re-read from the store.
   virtual void OnCheckpointCommitted() {}

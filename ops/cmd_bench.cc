@@ -87,6 +87,11 @@ Command AddBenchCommand(CLI::App& root) {
   app->add_option("--latency-checkpoint-ms", options->latency_checkpoint_ms,
                   "latency: checkpoint cadence of the live runtime")
       ->capture_default_str();
+  app->add_option("--facts-interval-ms", options->facts_interval_ms,
+                  "project, latency: publish an employee's facts at most this often "
+                  "(jiritsu run --facts-interval-ms; 0: at every checkpoint)")
+      ->capture_default_str()
+      ->check(CLI::Range(int64_t{0}, int64_t{3'600'000}));
   app->add_option("--http-batch", options->http_batch, "ingest-http: events per POST /v1/events")
       ->capture_default_str()
       ->check(CLI::Range(1, 10'000));

@@ -27,6 +27,7 @@ struct RunFlags {
   int64_t checkpoint_ms = 1000;
   size_t catch_up_checkpoint_events = 200000;
   size_t memory_budget_mb = MemoryBudget::kDefaultMb;
+  int64_t facts_interval_ms = kDefaultFactsIntervalMs;
   bool progress = false;
   uint64_t interleave_seed = 0;
 };
@@ -60,6 +61,15 @@ std::string StatsJson(const RuntimeStats& stats, const std::string& log_name,
                 static_cast<long long>(HistogramPercentile(stats.visible_latency_ms, 50)),
                 static_cast<long long>(HistogramPercentile(stats.visible_latency_ms, 99)),
                 static_cast<long long>(HistogramPercentile(stats.visible_latency_ms, 99.9)));
+  out += numbers;
+  std::snprintf(numbers, sizeof(numbers),
+                ",\"facts_waiting\":%llu,\"facts_deferral_ms\":{\"p50\":%lld,\"p99\":%lld,\"max\":%lld}",
+                static_cast<unsigned long long>(stats.facts_waiting),
+                static_cast<long long>(HistogramPercentile(stats.facts_deferral_ms, 50)),
+                static_cast<long long>(HistogramPercentile(stats.facts_deferral_ms, 99)),
+                static_cast<long long>(stats.facts_deferral_ms.empty()
+                                           ? 0
+                                           : stats.facts_deferral_ms.rbegin()->first));
   out += numbers;
   out += ",\"partitions\":{";
   bool first = true;
@@ -114,7 +124,8 @@ int RunProjections(const RunFlags& flags) {
                      static_cast<unsigned long long>(stats.checkpoints));
       }
     };
-    return ProjectionRuntime::Create(log->get(), NewProjector(keys->get(), memory), options);
+    return ProjectionRuntime::Create(log->get(), NewProjector(keys->get(), memory, flags.facts_interval_ms),
+                                     options);
   };
   std::signal(SIGINT, RequestStop);
   std::signal(SIGTERM, RequestStop);
@@ -158,6 +169,13 @@ Command AddRunCommand(CLI::App& root) {
                    "changes (15%; a checkpoint is forced above it); see docs/configuration.md")
       ->capture_default_str()
       ->check(CLI::Range(size_t{4}, size_t{1} << 20));
+  command.app
+      ->add_option("--facts-interval-ms", flags->facts_interval_ms,
+                   "Publish an employee's facts (what the KPIs and org roll-ups are built from) at "
+                   "most this often: each checkpoint commits the employee's own views, the global "
+                   "views follow within about this interval (0: at every checkpoint)")
+      ->capture_default_str()
+      ->check(CLI::Range(int64_t{0}, int64_t{3'600'000}));
   command.app->add_flag("--progress", flags->progress, "Print progress lines to stderr");
   command.app->add_option("--interleave-seed", flags->interleave_seed,
                           "Test knob: consume in a seeded random cross-topic interleaving");

@@ -79,8 +79,8 @@ Result<std::unique_ptr<ServeInstance>> ServeInstance::Start(const service::Serve
         options.view_version = kViewVersion;
         options.progress_every_ms = 500;
         options.on_progress = [self](const RuntimeStats& stats) { self->monitor_->OnProgress(stats); };
-        return ProjectionRuntime::Create(self->log_.get(), NewProjector(self->keys_.get(), memory),
-                                         options);
+        return ProjectionRuntime::Create(
+            self->log_.get(), NewProjector(self->keys_.get(), memory, c.facts_interval_ms), options);
       };
       Status status = RunServingSwaps(views_root, make_runtime, self->stop_runner_);
       if (!status.ok()) ModuleLogger("serve")->error("projection runner stopped: {}", status.ToString());

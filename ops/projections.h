@@ -20,10 +20,18 @@ namespace jiritsu {
 
 inline constexpr int32_t kViewVersion = processors::kViewVersion;
 
+// Live runs (jiritsu run, serve, bench): an employee's facts are published
+// at most this often (ProjectorOptions::facts_interval_ms), so the global
+// views follow the private ones by up to about a second.
+inline constexpr int64_t kDefaultFactsIntervalMs = 1000;
+
 // `keys` (may be nullptr: keys are then left alone) is where the projector
 // deletes the key of an employee whose erasure it projects; it must outlive
 // the projector. `memory` sizes its caches (core/memory_budget.h).
-std::unique_ptr<Projector> NewProjector(KeyStore* keys = nullptr, MemoryBudget memory = {});
+// `facts_interval_ms`: ProjectorOptions::facts_interval_ms (0: every
+// checkpoint; rebuilds always publish at once).
+std::unique_ptr<Projector> NewProjector(KeyStore* keys = nullptr, MemoryBudget memory = {},
+                                        int64_t facts_interval_ms = 0);
 // Sets the runtime's shares of `memory` (views store, uncommitted bytes).
 void ApplyMemoryBudget(MemoryBudget memory, RuntimeOptions* options);
 // The key store of the selection (KeysDir); its directory is created by the

@@ -5,7 +5,8 @@
 //   reference  event-time-versioned org units, programmes, KPI targets
 //   journal    <employee>\0<sort key> -> accepted event + log position
 //   employee   h\0<employee> -> header (last event time, partition);
-//              s\0<employee> -> EmployeeState (the private views)
+//              s\0<employee> -> EmployeeState (the private views);
+//              f\0<employee> -> "" while its facts wait (below)
 //   rejections <employee>\0<sort key> -> Rejection
 //   facts      <employee> -> latest EmployeeFacts (global)
 //   kpi_agg    KPI rows and the view time (global, see aggregates.h)
@@ -37,6 +38,18 @@
 // are kept decoded until they are read back (at most a quarter of
 // ProjectorOptions::aggregates_cache_max_bytes, dropped at the next
 // checkpoint), so ApplyFacts of those exact bytes skips decoding them.
+//
+// Facts interval (live runs, ProjectorOptions::facts_interval_ms): every
+// checkpoint commits the changed employees' private views, but publishes the
+// facts of an employee at most once per interval; the others wait, each with
+// an f\0 row in the same batch, so a restart publishes them. Due facts go
+// out oldest due first, at most max(64, twice the due count x the time since
+// the previous checkpoint / the interval) per checkpoint, so a wave of them
+// is spread instead of stalling one checkpoint. PublishDeferredFactsAtNextCheckpoint()
+// publishes all (the runtime asks when caught up, before a revocation and
+// at the end of a run). Facts are absolute, so the global views end the same
+// as when publishing at every checkpoint; meanwhile they trail the private
+// views by up to about the interval (TakeFactsDeferral() measures it).
 //
 // Lifecycle and thread-safety: see core/projector.h (one runtime thread).
 // Failure: store read errors and undecodable stored values are returned as

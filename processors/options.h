@@ -8,6 +8,7 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <functional>
 
 #include "core/key_store.h"
 #include "core/memory_budget.h"
@@ -37,6 +38,19 @@ struct ProjectorOptions {
   // ones are dropped, facts first, above either limit).
   size_t cache_max_rows = 200000;
   size_t aggregates_cache_max_bytes = MemoryBudget{}.aggregates_cache_bytes();
+  // Not a view parameter: how often an employee's facts are published in a
+  // live run (a logged store). A checkpoint always commits the employee's own
+  // views; the facts that feed the global views (KPIs, org roll-ups) of an
+  // employee whose facts were published less than this long ago wait for a
+  // later checkpoint, so an employee changing at every checkpoint costs one
+  // facts record per interval instead of one per checkpoint. The global
+  // views then follow the private ones by up to about this interval; their
+  // final content does not depend on it (facts are absolute). 0: at every
+  // checkpoint. Rebuilds (unlogged stores) always publish at once.
+  int64_t facts_interval_ms = 0;
+  // The clock of facts_interval_ms (milliseconds, monotonic; empty:
+  // std::chrono::steady_clock). Tests inject one. Never a view input.
+  std::function<int64_t()> clock_ms;
   // Not a view parameter: the employee keys. The projector deletes an
   // employee's key when it projects employee.erasure.requested; QueryService
   // reveals personal fields with it (nullptr: they read as unavailable).

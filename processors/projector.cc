@@ -1,5 +1,7 @@
 // JiritsuProjector: see jiritsu_projector.h.
 #include <algorithm>
+#include <chrono>
+#include <cmath>
 #include <limits>
 #include <cereal/archives/portable_binary.hpp>
 #include <cereal/types/string.hpp>
@@ -35,10 +37,22 @@ struct PendingEvent {
   SourcePosition position;
 };
 
+constexpr int64_t kNeverPublished = std::numeric_limits<int64_t>::min();
+
 struct IndexEntry {
   int64_t last_time_us = 0;
   int32_t partition = -1;
+  // When this process last published the employee's facts
+  // (ProjectorOptions::clock_ms); kNeverPublished after a start.
+  int64_t facts_published_ms = kNeverPublished;
 };
+
+// Facts held back (ProjectorOptions::facts_interval_ms): at least this many
+// are published per checkpoint when due, so a backlog of them drains even
+// when checkpoints come faster than the estimate below expects.
+constexpr size_t kMinWaitingFactsPerCheckpoint = 64;
+// Heap estimate of one held-back employee (two map nodes, its hash).
+constexpr size_t kWaitingFactsEntryBytes = 192;
 
 // Heap estimates of the byte-bounded employee cache (docs/performance.md,
 // "Memory", says how they were calibrated). Cost figures only: what is cached
@@ -126,9 +140,23 @@ class JiritsuProjector final : public Projector {
     for (it->Seek(prefix); it->Valid() && it->key().starts_with(prefix); it->Next()) {
       auto header = DecodeEmployeeHeader(it->value());
       if (!header) return Corruption("employee header of " + std::string(it->key()));
-      index_[std::string(it->key().substr(prefix.size()))] = {header->first, header->second};
+      IndexEntry& index = index_[std::string(it->key().substr(prefix.size()))];
+      index.last_time_us = header->first;
+      index.partition = header->second;
     }
-    return it->status();
+    JIRITSU_RETURN_IF_ERROR(it->status());
+    // Facts a previous run held back: due now (their state is committed).
+    const int64_t now = NowMs();
+    const std::string waiting_prefix = FactsWaitingKey("");
+    auto waiting = store->NewIterator(kEmployeeFamily);
+    for (waiting->Seek(waiting_prefix);
+         waiting->Valid() && waiting->key().starts_with(waiting_prefix); waiting->Next()) {
+      std::string employee(waiting->key().substr(waiting_prefix.size()));
+      waiting_by_due_.emplace(now, employee);
+      waiting_bytes_ += kWaitingFactsEntryBytes + 2 * employee.size();
+      waiting_.emplace(std::move(employee), WaitingFacts{now, now});
+    }
+    return waiting->status();
   }
 
   Status ApplyReference(const Event& event, const SourcePosition& position) override {
@@ -233,20 +261,39 @@ class JiritsuProjector final : public Projector {
       MarkDirty(employee, entry);
     }
     const std::set<std::string> dirty = std::exchange(dirty_, {});
+    const FactsPlan plan = PlanFacts(dirty);
+    // Dirty employees and held-back facts published now, in employee order.
+    const std::vector<std::string>& waiting = plan.waiting_to_publish;
+    auto next_waiting = waiting.begin();
     for (auto employee = dirty.begin(); employee != dirty.end(); ++employee) {
+      for (; next_waiting != waiting.end() && *next_waiting < *employee; ++next_waiting) {
+        JIRITSU_RETURN_IF_ERROR(PublishWaitingFacts(*next_waiting, batch, facts_out));
+      }
       auto it = cache_.find(*employee);
       if (it == cache_.end()) continue;  // revoked meanwhile
-      Status s = FlushEmployee(*employee, &it->second, batch, facts_out);
+      const bool publish = plan.everyone || plan.dirty_to_publish.count(*employee) > 0;
+      Status s = FlushEmployee(*employee, &it->second, batch, facts_out, publish);
       if (!s.ok()) {
         dirty_.insert(employee, dirty.end());  // still dirty; the runtime will stop
         return s;
       }
     }
+    for (; next_waiting != waiting.end(); ++next_waiting) {
+      JIRITSU_RETURN_IF_ERROR(PublishWaitingFacts(*next_waiting, batch, facts_out));
+    }
+    publish_all_facts_ = false;
     return aggregates_->Flush(batch);
+  }
+
+  void PublishDeferredFactsAtNextCheckpoint() override { publish_all_facts_ = true; }
+
+  FactsDeferral TakeFactsDeferral() override {
+    return FactsDeferral{waiting_.size(), std::exchange(published_after_ms_, {})};
   }
 
   void OnCheckpointCommitted() override {
     committed_generation_ = generation_;
+    waiting_considered_ = false;
     // Everything flushed so far is in the store: get back under the limits.
     EvictIfNeeded(std::numeric_limits<size_t>::max(), /*room_for_one=*/false);
     if (aggregates_) aggregates_->OnCommitted();
@@ -258,7 +305,7 @@ class JiritsuProjector final : public Projector {
 
   ProjectorMemory Memory() const override {
     ProjectorMemory memory;
-    memory.cached_bytes = cached_bytes_ + published_bytes_;
+    memory.cached_bytes = cached_bytes_ + published_bytes_ + waiting_bytes_;
     memory.cached_entries = cache_.size();
     // Dirty states stay cached until a checkpoint, but up to half the
     // cache's own share they cost nothing more than the clean entries they
@@ -293,10 +340,27 @@ class JiritsuProjector final : public Projector {
         ++it;
       }
     }
+    // The runtime publishes held-back facts before a revocation; any left
+    // are another member's now (their rows stay until this store publishes
+    // them after a restart: facts are absolute, so that is harmless).
+    for (auto it = waiting_.begin(); it != waiting_.end();) {
+      auto index = index_.find(it->first);
+      if (index != index_.end() && revoked.count(index->second.partition)) {
+        waiting_by_due_.erase({it->second.due_ms, it->first});
+        waiting_bytes_ -= kWaitingFactsEntryBytes + 2 * it->first.size();
+        it = waiting_.erase(it);
+      } else {
+        ++it;
+      }
+    }
   }
 
   void Close() override {
     ForgetPublishedFacts();
+    waiting_.clear();
+    waiting_by_due_.clear();
+    waiting_bytes_ = 0;
+    published_after_ms_.clear();
     cache_.clear();
     lru_.clear();
     dirty_.clear();
@@ -502,8 +566,10 @@ class JiritsuProjector final : public Projector {
     return Status::Ok();
   }
 
+  // Flushes a dirty employee; its facts are published (`publish_facts`) or
+  // held back for a later checkpoint.
   Status FlushEmployee(const std::string& employee, CacheEntry* entry, StateBatch* batch,
-                       const FactsSink& facts_out) {
+                       const FactsSink& facts_out, bool publish_facts) {
     const bool refolded = entry->needs_refold;
     if (refolded) {
       JIRITSU_RETURN_IF_ERROR(Refold(employee, entry));
@@ -546,17 +612,15 @@ class JiritsuProjector final : public Projector {
       }
     }
     entry->stored_rejections = state.rejections.size();
-    EmployeeFacts facts = BuildFacts(state, reference_, options_, Blake2b256(state_bytes));
-    std::string facts_bytes = EncodeFacts(facts);
-    const size_t charge = GlobalAggregates::EstimatedFactsBytes(employee, facts_bytes) +
-                          facts_bytes.size();
-    if (published_bytes_ + charge <= options_.aggregates_cache_max_bytes / kPublishedFactsShare) {
-      PublishedFacts& kept = published_[employee];
-      published_bytes_ = published_bytes_ - kept.charged_bytes + charge;
-      kept = {facts_bytes, std::move(facts), charge};
+    IndexEntry& index = index_[employee];
+    if (publish_facts) {
+      JIRITSU_RETURN_IF_ERROR(
+          PublishFacts(employee, state, Blake2b256(state_bytes), &index, batch, facts_out));
+    } else {
+      HoldFacts(employee, index, batch);
     }
-    JIRITSU_RETURN_IF_ERROR(facts_out(FactsRecord{employee, std::move(facts_bytes)}));
-    index_[employee] = {state.last_time_us, entry->partition};
+    index.last_time_us = state.last_time_us;
+    index.partition = entry->partition;
     entry->pending.clear();
     entry->deleted.clear();
     MarkClean(entry);
@@ -567,6 +631,140 @@ class JiritsuProjector final : public Projector {
     entry->pending_event_bytes = 0;
     Recharge(employee, entry);
     return Status::Ok();
+  }
+
+  // Builds and publishes the employee's facts from `state`, whose stored
+  // bytes hash to `views_hash`; they no longer wait.
+  Status PublishFacts(const std::string& employee, const EmployeeState& state,
+                      std::string views_hash, IndexEntry* index, StateBatch* batch,
+                      const FactsSink& facts_out) {
+    EmployeeFacts facts = BuildFacts(state, reference_, options_, std::move(views_hash));
+    std::string facts_bytes = EncodeFacts(facts);
+    const size_t charge = GlobalAggregates::EstimatedFactsBytes(employee, facts_bytes) +
+                          facts_bytes.size();
+    if (published_bytes_ + charge <= options_.aggregates_cache_max_bytes / kPublishedFactsShare) {
+      PublishedFacts& kept = published_[employee];
+      published_bytes_ = published_bytes_ - kept.charged_bytes + charge;
+      kept = {facts_bytes, std::move(facts), charge};
+    }
+    JIRITSU_RETURN_IF_ERROR(facts_out(FactsRecord{employee, std::move(facts_bytes)}));
+    if (!DefersFacts() && waiting_.empty()) return Status::Ok();
+    index->facts_published_ms = checkpoint_ms_;
+    auto waiting = waiting_.find(employee);
+    if (waiting == waiting_.end()) return Status::Ok();
+    ++published_after_ms_[std::max<int64_t>(0, checkpoint_ms_ - waiting->second.since_ms)];
+    waiting_by_due_.erase({waiting->second.due_ms, employee});
+    waiting_bytes_ -= kWaitingFactsEntryBytes + 2 * employee.size();
+    waiting_.erase(waiting);
+    batch->Delete(kEmployeeFamily, FactsWaitingKey(employee));
+    return Status::Ok();
+  }
+
+  // The employee's facts wait; the row says so across a restart. (Its views
+  // hash is computed when they are published: hashing every held-back state
+  // was 8% of a live run's runtime thread.)
+  void HoldFacts(const std::string& employee, const IndexEntry& index, StateBatch* batch) {
+    auto [it, added] = waiting_.try_emplace(employee);
+    if (!added) return;
+    WaitingFacts& waiting = it->second;
+    waiting.since_ms = checkpoint_ms_;
+    waiting.due_ms = index.facts_published_ms == kNeverPublished
+                         ? checkpoint_ms_
+                         : index.facts_published_ms + options_.facts_interval_ms;
+    waiting_by_due_.emplace(waiting.due_ms, employee);
+    waiting_bytes_ += kWaitingFactsEntryBytes + 2 * employee.size();
+    batch->Put(kEmployeeFamily, FactsWaitingKey(employee), "");
+  }
+
+  // Held-back facts of an employee with nothing new: built from the state,
+  // and hashed from its bytes, as committed (the previous checkpoint's batch
+  // is written before this one starts).
+  Status PublishWaitingFacts(const std::string& employee, StateBatch* batch,
+                             const FactsSink& facts_out) {
+    if (!waiting_.count(employee)) return Status::Ok();
+    JIRITSU_ASSIGN_OR_RETURN(CacheEntry * entry, Lookup(employee));
+    // An older state format is re-folded (and published) at the next checkpoint.
+    if (entry->dirty) return Status::Ok();
+    std::string state_bytes;
+    JIRITSU_RETURN_IF_ERROR(store_->Get(kEmployeeFamily, EmployeeStateKey(employee), &state_bytes)
+                                .WithContext("state of " + employee + " for its held-back facts"));
+    return PublishFacts(employee, entry->state, Blake2b256(state_bytes), &index_[employee], batch,
+                        facts_out);
+  }
+
+  struct FactsPlan {
+    bool everyone = false;  // every dirty employee and every held-back one
+    std::set<std::string> dirty_to_publish;
+    std::vector<std::string> waiting_to_publish;  // not dirty, sorted
+  };
+
+  // Which facts this checkpoint publishes. Without an interval (or when
+  // asked, or rebuilding): all. Otherwise those due (an interval after the
+  // employee's last publish), oldest due first, at most twice what keeps
+  // the due ones paid within an interval at this checkpoint cadence, so a
+  // wave of them is spread over checkpoints instead of stalling one.
+  FactsPlan PlanFacts(const std::set<std::string>& dirty) {
+    const int64_t previous_ms = checkpoint_ms_;
+    checkpoint_ms_ = NowMs();
+    FactsPlan plan;
+    if (!DefersFacts() || publish_all_facts_) {
+      plan.everyone = true;
+      for (const auto& [employee, waiting] : waiting_) {
+        if (!dirty.count(employee)) plan.waiting_to_publish.push_back(employee);
+      }
+      std::sort(plan.waiting_to_publish.begin(), plan.waiting_to_publish.end());
+      return plan;
+    }
+    std::vector<std::pair<int64_t, const std::string*>> due;
+    if (!waiting_considered_) {  // once per committed checkpoint (local runs call twice)
+      for (auto it = waiting_by_due_.begin();
+           it != waiting_by_due_.end() && it->first <= checkpoint_ms_; ++it) {
+        due.emplace_back(it->first, &it->second);
+      }
+      waiting_considered_ = true;
+    }
+    for (const std::string& employee : dirty) {
+      if (waiting_.count(employee)) continue;
+      auto index = index_.find(employee);
+      const int64_t published =
+          index == index_.end() ? kNeverPublished : index->second.facts_published_ms;
+      if (published == kNeverPublished) {
+        due.emplace_back(kNeverPublished, &employee);
+      } else if (published + options_.facts_interval_ms <= checkpoint_ms_) {
+        due.emplace_back(published + options_.facts_interval_ms, &employee);
+      }
+    }
+    const double elapsed_ms =
+        previous_ms == kNeverPublished ? 0.0 : static_cast<double>(checkpoint_ms_ - previous_ms);
+    const size_t limit = std::max(
+        kMinWaitingFactsPerCheckpoint,
+        static_cast<size_t>(std::ceil(2.0 * static_cast<double>(due.size()) * elapsed_ms /
+                                      static_cast<double>(options_.facts_interval_ms))));
+    if (due.size() > limit) {
+      std::nth_element(due.begin(), due.begin() + static_cast<std::ptrdiff_t>(limit), due.end(),
+                       [](const auto& a, const auto& b) {
+                         return std::tie(a.first, *a.second) < std::tie(b.first, *b.second);
+                       });
+      due.resize(limit);
+    }
+    for (const auto& [due_ms, employee] : due) {
+      if (dirty.count(*employee)) {
+        plan.dirty_to_publish.insert(*employee);
+      } else {
+        plan.waiting_to_publish.push_back(*employee);
+      }
+    }
+    std::sort(plan.waiting_to_publish.begin(), plan.waiting_to_publish.end());
+    return plan;
+  }
+
+  bool DefersFacts() const { return options_.facts_interval_ms > 0 && !fold_at_once_; }
+
+  int64_t NowMs() const {
+    if (options_.clock_ms) return options_.clock_ms();
+    return std::chrono::duration_cast<std::chrono::milliseconds>(
+               std::chrono::steady_clock::now().time_since_epoch())
+        .count();
   }
 
   void ForgetPublishedFacts() {
@@ -589,6 +787,20 @@ class JiritsuProjector final : public Projector {
   };
   std::unordered_map<std::string, PublishedFacts> published_;
   size_t published_bytes_ = 0;
+
+  // Facts held back (ProjectorOptions::facts_interval_ms), each with a
+  // FactsWaitingKey row.
+  struct WaitingFacts {
+    int64_t due_ms = 0;    // an interval after the last publish
+    int64_t since_ms = 0;  // the checkpoint that first held them back
+  };
+  std::unordered_map<std::string, WaitingFacts> waiting_;
+  std::set<std::pair<int64_t, std::string>> waiting_by_due_;
+  size_t waiting_bytes_ = 0;
+  std::map<int64_t, uint64_t> published_after_ms_;  // FactsDeferral
+  bool publish_all_facts_ = false;  // PublishDeferredFactsAtNextCheckpoint
+  bool waiting_considered_ = false;  // since the last committed checkpoint
+  int64_t checkpoint_ms_ = kNeverPublished;  // NowMs() of the latest Checkpoint
 
   const ProjectorOptions options_;
   StateStore* store_ = nullptr;

@@ -29,6 +29,10 @@ std::string EmployeeStateKey(std::string_view employee) {
   return std::string("s\0", 2) + std::string(employee);
 }
 
+std::string FactsWaitingKey(std::string_view employee) {
+  return std::string("f\0", 2) + std::string(employee);
+}
+
 std::string EncodeEmployeeHeader(int64_t last_time_us, int32_t partition) {
   std::string out(1, static_cast<char>(kEmployeeHeaderFormat));
   AppendBigEndian(&out, static_cast<uint64_t>(last_time_us), 8);

@@ -19,9 +19,13 @@ namespace jiritsu::processors {
 inline constexpr uint8_t kEmployeeHeaderFormat = 1;
 inline constexpr uint8_t kRejectionFormat = 1;
 
-// employee family: "h\0<employee>" (header) and "s\0<employee>" (state).
+// employee family: "h\0<employee>" (header), "s\0<employee>" (state) and,
+// while the employee's facts wait for a later checkpoint
+// (ProjectorOptions::facts_interval_ms), "f\0<employee>" (empty value), so a
+// restart still publishes them.
 std::string EmployeeHeaderKey(std::string_view employee);
 std::string EmployeeStateKey(std::string_view employee);
+std::string FactsWaitingKey(std::string_view employee);
 std::string EncodeEmployeeHeader(int64_t last_time_us, int32_t partition);
 std::optional<std::pair<int64_t, int32_t>> DecodeEmployeeHeader(std::string_view bytes);
 

@@ -48,6 +48,12 @@ void RunnerMonitor::OnProgress(const RuntimeStats& stats) {
                            HistogramPercentile(stats.visible_latency_ms, 99),
                            HistogramPercentile(stats.visible_latency_ms, 99.9)};
   }
+  if (!stats.facts_deferral_ms.empty()) {
+    facts_deferral_ms_ = {HistogramPercentile(stats.facts_deferral_ms, 50),
+                          HistogramPercentile(stats.facts_deferral_ms, 99),
+                          HistogramPercentile(stats.facts_deferral_ms, 99.9)};
+  }
+  facts_waiting_ = stats.facts_waiting;
   last_applied_seen_ = stats.events_applied;
   last_dead_letters_seen_ = stats.dead_letters;
   events_applied_ = stats.events_applied;
@@ -141,9 +147,13 @@ void RunnerMonitor::Publish(MetricsRegistry* metrics) {
   uint64_t dead_letters_total = 0;
   std::vector<std::pair<TopicPartition, int64_t>> processed;
   std::optional<std::array<int64_t, 3>> visible_latency;
+  std::optional<std::array<int64_t, 3>> facts_deferral;
+  uint64_t facts_waiting = 0;
   {
     std::lock_guard lock(mutex_);
     visible_latency = visible_latency_ms_;
+    facts_deferral = facts_deferral_ms_;
+    facts_waiting = facts_waiting_;
     applied_total = applied_total_;
     dead_letters_total = dead_letters_total_;
     for (auto& [tp, t] : partitions_) {
@@ -203,6 +213,22 @@ void RunnerMonitor::Publish(MetricsRegistry* metrics) {
                      "checkpoint commit holding them), since the runner started",
                      {{"quantile", quantiles[i]}})
           ->Set(static_cast<double>((*visible_latency)[i]));
+    }
+  }
+  metrics
+      ->GetGauge("jiritsu_facts_waiting",
+                 "Employees whose facts (the input of the KPIs and org roll-ups) wait for a later "
+                 "checkpoint (runtime facts_interval_ms)")
+      ->Set(static_cast<double>(facts_waiting));
+  if (facts_deferral) {
+    const char* quantiles[3] = {"0.5", "0.99", "0.999"};
+    for (int i = 0; i < 3; ++i) {
+      metrics
+          ->GetGauge("jiritsu_facts_deferral_ms",
+                     "How long held-back facts waited after the employee's own views were "
+                     "committed: the global views' extra delay, since the runner started",
+                     {{"quantile", quantiles[i]}})
+          ->Set(static_cast<double>((*facts_deferral)[i]));
     }
   }
   metrics->GetGauge("jiritsu_consumer_lag_records_total", "Sum of the per-partition record lag")

@@ -96,6 +96,9 @@ class RunnerMonitor {
   // Produce -> view-visible latency of the current runtime (p50, p99, p99.9;
   // RuntimeStats::visible_latency_ms), once it applied an event.
   std::optional<std::array<int64_t, 3>> visible_latency_ms_;
+  // The same for RuntimeStats::facts_deferral_ms, and facts_waiting.
+  std::optional<std::array<int64_t, 3>> facts_deferral_ms_;
+  uint64_t facts_waiting_ = 0;
 };
 
 }  // namespace jiritsu::service

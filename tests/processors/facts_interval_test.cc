@@ -1,0 +1,202 @@
+// Facts held back in live runs (ProjectorOptions::facts_interval_ms): an
+// employee's facts are published at most once per interval, the row that
+// says they wait survives a restart, a wave of due facts is spread over
+// checkpoints, and the facts finally published are the ones publishing at
+// every checkpoint gives. The end-to-end digest check with shuffled feeds is
+// DeterminismTest.FactsHeldBackForAnIntervalEndInTheSameDigest.
+#include <gtest/gtest.h>
+
+#include <algorithm>
+
+#include "processors/rows.h"
+#include "processors/time_util.h"
+#include "tests/processors/harness.h"
+
+namespace jiritsu::processors::testing {
+namespace {
+
+std::string Time(int64_t t) { return FormatTime(t, 540); }
+
+// A projector whose facts interval is 1 s on a clock the test moves.
+struct Clocked {
+  int64_t now_ms = 0;
+  ProjectorOptions Options(int64_t interval_ms = 1000) {
+    ProjectorOptions options;
+    options.facts_interval_ms = interval_ms;
+    options.clock_ms = [this] { return now_ms; };
+    return options;
+  }
+};
+
+class FactsIntervalTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    reference_ = StandardReference(f_);
+    t_ = At("2025-05-01T09:00:00+09:00");
+  }
+  Fed NextEvent(const std::string& employee) {
+    t_ += 3600 * kMicrosPerSecond;
+    return f_.Enroll(Time(t_), employee, "c-sec");
+  }
+  Fed HireNow(const std::string& employee) {
+    t_ += 3600 * kMicrosPerSecond;
+    return f_.Hire(Time(t_), employee, "dev", "m1");
+  }
+  static std::optional<std::string> WaitingRow(Harness& h, const std::string& employee) {
+    std::string value;
+    Status s = h.store()->Get(kEmployeeFamily, FactsWaitingKey(employee), &value);
+    if (s.code() == StatusCode::kNotFound) return std::nullopt;
+    EXPECT_TRUE(s.ok()) << s.ToString();
+    return value;
+  }
+  // The facts record of `employee` that publishing at every checkpoint gives
+  // after `events`.
+  static std::string FactsOfPublishingAlways(const std::vector<Fed>& events,
+                                             const std::string& employee) {
+    Harness always;
+    always.Apply(events);
+    for (const FactsRecord& record : always.CheckpointOnly()) {
+      if (record.key == employee) return record.value;
+    }
+    ADD_FAILURE() << "no facts for " << employee;
+    return "";
+  }
+
+  EventFactory f_;
+  std::vector<Fed> reference_;
+  int64_t t_ = 0;
+};
+
+std::vector<std::string> Keys(const std::vector<FactsRecord>& records) {
+  std::vector<std::string> keys;
+  for (const FactsRecord& record : records) keys.push_back(record.key);
+  return keys;
+}
+
+TEST_F(FactsIntervalTest, AnEmployeeChangingAtEveryCheckpointGetsOneFactsRecordPerInterval) {
+  Clocked clock;
+  Harness h(clock.Options());
+  std::vector<Fed> fed = reference_;
+  fed.push_back(HireNow("e1"));
+  h.Apply(fed);
+  // Never published: due at once.
+  std::vector<FactsRecord> facts = h.CheckpointOnly();
+  EXPECT_EQ(Keys(facts), std::vector<std::string>{"e1"});
+  h.ApplyFacts(facts);
+  EXPECT_EQ(h.projector()->TakeFactsDeferral().waiting, 0u);
+
+  // Two more checkpoints within the interval: the state is committed, the
+  // facts wait, and a row says so.
+  for (int64_t at : {100, 500}) {
+    clock.now_ms = at;
+    fed.push_back(NextEvent("e1"));
+    h.Apply(fed.back());
+    EXPECT_TRUE(h.CheckpointOnly().empty()) << "at " << at << " ms";
+    const std::optional<std::string> row = WaitingRow(h, "e1");
+    EXPECT_TRUE(row.has_value()) << "at " << at << " ms";
+  }
+  std::string state_bytes;
+  ASSERT_TRUE(h.store()->Get(kEmployeeFamily, EmployeeStateKey("e1"), &state_bytes).ok());
+  auto state = DecodeEmployeeState(state_bytes);
+  ASSERT_TRUE(state.ok()) << state.status().ToString();
+  EXPECT_EQ(state->events_folded, 3u);  // the employee's own views are current
+  FactsDeferral waiting = h.projector()->TakeFactsDeferral();
+  EXPECT_EQ(waiting.waiting, 1u);
+  EXPECT_TRUE(waiting.published_after_ms.empty());
+
+  // An interval after the last publish: published with nothing new, equal
+  // to what publishing at every checkpoint ends with; the row is gone.
+  clock.now_ms = 999;
+  EXPECT_TRUE(h.CheckpointOnly().empty());
+  clock.now_ms = 1000;
+  facts = h.CheckpointOnly();
+  ASSERT_EQ(Keys(facts), std::vector<std::string>{"e1"});
+  EXPECT_EQ(facts[0].value, FactsOfPublishingAlways(fed, "e1"));
+  EXPECT_FALSE(WaitingRow(h, "e1").has_value());
+  const FactsDeferral published = h.projector()->TakeFactsDeferral();
+  EXPECT_EQ(published.waiting, 0u);
+  EXPECT_EQ(published.published_after_ms, (std::map<int64_t, uint64_t>{{900, 1}}));
+}
+
+TEST_F(FactsIntervalTest, HeldBackFactsArePublishedAfterARestart) {
+  Clocked clock;
+  Harness h(clock.Options());
+  std::vector<Fed> fed = reference_;
+  fed.push_back(HireNow("e1"));
+  fed.push_back(HireNow("e2"));
+  h.Apply(fed);
+  h.Commit();
+  clock.now_ms = 10;
+  fed.push_back(NextEvent("e2"));
+  h.Apply(fed.back());
+  EXPECT_TRUE(h.CheckpointOnly().empty());
+  ASSERT_TRUE(WaitingRow(h, "e2").has_value());
+
+  h.Restart();  // a crash after that checkpoint committed
+  clock.now_ms = 20;
+  const std::vector<FactsRecord> facts = h.CheckpointOnly();
+  ASSERT_EQ(Keys(facts), std::vector<std::string>{"e2"});
+  EXPECT_EQ(facts[0].value, FactsOfPublishingAlways(fed, "e2"));
+  EXPECT_FALSE(WaitingRow(h, "e2").has_value());
+}
+
+TEST_F(FactsIntervalTest, ADueWaveIsSpreadOverCheckpointsAndARequestPublishesEverything) {
+  Clocked clock;
+  Harness h(clock.Options());
+  h.Apply(reference_);
+  std::vector<std::string> employees;
+  for (int i = 0; i < 150; ++i) {
+    char id[8];
+    std::snprintf(id, sizeof(id), "w%03d", i);
+    employees.push_back(id);
+    h.Apply(HireNow(id));
+  }
+  // 150 due at once: at most 64 per checkpoint at this cadence (twice what
+  // pays 150 within a second at 10 ms, but never fewer than 64), in
+  // employee order, the longest due first.
+  std::vector<std::string> published;
+  std::vector<size_t> per_checkpoint;
+  for (int n = 0; n < 4; ++n) {
+    clock.now_ms = 10 * n;
+    const std::vector<std::string> keys = Keys(h.CheckpointOnly());
+    EXPECT_TRUE(std::is_sorted(keys.begin(), keys.end()));
+    per_checkpoint.push_back(keys.size());
+    published.insert(published.end(), keys.begin(), keys.end());
+  }
+  EXPECT_EQ(per_checkpoint, (std::vector<size_t>{64, 64, 22, 0}));
+  std::sort(published.begin(), published.end());
+  EXPECT_EQ(published, employees);
+
+  // Everyone changes again within the interval: all wait...
+  clock.now_ms = 100;
+  for (const std::string& e : employees) h.Apply(NextEvent(e));
+  EXPECT_TRUE(h.CheckpointOnly().empty());
+  EXPECT_EQ(h.projector()->TakeFactsDeferral().waiting, 150u);
+  // ...until the runtime asks for all of them (caught up, revocation, stop).
+  clock.now_ms = 110;
+  h.projector()->PublishDeferredFactsAtNextCheckpoint();
+  const std::vector<FactsRecord> all = h.CheckpointOnly();
+  EXPECT_EQ(Keys(all), employees);
+  EXPECT_EQ(h.projector()->TakeFactsDeferral().waiting, 0u);
+  clock.now_ms = 120;
+  EXPECT_TRUE(h.CheckpointOnly().empty());
+}
+
+TEST_F(FactsIntervalTest, RebuildsAndAZeroIntervalPublishAtEveryCheckpoint) {
+  for (const bool unlogged : {true, false}) {
+    Clocked clock;
+    Harness h(clock.Options(unlogged ? 1000 : 0), unlogged);
+    h.Apply(reference_);
+    h.Apply(HireNow("e1"));
+    EXPECT_EQ(h.CheckpointOnly().size(), 1u);
+    for (int n = 1; n <= 3; ++n) {
+      clock.now_ms = n;
+      h.Apply(NextEvent("e1"));
+      EXPECT_EQ(h.CheckpointOnly().size(), 1u) << "unlogged " << unlogged << ", checkpoint " << n;
+      EXPECT_FALSE(WaitingRow(h, "e1").has_value());
+    }
+  }
+}
+
+}  // namespace
+}  // namespace jiritsu::processors::testing

@@ -16,6 +16,7 @@
 #include "processors/employee_fold.h"
 #include "processors/facts.h"
 #include "processors/jiritsu_projector.h"
+#include "processors/journal_tail.h"
 #include "processors/reference_table.h"
 #include "processors/rows.h"
 #include "processors/stored_event.h"
@@ -86,6 +87,9 @@ struct CacheEntry {
   size_t stored_rejections = 0;
   bool dirty = false;
   bool needs_refold = false;
+  // The store holds a state (snapshot) of the employee; its journal rows
+  // after it are the tail (journal_tail.h).
+  bool snapshot_stored = false;
   int32_t partition = -1;
   uint64_t flushed_generation = 0;
   std::list<std::string>::iterator lru;
@@ -441,6 +445,14 @@ class JiritsuProjector final : public Projector {
         auto state = DecodeEmployeeState(bytes);
         if (!state.ok()) return state.status().WithContext("employee " + employee);
         entry.state = std::move(state).value();
+        entry.snapshot_stored = true;
+        // A live run may have committed events after the snapshot (a
+        // rebuild's store has none).
+        if (!fold_at_once_) {
+          JIRITSU_ASSIGN_OR_RETURN(const size_t tail,
+                                   FoldJournalTail(*store_, reference_, employee, &entry.state));
+          entry.folded_unflushed_bytes = tail * kFoldedEventEncodedBytes;
+        }
         for (const Rejection& r : entry.state.rejections) {
           entry.committed_rejections.insert(RejectionKey(employee, r.event));
         }
@@ -586,8 +598,22 @@ class JiritsuProjector final : public Projector {
       if (!entry->pending.count(key)) batch->Delete(kJournalFamily, employee + '\0' + key);
     }
     const EmployeeState& state = entry->state;
-    const std::string state_bytes = EncodeEmployeeState(state);
-    batch->Put(kEmployeeFamily, EmployeeStateKey(employee), state_bytes);
+    // The state is written with the facts (journal_tail.h): between two of
+    // its snapshots the journal rows above carry the change. Encoding the
+    // whole state at every checkpoint was the largest cost of a live run
+    // after the facts. A re-fold (the journal changed before the snapshot's
+    // last event) and an employee's first flush always write it.
+    const bool snapshot = publish_facts || refolded || !entry->snapshot_stored || !DefersFacts();
+    std::string state_bytes;
+    if (snapshot) {
+      state_bytes = EncodeEmployeeState(state);
+      batch->Put(kEmployeeFamily, EmployeeStateKey(employee), state_bytes);
+      entry->snapshot_stored = true;
+      entry->encoded_state_bytes = state_bytes.size();
+      entry->folded_unflushed_bytes = 0;
+    } else {
+      entry->folded_unflushed_bytes += entry->pending.size() * kFoldedEventEncodedBytes;
+    }
     batch->Put(kEmployeeFamily, EmployeeHeaderKey(employee),
                EncodeEmployeeHeader(state.last_time_us, entry->partition));
     if (refolded || entry->stored_rejections > state.rejections.size()) {
@@ -625,8 +651,6 @@ class JiritsuProjector final : public Projector {
     entry->deleted.clear();
     MarkClean(entry);
     entry->flushed_generation = generation_;
-    entry->encoded_state_bytes = state_bytes.size();
-    entry->folded_unflushed_bytes = 0;
     pending_bytes_ -= entry->pending_event_bytes;
     entry->pending_event_bytes = 0;
     Recharge(employee, entry);
@@ -676,18 +700,22 @@ class JiritsuProjector final : public Projector {
     batch->Put(kEmployeeFamily, FactsWaitingKey(employee), "");
   }
 
-  // Held-back facts of an employee with nothing new: built from the state,
-  // and hashed from its bytes, as committed (the previous checkpoint's batch
-  // is written before this one starts).
+  // Held-back facts of an employee with nothing new: published with a
+  // snapshot of its state (the cached state, or the stored one with its
+  // journal tail: the same).
   Status PublishWaitingFacts(const std::string& employee, StateBatch* batch,
                              const FactsSink& facts_out) {
     if (!waiting_.count(employee)) return Status::Ok();
     JIRITSU_ASSIGN_OR_RETURN(CacheEntry * entry, Lookup(employee));
     // An older state format is re-folded (and published) at the next checkpoint.
     if (entry->dirty) return Status::Ok();
-    std::string state_bytes;
-    JIRITSU_RETURN_IF_ERROR(store_->Get(kEmployeeFamily, EmployeeStateKey(employee), &state_bytes)
-                                .WithContext("state of " + employee + " for its held-back facts"));
+    const std::string state_bytes = EncodeEmployeeState(entry->state);
+    batch->Put(kEmployeeFamily, EmployeeStateKey(employee), state_bytes);
+    entry->snapshot_stored = true;
+    entry->encoded_state_bytes = state_bytes.size();
+    entry->folded_unflushed_bytes = 0;
+    entry->flushed_generation = generation_;  // not evicted before the batch is written
+    Recharge(employee, entry);
     return PublishFacts(employee, entry->state, Blake2b256(state_bytes), &index_[employee], batch,
                         facts_out);
   }

@@ -12,6 +12,7 @@
 #include "processors/engagement.h"
 #include "processors/facts.h"
 #include "processors/jiritsu_projector.h"
+#include "processors/journal_tail.h"
 #include "processors/json.h"
 #include "processors/rows.h"
 #include "processors/stored_event.h"
@@ -370,13 +371,11 @@ Result<int64_t> QueryService::ResolveAsOf(std::optional<int64_t> as_of_us) const
 
 Result<std::string> QueryService::StepStatus(std::string_view employee,
                                              std::optional<std::string_view> program) const {
-  std::string bytes;
-  Status s = store_->Get(kEmployeeFamily, EmployeeStateKey(employee), &bytes);
-  if (s.code() == StatusCode::kNotFound) {
+  auto loaded = LoadEmployeeState(*store_, reference_, employee);
+  if (loaded.status().code() == StatusCode::kNotFound) {
     return NotFound("employee \"" + std::string(employee) + "\" has no step status on this store");
   }
-  JIRITSU_RETURN_IF_ERROR(s);
-  JIRITSU_ASSIGN_OR_RETURN(EmployeeState state, DecodeEmployeeState(bytes));
+  JIRITSU_ASSIGN_OR_RETURN(EmployeeState state, std::move(loaded));
   const int32_t offset = options_.reporting_utc_offset_minutes;
 
   std::set<std::string> program_ids;
@@ -682,13 +681,11 @@ Result<std::string> QueryService::RejectionsPage(std::optional<std::string_view>
 }
 
 Result<std::string> QueryService::ManagerOf(std::string_view employee) const {
-  std::string bytes;
-  Status s = store_->Get(kEmployeeFamily, EmployeeStateKey(employee), &bytes);
-  if (s.code() == StatusCode::kNotFound) {
+  auto loaded = LoadEmployeeState(*store_, reference_, employee);
+  if (loaded.status().code() == StatusCode::kNotFound) {
     return NotFound("employee \"" + std::string(employee) + "\" is unknown on this store");
   }
-  JIRITSU_RETURN_IF_ERROR(s);
-  JIRITSU_ASSIGN_OR_RETURN(EmployeeState state, DecodeEmployeeState(bytes));
+  JIRITSU_ASSIGN_OR_RETURN(EmployeeState state, std::move(loaded));
   return state.manager_id;
 }
 
@@ -698,6 +695,8 @@ Result<std::map<std::string, std::vector<std::string>>> QueryService::ReportsByM
   auto it = store_->NewIterator(kEmployeeFamily);
   for (it->Seek(prefix); it->Valid() && it->key().starts_with(prefix); it->Next()) {
     JIRITSU_ASSIGN_OR_RETURN(EmployeeState state, DecodeEmployeeState(it->value()));
+    JIRITSU_RETURN_IF_ERROR(
+        FoldJournalTail(*store_, reference_, it->key().substr(prefix.size()), &state).status());
     if (state.employed && !state.manager_id.empty()) {
       reports[state.manager_id].push_back(state.employee_id);  // key order: sorted
     }
@@ -783,6 +782,8 @@ Result<std::string> QueryService::StepDistribution(std::optional<std::string_vie
   auto it = store_->NewIterator(kEmployeeFamily);
   for (it->Seek(prefix); it->Valid() && it->key().starts_with(prefix); it->Next()) {
     JIRITSU_ASSIGN_OR_RETURN(EmployeeState state, DecodeEmployeeState(it->value()));
+    JIRITSU_RETURN_IF_ERROR(
+        FoldJournalTail(*store_, reference_, it->key().substr(prefix.size()), &state).status());
     if (!state.employed) continue;
     if (org_unit && !scope.count(state.org_unit)) continue;
     ++employees;

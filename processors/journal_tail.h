@@ -1,0 +1,38 @@
+// The journal tail of an employee's stored state.
+//
+// In a live run the projector writes an employee's state (s\0<employee>, the
+// snapshot) together with its facts, at most once per
+// ProjectorOptions::facts_interval_ms; the checkpoints in between commit only
+// the employee's new journal rows. The current state is the snapshot with the
+// journal rows that sort after its last folded event folded on top, in key
+// order: exactly what the projector folded in memory at those checkpoints.
+// Rows that sort before it are always in the snapshot: a late event, a void
+// or a replaced duplicate makes the projector re-fold and write the snapshot
+// in the same checkpoint. Rebuilds write every state, so their tails are
+// empty.
+//
+// Thread-safety: only reads `store` and `reference`. Failure: store errors
+// and undecodable rows are returned as Status (the employee named).
+#pragma once
+
+#include <cstddef>
+#include <string_view>
+
+#include "core/state_store.h"
+#include "core/status.h"
+#include "processors/employee_state.h"
+#include "processors/reference_table.h"
+
+namespace jiritsu::processors {
+
+// Folds the employee's journal rows after state->last_sort_key onto *state;
+// returns how many.
+Result<size_t> FoldJournalTail(const StateStore& store, const ReferenceTable& reference,
+                               std::string_view employee, EmployeeState* state);
+
+// The employee's stored state with its journal tail folded; kNotFound when
+// the store holds no state for it.
+Result<EmployeeState> LoadEmployeeState(const StateStore& store, const ReferenceTable& reference,
+                                        std::string_view employee);
+
+}  // namespace jiritsu::processors

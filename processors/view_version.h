@@ -17,6 +17,9 @@ namespace jiritsu::processors {
 //    their log position.
 // 5: employee states, facts and KPI rows in the compact archive
 //    (processors/compact_archive.h): the same values, fewer bytes.
-inline constexpr int32_t kViewVersion = 5;
+// 6: live runs write employee states as snapshots with a journal tail
+//    (processors/journal_tail.h) and record held-back facts (f\0 rows): a
+//    build without the tail fold would read such a store wrong.
+inline constexpr int32_t kViewVersion = 6;
 
 }  // namespace jiritsu::processors

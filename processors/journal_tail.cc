@@ -11,8 +11,13 @@ namespace jiritsu::processors {
 
 Result<size_t> FoldJournalTail(const StateStore& store, const ReferenceTable& reference,
                                std::string_view employee, EmployeeState* state) {
+  auto journal = store.NewIterator(kJournalFamily);
+  return FoldJournalTail(journal.get(), reference, employee, state);
+}
+
+Result<size_t> FoldJournalTail(StateIterator* it, const ReferenceTable& reference,
+                               std::string_view employee, EmployeeState* state) {
   const std::string prefix = std::string(employee) + '\0';
-  auto it = store.NewIterator(kJournalFamily);
   if (state->events_folded == 0) {
     it->Seek(prefix);
   } else {

@@ -29,6 +29,11 @@ namespace jiritsu::processors {
 // returns how many.
 Result<size_t> FoldJournalTail(const StateStore& store, const ReferenceTable& reference,
                                std::string_view employee, EmployeeState* state);
+// The same through `journal`, an iterator over the journal family that the
+// caller reuses across employees (a scan of every state: one iterator, not
+// one per employee).
+Result<size_t> FoldJournalTail(StateIterator* journal, const ReferenceTable& reference,
+                               std::string_view employee, EmployeeState* state);
 
 // The employee's stored state with its journal tail folded; kNotFound when
 // the store holds no state for it.

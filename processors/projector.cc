@@ -52,7 +52,8 @@ struct IndexEntry {
 // are published per checkpoint when due, so a backlog of them drains even
 // when checkpoints come faster than the estimate below expects.
 constexpr size_t kMinWaitingFactsPerCheckpoint = 64;
-// Heap estimate of one held-back employee (two map nodes, its hash).
+// Heap estimate of one held-back employee (a hash-map node and a set node,
+// each with the id).
 constexpr size_t kWaitingFactsEntryBytes = 192;
 
 // Heap estimates of the byte-bounded employee cache (docs/performance.md,

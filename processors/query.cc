@@ -693,10 +693,11 @@ Result<std::map<std::string, std::vector<std::string>>> QueryService::ReportsByM
   std::map<std::string, std::vector<std::string>> reports;
   const std::string prefix = EmployeeStateKey("");
   auto it = store_->NewIterator(kEmployeeFamily);
+  auto journal = store_->NewIterator(kJournalFamily);  // the states' journal tails
   for (it->Seek(prefix); it->Valid() && it->key().starts_with(prefix); it->Next()) {
     JIRITSU_ASSIGN_OR_RETURN(EmployeeState state, DecodeEmployeeState(it->value()));
     JIRITSU_RETURN_IF_ERROR(
-        FoldJournalTail(*store_, reference_, it->key().substr(prefix.size()), &state).status());
+        FoldJournalTail(journal.get(), reference_, it->key().substr(prefix.size()), &state).status());
     if (state.employed && !state.manager_id.empty()) {
       reports[state.manager_id].push_back(state.employee_id);  // key order: sorted
     }
@@ -780,10 +781,11 @@ Result<std::string> QueryService::StepDistribution(std::optional<std::string_vie
   int64_t employees = 0;
   const std::string prefix = EmployeeStateKey("");
   auto it = store_->NewIterator(kEmployeeFamily);
+  auto journal = store_->NewIterator(kJournalFamily);  // the states' journal tails
   for (it->Seek(prefix); it->Valid() && it->key().starts_with(prefix); it->Next()) {
     JIRITSU_ASSIGN_OR_RETURN(EmployeeState state, DecodeEmployeeState(it->value()));
     JIRITSU_RETURN_IF_ERROR(
-        FoldJournalTail(*store_, reference_, it->key().substr(prefix.size()), &state).status());
+        FoldJournalTail(journal.get(), reference_, it->key().substr(prefix.size()), &state).status());
     if (!state.employed) continue;
     if (org_unit && !scope.count(state.org_unit)) continue;
     ++employees;

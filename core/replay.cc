@@ -1138,14 +1138,19 @@ Result<ReplayReport> Replayer::Verify(const VerifyRequest& request) {
     report.scope = scope.description;
   }
   JIRITSU_RETURN_IF_ERROR(FillDigest(*build.store(), families, &report, scope.contains));
-  JIRITSU_ASSIGN_OR_RETURN(StoreDigest live_digest, DigestFamilies(*live, families, scope.contains));
+  RowReader live_rows;
+  if (request.live_rows) {
+    JIRITSU_ASSIGN_OR_RETURN(live_rows, request.live_rows(*live));
+  }
+  JIRITSU_ASSIGN_OR_RETURN(StoreDigest live_digest,
+                           DigestFamilies(*live, families, scope.contains, live_rows));
   report.live_digest = live_digest.combined;
   report.live_family_digests = live_digest.families;
   report.equal = report.live_digest == report.digest;
   if (!report.equal) {
     JIRITSU_ASSIGN_OR_RETURN(report.differences,
                              DiffFamilies(*live, *build.store(), families, request.max_differences,
-                                          scope.contains));
+                                          scope.contains, live_rows));
   }
   build.Close();
   build.Fill(&report);

@@ -149,6 +149,10 @@ struct VerifyRequest {
   std::string view;               // "" = every view family
   size_t max_differences = 10;    // per family
   KeyScopeFactory scope;          // only these rows (digests and diffs)
+  // How the live generation's rows read as views (RowReader,
+  // core/store_diff.h), given the open live store; empty = as stored. A live
+  // runner may keep rows whose bytes depend on its checkpoint timing.
+  std::function<Result<RowReader>(const StateStore& live)> live_rows;
 };
 
 struct SnapshotInfo {

@@ -6,6 +6,7 @@
 #include <array>
 #include <cstdio>
 #include <memory>
+#include <optional>
 
 namespace jiritsu {
 namespace {
@@ -49,6 +50,44 @@ Result<std::unique_ptr<StateIterator>> OpenFamily(const StateStore& store,
   return it;
 }
 
+// The rows of one family in key order: out of scope ones skipped, and each
+// read through `read` when given (a row it leaves out is skipped too).
+// `it` may be null (no such family: no rows).
+class RowCursor {
+ public:
+  RowCursor(StateIterator* it, const std::string& family, const RowPredicate& in_scope,
+            const RowReader& read)
+      : it_(it), family_(family), in_scope_(in_scope), read_(read) {}
+  // Moves to the first row at or after the iterator's position that counts.
+  Status Settle() {
+    if (it_ == nullptr) return Status::Ok();
+    for (; it_->Valid(); it_->Next()) {
+      if (in_scope_ && !in_scope_(family_, it_->key())) continue;
+      if (!read_) return Status::Ok();
+      JIRITSU_ASSIGN_OR_RETURN(std::optional<std::string> value,
+                               read_(family_, it_->key(), it_->value()));
+      if (!value) continue;
+      value_ = std::move(*value);
+      return Status::Ok();
+    }
+    return it_->status();
+  }
+  bool Valid() const { return it_ != nullptr && it_->Valid(); }
+  std::string_view key() const { return it_->key(); }
+  std::string_view value() const { return read_ ? std::string_view(value_) : it_->value(); }
+  Status Next() {
+    it_->Next();
+    return Settle();
+  }
+
+ private:
+  StateIterator* it_;
+  const std::string& family_;
+  const RowPredicate& in_scope_;
+  const RowReader& read_;
+  std::string value_;
+};
+
 }  // namespace
 
 std::string_view KeyDifferenceKindName(KeyDifference::Kind kind) {
@@ -61,7 +100,7 @@ std::string_view KeyDifferenceKindName(KeyDifference::Kind kind) {
 }
 
 Result<StoreDigest> DigestFamilies(const StateStore& store, std::vector<std::string> families,
-                                   const RowPredicate& in_scope) {
+                                   const RowPredicate& in_scope, const RowReader& read) {
   if (sodium_init() < 0) return Internal("libsodium failed to initialise");
   SortUnique(&families);
   StoreDigest result;
@@ -72,14 +111,13 @@ Result<StoreDigest> DigestFamilies(const StateStore& store, std::vector<std::str
     crypto_generichash_init(&state, nullptr, 0, kDigestBytes);
     FamilyDigest digest{family, 0, ""};
     JIRITSU_ASSIGN_OR_RETURN(std::unique_ptr<StateIterator> it, OpenFamily(store, family));
-    if (it) {
-      for (; it->Valid(); it->Next()) {
-        if (in_scope && !in_scope(family, it->key())) continue;
-        HashSized(&state, it->key());
-        HashSized(&state, it->value());
-        ++digest.keys;
-      }
-      JIRITSU_RETURN_IF_ERROR(it->status());
+    RowCursor rows(it.get(), family, in_scope, read);
+    JIRITSU_RETURN_IF_ERROR(rows.Settle());
+    while (rows.Valid()) {
+      HashSized(&state, rows.key());
+      HashSized(&state, rows.value());
+      ++digest.keys;
+      JIRITSU_RETURN_IF_ERROR(rows.Next());
     }
     std::array<unsigned char, kDigestBytes> bytes;
     crypto_generichash_final(&state, bytes.data(), bytes.size());
@@ -97,12 +135,17 @@ Result<StoreDigest> DigestFamilies(const StateStore& store, std::vector<std::str
 Result<std::vector<FamilyDiff>> DiffFamilies(const StateStore& left, const StateStore& right,
                                              std::vector<std::string> families,
                                              size_t max_differences_per_family,
-                                             const RowPredicate& in_scope) {
+                                             const RowPredicate& in_scope,
+                                             const RowReader& read_left) {
   SortUnique(&families);
   std::vector<FamilyDiff> diffs;
   for (const auto& family : families) {
-    JIRITSU_ASSIGN_OR_RETURN(std::unique_ptr<StateIterator> a, OpenFamily(left, family));
-    JIRITSU_ASSIGN_OR_RETURN(std::unique_ptr<StateIterator> b, OpenFamily(right, family));
+    JIRITSU_ASSIGN_OR_RETURN(std::unique_ptr<StateIterator> a_it, OpenFamily(left, family));
+    JIRITSU_ASSIGN_OR_RETURN(std::unique_ptr<StateIterator> b_it, OpenFamily(right, family));
+    RowCursor a(a_it.get(), family, in_scope, read_left);
+    RowCursor b(b_it.get(), family, in_scope, {});
+    JIRITSU_RETURN_IF_ERROR(a.Settle());
+    JIRITSU_RETURN_IF_ERROR(b.Settle());
     FamilyDiff diff{family, 0, {}};
     auto record = [&](KeyDifference::Kind kind, std::string_view key, std::string_view left_value,
                       std::string_view right_value) {
@@ -112,40 +155,24 @@ Result<std::vector<FamilyDiff>> DiffFamilies(const StateStore& left, const State
             kind, std::string(key), std::string(left_value), std::string(right_value)});
       }
     };
-    const bool has_a = a != nullptr;
-    const bool has_b = b != nullptr;
-    auto skip_out_of_scope = [&](StateIterator* it, bool has) {
-      if (!in_scope || !has) return;
-      while (it->Valid() && !in_scope(family, it->key())) it->Next();
-    };
-    skip_out_of_scope(a.get(), has_a);
-    skip_out_of_scope(b.get(), has_b);
     // Bytewise order: std::string_view::compare is memcmp order, like
     // RocksDB's default comparator.
-    while ((has_a && a->Valid()) || (has_b && b->Valid())) {
-      const bool a_valid = has_a && a->Valid();
-      const bool b_valid = has_b && b->Valid();
-      const int order = !a_valid ? 1 : !b_valid ? -1 : a->key().compare(b->key());
+    while (a.Valid() || b.Valid()) {
+      const int order = !a.Valid() ? 1 : !b.Valid() ? -1 : a.key().compare(b.key());
       if (order < 0) {
-        record(KeyDifference::Kind::kOnlyLeft, a->key(), a->value(), {});
-        a->Next();
-        skip_out_of_scope(a.get(), has_a);
+        record(KeyDifference::Kind::kOnlyLeft, a.key(), a.value(), {});
+        JIRITSU_RETURN_IF_ERROR(a.Next());
       } else if (order > 0) {
-        record(KeyDifference::Kind::kOnlyRight, b->key(), {}, b->value());
-        b->Next();
-        skip_out_of_scope(b.get(), has_b);
+        record(KeyDifference::Kind::kOnlyRight, b.key(), {}, b.value());
+        JIRITSU_RETURN_IF_ERROR(b.Next());
       } else {
-        if (a->value() != b->value()) {
-          record(KeyDifference::Kind::kValueDiffers, a->key(), a->value(), b->value());
+        if (a.value() != b.value()) {
+          record(KeyDifference::Kind::kValueDiffers, a.key(), a.value(), b.value());
         }
-        a->Next();
-        b->Next();
-        skip_out_of_scope(a.get(), has_a);
-        skip_out_of_scope(b.get(), has_b);
+        JIRITSU_RETURN_IF_ERROR(a.Next());
+        JIRITSU_RETURN_IF_ERROR(b.Next());
       }
     }
-    if (has_a) JIRITSU_RETURN_IF_ERROR(a->status());
-    if (has_b) JIRITSU_RETURN_IF_ERROR(b->status());
     if (diff.differing_keys > 0) diffs.push_back(std::move(diff));
   }
   return diffs;

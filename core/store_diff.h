@@ -20,6 +20,7 @@
 
 #include <cstdint>
 #include <functional>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -44,10 +45,18 @@ struct StoreDigest {
 // KeyScope in core/replay.h). Empty = every row. Must be pure.
 using RowPredicate = std::function<bool(std::string_view family, std::string_view key)>;
 
+// How a store's rows read as the views they stand for, when its projector
+// keeps some rows in a form that depends on checkpoint timing (a live run's
+// state snapshots with journal tails, processors/journal_tail.h): the value
+// to compare, or nullopt to leave the row out. Empty = the stored bytes.
+using RowReader = std::function<Result<std::optional<std::string>>(
+    std::string_view family, std::string_view key, std::string_view value)>;
+
 // Digests `families` of `store` (duplicates are ignored), only the rows
-// `in_scope` accepts.
+// `in_scope` accepts, read through `read` when given.
 Result<StoreDigest> DigestFamilies(const StateStore& store, std::vector<std::string> families,
-                                   const RowPredicate& in_scope = {});
+                                   const RowPredicate& in_scope = {},
+                                   const RowReader& read = {});
 
 struct KeyDifference {
   enum class Kind { kOnlyLeft, kOnlyRight, kValueDiffers };
@@ -67,11 +76,13 @@ struct FamilyDiff {
 // Compares `families` of two stores key by key (a merge of two ordered
 // scans, O(keys), constant memory besides the kept differences). Returns only
 // the families that differ, sorted by name; empty means equal. Rows that
-// `in_scope` rejects are skipped on both sides.
+// `in_scope` rejects are skipped on both sides; `left`'s rows are read
+// through `read_left` when given.
 Result<std::vector<FamilyDiff>> DiffFamilies(const StateStore& left, const StateStore& right,
                                              std::vector<std::string> families,
                                              size_t max_differences_per_family = 10,
-                                             const RowPredicate& in_scope = {});
+                                             const RowPredicate& in_scope = {},
+                                             const RowReader& read_left = {});
 
 // Bytes as printable text for reports: printable ASCII as is, other bytes as
 // \xNN, cut at `limit` bytes with "..." appended.

@@ -16,6 +16,7 @@
 #include "ops/projections.h"
 #include "processors/aggregates.h"
 #include "processors/jiritsu_projector.h"
+#include "processors/journal_tail.h"
 #include "processors/reference_table.h"
 #include "processors/view_scopes.h"
 #include "schemas/codec.h"
@@ -244,7 +245,10 @@ int RunReplay(const ReplayFlags& flags) {
   } else if (!flags.snapshot_restore.empty()) {
     report = replayer.RestoreSnapshot(flags.snapshot_restore);
   } else if (flags.verify) {
-    report = replayer.Verify({flags.view, flags.max_differences, OrgScope(flags.org)});
+    // A running `jiritsu run` keeps state snapshots with journal tails and
+    // waiting-facts rows: verify compares the views they stand for.
+    report = replayer.Verify(
+        {flags.view, flags.max_differences, OrgScope(flags.org), processors::ViewRowsOf});
   } else if (as_of) {
     report = replayer.BuildAsOf(as_of_request);
   } else {

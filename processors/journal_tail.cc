@@ -1,5 +1,7 @@
 #include "processors/journal_tail.h"
 
+#include <memory>
+#include <optional>
 #include <string>
 
 #include "processors/employee_fold.h"
@@ -37,6 +39,29 @@ Result<size_t> FoldJournalTail(StateIterator* it, const ReferenceTable& referenc
   }
   JIRITSU_RETURN_IF_ERROR(it->status().WithContext("journal tail of employee " + std::string(employee)));
   return folded;
+}
+
+Result<RowReader> ViewRowsOf(const StateStore& store) {
+  auto reference = std::make_shared<ReferenceTable>();
+  JIRITSU_RETURN_IF_ERROR(reference->Load(store));
+  const std::string state_prefix = EmployeeStateKey("");
+  const std::string waiting_prefix = FactsWaitingKey("");
+  return RowReader([&store, reference, state_prefix, waiting_prefix](
+                       std::string_view family, std::string_view key,
+                       std::string_view value) -> Result<std::optional<std::string>> {
+    if (family != kEmployeeFamily) return std::optional<std::string>(value);
+    if (key.starts_with(waiting_prefix)) return std::optional<std::string>();
+    if (!key.starts_with(state_prefix) || value.empty() ||
+        static_cast<uint8_t>(value[0]) != kEmployeeStateFormat) {
+      return std::optional<std::string>(value);
+    }
+    auto state = DecodeEmployeeState(value);
+    if (!state.ok()) return state.status().WithContext("state " + std::string(key));
+    const std::string_view employee = key.substr(state_prefix.size());
+    JIRITSU_ASSIGN_OR_RETURN(const size_t tail, FoldJournalTail(store, *reference, employee, &*state));
+    if (tail == 0) return std::optional<std::string>(value);
+    return std::optional<std::string>(EncodeEmployeeState(*state));
+  });
 }
 
 Result<EmployeeState> LoadEmployeeState(const StateStore& store, const ReferenceTable& reference,

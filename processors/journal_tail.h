@@ -20,6 +20,7 @@
 
 #include "core/state_store.h"
 #include "core/status.h"
+#include "core/store_diff.h"
 #include "processors/employee_state.h"
 #include "processors/reference_table.h"
 
@@ -34,6 +35,13 @@ Result<size_t> FoldJournalTail(const StateStore& store, const ReferenceTable& re
 // one per employee).
 Result<size_t> FoldJournalTail(StateIterator* journal, const ReferenceTable& reference,
                                std::string_view employee, EmployeeState* state);
+
+// How `store`'s rows read as the views they stand for (for `jiritsu replay
+// --verify` of a live generation): a state is read with its journal tail
+// folded and encoded again, as a rebuild writes it; a waiting-facts row
+// (f\0) is left out; every other row reads as stored. The reader keeps
+// `store` (which must outlive it) and its reference table as loaded now.
+Result<RowReader> ViewRowsOf(const StateStore& store);
 
 // The employee's stored state with its journal tail folded; kNotFound when
 // the store holds no state for it.

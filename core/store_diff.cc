@@ -7,6 +7,7 @@
 #include <cstdio>
 #include <memory>
 #include <optional>
+#include <utility>
 
 namespace jiritsu {
 namespace {
@@ -55,9 +56,10 @@ Result<std::unique_ptr<StateIterator>> OpenFamily(const StateStore& store,
 // `it` may be null (no such family: no rows).
 class RowCursor {
  public:
+  // `read` is copied: callers pass temporaries ({} for none).
   RowCursor(StateIterator* it, const std::string& family, const RowPredicate& in_scope,
-            const RowReader& read)
-      : it_(it), family_(family), in_scope_(in_scope), read_(read) {}
+            RowReader read)
+      : it_(it), family_(family), in_scope_(in_scope), read_(std::move(read)) {}
   // Moves to the first row at or after the iterator's position that counts.
   Status Settle() {
     if (it_ == nullptr) return Status::Ok();
@@ -84,7 +86,7 @@ class RowCursor {
   StateIterator* it_;
   const std::string& family_;
   const RowPredicate& in_scope_;
-  const RowReader& read_;
+  const RowReader read_;
   std::string value_;
 };
 

@@ -902,8 +902,7 @@ Result<PhaseResult> Bench::Latency() {
   result.extra["facts_published"] = std::to_string(stats.facts_published);
   result.extra["facts_deferral_p50_ms"] = std::to_string(HistogramPercentile(stats.facts_deferral_ms, 50));
   result.extra["facts_deferral_p99_ms"] = std::to_string(HistogramPercentile(stats.facts_deferral_ms, 99));
-  result.extra["facts_deferral_max_ms"] = std::to_string(
-      stats.facts_deferral_ms.empty() ? 0 : stats.facts_deferral_ms.rbegin()->first);
+  result.extra["facts_deferral_max_ms"] = std::to_string(HistogramPercentile(stats.facts_deferral_ms, 100));
   return result;
 }
 

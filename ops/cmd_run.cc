@@ -67,9 +67,7 @@ std::string StatsJson(const RuntimeStats& stats, const std::string& log_name,
                 static_cast<unsigned long long>(stats.facts_waiting),
                 static_cast<long long>(HistogramPercentile(stats.facts_deferral_ms, 50)),
                 static_cast<long long>(HistogramPercentile(stats.facts_deferral_ms, 99)),
-                static_cast<long long>(stats.facts_deferral_ms.empty()
-                                           ? 0
-                                           : stats.facts_deferral_ms.rbegin()->first));
+                static_cast<long long>(HistogramPercentile(stats.facts_deferral_ms, 100)));
   out += numbers;
   out += ",\"partitions\":{";
   bool first = true;

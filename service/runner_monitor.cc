@@ -1,6 +1,9 @@
 #include "service/runner_monitor.h"
 
 #include <algorithm>
+#include <array>
+#include <map>
+#include <string>
 #include <chrono>
 
 #include "core/logging.h"
@@ -25,6 +28,22 @@ bool CarriesEvents(const std::string& topic) {
   return topic != "jiritsu.facts" && topic != "jiritsu.dlq";
 }
 
+// p50, p99 and p99.9 of a latency histogram (value -> count).
+std::array<int64_t, 3> Quantiles(const std::map<int64_t, uint64_t>& histogram) {
+  return {HistogramPercentile(histogram, 50), HistogramPercentile(histogram, 99),
+          HistogramPercentile(histogram, 99.9)};
+}
+
+// One gauge per quantile of Quantiles(), labelled quantile="0.5|0.99|0.999".
+void SetQuantileGauges(MetricsRegistry* metrics, const std::string& name, const std::string& help,
+                       const std::array<int64_t, 3>& values) {
+  const char* quantiles[3] = {"0.5", "0.99", "0.999"};
+  for (int i = 0; i < 3; ++i) {
+    metrics->GetGauge(name, help, {{"quantile", quantiles[i]}})
+        ->Set(static_cast<double>(values[i]));
+  }
+}
+
 }  // namespace
 
 int64_t RunnerMonitor::NowMs() {
@@ -43,16 +62,8 @@ void RunnerMonitor::OnProgress(const RuntimeStats& stats) {
   dead_letters_total_ += stats.dead_letters >= last_dead_letters_seen_
                              ? stats.dead_letters - last_dead_letters_seen_
                              : stats.dead_letters;
-  if (!stats.visible_latency_ms.empty()) {
-    visible_latency_ms_ = {HistogramPercentile(stats.visible_latency_ms, 50),
-                           HistogramPercentile(stats.visible_latency_ms, 99),
-                           HistogramPercentile(stats.visible_latency_ms, 99.9)};
-  }
-  if (!stats.facts_deferral_ms.empty()) {
-    facts_deferral_ms_ = {HistogramPercentile(stats.facts_deferral_ms, 50),
-                          HistogramPercentile(stats.facts_deferral_ms, 99),
-                          HistogramPercentile(stats.facts_deferral_ms, 99.9)};
-  }
+  if (!stats.visible_latency_ms.empty()) visible_latency_ms_ = Quantiles(stats.visible_latency_ms);
+  if (!stats.facts_deferral_ms.empty()) facts_deferral_ms_ = Quantiles(stats.facts_deferral_ms);
   facts_waiting_ = stats.facts_waiting;
   last_applied_seen_ = stats.events_applied;
   last_dead_letters_seen_ = stats.dead_letters;
@@ -205,15 +216,10 @@ void RunnerMonitor::Publish(MetricsRegistry* metrics) {
   }
   metrics->GetGauge("jiritsu_stalled_partitions", "Partitions currently stalled")->Set(stalled);
   if (visible_latency) {
-    const char* quantiles[3] = {"0.5", "0.99", "0.999"};
-    for (int i = 0; i < 3; ++i) {
-      metrics
-          ->GetGauge("jiritsu_view_visible_latency_ms",
-                     "Produce -> view-visible latency of employee events (log append to the "
-                     "checkpoint commit holding them), since the runner started",
-                     {{"quantile", quantiles[i]}})
-          ->Set(static_cast<double>((*visible_latency)[i]));
-    }
+    SetQuantileGauges(metrics, "jiritsu_view_visible_latency_ms",
+                      "Produce -> view-visible latency of employee events (log append to the "
+                      "checkpoint commit holding them), since the runner started",
+                      *visible_latency);
   }
   metrics
       ->GetGauge("jiritsu_facts_waiting",
@@ -221,15 +227,10 @@ void RunnerMonitor::Publish(MetricsRegistry* metrics) {
                  "checkpoint (runtime facts_interval_ms)")
       ->Set(static_cast<double>(facts_waiting));
   if (facts_deferral) {
-    const char* quantiles[3] = {"0.5", "0.99", "0.999"};
-    for (int i = 0; i < 3; ++i) {
-      metrics
-          ->GetGauge("jiritsu_facts_deferral_ms",
-                     "How long held-back facts waited after the employee's own views were "
-                     "committed: the global views' extra delay, since the runner started",
-                     {{"quantile", quantiles[i]}})
-          ->Set(static_cast<double>((*facts_deferral)[i]));
-    }
+    SetQuantileGauges(metrics, "jiritsu_facts_deferral_ms",
+                      "How long held-back facts waited after the employee's own views were "
+                      "committed: the global views' extra delay, since the runner started",
+                      *facts_deferral);
   }
   metrics->GetGauge("jiritsu_consumer_lag_records_total", "Sum of the per-partition record lag")
       ->Set(static_cast<double>(snapshot.total_lag));

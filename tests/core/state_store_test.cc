@@ -391,41 +391,48 @@ TEST_F(StateStoreTest, BatchKeysAndValuesOfEverySizeAreWrittenAsAdded) {
   }
 }
 
-TEST_F(StateStoreTest, UnloggedBatchInAnyKeyOrderEndsWithTheLastOperationOnEachKey) {
-  // An unlogged Write inserts in key order per family (a rebuild's journal
-  // rows arrive in event time): the reordering must keep the operations on
-  // one key in batch order. Keys recur hundreds of times in a shuffled order,
-  // in two families that share key names, so an unstable sort or one that
-  // mixed the families up would end on other values.
-  StateStoreOptions options;
-  options.disable_wal = true;
-  options.column_families = {"journal", "states"};
-  auto store = OpenOrDie(options);
-  StateBatch batch;
-  std::map<std::pair<std::string, std::string>, std::string> expected;  // "" = deleted
-  uint64_t lcg = 42;
-  auto next = [&lcg] { return (lcg = lcg * 6364136223846793005ULL + 1442695040888963407ULL) >> 33; };
-  for (int i = 0; i < 20000; ++i) {
-    const std::string family = next() % 2 == 0 ? "journal" : "states";
-    const std::string key = "employee-" + std::to_string(next() % 40) + '\0' + std::to_string(next() % 5);
-    if (next() % 4 == 0) {
-      batch.Delete(family, key);
-      expected[{family, key}] = "";
-    } else {
-      const std::string value = family + "@" + std::to_string(i);
-      batch.Put(family, key, value);
-      expected[{family, key}] = value;
+TEST_F(StateStoreTest, BatchInAnyKeyOrderEndsWithTheLastOperationOnEachKey) {
+  // A Write inserts in key order per family (for the memtable insert hints;
+  // a rebuild's journal rows arrive in event time): the reordering must keep
+  // the operations on one key in batch order, logged or not. Keys recur
+  // hundreds of times in a shuffled order, in two families that share key
+  // names, so an unstable sort or one that mixed the families up would end
+  // on other values. Two batches: the second lands among the first's rows.
+  for (const bool unlogged : {true, false}) {
+    SCOPED_TRACE(unlogged ? "unlogged" : "logged");
+    StateStoreOptions options;
+    options.disable_wal = unlogged;
+    options.column_families = {"journal", "states"};
+    dir_ = (root_ / (unlogged ? "unlogged" : "logged")).string();
+    auto store = OpenOrDie(options);
+    std::map<std::pair<std::string, std::string>, std::string> expected;  // "" = deleted
+    uint64_t lcg = 42;
+    auto next = [&lcg] { return (lcg = lcg * 6364136223846793005ULL + 1442695040888963407ULL) >> 33; };
+    for (int round = 0; round < 2; ++round) {
+      StateBatch batch;
+      for (int i = 0; i < 20000; ++i) {
+        const std::string family = next() % 2 == 0 ? "journal" : "states";
+        const std::string key = "employee-" + std::to_string(next() % 40) + '\0' + std::to_string(next() % 5);
+        if (next() % 4 == 0) {
+          batch.Delete(family, key);
+          expected[{family, key}] = "";
+        } else {
+          const std::string value = family + "@" + std::to_string(round) + "." + std::to_string(i);
+          batch.Put(family, key, value);
+          expected[{family, key}] = value;
+        }
+      }
+      ASSERT_TRUE(store->Write(&batch).ok());
     }
+    size_t deleted = 0;
+    for (const auto& [where, value] : expected) {
+      if (value.empty()) ++deleted;
+      EXPECT_EQ(GetOrEmpty(*store, where.first, where.second), value.empty() ? "<NotFound>" : value)
+          << where.first << " " << where.second;
+    }
+    EXPECT_EQ(expected.size(), 400u);  // every key was touched
+    EXPECT_GT(deleted, 0u);            // and some end deleted
   }
-  ASSERT_TRUE(store->Write(&batch).ok());
-  size_t deleted = 0;
-  for (const auto& [where, value] : expected) {
-    if (value.empty()) ++deleted;
-    EXPECT_EQ(GetOrEmpty(*store, where.first, where.second), value.empty() ? "<NotFound>" : value)
-        << where.first << " " << where.second;
-  }
-  EXPECT_EQ(expected.size(), 400u);  // every key was touched
-  EXPECT_GT(deleted, 0u);            // and some end deleted
 }
 
 TEST_F(StateStoreTest, SpillingBatchWritesItselfAsItGrowsAndOnlyIntoAnUnloggedStore) {

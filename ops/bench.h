@@ -100,8 +100,8 @@ struct BenchOptions {
   double latency_seconds = 10;
   int64_t latency_linger_ms = 5;
   int64_t latency_checkpoint_ms = 10;
-  // project, latency: jiritsu run --facts-interval-ms.
-  int64_t facts_interval_ms = 1000;
+  // project, latency: jiritsu run --facts-interval-ms (its default).
+  int64_t facts_interval_ms = 2000;
   // ingest-http: events per POST (1..10000) and concurrent keep-alive
   // client connections (1..256).
   int32_t http_batch = 100;

@@ -83,7 +83,7 @@ struct ServeConfig {
   int64_t checkpoint_ms = 1000;
   // jiritsu run --facts-interval-ms: the global views (KPIs) follow the
   // employee views within about this interval (0: every checkpoint).
-  int64_t facts_interval_ms = 1000;
+  int64_t facts_interval_ms = 2000;
   // The projection runner's memory budget (jiritsu run --memory-budget-mb).
   int64_t memory_budget_mb = 1024;
 

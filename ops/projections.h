@@ -24,7 +24,7 @@ inline constexpr int32_t kViewVersion = processors::kViewVersion;
 // at most this often (ProjectorOptions::facts_interval_ms), so the global
 // views follow the private ones by up to about two seconds. At 1 s the
 // facts took ~13% more CPU and a live run's p99 latency stayed at ~50-60 ms
-// (docs/performance.md, fourteenth pass).
+// (docs/performance.md, thirteenth pass).
 inline constexpr int64_t kDefaultFactsIntervalMs = 2000;
 
 // `keys` (may be nullptr: keys are then left alone) is where the projector

@@ -60,7 +60,7 @@ struct RuntimeOptions {
   bool use_consumer_group = true;
   bool until_caught_up = false;        // exit once every input reached its end
   size_t checkpoint_every_events = 50000;
-  int64_t checkpoint_every_ms = 1000;  // cadence only; never enters a view
+  int64_t checkpoint_every_ms = 1000;  // start to start; cadence only, never enters a view
   // While a backlog is waiting (a poll came back full), checkpoints come
   // every this many events instead: a checkpoint costs per changed employee
   // (state, facts), not per event, so catching up with fewer of them is

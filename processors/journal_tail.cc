@@ -46,7 +46,10 @@ Result<RowReader> ViewRowsOf(const StateStore& store) {
   JIRITSU_RETURN_IF_ERROR(reference->Load(store));
   const std::string state_prefix = EmployeeStateKey("");
   const std::string waiting_prefix = FactsWaitingKey("");
-  return RowReader([&store, reference, state_prefix, waiting_prefix](
+  // One journal iterator for every state read (each fold seeks it): a new
+  // iterator per state was one per employee of the store.
+  std::shared_ptr<StateIterator> journal = store.NewIterator(kJournalFamily);
+  return RowReader([reference, journal, state_prefix, waiting_prefix](
                        std::string_view family, std::string_view key,
                        std::string_view value) -> Result<std::optional<std::string>> {
     if (family != kEmployeeFamily) return std::optional<std::string>(value);
@@ -58,7 +61,8 @@ Result<RowReader> ViewRowsOf(const StateStore& store) {
     auto state = DecodeEmployeeState(value);
     if (!state.ok()) return state.status().WithContext("state " + std::string(key));
     const std::string_view employee = key.substr(state_prefix.size());
-    JIRITSU_ASSIGN_OR_RETURN(const size_t tail, FoldJournalTail(store, *reference, employee, &*state));
+    JIRITSU_ASSIGN_OR_RETURN(const size_t tail,
+                             FoldJournalTail(journal.get(), *reference, employee, &*state));
     if (tail == 0) return std::optional<std::string>(value);
     return std::optional<std::string>(EncodeEmployeeState(*state));
   });

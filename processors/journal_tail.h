@@ -40,7 +40,8 @@ Result<size_t> FoldJournalTail(StateIterator* journal, const ReferenceTable& ref
 // --verify` of a live generation): a state is read with its journal tail
 // folded and encoded again, as a rebuild writes it; a waiting-facts row
 // (f\0) is left out; every other row reads as stored. The reader keeps
-// `store` (which must outlive it) and its reference table as loaded now.
+// a journal iterator of `store` (which must outlive it) and its reference
+// table, both as of now; it is not thread-safe (one reader per scan).
 Result<RowReader> ViewRowsOf(const StateStore& store);
 
 // The employee's stored state with its journal tail folded; kNotFound when

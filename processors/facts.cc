@@ -9,6 +9,7 @@
 #include <cereal/types/utility.hpp>
 #include <cereal/types/vector.hpp>
 #include <map>
+#include <optional>
 #include <set>
 #include <tuple>
 
@@ -22,10 +23,11 @@ bool AllZero(const std::array<int64_t, N>& values) {
 
 // Accumulates period counters cheaply per (attribution, month) with integer
 // keys, then expands each month into its month, fiscal quarter and fiscal
-// year rows (BuildFacts runs for every changed employee at every checkpoint).
+// year rows (BuildFacts runs for every changed employee at every checkpoint,
+// and once per published facts record in a live run).
 class PeriodAccumulator {
  public:
-  PeriodAccumulator(const EmployeeState& state, int32_t offset) : offset_(offset) {
+  PeriodAccumulator(const EmployeeState& state, int32_t offset) : months_(offset) {
     std::map<std::pair<std::string, std::string>, uint32_t> ids;
     attribution_of_snapshot_.reserve(state.snapshots.size());
     for (const Snapshot& snap : state.snapshots) {
@@ -48,59 +50,53 @@ class PeriodAccumulator {
   // 2 fiscal year; `first_month` identifies the period).
   void AddLine(uint32_t snapshot, int kind, MonthIndex first_month,
                const std::array<int64_t, kPeriodCounterCount>& values) {
-    auto& cell = line_[{attribution_of_snapshot_.at(snapshot), kind, first_month}];
-    for (int i = 0; i < kPeriodCounterCount; ++i) cell[i] += values[i];
+    lines_.push_back({attribution_of_snapshot_.at(snapshot), kind, first_month, values});
   }
 
   std::vector<PeriodRow> TakeRows() {
-    // Rows are keyed by integers (attribution, period kind, first month) and
-    // labelled once each: string-keyed maps here were most of BuildFacts'
-    // time, and BuildFacts runs for every changed employee at every
-    // checkpoint. The contributions of each row are gathered in a sorted
-    // vector (a few dozen per employee) rather than a map of nodes.
-    using Key = std::tuple<uint32_t, int, MonthIndex>;
-    struct Contribution {
-      Key key;
-      const std::array<int64_t, kPeriodCounterCount>* values;
-      const std::vector<int64_t>* lead_minutes;  // null for line counters
-    };
-    std::vector<Contribution> contributions;
-    contributions.reserve(3 * cells_.size() + line_.size());
-    for (const auto& [key, cell] : cells_) {
-      const auto& [attribution, month] = key;
-      for (const auto& [kind, first_month] :
-           {std::pair{0, month}, std::pair{1, FiscalQuarterStartMonth(month)},
-            std::pair{2, FiscalYearStartMonth(month)}}) {
-        contributions.push_back(
-            {{attribution, kind, first_month}, &cell.values, &cell.lead_minutes});
+    // The cells are in (attribution, month) order, so each attribution's
+    // month rows come out in order and its quarter and fiscal-year rows are
+    // runs of consecutive cells: one pass, no sort of the contributions
+    // (sorting them, and a map of cells, were most of BuildFacts' time).
+    std::array<std::vector<RowSum>, 3> rows;  // by kind, each in (attribution, first month) order
+    rows[0].reserve(cells_.size());
+    for (MonthCell& cell : cells_) {
+      const uint32_t attribution = static_cast<uint32_t>(cell.key >> 32);
+      const MonthIndex month = MonthOfKey(cell.key);
+      const MonthIndex firsts[3] = {month, FiscalQuarterStartMonth(month),
+                                    FiscalYearStartMonth(month)};
+      for (int kind = 0; kind < 3; ++kind) {
+        std::vector<RowSum>& of_kind = rows[kind];
+        if (of_kind.empty() || of_kind.back().attribution != attribution ||
+            of_kind.back().first_month != firsts[kind]) {
+          of_kind.push_back({attribution, firsts[kind], {}, {}});
+        }
+        RowSum& row = of_kind.back();
+        for (int i = 0; i < kPeriodCounterCount; ++i) row.values[i] += cell.values[i];
+        row.lead_minutes.insert(row.lead_minutes.end(), cell.lead_minutes.begin(),
+                                cell.lead_minutes.end());
       }
     }
-    for (const auto& [key, values] : line_) contributions.push_back({key, &values, nullptr});
-    std::sort(contributions.begin(), contributions.end(),
-                     [](const Contribution& a, const Contribution& b) { return a.key < b.key; });
+    for (const LineCounters& line : lines_) {
+      std::vector<RowSum>& of_kind = rows[line.kind];
+      auto it = std::lower_bound(of_kind.begin(), of_kind.end(), line,
+                                 [](const RowSum& row, const LineCounters& l) {
+                                   return std::tie(row.attribution, row.first_month) <
+                                          std::tie(l.attribution, l.first_month);
+                                 });
+      if (it == of_kind.end() || it->attribution != line.attribution ||
+          it->first_month != line.first_month) {
+        it = of_kind.insert(it, RowSum{line.attribution, line.first_month, {}, {}});
+      }
+      for (int i = 0; i < kPeriodCounterCount; ++i) it->values[i] += line.values[i];
+    }
 
     struct Labelled {
-      uint32_t attribution;
+      uint32_t rank;    // of the attribution's (org, profile)
+      uint64_t order;   // PeriodOrder of the label
       std::string period;
-      size_t first;  // contributions [first, last)
-      size_t last;
+      RowSum* row;
     };
-    std::vector<Labelled> rows;
-    std::vector<std::pair<int64_t, int64_t>> lead;
-    for (size_t first = 0; first < contributions.size();) {
-      size_t last = first + 1;
-      while (last < contributions.size() && contributions[last].key == contributions[first].key) {
-        ++last;
-      }
-      const auto& [attribution, kind, first_month] = contributions[first].key;
-      rows.push_back({attribution,
-                      kind == 0   ? MonthLabel(first_month)
-                      : kind == 1 ? QuarterLabel(first_month)
-                                  : FiscalYearLabel(first_month),
-                      first, last});
-      first = last;
-    }
-    // Canonical order: (org, profile, period).
     std::vector<uint32_t> attribution_rank(attributions_.size());
     {
       std::vector<uint32_t> order(attributions_.size());
@@ -109,36 +105,48 @@ class PeriodAccumulator {
                 [&](uint32_t a, uint32_t b) { return attributions_[a] < attributions_[b]; });
       for (uint32_t rank = 0; rank < order.size(); ++rank) attribution_rank[order[rank]] = rank;
     }
-    std::sort(rows.begin(), rows.end(), [&](const Labelled& a, const Labelled& b) {
-      return std::tie(attribution_rank[a.attribution], a.period) <
-             std::tie(attribution_rank[b.attribution], b.period);
-    });
+    std::vector<Labelled> labelled;
+    labelled.reserve(rows[0].size() + rows[1].size() + rows[2].size());
+    bool orders_known = true;
+    for (int kind = 0; kind < 3; ++kind) {
+      for (RowSum& row : rows[kind]) {
+        if (AllZero(row.values) && row.lead_minutes.empty()) continue;
+        const std::optional<uint64_t> order = PeriodOrder(kind, row.first_month);
+        orders_known = orders_known && order.has_value();
+        labelled.push_back({attribution_rank[row.attribution], order.value_or(0),
+                            kind == 0   ? MonthLabel(row.first_month)
+                            : kind == 1 ? QuarterLabel(row.first_month)
+                                        : FiscalYearLabel(row.first_month),
+                            &row});
+      }
+    }
+    // Canonical order: (org, profile, period label).
+    if (orders_known) {
+      std::sort(labelled.begin(), labelled.end(), [](const Labelled& a, const Labelled& b) {
+        return std::tie(a.rank, a.order) < std::tie(b.rank, b.order);
+      });
+    } else {
+      std::sort(labelled.begin(), labelled.end(), [](const Labelled& a, const Labelled& b) {
+        return std::tie(a.rank, a.period) < std::tie(b.rank, b.period);
+      });
+    }
 
     std::vector<PeriodRow> out;
-    out.reserve(rows.size());
-    for (Labelled& labelled : rows) {
-      std::array<int64_t, kPeriodCounterCount> values{};
-      lead.clear();
-      for (size_t i = labelled.first; i < labelled.last; ++i) {
-        const Contribution& c = contributions[i];
-        for (int k = 0; k < kPeriodCounterCount; ++k) values[k] += (*c.values)[k];
-        if (c.lead_minutes != nullptr) {
-          for (int64_t minutes : *c.lead_minutes) lead.emplace_back(minutes, 1);
-        }
-      }
-      if (AllZero(values) && lead.empty()) continue;
+    out.reserve(labelled.size());
+    for (Labelled& one : labelled) {
+      RowSum& sum = *one.row;
       PeriodRow& r = out.emplace_back();
-      r.org_unit = attributions_[labelled.attribution].first;
-      r.profile = attributions_[labelled.attribution].second;
-      r.period = std::move(labelled.period);
-      r.values = values;
+      r.org_unit = attributions_[sum.attribution].first;
+      r.profile = attributions_[sum.attribution].second;
+      r.period = std::move(one.period);
+      r.values = sum.values;
       // minutes -> count, ascending.
-      std::sort(lead.begin(), lead.end());
-      for (const auto& [minutes, one] : lead) {
+      std::sort(sum.lead_minutes.begin(), sum.lead_minutes.end());
+      for (const int64_t minutes : sum.lead_minutes) {
         if (!r.lead_minutes.empty() && r.lead_minutes.back().first == minutes) {
-          r.lead_minutes.back().second += one;
+          ++r.lead_minutes.back().second;
         } else {
-          r.lead_minutes.emplace_back(minutes, one);
+          r.lead_minutes.emplace_back(minutes, 1);
         }
       }
     }
@@ -147,18 +155,68 @@ class PeriodAccumulator {
 
  private:
   struct MonthCell {
+    uint64_t key = 0;  // CellKey(attribution, month)
     std::array<int64_t, kPeriodCounterCount> values{};
     std::vector<int64_t> lead_minutes;
   };
-  MonthCell& Cell(uint32_t snapshot, int64_t time_us) {
-    return cells_[{attribution_of_snapshot_.at(snapshot), MonthOf(time_us, offset_)}];
+  struct RowSum {
+    uint32_t attribution = 0;
+    MonthIndex first_month = 0;
+    std::array<int64_t, kPeriodCounterCount> values{};
+    std::vector<int64_t> lead_minutes;
+  };
+  struct LineCounters {
+    uint32_t attribution = 0;
+    int kind = 0;
+    MonthIndex first_month = 0;
+    std::array<int64_t, kPeriodCounterCount> values{};
+  };
+
+  // The byte order of the period's label as an integer, for four-digit
+  // years: "2025-07" < "2025Q1" (FY2025, from 2025-04) < "2026-01" <
+  // "FY2025". Sorting by it instead of by the labels took string compares
+  // out of every BuildFacts. Other years: none (the caller compares labels).
+  static std::optional<uint64_t> PeriodOrder(int kind, MonthIndex first_month) {
+    const int32_t year = kind == 0 ? YearOfMonth(first_month) : FiscalYearOfMonth(first_month);
+    if (year < 1000 || year > 9999) return std::nullopt;
+    const uint64_t number = kind == 0   ? static_cast<uint64_t>(MonthNumber(first_month))
+                            : kind == 1 ? static_cast<uint64_t>(FiscalQuarterOfMonth(first_month))
+                                        : 0;
+    return (uint64_t{kind == 2} << 40) | (static_cast<uint64_t>(year) << 16) |
+           (uint64_t{kind == 1} << 8) | number;
   }
 
-  const int32_t offset_;
+  // Ordered as (attribution, month); the sign bit flip keeps negative
+  // months before positive ones.
+  static uint64_t CellKey(uint32_t attribution, MonthIndex month) {
+    return (uint64_t{attribution} << 32) | (static_cast<uint32_t>(month) ^ 0x8000'0000u);
+  }
+  static MonthIndex MonthOfKey(uint64_t key) {
+    return static_cast<MonthIndex>(static_cast<uint32_t>(key) ^ 0x8000'0000u);
+  }
+
+  // The records of one kind come in time order, so the cell of the previous
+  // call is usually the one wanted; otherwise a binary search, and an insert
+  // that is mostly at the end.
+  MonthCell& Cell(uint32_t snapshot, int64_t time_us) {
+    const uint64_t key = CellKey(attribution_of_snapshot_.at(snapshot), months_(time_us));
+    if (last_cell_ < cells_.size() && cells_[last_cell_].key == key) return cells_[last_cell_];
+    auto it = std::lower_bound(cells_.begin(), cells_.end(), key,
+                               [](const MonthCell& cell, uint64_t k) { return cell.key < k; });
+    if (it == cells_.end() || it->key != key) {
+      it = cells_.insert(it, MonthCell{});
+      it->key = key;
+    }
+    last_cell_ = static_cast<size_t>(it - cells_.begin());
+    return *it;
+  }
+
+  MonthCutter months_;
   std::vector<std::pair<std::string, std::string>> attributions_;  // (org, profile)
   std::vector<uint32_t> attribution_of_snapshot_;
-  std::map<std::pair<uint32_t, MonthIndex>, MonthCell> cells_;
-  std::map<std::tuple<uint32_t, int, MonthIndex>, std::array<int64_t, kPeriodCounterCount>> line_;
+  std::vector<MonthCell> cells_;  // sorted by key
+  size_t last_cell_ = 0;
+  std::vector<LineCounters> lines_;
 };
 
 std::array<int64_t, kStateMeasureCount> MeasuresOf(const Snapshot& snap) {
@@ -176,8 +234,9 @@ std::vector<StateDeltaRow> StateDeltas(const EmployeeState& state, int32_t offse
   std::map<std::tuple<std::string, std::string, MonthIndex>, std::array<int64_t, kStateMeasureCount>>
       deltas;
   const Snapshot* previous = nullptr;
+  MonthCutter month_of(offset_minutes);
   for (const Snapshot& snap : state.snapshots) {
-    const MonthIndex month = MonthOf(snap.time_us, offset_minutes);
+    const MonthIndex month = month_of(snap.time_us);
     if (previous != nullptr) {
       auto& row = deltas[{previous->org_unit, previous->profile, month}];
       const auto old_values = MeasuresOf(*previous);
@@ -248,22 +307,33 @@ EmployeeFacts BuildFacts(const EmployeeState& state, const ReferenceTable& refer
 
   // Rolling-window inputs, bounded to the retention window.
   const int64_t window_start = facts.last_event_time_us - kFactsRetentionDays * kMicrosPerDay;
-  std::set<MonthIndex> active_months;
-  std::map<int32_t, uint8_t> participation;
+  std::vector<MonthIndex> active_months;
+  std::vector<std::pair<int32_t, uint8_t>> participation;  // fiscal year -> bits; a few years
+  const auto participate = [&participation](int32_t fiscal_year, uint8_t measure) {
+    for (auto it = participation.rbegin(); it != participation.rend(); ++it) {
+      if (it->first == fiscal_year) {
+        it->second |= measure;
+        return;
+      }
+    }
+    participation.emplace_back(fiscal_year, measure);
+  };
+  MonthCutter activity_month(offset);
   for (const ActivityRecord& a : state.activities) {
-    active_months.insert(MonthOf(a.time_us, offset));
-    const int32_t fy = FiscalYearOfMonth(MonthOf(a.time_us, offset));
-    participation[fy] |= a.kind == static_cast<uint8_t>(ActivityKind::kCertified)
-                             ? kMeasureCertification
-                             : kMeasureLearning;
+    const MonthIndex month = activity_month(a.time_us);
+    if (active_months.empty() || active_months.back() != month) active_months.push_back(month);
+    participate(FiscalYearOfMonth(month), a.kind == static_cast<uint8_t>(ActivityKind::kCertified)
+                                              ? kMeasureCertification
+                                              : kMeasureLearning);
     if (a.time_us >= window_start) {
       facts.recent_activities.push_back({a.time_us, a.kind, a.milli_hours, a.passed});
     } else {
       facts.older_activity_us = a.time_us;
     }
   }
+  MonthCutter interview_month(offset);
   for (const InterviewRecord& i : state.interviews) {
-    participation[FiscalYearOfMonth(MonthOf(i.time_us, offset))] |= kMeasureInterview;
+    participate(FiscalYearOfMonth(interview_month(i.time_us)), kMeasureInterview);
     if (i.kind == static_cast<uint8_t>(InterviewKind::kCareer)) {
       facts.career_interviews.push_back(i.time_us);
     }
@@ -273,11 +343,15 @@ EmployeeFacts BuildFacts(const EmployeeState& state, const ReferenceTable& refer
       facts.older_interview_us = i.time_us;
     }
   }
+  MonthCutter declaration_month(offset);
   for (const auto& [id, d] : state.declarations) {
-    participation[FiscalYearOfMonth(MonthOf(d.submitted_at, offset))] |= kMeasureDeclaration;
+    participate(FiscalYearOfMonth(declaration_month(d.submitted_at)), kMeasureDeclaration);
   }
-  facts.active_months.assign(active_months.begin(), active_months.end());
-  facts.participation.assign(participation.begin(), participation.end());
+  std::sort(active_months.begin(), active_months.end());
+  active_months.erase(std::unique(active_months.begin(), active_months.end()), active_months.end());
+  facts.active_months = std::move(active_months);
+  std::sort(participation.begin(), participation.end());
+  facts.participation = std::move(participation);
 
   // KPI contributions.
   facts.state_deltas = StateDeltas(state, offset);
@@ -319,10 +393,11 @@ EmployeeFacts BuildFacts(const EmployeeState& state, const ReferenceTable& refer
     return t >= start && t <= start + days * kMicrosPerDay;
   };
   std::set<std::pair<int, MonthIndex>> periods_seen;
+  MonthCutter career_month(offset);
   for (const InterviewRecord& interview : state.interviews) {
     if (interview.kind != static_cast<uint8_t>(InterviewKind::kCareer)) continue;
     const int64_t t0 = interview.time_us;
-    const MonthIndex month = MonthOf(t0, offset);
+    const MonthIndex month = career_month(t0);
     const std::pair<int, MonthIndex> periods[3] = {
         {0, month}, {1, FiscalQuarterStartMonth(month)}, {2, FiscalYearStartMonth(month)}};
     bool started = false, completed = false, declared = false, finalized = false;

@@ -51,6 +51,29 @@ inline MonthIndex FiscalQuarterStartMonth(MonthIndex m) {
 // UTC microseconds of the first instant of month `m` in the reporting offset.
 int64_t MonthStartMicros(MonthIndex m, int32_t offset_minutes);
 
+// MonthOf for a run of times that mostly fall in the month of the previous
+// one (an employee's records, in time order): remembers that month's bounds,
+// so a calendar conversion happens once per month instead of once per time.
+// Same results as MonthOf. A plain value; not thread-safe.
+class MonthCutter {
+ public:
+  explicit MonthCutter(int32_t offset_minutes)
+      : offset_us_(int64_t{offset_minutes} * 60 * kMicrosPerSecond) {}
+  MonthIndex operator()(int64_t time_us) {
+    if (time_us >= start_us_ && time_us < end_us_) return month_;
+    Cut(time_us);
+    return month_;
+  }
+
+ private:
+  void Cut(int64_t time_us);  // one calendar conversion
+
+  const int64_t offset_us_;
+  MonthIndex month_ = 0;
+  int64_t start_us_ = 1;  // empty range until the first call
+  int64_t end_us_ = 0;
+};
+
 // "2025-07", "2025Q3" (fiscal quarter of FY2025), "FY2025".
 std::string MonthLabel(MonthIndex m);
 std::string QuarterLabel(MonthIndex m);

@@ -3,7 +3,14 @@
 // decoding (failure paths), projector API misuse, and restart.
 #include <gtest/gtest.h>
 
+#include <algorithm>
+#include <cstdio>
 #include <random>
+#include <string>
+#include <array>
+#include <tuple>
+#include <map>
+#include <vector>
 
 #include "processors/aggregates.h"
 #include "processors/employee_state.h"
@@ -58,6 +65,55 @@ TEST(PeriodTest, MonthsAreCutInTheReportingOffset) {
   EXPECT_EQ(FiscalQuarterOfMonth(MakeMonth(2026, 1)), 4);
   EXPECT_EQ(FiscalQuarterOfMonth(MakeMonth(2025, 12)), 3);
   EXPECT_EQ(MonthStartMicros(MakeMonth(2025, 4), 540), At("2025-04-01T00:00:00+09:00"));
+}
+
+TEST(PeriodTest, MonthCutterAgreesWithMonthOfInAnyOrder) {
+  // Times around month ends (leap Februaries, year ends, before 1970), in
+  // ascending, descending and shuffled order: the remembered month must never
+  // answer for a time outside it.
+  std::vector<int64_t> times;
+  for (const int32_t year : {1900, 1969, 1970, 2000, 2024, 2025, 2100}) {
+    for (int32_t month = 1; month <= 12; ++month) {
+      const int64_t start = MonthStartMicros(MakeMonth(year, month), 0);
+      for (const int64_t delta : {int64_t{-1}, int64_t{0}, int64_t{1}, 12 * 3'600 * kMicrosPerSecond,
+                                  -14 * 3'600 * kMicrosPerSecond, 15 * kMicrosPerDay}) {
+        times.push_back(start + delta);
+      }
+    }
+  }
+  std::vector<std::vector<int64_t>> orders = {times, times, times};
+  std::sort(orders[0].begin(), orders[0].end());
+  std::sort(orders[1].rbegin(), orders[1].rend());
+  std::shuffle(orders[2].begin(), orders[2].end(), std::mt19937(7));
+  for (const int32_t offset : {0, 540, -330, 345, -720, 840}) {
+    for (const auto& order : orders) {
+      MonthCutter cut(offset);
+      for (const int64_t t : order) {
+        ASSERT_EQ(cut(t), MonthOf(t, offset)) << "offset " << offset << ", time " << t;
+      }
+    }
+  }
+}
+
+TEST(PeriodTest, LabelsAreThePrintfLabelsForEveryYear) {
+  // The labels are formatted by hand for years 0..9999; outside that they
+  // fall back to printf. Both must give the documented text.
+  for (int32_t year = -12; year <= 10'012; ++year) {
+    if (year > 120 && year < 9'990 && year % 97 != 0 && year != 2025) continue;
+    for (int32_t month = 1; month <= 12; ++month) {
+      const MonthIndex m = MakeMonth(year, month);
+      char expected[32];
+      std::snprintf(expected, sizeof(expected), "%04d-%02d", year, month);
+      ASSERT_EQ(MonthLabel(m), expected);
+      const int32_t fiscal_year = FiscalYearOfMonth(m);
+      ASSERT_EQ(QuarterLabel(m),
+                std::to_string(fiscal_year) + "Q" + std::to_string(FiscalQuarterOfMonth(m)));
+      ASSERT_EQ(FiscalYearLabel(m), "FY" + std::to_string(fiscal_year));
+    }
+  }
+  EXPECT_EQ(MonthLabel(MakeMonth(7, 3)), "0007-03");
+  EXPECT_EQ(QuarterLabel(MakeMonth(2026, 1)), "2025Q4");
+  EXPECT_EQ(FiscalYearLabel(MakeMonth(2026, 3)), "FY2025");
 }
 
 TEST(TimeTest, FormatAndCivilRoundTrip) {
@@ -188,6 +244,125 @@ TEST(FactsTest, NewerIsATotalOrder) {
   b.program_versions = 0;
   EXPECT_TRUE(FactsNewer(a, "b", b, "a"));  // bytes break the tie
   EXPECT_FALSE(FactsNewer(a, "a", b, "a"));  // identical: not newer (idempotent)
+}
+
+// An employee's period rows, recounted naively: every record adds to the
+// month, fiscal quarter and fiscal year of its time, under the org unit and
+// profile of its snapshot; rows in (org, profile, period label) order.
+std::vector<PeriodRow> RecountPeriodRows(const EmployeeState& state, int32_t offset) {
+  struct Row {
+    std::array<int64_t, kPeriodCounterCount> values{};
+    std::map<int64_t, int64_t> lead_minutes;
+  };
+  std::map<std::tuple<std::string, std::string, std::string>, Row> rows;
+  auto rows_of = [&](uint32_t snapshot, int64_t time_us) {
+    const Snapshot& snap = state.snapshots.at(snapshot);
+    const MonthIndex m = MonthOf(time_us, offset);
+    std::vector<Row*> out;
+    for (const std::string& label : {MonthLabel(m), QuarterLabel(m), FiscalYearLabel(m)}) {
+      out.push_back(&rows[{snap.org_unit, snap.profile, label}]);
+    }
+    return out;
+  };
+  auto add = [&](uint32_t snapshot, int64_t time_us, int counter, int64_t amount) {
+    for (Row* row : rows_of(snapshot, time_us)) row->values[counter] += amount;
+  };
+  for (const InterviewRecord& i : state.interviews) {
+    add(i.snapshot, i.time_us,
+        i.kind == static_cast<uint8_t>(InterviewKind::kOneOnOne) ? kInterviewsOneOnOne
+                                                                  : kInterviewsCounseling,
+        1);
+  }
+  for (const CancellationRecord& c : state.cancellations) add(c.snapshot, c.time_us, kInterviewsCancelled, 1);
+  for (const ActivityRecord& a : state.activities) {
+    if (a.kind == static_cast<uint8_t>(ActivityKind::kEnrolled)) add(a.snapshot, a.time_us, kTrainingsEnrolled, 1);
+    if (a.kind == static_cast<uint8_t>(ActivityKind::kCompleted) && a.passed) {
+      add(a.snapshot, a.time_us, kTrainingsCompleted, 1);
+    }
+    if (a.kind == static_cast<uint8_t>(ActivityKind::kCertified)) add(a.snapshot, a.time_us, kCertifications, 1);
+    if (a.milli_hours != 0) add(a.snapshot, a.time_us, kLearningMilliHours, a.milli_hours);
+  }
+  for (const auto& [id, d] : state.declarations) {
+    add(d.submitted_snapshot, d.submitted_at, kDeclarationsSubmitted, 1);
+    if (d.finalized_at) {
+      add(d.finalized_snapshot, *d.finalized_at, kDeclarationsFinalized, 1);
+      for (Row* row : rows_of(d.finalized_snapshot, *d.finalized_at)) {
+        ++row->lead_minutes[(*d.finalized_at - d.submitted_at) / (60 * kMicrosPerSecond)];
+      }
+    }
+  }
+  std::vector<PeriodRow> out;
+  for (const auto& [key, row] : rows) {
+    PeriodRow& r = out.emplace_back();
+    std::tie(r.org_unit, r.profile, r.period) = key;
+    r.values = row.values;
+    r.lead_minutes.assign(row.lead_minutes.begin(), row.lead_minutes.end());
+  }
+  return out;
+}
+
+// A state with three snapshots over two attributions and records spread over
+// `years`, deliberately not in time order within each list.
+EmployeeState StateOverYears(const std::vector<int32_t>& years) {
+  EmployeeState state;
+  state.employee_id = "E1";
+  auto at = [](int32_t year, int32_t month, int32_t day) {
+    return DaysFromCivil(CivilDate{year, month, day}) * kMicrosPerDay + 3 * 3'600 * kMicrosPerSecond;
+  };
+  const int32_t first = *std::min_element(years.begin(), years.end());
+  state.snapshots = {{at(first, 1, 1), true, "org-b", "engineer", 0},
+                     {at(first, 1, 2), true, "org-a", "designer", 0},
+                     {at(first, 1, 3), true, "org-b", "engineer", 0}};
+  uint32_t n = 0;
+  for (const int32_t year : years) {
+    for (const int32_t month : {12, 3, 4, 1, 7, 6, 10}) {
+      const uint32_t snapshot = n++ % 3;
+      const int32_t day = month == 3 ? 31 : 1;  // in Tokyo, the 31st at 03:00Z is still March
+      state.activities.push_back({at(year, month, day), static_cast<uint8_t>(n % 4),
+                                  static_cast<int64_t>(n) * 250, n % 2 == 0, snapshot});
+      state.interviews.push_back({at(year, month, 15), static_cast<uint8_t>(1 + n % 2), snapshot});
+      if (month == 4) state.cancellations.push_back({at(year, month, 2), snapshot});
+      if (month == 6 || month == 12) {
+        DeclarationRecord& d = state.declarations["d" + std::to_string(n)];
+        d.submitted_at = at(year, month, 3);
+        d.submitted_snapshot = snapshot;
+        if (month == 12) {
+          d.finalized_at = at(year + 1, 1, 20) + static_cast<int64_t>(n) * 60 * kMicrosPerSecond;
+          d.finalized_snapshot = (snapshot + 1) % 3;
+        }
+      }
+    }
+  }
+  state.events_folded = n;
+  state.last_time_us = at(years.back(), 12, 31);
+  return state;
+}
+
+TEST(FactsTest, PeriodRowsAreTheRecountInLabelOrder) {
+  // Four-digit years are ordered by an integer key; others by the labels
+  // themselves ("10000-01" sorts before "999-12" as text). Both must give
+  // the recount, row for row.
+  const ReferenceTable reference;
+  for (const std::vector<int32_t>& years :
+       {std::vector<int32_t>{2031, 2029, 2030}, std::vector<int32_t>{2025},
+        std::vector<int32_t>{999, 1000, 9999, 10000}}) {
+    const EmployeeState state = StateOverYears(years);
+    for (const int32_t offset : {540, 0}) {
+      ProjectorOptions options;
+      options.reporting_utc_offset_minutes = offset;
+      const EmployeeFacts facts = BuildFacts(state, reference, options, "");
+      const std::vector<PeriodRow> expected = RecountPeriodRows(state, offset);
+      ASSERT_EQ(facts.period_rows.size(), expected.size()) << years.front() << " offset " << offset;
+      for (size_t i = 0; i < expected.size(); ++i) {
+        const PeriodRow& got = facts.period_rows[i];
+        ASSERT_EQ(std::tie(got.org_unit, got.profile, got.period),
+                  std::tie(expected[i].org_unit, expected[i].profile, expected[i].period))
+            << "row " << i;
+        EXPECT_EQ(got.values, expected[i].values) << got.period;
+        EXPECT_EQ(got.lead_minutes, expected[i].lead_minutes) << got.period;
+      }
+    }
+  }
 }
 
 TEST(StoredValuesTest, GarbageIsCorruptionNotACrash) {

@@ -23,6 +23,15 @@ bool ParseInt(std::string_view text, int32_t* out) {
   return ec == std::errc() && ptr == text.data() + text.size();
 }
 
+// Appends `value` (0..9999) as exactly `width` digits.
+void AppendDigits(std::string* out, int32_t value, int width) {
+  char digits[4];
+  for (int i = width - 1; i >= 0; --i, value /= 10) digits[i] = static_cast<char>('0' + value % 10);
+  out->append(digits, static_cast<size_t>(width));
+}
+
+int DigitCount(int32_t value) { return value >= 1000 ? 4 : value >= 100 ? 3 : value >= 10 ? 2 : 1; }
+
 }  // namespace
 
 // The arithmetic is schemas/civil_date.h's (one copy for the whole code base).
@@ -47,13 +56,10 @@ MonthIndex MonthOf(int64_t time_us, int32_t offset_minutes) {
 void MonthCutter::Cut(int64_t time_us) {
   const int64_t days = FloorDiv(time_us + offset_us_, kMicrosPerDay);
   const CivilDate date = CivilFromDays(days);
-  static constexpr int32_t kDaysInMonth[12] = {31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31};
-  const bool leap = date.year % 4 == 0 && (date.year % 100 != 0 || date.year % 400 == 0);
   const int64_t first_day = days - (date.day - 1);
-  const int64_t length = kDaysInMonth[date.month - 1] + (date.month == 2 && leap ? 1 : 0);
   month_ = MakeMonth(date.year, date.month);
   start_us_ = first_day * kMicrosPerDay - offset_us_;
-  end_us_ = (first_day + length) * kMicrosPerDay - offset_us_;
+  end_us_ = (first_day + jiritsu::DaysInMonth(date.year, date.month)) * kMicrosPerDay - offset_us_;
 }
 
 int32_t FiscalYearOfMonth(MonthIndex m) {
@@ -67,16 +73,6 @@ int64_t MonthStartMicros(MonthIndex m, int32_t offset_minutes) {
   const int64_t days = DaysFromCivil(CivilDate{YearOfMonth(m), MonthNumber(m), 1});
   return days * kMicrosPerDay - int64_t{offset_minutes} * 60 * kMicrosPerSecond;
 }
-
-namespace {
-// Appends `value` (0..9999) as exactly `width` digits.
-void AppendDigits(std::string* out, int32_t value, int width) {
-  char digits[4];
-  for (int i = width - 1; i >= 0; --i, value /= 10) digits[i] = static_cast<char>('0' + value % 10);
-  out->append(digits, static_cast<size_t>(width));
-}
-int DigitCount(int32_t value) { return value >= 1000 ? 4 : value >= 100 ? 3 : value >= 10 ? 2 : 1; }
-}  // namespace
 
 // Labels are built for every KPI row of every facts record: formatted by
 // hand for years 0..9999 (printf was a tenth of BuildFacts), the same bytes.

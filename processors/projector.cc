@@ -46,6 +46,9 @@ struct IndexEntry {
   // When this process last published the employee's facts
   // (ProjectorOptions::clock_ms); kNeverPublished after a start.
   int64_t facts_published_ms = kNeverPublished;
+  // The store knew the employee when this process started (its facts were
+  // published by an earlier run).
+  bool known_at_start = false;
 };
 
 // Facts held back (ProjectorOptions::facts_interval_ms): at least this many
@@ -148,6 +151,7 @@ class JiritsuProjector final : public Projector {
       IndexEntry& index = index_[std::string(it->key().substr(prefix.size()))];
       index.last_time_us = header->first;
       index.partition = header->second;
+      index.known_at_start = true;
     }
     JIRITSU_RETURN_IF_ERROR(it->status());
     // Facts a previous run held back: due now (their state is committed).
@@ -693,9 +697,10 @@ class JiritsuProjector final : public Projector {
     if (!added) return;
     WaitingFacts& waiting = it->second;
     waiting.since_ms = checkpoint_ms_;
-    waiting.due_ms = index.facts_published_ms == kNeverPublished
-                         ? checkpoint_ms_
-                         : index.facts_published_ms + options_.facts_interval_ms;
+    waiting.due_ms = index.facts_published_ms != kNeverPublished
+                         ? index.facts_published_ms + options_.facts_interval_ms
+                     : index.known_at_start ? checkpoint_ms_ + options_.facts_interval_ms
+                                            : checkpoint_ms_;
     waiting_by_due_.emplace(waiting.due_ms, employee);
     waiting_bytes_ += kWaitingFactsEntryBytes + 2 * employee.size();
     batch->Put(kEmployeeFamily, FactsWaitingKey(employee), "");
@@ -757,8 +762,15 @@ class JiritsuProjector final : public Projector {
       auto index = index_.find(employee);
       const int64_t published =
           index == index_.end() ? kNeverPublished : index->second.facts_published_ms;
+      // An employee new to the store is published at once. One whose facts
+      // an earlier run published waits one interval from this change
+      // (HoldFacts), as a later change waits one from the last publish: due
+      // at once, every known employee changing in a run's first interval
+      // was due in the same few checkpoints, a storm of facts after each
+      // start as large as the active population.
+      const bool known = index != index_.end() && index->second.known_at_start;
       if (published == kNeverPublished) {
-        due.emplace_back(kNeverPublished, &employee);
+        if (!known) due.emplace_back(kNeverPublished, &employee);
       } else if (published + options_.facts_interval_ms <= checkpoint_ms_) {
         due.emplace_back(published + options_.facts_interval_ms, &employee);
       }

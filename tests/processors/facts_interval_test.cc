@@ -149,6 +149,44 @@ TEST_F(FactsIntervalTest, HeldBackFactsArePublishedAfterARestart) {
   EXPECT_FALSE(WaitingRow(h, "e2").has_value());
 }
 
+TEST_F(FactsIntervalTest, AfterAStartAKnownEmployeeWaitsAnIntervalAndANewOneDoesNot) {
+  Clocked clock;
+  Harness h(clock.Options());
+  std::vector<Fed> fed = reference_;
+  fed.push_back(HireNow("e1"));
+  fed.push_back(HireNow("e2"));
+  h.Apply(fed);
+  std::vector<FactsRecord> facts = h.CheckpointOnly();
+  EXPECT_EQ(Keys(facts), (std::vector<std::string>{"e1", "e2"}));  // new: at once
+  h.ApplyFacts(facts);
+
+  // A restart: e1 and e2 are known, their facts were published. A change of
+  // e1 waits one interval from that change (published at once, every known
+  // employee changing in a run's first interval made one storm of facts)...
+  h.Restart();
+  clock.now_ms = 10;
+  fed.push_back(NextEvent("e1"));
+  h.Apply(fed.back());
+  EXPECT_TRUE(h.CheckpointOnly().empty());
+  EXPECT_TRUE(WaitingRow(h, "e1").has_value());
+  // ...while an employee new to the store is still published at once.
+  clock.now_ms = 20;
+  fed.push_back(HireNow("e3"));
+  h.Apply(fed.back());
+  facts = h.CheckpointOnly();
+  EXPECT_EQ(Keys(facts), std::vector<std::string>{"e3"});
+  h.ApplyFacts(facts);
+  clock.now_ms = 1009;
+  EXPECT_TRUE(h.CheckpointOnly().empty());
+  clock.now_ms = 1010;
+  facts = h.CheckpointOnly();
+  ASSERT_EQ(Keys(facts), std::vector<std::string>{"e1"});
+  EXPECT_EQ(facts[0].value, FactsOfPublishingAlways(fed, "e1"));
+  EXPECT_FALSE(WaitingRow(h, "e1").has_value());
+  EXPECT_EQ(h.projector()->TakeFactsDeferral().published_after_ms,
+            (std::map<int64_t, uint64_t>{{1000, 1}}));
+}
+
 TEST_F(FactsIntervalTest, ADueWaveIsSpreadOverCheckpointsAndARequestPublishesEverything) {
   Clocked clock;
   Harness h(clock.Options());

@@ -45,7 +45,10 @@ struct ProjectorOptions {
   // later checkpoint, so an employee changing at every checkpoint costs one
   // facts record per interval instead of one per checkpoint. The global
   // views then follow the private ones by up to about this interval; their
-  // final content does not depend on it (facts are absolute). 0: at every
+  // final content does not depend on it (facts are absolute). After a start,
+  // an employee the store already knows waits one interval from its first
+  // change (no storm of facts as large as the active population); one new
+  // to the store is published at its first checkpoint. 0: at every
   // checkpoint. Rebuilds (unlogged stores) always publish at once.
   int64_t facts_interval_ms = 0;
   // The clock of facts_interval_ms (milliseconds, monotonic; empty:

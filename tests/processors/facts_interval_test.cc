@@ -42,6 +42,22 @@ class FactsIntervalTest : public ::testing::Test {
     t_ += 3600 * kMicrosPerSecond;
     return f_.Hire(Time(t_), employee, "dev", "m1");
   }
+  // The reference data and a hire of each of `employees`, applied to `h`.
+  std::vector<Fed> HireAll(Harness& h, const std::vector<std::string>& employees) {
+    std::vector<Fed> fed = reference_;
+    for (const std::string& employee : employees) fed.push_back(HireNow(employee));
+    h.Apply(fed);
+    return fed;
+  }
+  // A change of `employee` at `now_ms` whose facts the checkpoint holds back.
+  void ChangeHeldBack(Harness& h, Clocked& clock, int64_t now_ms, std::vector<Fed>* fed,
+                      const std::string& employee) {
+    clock.now_ms = now_ms;
+    fed->push_back(NextEvent(employee));
+    h.Apply(fed->back());
+    EXPECT_TRUE(h.CheckpointOnly().empty()) << "at " << now_ms << " ms";
+    EXPECT_TRUE(WaitingRow(h, employee).has_value()) << "at " << now_ms << " ms";
+  }
   static std::optional<std::string> WaitingRow(Harness& h, const std::string& employee) {
     std::string value;
     Status s = h.store()->Get(kEmployeeFamily, FactsWaitingKey(employee), &value);
@@ -84,10 +100,8 @@ std::vector<std::string> Keys(const std::vector<FactsRecord>& records) {
 TEST_F(FactsIntervalTest, AnEmployeeChangingAtEveryCheckpointGetsOneFactsRecordPerInterval) {
   Clocked clock;
   Harness h(clock.Options());
-  std::vector<Fed> fed = reference_;
-  fed.push_back(HireNow("e1"));
-  h.Apply(fed);
-  // Never published: due at once.
+  std::vector<Fed> fed = HireAll(h, {"e1"});
+  // New to the store: due at once.
   std::vector<FactsRecord> facts = h.CheckpointOnly();
   EXPECT_EQ(Keys(facts), std::vector<std::string>{"e1"});
   h.ApplyFacts(facts);
@@ -95,14 +109,7 @@ TEST_F(FactsIntervalTest, AnEmployeeChangingAtEveryCheckpointGetsOneFactsRecordP
 
   // Two more checkpoints within the interval: the state is committed, the
   // facts wait, and a row says so.
-  for (int64_t at : {100, 500}) {
-    clock.now_ms = at;
-    fed.push_back(NextEvent("e1"));
-    h.Apply(fed.back());
-    EXPECT_TRUE(h.CheckpointOnly().empty()) << "at " << at << " ms";
-    const std::optional<std::string> row = WaitingRow(h, "e1");
-    EXPECT_TRUE(row.has_value()) << "at " << at << " ms";
-  }
+  for (int64_t at : {100, 500}) ChangeHeldBack(h, clock, at, &fed, "e1");
   // The employee's own views are current: the stored state (written with
   // the facts) is behind, and its journal tail is folded on read.
   EXPECT_EQ(StoredEventsFolded(h, "e1"), 1u);
@@ -130,16 +137,10 @@ TEST_F(FactsIntervalTest, AnEmployeeChangingAtEveryCheckpointGetsOneFactsRecordP
 TEST_F(FactsIntervalTest, HeldBackFactsArePublishedAfterARestart) {
   Clocked clock;
   Harness h(clock.Options());
-  std::vector<Fed> fed = reference_;
-  fed.push_back(HireNow("e1"));
-  fed.push_back(HireNow("e2"));
-  h.Apply(fed);
+  std::vector<Fed> fed = HireAll(h, {"e1", "e2"});
   h.Commit();
-  clock.now_ms = 10;
-  fed.push_back(NextEvent("e2"));
-  h.Apply(fed.back());
-  EXPECT_TRUE(h.CheckpointOnly().empty());
-  ASSERT_TRUE(WaitingRow(h, "e2").has_value());
+  ChangeHeldBack(h, clock, 10, &fed, "e2");
+  ASSERT_FALSE(::testing::Test::HasFailure());
 
   h.Restart();  // a crash after that checkpoint committed
   clock.now_ms = 20;
@@ -152,10 +153,7 @@ TEST_F(FactsIntervalTest, HeldBackFactsArePublishedAfterARestart) {
 TEST_F(FactsIntervalTest, AfterAStartAKnownEmployeeWaitsAnIntervalAndANewOneDoesNot) {
   Clocked clock;
   Harness h(clock.Options());
-  std::vector<Fed> fed = reference_;
-  fed.push_back(HireNow("e1"));
-  fed.push_back(HireNow("e2"));
-  h.Apply(fed);
+  std::vector<Fed> fed = HireAll(h, {"e1", "e2"});
   std::vector<FactsRecord> facts = h.CheckpointOnly();
   EXPECT_EQ(Keys(facts), (std::vector<std::string>{"e1", "e2"}));  // new: at once
   h.ApplyFacts(facts);
@@ -164,11 +162,7 @@ TEST_F(FactsIntervalTest, AfterAStartAKnownEmployeeWaitsAnIntervalAndANewOneDoes
   // e1 waits one interval from that change (published at once, every known
   // employee changing in a run's first interval made one storm of facts)...
   h.Restart();
-  clock.now_ms = 10;
-  fed.push_back(NextEvent("e1"));
-  h.Apply(fed.back());
-  EXPECT_TRUE(h.CheckpointOnly().empty());
-  EXPECT_TRUE(WaitingRow(h, "e1").has_value());
+  ChangeHeldBack(h, clock, 10, &fed, "e1");
   // ...while an employee new to the store is still published at once.
   clock.now_ms = 20;
   fed.push_back(HireNow("e3"));

@@ -159,10 +159,10 @@ void OrderedReader::AdvanceWave() {
   }
 }
 
-Status OrderedReader::Produce(std::vector<DecodedRecord>* out) {
+Status OrderedReader::Produce(std::chrono::milliseconds timeout, std::vector<DecodedRecord>* out) {
   if (!options_.merge) {
     polled_.clear();
-    JIRITSU_RETURN_IF_ERROR(consumer_->Poll(options_.poll_timeout, options_.batch, &polled_));
+    JIRITSU_RETURN_IF_ERROR(consumer_->Poll(timeout, options_.batch, &polled_));
     for (LogRecord& record : polled_) {
       DecodedRecord& decoded = out->emplace_back();
       decoded.safe_position = record.offset + 1;
@@ -184,7 +184,7 @@ Status OrderedReader::Produce(std::vector<DecodedRecord>* out) {
   bool drain = false;
   if (poll) {
     polled_.clear();
-    JIRITSU_RETURN_IF_ERROR(consumer_->Poll(options_.poll_timeout, options_.batch, &polled_));
+    JIRITSU_RETURN_IF_ERROR(consumer_->Poll(timeout, options_.batch, &polled_));
     drain = polled_.empty();  // nothing more to wait for right now
     for (LogRecord& record : polled_) {
       Slot& slot = SlotFor(record);
@@ -222,7 +222,7 @@ void OrderedReader::Loop() {
     spent.clear();
     batch.clear();
     batch.reserve(options_.batch);
-    Status status = Produce(&batch);
+    Status status = Produce(options_.poll_timeout, &batch);
     std::lock_guard<std::mutex> lock(mutex_);
     if (!batch.empty()) batches_.push_back(std::move(batch));
     if (!status.ok()) failure_ = std::move(status);
@@ -234,7 +234,7 @@ void OrderedReader::Loop() {
 Status OrderedReader::Next(std::chrono::milliseconds timeout, std::vector<DecodedRecord>* out) {
   if (!options_.background) {
     out->clear();
-    return Produce(out);
+    return Produce(std::min(timeout, options_.poll_timeout), out);
   }
   std::unique_lock<std::mutex> lock(mutex_);
   if (out->capacity() > 0 && !stopping_ && failure_.ok()) {
@@ -250,6 +250,24 @@ Status OrderedReader::Next(std::chrono::milliseconds timeout, std::vector<Decode
     return Status::Ok();
   }
   return failure_;
+}
+
+bool OrderedReader::Drained() const {
+  if (buffered_ > 0) return false;
+  for (const auto& slot : slots_) {
+    if (slot->merged && slot->next_offset < slot->end) return false;
+  }
+  return true;
+}
+
+Status OrderedReader::ResumePaused() {
+  std::vector<TopicPartition> resume;
+  for (const auto& slot : slots_) {
+    if (!slot->paused) continue;
+    slot->paused = false;
+    resume.push_back(slot->tp);
+  }
+  return resume.empty() ? Status::Ok() : consumer_->Resume(resume);
 }
 
 }  // namespace jiritsu

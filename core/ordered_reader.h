@@ -1,5 +1,7 @@
 // OrderedReader: the employee input of a rebuild, polled and decoded ahead
-// (on a second thread) and merged across partitions by event time.
+// (on a second thread) and merged across partitions by event time. Live
+// runs read the backlog of an assignment through one too, without the
+// second thread (core/projection_runtime.h, catch_up_merge_by_event_time).
 //
 // Why: a rebuild reads every employee partition of five topics of very
 // different densities (learning ~70% of the events, employee ~2%). Read
@@ -125,6 +127,14 @@ class OrderedReader {
   // is discarded (with `background`, on the polling thread).
   Status Next(std::chrono::milliseconds timeout, std::vector<DecodedRecord>* out);
 
+  // Without `background` only (the caller's thread owns the state): true once
+  // nothing is held and every partition of `ranges` was read to its end, so
+  // the caller may read the consumer directly again (a catch-up is over).
+  bool Drained() const;
+  // Without `background` only: resumes the partitions this reader paused,
+  // before the caller polls the consumer itself.
+  Status ResumePaused();
+
  private:
   // Held records in hand-out order: (event time, family rank, offset) when
   // reordering, else (0, 0, offset), i.e. log order.
@@ -142,8 +152,9 @@ class OrderedReader {
   };
 
   OrderedReader(LogConsumer* consumer, OrderedReaderOptions options);
-  // One poll + decode + merge step; appends what may go out to *out.
-  Status Produce(std::vector<DecodedRecord>* out);
+  // One poll (waiting up to `timeout`) + decode + merge step; appends what
+  // may go out to *out.
+  Status Produce(std::chrono::milliseconds timeout, std::vector<DecodedRecord>* out);
   Slot& SlotFor(const LogRecord& record);
   void Hold(LogRecord&& record, Slot* slot);  // decodes it into the slot
   void Emit(bool drain, std::vector<DecodedRecord>* out);

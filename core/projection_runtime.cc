@@ -319,6 +319,59 @@ Status ProjectionRuntime::StartOrderedReader() {
   return Status::Ok();
 }
 
+bool ProjectionRuntime::CatchUpMerges() const {
+  return options_.use_consumer_group && options_.catch_up_merge_by_event_time &&
+         options_.interleave_seed == 0;
+}
+
+bool ProjectionRuntime::CatchUpBacklog() const {
+  for (const auto& [tp, end] : ends_) {
+    auto position = positions_.find(tp);
+    if (position != positions_.end() && position->second < end) return true;
+  }
+  return false;
+}
+
+Status ProjectionRuntime::UpdateCatchUpReader() {
+  if (!CatchUpMerges()) return Status::Ok();
+  if (assignment_changed_) {
+    assignment_changed_ = false;
+    // What the poll that saw the rebalance returned, and what a reader held,
+    // was dropped (some of it for partitions this member lost, and from
+    // before a seek): read again from the applied positions.
+    ordered_reader_.reset();
+    std::vector<TopicPartition> assigned;
+    for (const auto& [tp, end] : ends_) {
+      assigned.push_back(tp);
+      JIRITSU_RETURN_IF_ERROR(task_consumer_->Seek(tp, positions_[tp]));
+    }
+    if (!assigned.empty()) JIRITSU_RETURN_IF_ERROR(task_consumer_->Resume(assigned));
+    if (!CatchUpBacklog()) return Status::Ok();
+    OrderedReaderOptions reader_options;
+    for (const auto& [tp, end] : ends_) {
+      reader_options.ranges[tp] = OrderedReaderOptions::Range{positions_[tp], end};
+    }
+    reader_options.batch = options_.poll_batch;
+    reader_options.background = false;  // rebalance callbacks stay on this thread
+    reader_options.wave_partitions = options_.rebuild_wave_partitions;
+    // Log order within a partition: positions stay exact (offset + 1).
+    reader_options.reorder_held = false;
+    ordered_reader_ = OrderedReader::Start(task_consumer_.get(), std::move(reader_options));
+    {
+      std::lock_guard<std::mutex> lock(stats_mutex_);
+      ++stats_.catch_up_reads;
+    }
+    Logger()->info("catching up {} partitions merged by event time", ends_.size());
+    return Status::Ok();
+  }
+  if (ordered_reader_ && ordered_reader_->Drained()) {
+    JIRITSU_RETURN_IF_ERROR(ordered_reader_->ResumePaused());
+    ordered_reader_.reset();
+    Logger()->info("caught up with the backlog of the assignment: reading as it comes");
+  }
+  return Status::Ok();
+}
+
 Status ProjectionRuntime::OnAssigned(const std::vector<TopicPartition>& partitions) {
   for (const auto& tp : partitions) {
     JIRITSU_ASSIGN_OR_RETURN(int64_t offset, StoredOffset(tp));
@@ -327,6 +380,7 @@ Status ProjectionRuntime::OnAssigned(const std::vector<TopicPartition>& partitio
     JIRITSU_ASSIGN_OR_RETURN(int64_t end, log_->EndOffset(tp));
     ends_[tp] = EndWithinStop(tp, end);
   }
+  assignment_changed_ = true;
   Logger()->info("assigned {} partitions", partitions.size());
   return Status::Ok();
 }
@@ -344,6 +398,7 @@ Status ProjectionRuntime::OnRevoked(const std::vector<TopicPartition>& partition
     ends_.erase(tp);
     numbers.insert(tp.partition);
   }
+  assignment_changed_ = true;
   projector_->OnPartitionsRevoked(std::vector<int32_t>(numbers.begin(), numbers.end()));
   Logger()->info("revoked {} partitions", partitions.size());
   return Status::Ok();
@@ -640,6 +695,7 @@ Status ProjectionRuntime::Checkpoint() {
   JIRITSU_RETURN_IF_ERROR(store_->Write(&batch));
   projector_->OnCheckpointCommitted();
   FactsDeferral deferral = projector_->TakeFactsDeferral();
+  const uint64_t refolds = projector_->TakeRefolds();
 #if defined(__GLIBC__)
   // A rebuild checkpoint that applied a burst of facts frees hundreds of MB
   // of small objects (the decoded facts, the dirty rows it flushed) among
@@ -659,6 +715,7 @@ Status ProjectionRuntime::Checkpoint() {
     }
     stats_.facts_published += facts_count;
     stats_.facts_waiting = deferral.waiting;
+    stats_.refolds += refolds;
     for (const auto& [ms, count] : deferral.published_after_ms) stats_.facts_deferral_ms[ms] += count;
     ++stats_.checkpoints;
     stats_.partitions.clear();
@@ -801,8 +858,12 @@ Status ProjectionRuntime::Run() {
     }
     // Positions advance per record, so a checkpoint mid-batch commits
     // exactly what was applied.
+    JIRITSU_RETURN_IF_ERROR(UpdateCatchUpReader());
     if (ordered_reader_) {
       JIRITSU_RETURN_IF_ERROR(ordered_reader_->Next(wait, &decoded));
+      JIRITSU_RETURN_IF_ERROR(rebalance_status_);
+      // A rebalance inside that poll: UpdateCatchUpReader reads again.
+      if (assignment_changed_ && CatchUpMerges()) continue;
       polled = decoded.size();
       for (const auto& record : decoded) {
         applied = ApplyTaskRecord(record.record, &record);
@@ -813,6 +874,9 @@ Status ProjectionRuntime::Run() {
       JIRITSU_RETURN_IF_ERROR(
           task_consumer_->Poll(wait, batch, &records));
       JIRITSU_RETURN_IF_ERROR(rebalance_status_);
+      // The first poll of an assignment: what it returned is read again
+      // through the catch-up reader if there is a backlog.
+      if (assignment_changed_ && CatchUpMerges()) continue;
       if (options_.interleave_seed != 0) Interleave(&records);
       polled = records.size();
       for (const auto& record : records) {

@@ -112,6 +112,9 @@ class Projector {
   virtual void PublishDeferredFactsAtNextCheckpoint() {}
   // See FactsDeferral; the runtime calls it after each committed checkpoint.
   virtual FactsDeferral TakeFactsDeferral() { return {}; }
+  // Employee states rebuilt from their whole journal since the previous call
+  // (RuntimeStats::refolds); the runtime calls it after each checkpoint.
+  virtual uint64_t TakeRefolds() { return 0; }
   // The batch of the latest Checkpoint() is written: what it flushed may now
   // be evicted from caches and re-read from the store.
   virtual void OnCheckpointCommitted() {}

@@ -657,6 +657,7 @@ Result<PhaseResult> Bench::Project() {
   runtime_options.checkpoint_every_events = options_.project_checkpoint_events;
   runtime_options.checkpoint_every_ms = options_.project_checkpoint_ms;
   runtime_options.view_version = kViewVersion;
+  runtime_options.catch_up_merge_by_event_time = options_.catch_up_merge;
   const MemoryBudget memory = MemoryBudget::FromMb(options_.memory_budget_mb);
   ApplyMemoryBudget(memory, &runtime_options);
   JIRITSU_ASSIGN_OR_RETURN(auto runtime, ProjectionRuntime::Create(log_.get(), NewProjector(nullptr, memory, options_.facts_interval_ms),
@@ -674,6 +675,7 @@ Result<PhaseResult> Bench::Project() {
   result.bytes = static_cast<int64_t>(stats.bytes_read);
   result.extra["checkpoints"] = std::to_string(stats.checkpoints);
   result.extra["facts_published"] = std::to_string(stats.facts_published);
+  result.extra["refolds"] = std::to_string(stats.refolds);
   result.extra["dead_letters"] = std::to_string(stats.dead_letters);
   // Untimed: the same digest as replay's when live and rebuilt views agree.
   JIRITSU_ASSIGN_OR_RETURN(StoreDigest digest,
@@ -893,6 +895,7 @@ Result<PhaseResult> Bench::Latency() {
   result.seconds = produce_seconds;
   result.extra["applied"] = std::to_string(stats.events_applied);
   result.extra["checkpoints"] = std::to_string(stats.checkpoints);
+  result.extra["refolds"] = std::to_string(stats.refolds);
   result.extra["target_rate"] = std::to_string(static_cast<int64_t>(options_.latency_rate));
   result.extra["checkpoint_ms"] = std::to_string(options_.latency_checkpoint_ms);
   result.extra["linger_ms"] = std::to_string(options_.latency_linger_ms);

@@ -102,6 +102,9 @@ struct BenchOptions {
   int64_t latency_checkpoint_ms = 10;
   // project, latency: jiritsu run --facts-interval-ms (its default).
   int64_t facts_interval_ms = 2000;
+  // project: read the log's backlog merged by event time
+  // (RuntimeOptions::catch_up_merge_by_event_time).
+  bool catch_up_merge = true;
   // ingest-http: events per POST (1..10000) and concurrent keep-alive
   // client connections (1..256).
   int32_t http_batch = 100;

@@ -92,6 +92,9 @@ Command AddBenchCommand(CLI::App& root) {
                   "(jiritsu run --facts-interval-ms; 0: at every checkpoint)")
       ->capture_default_str()
       ->check(CLI::Range(int64_t{0}, int64_t{3'600'000}));
+  app->add_flag("!--no-catch-up-merge", options->catch_up_merge,
+                "project: read the backlog as polled instead of merged by event time "
+                "(jiritsu run --no-catch-up-merge)");
   app->add_option("--http-batch", options->http_batch, "ingest-http: events per POST /v1/events")
       ->capture_default_str()
       ->check(CLI::Range(1, 10'000));

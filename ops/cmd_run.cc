@@ -30,6 +30,7 @@ struct RunFlags {
   int64_t facts_interval_ms = kDefaultFactsIntervalMs;
   bool progress = false;
   uint64_t interleave_seed = 0;
+  bool catch_up_merge = true;
 };
 
 std::string StatsJson(const RuntimeStats& stats, const std::string& log_name,
@@ -43,6 +44,7 @@ std::string StatsJson(const RuntimeStats& stats, const std::string& log_name,
                 ",\"events_applied\":%llu,\"events_skipped_as_of\":%llu,\"dead_letters\":%llu,"
                 "\"internal_records_skipped\":%llu,"
                 "\"reference_applied\":%llu,\"facts_published\":%llu,\"facts_applied\":%llu,"
+                "\"refolds\":%llu,"
                 "\"checkpoints\":%llu,\"memory_checkpoints\":%llu,\"seconds\":%.3f,"
                 "\"events_per_s\":%.0f",
                 static_cast<unsigned long long>(stats.events_applied),
@@ -52,6 +54,7 @@ std::string StatsJson(const RuntimeStats& stats, const std::string& log_name,
                 static_cast<unsigned long long>(stats.reference_applied),
                 static_cast<unsigned long long>(stats.facts_published),
                 static_cast<unsigned long long>(stats.facts_applied),
+                static_cast<unsigned long long>(stats.refolds),
                 static_cast<unsigned long long>(stats.checkpoints),
                 static_cast<unsigned long long>(stats.memory_checkpoints), stats.seconds,
                 stats.seconds > 0 ? stats.events_applied / stats.seconds : 0.0);
@@ -111,6 +114,7 @@ int RunProjections(const RunFlags& flags) {
     ApplyMemoryBudget(memory, &options);
     options.view_version = kViewVersion;
     options.interleave_seed = flags.interleave_seed;
+    options.catch_up_merge_by_event_time = flags.catch_up_merge;
     options.progress_every_ms = 2000;
     options.on_progress = [&, progress = flags.progress](const RuntimeStats& stats) {
       last_stats = stats;
@@ -174,6 +178,9 @@ Command AddRunCommand(CLI::App& root) {
                    "views follow within about this interval (0: at every checkpoint)")
       ->capture_default_str()
       ->check(CLI::Range(int64_t{0}, int64_t{3'600'000}));
+  command.app->add_flag("!--no-catch-up-merge", flags->catch_up_merge,
+                        "Read a backlog found at assignment as polled, instead of merged across "
+                        "partitions by event time (cost only: the views are the same)");
   command.app->add_flag("--progress", flags->progress, "Print progress lines to stderr");
   command.app->add_option("--interleave-seed", flags->interleave_seed,
                           "Test knob: consume in a seeded random cross-topic interleaving");

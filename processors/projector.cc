@@ -296,6 +296,8 @@ class JiritsuProjector final : public Projector {
 
   void PublishDeferredFactsAtNextCheckpoint() override { publish_all_facts_ = true; }
 
+  uint64_t TakeRefolds() override { return std::exchange(refolds_, 0); }
+
   FactsDeferral TakeFactsDeferral() override {
     return FactsDeferral{waiting_.size(), std::exchange(published_after_ms_, {})};
   }
@@ -555,6 +557,7 @@ class JiritsuProjector final : public Projector {
 
   // Rebuilds the state from the committed journal plus pending events.
   Status Refold(const std::string& employee, CacheEntry* entry) {
+    ++refolds_;
     std::map<std::string, StoredEvent> committed;
     const std::string prefix = employee + '\0';
     auto it = store_->NewIterator(kJournalFamily);
@@ -853,6 +856,7 @@ class JiritsuProjector final : public Projector {
   std::list<std::string> lru_;  // front: most recently used
   std::set<std::string> dirty_;
   std::set<std::string> refold_queue_;
+  uint64_t refolds_ = 0;  // TakeRefolds
   std::unordered_map<std::string, IndexEntry> index_;
   uint64_t generation_ = 0;
   uint64_t committed_generation_ = 0;  // generation of the last written batch

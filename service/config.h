@@ -84,6 +84,9 @@ struct ServeConfig {
   // jiritsu run --facts-interval-ms: the global views (KPIs) follow the
   // employee views within about this interval (0: every checkpoint).
   int64_t facts_interval_ms = 2000;
+  // jiritsu run --no-catch-up-merge when false: a backlog found at an
+  // assignment is read as polled instead of merged by event time.
+  bool catch_up_merge = true;
   // The projection runner's memory budget (jiritsu run --memory-budget-mb).
   int64_t memory_budget_mb = 1024;
 

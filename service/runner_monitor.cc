@@ -65,6 +65,9 @@ void RunnerMonitor::OnProgress(const RuntimeStats& stats) {
   if (!stats.visible_latency_ms.empty()) visible_latency_ms_ = Quantiles(stats.visible_latency_ms);
   if (!stats.facts_deferral_ms.empty()) facts_deferral_ms_ = Quantiles(stats.facts_deferral_ms);
   facts_waiting_ = stats.facts_waiting;
+  refolds_total_ += stats.refolds >= last_refolds_seen_ ? stats.refolds - last_refolds_seen_
+                                                        : stats.refolds;
+  last_refolds_seen_ = stats.refolds;
   last_applied_seen_ = stats.events_applied;
   last_dead_letters_seen_ = stats.dead_letters;
   events_applied_ = stats.events_applied;
@@ -156,6 +159,7 @@ void RunnerMonitor::Publish(MetricsRegistry* metrics) {
   const RunnerSnapshot snapshot = Snapshot();
   uint64_t applied_total = 0;
   uint64_t dead_letters_total = 0;
+  uint64_t refolds_total = 0;
   std::vector<std::pair<TopicPartition, int64_t>> processed;
   std::optional<std::array<int64_t, 3>> visible_latency;
   std::optional<std::array<int64_t, 3>> facts_deferral;
@@ -167,6 +171,7 @@ void RunnerMonitor::Publish(MetricsRegistry* metrics) {
     facts_waiting = facts_waiting_;
     applied_total = applied_total_;
     dead_letters_total = dead_letters_total_;
+    refolds_total = refolds_total_;
     for (auto& [tp, t] : partitions_) {
       // Records consumed since the previous publication; a position that
       // moved back (a swap to a rebuilt generation) restarts the count.
@@ -185,6 +190,11 @@ void RunnerMonitor::Publish(MetricsRegistry* metrics) {
   Counter* dead = metrics->GetCounter(
       "jiritsu_dead_letters_total", "Records the runner sent to the dead-letter topic");
   dead->Increment(static_cast<double>(dead_letters_total) - dead->value());
+  Counter* refolds = metrics->GetCounter(
+      "jiritsu_refolds_total",
+      "Employee states rebuilt from their whole journal (an event that arrived after a later one "
+      "of the same employee, a void, a new programme version)");
+  refolds->Increment(static_cast<double>(refolds_total) - refolds->value());
   for (const auto& [tp, delta] : processed) {
     metrics->GetCounter("jiritsu_partition_records_processed_total",
                         "Log records consumed by the runner per partition",

@@ -92,6 +92,8 @@ class RunnerMonitor {
   uint64_t last_dead_letters_seen_ = 0;
   uint64_t applied_total_ = 0;   // monotonic across restarts
   uint64_t dead_letters_total_ = 0;
+  uint64_t last_refolds_seen_ = 0;
+  uint64_t refolds_total_ = 0;  // RuntimeStats::refolds, monotonic across restarts
   std::map<TopicPartition, Tracked> partitions_;
   // Produce -> view-visible latency of the current runtime (p50, p99, p99.9;
   // RuntimeStats::visible_latency_ms), once it applied an event.

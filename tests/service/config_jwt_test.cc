@@ -59,6 +59,11 @@ TEST(ServeConfigTest, DefaultsAndEnvironmentOverrides) {
   EXPECT_EQ(overridden->port, 4321);
   EXPECT_EQ(overridden->kafka_properties, (std::vector<std::string>{"a=1", "b=2"}));
   EXPECT_FALSE(overridden->run_projections);
+  EXPECT_TRUE(defaults->catch_up_merge);
+  auto polled = ParseServeConfig(std::string(kMinimal) + "[runtime]\ncatch_up_merge = false\n",
+                                 "t.toml", Env({}));
+  ASSERT_TRUE(polled.ok()) << polled.status().ToString();
+  EXPECT_FALSE(polled->catch_up_merge);
   EXPECT_EQ(EnvNameFor("ingest", "max_queued_events"), "JIRITSU_SERVE_INGEST_MAX_QUEUED_EVENTS");
 }
 

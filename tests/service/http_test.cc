@@ -823,7 +823,8 @@ TEST_F(HttpTest, MetricsForOpsInPrometheusFormat) {
         "jiritsu_consumer_lag_records{partition=\"0\",topic=\"jiritsu.learning\"}",
         "jiritsu_partition_records_processed_total{", "jiritsu_events_processed_total",
         "jiritsu_dlq_records", "jiritsu_views_store_bytes", "jiritsu_stalled_partitions 0",
-        "jiritsu_runner_up 1", "# TYPE jiritsu_facts_waiting gauge"}) {
+        "jiritsu_runner_up 1", "# TYPE jiritsu_facts_waiting gauge",
+        "# TYPE jiritsu_refolds_total counter"}) {
     EXPECT_NE(res->body.find(needle), std::string::npos) << needle;
   }
 }

@@ -188,6 +188,7 @@ TEST(RunnerMonitorTest, EventTimeLagAndStalls) {
   service::RunnerMonitor monitor(true, /*stall_after_s=*/0);
   RuntimeStats stats;
   stats.events_applied = 1;
+  stats.refolds = 2;
   stats.partitions[tp] = PartitionProgress{1, 1};  // consumed "a"
   monitor.OnProgress(stats);
   monitor.Sample(log->get());
@@ -231,9 +232,11 @@ TEST(RunnerMonitorTest, EventTimeLagAndStalls) {
   stats.partitions[tp] = PartitionProgress{3, 3};
   // A restarted runtime (after a swap) reports from zero again: totals stay monotonic.
   stats.events_applied = 1;
+  stats.refolds = 1;
   monitor.OnProgress(stats);
   monitor.Publish(&metrics);
   EXPECT_NE(metrics.Expose().find("jiritsu_events_processed_total 4"), std::string::npos);
+  EXPECT_NE(metrics.Expose().find("jiritsu_refolds_total 3"), std::string::npos) << metrics.Expose();
   monitor.OnRunnerExit(Unavailable("test"));
   EXPECT_TRUE(monitor.Snapshot().exited);
 }

@@ -253,7 +253,7 @@ Status OrderedReader::Next(std::chrono::milliseconds timeout, std::vector<Decode
 }
 
 bool OrderedReader::Drained() const {
-  if (buffered_ > 0) return false;
+  if (options_.background || buffered_ > 0) return false;  // the polling thread owns the state
   for (const auto& slot : slots_) {
     if (slot->merged && slot->next_offset < slot->end) return false;
   }
@@ -261,6 +261,9 @@ bool OrderedReader::Drained() const {
 }
 
 Status OrderedReader::ResumePaused() {
+  if (options_.background) {
+    return FailedPrecondition("OrderedReader::ResumePaused: the polling thread owns the consumer");
+  }
   std::vector<TopicPartition> resume;
   for (const auto& slot : slots_) {
     if (!slot->paused) continue;

@@ -130,9 +130,11 @@ class OrderedReader {
   // Without `background` only (the caller's thread owns the state): true once
   // nothing is held and every partition of `ranges` was read to its end, so
   // the caller may read the consumer directly again (a catch-up is over).
+  // Always false with `background`.
   bool Drained() const;
   // Without `background` only: resumes the partitions this reader paused,
-  // before the caller polls the consumer itself.
+  // before the caller polls the consumer itself. kFailedPrecondition with
+  // `background`.
   Status ResumePaused();
 
  private:

@@ -171,6 +171,54 @@ TEST_F(OrderedReaderTest, BackgroundAndInlineHandOutTheSameSequence) {
   }
 }
 
+// The live catch-up (core/projection_runtime.h) reads inline until the
+// reader is drained, then polls the consumer itself: nothing may be left
+// held, and no partition left paused.
+TEST_F(OrderedReaderTest, InlineReaderIsDrainedOnceEveryRangeIsReadAndResumesWhatItPaused) {
+  auto consumer = Assigned();
+  auto reader = OrderedReader::Start(consumer.get(), Options(false));
+  EXPECT_FALSE(reader->Drained());
+  size_t read = 0;
+  std::vector<DecodedRecord> batch;
+  for (int i = 0; i < 10'000 && !reader->Drained(); ++i) {
+    ASSERT_TRUE(reader->Next(std::chrono::milliseconds(20), &batch).ok());
+    read += batch.size();
+  }
+  EXPECT_TRUE(reader->Drained());
+  EXPECT_EQ(read, 615u) << "drained before every record was handed out";
+  ASSERT_TRUE(reader->ResumePaused().ok());
+  reader.reset();
+
+  // Stopped mid-way, the sparse partition (far ahead in event time) is
+  // paused; once resumed, the consumer read directly gets new records of
+  // both partitions.
+  auto mid_consumer = Assigned();
+  auto mid = OrderedReader::Start(mid_consumer.get(), Options(false));
+  for (int i = 0; i < 3; ++i) ASSERT_TRUE(mid->Next(std::chrono::milliseconds(20), &batch).ok());
+  EXPECT_FALSE(mid->Drained());
+  ASSERT_TRUE(mid->ResumePaused().ok());
+  mid.reset();
+  ASSERT_TRUE(testing::AppendEvents(log_.get(),
+                                    {testing::FakeEmployeeEvent(dense_, "d-new", kStartUs),
+                                     testing::FakeEmployeeEvent(sparse_, "s-new", kStartUs)})
+                  .ok());
+  std::set<int32_t> partitions;
+  std::vector<LogRecord> records;
+  for (int i = 0; i < 200 && partitions.size() < 2; ++i) {
+    records.clear();
+    ASSERT_TRUE(mid_consumer->Poll(std::chrono::milliseconds(20), 100, &records).ok());
+    for (const auto& record : records) partitions.insert(record.partition);
+  }
+  EXPECT_EQ(partitions, (std::set<int32_t>{dense_partition_, sparse_partition_}));
+
+  // With a polling thread the caller owns neither the state nor the consumer.
+  auto background_consumer = Assigned();
+  auto background = OrderedReader::Start(background_consumer.get(), Options(true));
+  EXPECT_FALSE(background->Drained());
+  EXPECT_EQ(background->ResumePaused().code(), StatusCode::kFailedPrecondition);
+  background.reset();
+}
+
 TEST_F(OrderedReaderTest, ReorderedPartitionsHandOutLateRecordsEarlierWithSafePositions) {
   // A third employee, on a partition of its own, whose source delivers late:
   // in every block of four hours the first hour's event is logged after the

@@ -1,5 +1,6 @@
 // Scheduling of a live ProjectionRuntime: applied events are committed by
-// the checkpoint they are due at, whatever the consumer does meanwhile.
+// the checkpoint they are due at, whatever the consumer does meanwhile; and
+// a backlog read through the catch-up reader survives a rebalance.
 #include "core/projection_runtime.h"
 
 #include <gtest/gtest.h>

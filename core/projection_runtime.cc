@@ -300,20 +300,25 @@ Status ProjectionRuntime::AssignAllTaskPartitions() {
   return task_consumer_->Assign(starts);
 }
 
+OrderedReaderOptions ProjectionRuntime::ReaderOptionsFromPositions() {
+  OrderedReaderOptions reader_options;
+  for (const auto& [tp, end] : ends_) {
+    reader_options.ranges[tp] = OrderedReaderOptions::Range{positions_[tp], end};
+  }
+  reader_options.batch = options_.poll_batch;
+  reader_options.wave_partitions = options_.rebuild_wave_partitions;
+  return reader_options;
+}
+
 Status ProjectionRuntime::StartOrderedReader() {
   const bool merge = options_.rebuild_merge_by_event_time;
   if (!options_.rebuild_mode || options_.interleave_seed != 0 ||
       (!merge && !options_.rebuild_decode_thread)) {
     return Status::Ok();
   }
-  OrderedReaderOptions reader_options;
-  for (const auto& [tp, end] : ends_) {
-    reader_options.ranges[tp] = OrderedReaderOptions::Range{positions_[tp], end};
-  }
-  reader_options.batch = options_.poll_batch;
+  OrderedReaderOptions reader_options = ReaderOptionsFromPositions();
   reader_options.merge = merge;
   reader_options.background = options_.rebuild_decode_thread;
-  reader_options.wave_partitions = options_.rebuild_wave_partitions;
   reader_options.reorder_held = options_.rebuild_reorder_held;
   ordered_reader_ = OrderedReader::Start(task_consumer_.get(), std::move(reader_options));
   return Status::Ok();
@@ -347,13 +352,8 @@ Status ProjectionRuntime::UpdateCatchUpReader() {
     }
     if (!assigned.empty()) JIRITSU_RETURN_IF_ERROR(task_consumer_->Resume(assigned));
     if (!CatchUpBacklog()) return Status::Ok();
-    OrderedReaderOptions reader_options;
-    for (const auto& [tp, end] : ends_) {
-      reader_options.ranges[tp] = OrderedReaderOptions::Range{positions_[tp], end};
-    }
-    reader_options.batch = options_.poll_batch;
+    OrderedReaderOptions reader_options = ReaderOptionsFromPositions();
     reader_options.background = false;  // rebalance callbacks stay on this thread
-    reader_options.wave_partitions = options_.rebuild_wave_partitions;
     // Log order within a partition: positions stay exact (offset + 1).
     reader_options.reorder_held = false;
     ordered_reader_ = OrderedReader::Start(task_consumer_.get(), std::move(reader_options));

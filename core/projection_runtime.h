@@ -215,6 +215,9 @@ class ProjectionRuntime {
   // `decoded`: the record's decode result when the OrderedReader made it.
   Status ApplyTaskRecord(const LogRecord& record, const DecodedRecord* decoded = nullptr);
   Status StartOrderedReader();
+  // Every employee partition from its position to its end, in poll_batch
+  // batches and rebuild_wave_partitions waves (rebuild and catch-up readers).
+  OrderedReaderOptions ReaderOptionsFromPositions();
   // Consumer-group runs (catch_up_merge_by_event_time): starts, restarts
   // after a rebalance, or ends the catch-up reader, before each poll.
   Status UpdateCatchUpReader();

@@ -69,12 +69,18 @@ class PipelineTest : public ::testing::Test {
     return value;
   }
 
+  // `jiritsu run --until-caught-up` + `args` (callers check the exit code).
+  static CommandResult RunCaughtUp(const std::vector<std::string>& args) {
+    std::vector<std::string> all = {"run", "--until-caught-up"};
+    all.insert(all.end(), args.begin(), args.end());
+    return RunJiritsu(all);
+  }
+
   void RunUntilCaughtUp(const std::vector<std::string>& location,
                         const std::vector<std::string>& extra = {}) {
-    std::vector<std::string> args = {"run", "--until-caught-up"};
-    args.insert(args.end(), location.begin(), location.end());
+    std::vector<std::string> args = location;
     args.insert(args.end(), extra.begin(), extra.end());
-    CommandResult run = RunJiritsu(args);
+    CommandResult run = RunCaughtUp(args);
     ASSERT_EQ(run.exit_code, 0) << run.stderr_text;
     EXPECT_NE(JsonField(run.stdout_text, "events_applied"), "") << run.stdout_text;
   }
@@ -107,13 +113,12 @@ TEST_F(PipelineTest, CrossTopicInterleavingDoesNotChangeTheViews) {
 TEST_F(PipelineTest, MemoryBudgetDoesNotChangeTheViews) {
   const std::string tiny_store = IngestEmbedded("tiny");
   const std::string large_store = IngestEmbedded("large");
-  CommandResult tiny = RunJiritsu({"run", "--until-caught-up", "--store", tiny_store,
-                                   "--memory-budget-mb", "4"});
+  CommandResult tiny = RunCaughtUp({"--store", tiny_store, "--memory-budget-mb", "4"});
   ASSERT_EQ(tiny.exit_code, 0) << tiny.stderr_text;
-  CommandResult large = RunJiritsu({"run", "--until-caught-up", "--store", large_store,
-                                    "--memory-budget-mb", "4096", "--checkpoint-events",
-                                    "100000000", "--catch-up-checkpoint-events", "100000000",
-                                    "--checkpoint-ms", "100000000"});
+  CommandResult large = RunCaughtUp({"--store", large_store, "--memory-budget-mb", "4096",
+                                     "--checkpoint-events", "100000000",
+                                     "--catch-up-checkpoint-events", "100000000",
+                                     "--checkpoint-ms", "100000000"});
   ASSERT_EQ(large.exit_code, 0) << large.stderr_text;
   EXPECT_EQ(JsonField(tiny.stdout_text, "events_applied"),
             JsonField(large.stdout_text, "events_applied"));
@@ -133,11 +138,10 @@ TEST_F(PipelineTest, MemoryBudgetDoesNotChangeTheViews) {
 TEST_F(PipelineTest, ABacklogReadMergedByEventTimeRefoldsLessAndGivesTheSameViews) {
   const std::string merged_store = IngestEmbedded("merged");
   const std::string polled_store = IngestEmbedded("polled");
-  CommandResult merged = RunJiritsu({"run", "--until-caught-up", "--store", merged_store,
-                                     "--memory-budget-mb", "4"});
+  CommandResult merged = RunCaughtUp({"--store", merged_store, "--memory-budget-mb", "4"});
   ASSERT_EQ(merged.exit_code, 0) << merged.stderr_text;
-  CommandResult polled = RunJiritsu({"run", "--until-caught-up", "--store", polled_store,
-                                     "--memory-budget-mb", "4", "--no-catch-up-merge"});
+  CommandResult polled =
+      RunCaughtUp({"--store", polled_store, "--memory-budget-mb", "4", "--no-catch-up-merge"});
   ASSERT_EQ(polled.exit_code, 0) << polled.stderr_text;
   EXPECT_EQ(JsonField(merged.stdout_text, "events_applied"),
             JsonField(polled.stdout_text, "events_applied"));

@@ -178,6 +178,7 @@ Result<std::unique_ptr<ProjectionRuntime>> ProjectionRuntime::Create(
   JIRITSU_RETURN_IF_ERROR(runtime->OpenStore());
   JIRITSU_RETURN_IF_ERROR(runtime->CheckViewVersion());
   JIRITSU_RETURN_IF_ERROR(runtime->CheckWritable());
+  runtime->projector_->SetCheckpointCadence(runtime->options_.checkpoint_every_ms);
   JIRITSU_RETURN_IF_ERROR(runtime->projector_->Open(runtime->store_.get()));
   if (!runtime->options_.local_only) {
     JIRITSU_ASSIGN_OR_RETURN(runtime->producer_, log->NewProducer());
@@ -715,6 +716,7 @@ Status ProjectionRuntime::Checkpoint() {
     }
     stats_.facts_published += facts_count;
     stats_.facts_waiting = deferral.waiting;
+    stats_.facts_cost_us = deferral.cost_us;
     stats_.refolds += refolds;
     for (const auto& [ms, count] : deferral.published_after_ms) stats_.facts_deferral_ms[ms] += count;
     ++stats_.checkpoints;

@@ -186,6 +186,8 @@ struct RuntimeStats {
   // show an event about that much after the employee's own views.
   uint64_t facts_waiting = 0;
   std::map<int64_t, uint64_t> facts_deferral_ms;
+  // FactsDeferral::cost_us at the latest checkpoint.
+  uint64_t facts_cost_us = 0;
   std::map<TopicPartition, PartitionProgress> partitions;
 };
 

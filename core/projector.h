@@ -88,6 +88,9 @@ inline FactsSink CollectFacts(std::vector<FactsRecord>* out) {
 struct FactsDeferral {
   uint64_t waiting = 0;
   std::map<int64_t, uint64_t> published_after_ms;  // wait -> employees
+  // Measured cost of publishing one facts record, microseconds (a moving
+  // average; 0 until measured).
+  uint64_t cost_us = 0;
 };
 
 class Projector {
@@ -115,6 +118,10 @@ class Projector {
   // Employee states rebuilt from their whole journal since the previous call
   // (RuntimeStats::refolds); the runtime calls it after each checkpoint.
   virtual uint64_t TakeRefolds() { return 0; }
+  // The runtime's checkpoint cadence (RuntimeOptions::checkpoint_every_ms),
+  // set once before Open(): what a checkpoint may spend on work it can
+  // defer is measured against it. A cost figure, never a view input.
+  virtual void SetCheckpointCadence(int64_t /*every_ms*/) {}
   // The batch of the latest Checkpoint() is written: what it flushed may now
   // be evicted from caches and re-read from the store.
   virtual void OnCheckpointCommitted() {}

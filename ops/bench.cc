@@ -660,7 +660,7 @@ Result<PhaseResult> Bench::Project() {
   runtime_options.catch_up_merge_by_event_time = options_.catch_up_merge;
   const MemoryBudget memory = MemoryBudget::FromMb(options_.memory_budget_mb);
   ApplyMemoryBudget(memory, &runtime_options);
-  JIRITSU_ASSIGN_OR_RETURN(auto runtime, ProjectionRuntime::Create(log_.get(), NewProjector(nullptr, memory, options_.facts_interval_ms),
+  JIRITSU_ASSIGN_OR_RETURN(auto runtime, ProjectionRuntime::Create(log_.get(), NewProjector(nullptr, memory, options_.facts_interval_ms, options_.facts_budget_percent),
                                                                    runtime_options));
   const double start = Now();
   JIRITSU_RETURN_IF_ERROR(runtime->Run());
@@ -838,7 +838,7 @@ Result<PhaseResult> Bench::Latency() {
   runtime_options.view_version = kViewVersion;
   const MemoryBudget memory = MemoryBudget::FromMb(options_.memory_budget_mb);
   ApplyMemoryBudget(memory, &runtime_options);
-  JIRITSU_ASSIGN_OR_RETURN(auto runtime, ProjectionRuntime::Create(log_.get(), NewProjector(nullptr, memory, options_.facts_interval_ms),
+  JIRITSU_ASSIGN_OR_RETURN(auto runtime, ProjectionRuntime::Create(log_.get(), NewProjector(nullptr, memory, options_.facts_interval_ms, options_.facts_budget_percent),
                                                                    runtime_options));
   Status run_status;
   std::thread runner([&] { run_status = runtime->Run(); });
@@ -902,6 +902,9 @@ Result<PhaseResult> Bench::Latency() {
   // The global views (KPIs) follow the employee views by the facts'
   // deferral (RuntimeStats::facts_deferral_ms) plus a checkpoint.
   result.extra["facts_interval_ms"] = std::to_string(options_.facts_interval_ms);
+  result.extra["facts_budget_percent"] = std::to_string(options_.facts_budget_percent);
+  result.extra["facts_cost_us"] = std::to_string(stats.facts_cost_us);
+  result.extra["facts_waiting"] = std::to_string(stats.facts_waiting);
   result.extra["facts_published"] = std::to_string(stats.facts_published);
   result.extra["facts_deferral_p50_ms"] = std::to_string(HistogramPercentile(stats.facts_deferral_ms, 50));
   result.extra["facts_deferral_p99_ms"] = std::to_string(HistogramPercentile(stats.facts_deferral_ms, 99));

@@ -59,6 +59,7 @@
 #include <vector>
 
 #include "core/memory_budget.h"
+#include "processors/options.h"
 
 namespace jiritsu {
 
@@ -102,6 +103,8 @@ struct BenchOptions {
   int64_t latency_checkpoint_ms = 10;
   // project, latency: jiritsu run --facts-interval-ms (its default).
   int64_t facts_interval_ms = 2000;
+  // project, latency: jiritsu run --facts-budget-percent (its default).
+  int32_t facts_budget_percent = processors::kDefaultFactsBudgetPercent;
   // project: read the log's backlog merged by event time
   // (RuntimeOptions::catch_up_merge_by_event_time).
   bool catch_up_merge = true;

@@ -92,6 +92,11 @@ Command AddBenchCommand(CLI::App& root) {
                   "(jiritsu run --facts-interval-ms; 0: at every checkpoint)")
       ->capture_default_str()
       ->check(CLI::Range(int64_t{0}, int64_t{3'600'000}));
+  app->add_option("--facts-budget-percent", options->facts_budget_percent,
+                  "project, latency: the share of the runtime's checkpoint cadence that due "
+                  "facts may take (jiritsu run --facts-budget-percent; 100: no limit)")
+      ->capture_default_str()
+      ->check(CLI::Range(1, 100));
   app->add_flag("!--no-catch-up-merge", options->catch_up_merge,
                 "project: read the backlog as polled instead of merged by event time "
                 "(jiritsu run --no-catch-up-merge)");

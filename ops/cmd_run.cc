@@ -28,6 +28,7 @@ struct RunFlags {
   size_t catch_up_checkpoint_events = 200000;
   size_t memory_budget_mb = MemoryBudget::kDefaultMb;
   int64_t facts_interval_ms = kDefaultFactsIntervalMs;
+  int32_t facts_budget_percent = processors::kDefaultFactsBudgetPercent;
   bool progress = false;
   uint64_t interleave_seed = 0;
   bool catch_up_merge = true;
@@ -66,8 +67,10 @@ std::string StatsJson(const RuntimeStats& stats, const std::string& log_name,
                 static_cast<long long>(HistogramPercentile(stats.visible_latency_ms, 99.9)));
   out += numbers;
   std::snprintf(numbers, sizeof(numbers),
-                ",\"facts_waiting\":%llu,\"facts_deferral_ms\":{\"p50\":%lld,\"p99\":%lld,\"max\":%lld}",
+                ",\"facts_waiting\":%llu,\"facts_cost_us\":%llu,"
+                "\"facts_deferral_ms\":{\"p50\":%lld,\"p99\":%lld,\"max\":%lld}",
                 static_cast<unsigned long long>(stats.facts_waiting),
+                static_cast<unsigned long long>(stats.facts_cost_us),
                 static_cast<long long>(HistogramPercentile(stats.facts_deferral_ms, 50)),
                 static_cast<long long>(HistogramPercentile(stats.facts_deferral_ms, 99)),
                 static_cast<long long>(HistogramPercentile(stats.facts_deferral_ms, 100)));
@@ -126,7 +129,8 @@ int RunProjections(const RunFlags& flags) {
                      static_cast<unsigned long long>(stats.checkpoints));
       }
     };
-    return ProjectionRuntime::Create(log->get(), NewProjector(keys->get(), memory, flags.facts_interval_ms),
+    return ProjectionRuntime::Create(log->get(), NewProjector(keys->get(), memory, flags.facts_interval_ms,
+                                                  flags.facts_budget_percent),
                                      options);
   };
   std::signal(SIGINT, RequestStop);
@@ -178,6 +182,14 @@ Command AddRunCommand(CLI::App& root) {
                    "views follow within about this interval (0: at every checkpoint)")
       ->capture_default_str()
       ->check(CLI::Range(int64_t{0}, int64_t{3'600'000}));
+  command.app
+      ->add_option("--facts-budget-percent", flags->facts_budget_percent,
+                   "The share of the checkpoint cadence (--checkpoint-ms) that publishing due "
+                   "facts may take, at their measured cost: when employees change faster than "
+                   "that pays for, the global views trail further instead of the employee views "
+                   "(100: no limit)")
+      ->capture_default_str()
+      ->check(CLI::Range(1, 100));
   command.app->add_flag("!--no-catch-up-merge", flags->catch_up_merge,
                         "Read a backlog found at assignment as polled, instead of merged across "
                         "partitions by event time (cost only: the views are the same)");

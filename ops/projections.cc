@@ -11,9 +11,10 @@
 namespace jiritsu {
 
 std::unique_ptr<Projector> NewProjector(KeyStore* keys, MemoryBudget memory,
-                                        int64_t facts_interval_ms) {
+                                        int64_t facts_interval_ms, int32_t facts_budget_percent) {
   ProjectorOptions options;
   options.facts_interval_ms = facts_interval_ms;
+  options.facts_budget_percent = facts_budget_percent;
   options.key_store = keys;
   options.cache_max_bytes = memory.employee_cache_bytes();
   options.aggregates_cache_max_bytes = memory.aggregates_cache_bytes();

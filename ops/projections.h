@@ -14,6 +14,7 @@
 #include "core/projector.h"
 #include "core/state_store.h"
 #include "ops/cli.h"
+#include "processors/options.h"
 #include "processors/view_version.h"
 
 namespace jiritsu {
@@ -31,9 +32,11 @@ inline constexpr int64_t kDefaultFactsIntervalMs = 2000;
 // deletes the key of an employee whose erasure it projects; it must outlive
 // the projector. `memory` sizes its caches (core/memory_budget.h).
 // `facts_interval_ms`: ProjectorOptions::facts_interval_ms (0: every
-// checkpoint; rebuilds always publish at once).
-std::unique_ptr<Projector> NewProjector(KeyStore* keys = nullptr, MemoryBudget memory = {},
-                                        int64_t facts_interval_ms = 0);
+// checkpoint; rebuilds always publish at once); `facts_budget_percent`:
+// ProjectorOptions::facts_budget_percent.
+std::unique_ptr<Projector> NewProjector(
+    KeyStore* keys = nullptr, MemoryBudget memory = {}, int64_t facts_interval_ms = 0,
+    int32_t facts_budget_percent = processors::kDefaultFactsBudgetPercent);
 // Sets the runtime's shares of `memory` (views store, uncommitted bytes).
 void ApplyMemoryBudget(MemoryBudget memory, RuntimeOptions* options);
 // The key store of the selection (KeysDir); its directory is created by the

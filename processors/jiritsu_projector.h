@@ -45,7 +45,12 @@
 // an f\0 row in the same batch, so a restart publishes them. Due facts go
 // out oldest due first, at most max(64, twice the due count x the time since
 // the previous checkpoint / the interval) per checkpoint, so a wave of them
-// is spread instead of stalling one checkpoint. PublishDeferredFactsAtNextCheckpoint()
+// is spread instead of stalling one checkpoint, and at most what
+// ProjectorOptions::facts_budget_percent of the runtime's checkpoint cadence
+// (SetCheckpointCadence) pays for at their measured cost (building,
+// publishing and reading back a record, writing the KPI rows it changed), so
+// an overloaded runtime keeps the private views fresh and lets the global
+// ones trail further. PublishDeferredFactsAtNextCheckpoint()
 // publishes all (the runtime asks when caught up, before a revocation and
 // at the end of a run). Facts are absolute, so the global views end the same
 // as when publishing at every checkpoint; meanwhile they trail the private

@@ -252,7 +252,10 @@ class JiritsuProjector final : public Projector {
     EmployeeFacts facts = std::move(published->second.facts);
     published_bytes_ -= published->second.charged_bytes;
     published_.erase(published);
-    return aggregates_->ApplyDecodedFacts(record.key, record.value, std::move(facts));
+    const int64_t started_us = NowUs();
+    Status applied = aggregates_->ApplyDecodedFacts(record.key, record.value, std::move(facts));
+    facts_work_us_ += NowUs() - started_us;
+    return applied;
   }
 
   Status Checkpoint(StateBatch* batch, const FactsSink& facts_out) override {
@@ -291,15 +294,22 @@ class JiritsuProjector final : public Projector {
       JIRITSU_RETURN_IF_ERROR(PublishWaitingFacts(*next_waiting, batch, facts_out));
     }
     publish_all_facts_ = false;
-    return aggregates_->Flush(batch);
+    // Writing the KPI rows that facts read back changed is facts work too.
+    const int64_t flush_started_us = NowUs();
+    Status flushed = aggregates_->Flush(batch);
+    facts_work_us_ += NowUs() - flush_started_us;
+    return flushed;
   }
 
   void PublishDeferredFactsAtNextCheckpoint() override { publish_all_facts_ = true; }
 
   uint64_t TakeRefolds() override { return std::exchange(refolds_, 0); }
 
+  void SetCheckpointCadence(int64_t every_ms) override { checkpoint_cadence_ms_ = every_ms; }
+
   FactsDeferral TakeFactsDeferral() override {
-    return FactsDeferral{waiting_.size(), std::exchange(published_after_ms_, {})};
+    return FactsDeferral{waiting_.size(), std::exchange(published_after_ms_, {}),
+                         static_cast<uint64_t>(std::llround(facts_cost_us_))};
   }
 
   void OnCheckpointCommitted() override {
@@ -670,6 +680,16 @@ class JiritsuProjector final : public Projector {
   Status PublishFacts(const std::string& employee, const EmployeeState& state,
                       std::string views_hash, IndexEntry* index, StateBatch* batch,
                       const FactsSink& facts_out) {
+    const int64_t started_us = NowUs();
+    ++facts_published_;
+    Status published = PublishFactsUntimed(employee, state, std::move(views_hash), index, batch,
+                                           facts_out);
+    facts_work_us_ += NowUs() - started_us;
+    return published;
+  }
+  Status PublishFactsUntimed(const std::string& employee, const EmployeeState& state,
+                             std::string views_hash, IndexEntry* index, StateBatch* batch,
+                             const FactsSink& facts_out) {
     EmployeeFacts facts = BuildFacts(state, reference_, options_, std::move(views_hash));
     std::string facts_bytes = EncodeFacts(facts);
     const size_t charge = GlobalAggregates::EstimatedFactsBytes(employee, facts_bytes) +
@@ -743,6 +763,7 @@ class JiritsuProjector final : public Projector {
   FactsPlan PlanFacts(const std::set<std::string>& dirty) {
     const int64_t previous_ms = checkpoint_ms_;
     checkpoint_ms_ = NowMs();
+    UpdateFactsCost();
     FactsPlan plan;
     if (!DefersFacts() || publish_all_facts_) {
       plan.everyone = true;
@@ -780,10 +801,11 @@ class JiritsuProjector final : public Projector {
     }
     const double elapsed_ms =
         previous_ms == kNeverPublished ? 0.0 : static_cast<double>(checkpoint_ms_ - previous_ms);
-    const size_t limit = std::max(
+    size_t limit = std::max(
         kMinWaitingFactsPerCheckpoint,
         static_cast<size_t>(std::ceil(2.0 * static_cast<double>(due.size()) * elapsed_ms /
                                       static_cast<double>(options_.facts_interval_ms))));
+    limit = std::min(limit, FactsWithinBudget());
     if (due.size() > limit) {
       std::nth_element(due.begin(), due.begin() + static_cast<std::ptrdiff_t>(limit), due.end(),
                        [](const auto& a, const auto& b) {
@@ -803,6 +825,42 @@ class JiritsuProjector final : public Projector {
   }
 
   bool DefersFacts() const { return options_.facts_interval_ms > 0 && !fold_at_once_; }
+
+  // The facts work measured since the previous plan (building, encoding and
+  // publishing them, reading this process's own back into the aggregates,
+  // writing the KPI rows they changed), per facts record published then,
+  // folded into a moving average.
+  void UpdateFactsCost() {
+    const uint64_t published = facts_published_ - facts_published_at_plan_;
+    facts_published_at_plan_ = facts_published_;
+    if (published == 0) return;  // the work is charged to the next publish
+    const double sample = static_cast<double>(facts_work_us_) / static_cast<double>(published);
+    facts_work_us_ = 0;
+    facts_cost_us_ = facts_cost_us_ == 0.0 ? sample : 0.7 * facts_cost_us_ + 0.3 * sample;
+  }
+
+  // How many due facts fit in ProjectorOptions::facts_budget_percent of the
+  // runtime's checkpoint cadence, at the measured cost (at least one, so
+  // they always drain). Of the cadence, not of the time since the previous
+  // checkpoint: a checkpoint that ran long must not earn the next one more
+  // facts, or an overloaded runtime publishes ever more per checkpoint.
+  // Unlimited until a cost is measured, at 100%, or without a cadence.
+  size_t FactsWithinBudget() const {
+    if (options_.facts_budget_percent >= 100 || facts_cost_us_ <= 0.0 ||
+        checkpoint_cadence_ms_ <= 0) {
+      return std::numeric_limits<size_t>::max();
+    }
+    const double budget_us = static_cast<double>(checkpoint_cadence_ms_) * 1000.0 *
+                             options_.facts_budget_percent / 100.0;
+    return std::max<size_t>(1, static_cast<size_t>(budget_us / facts_cost_us_));
+  }
+
+  int64_t NowUs() const {
+    if (options_.clock_ms) return options_.clock_ms() * 1000;
+    return std::chrono::duration_cast<std::chrono::microseconds>(
+               std::chrono::steady_clock::now().time_since_epoch())
+        .count();
+  }
 
   int64_t NowMs() const {
     if (options_.clock_ms) return options_.clock_ms();
@@ -845,6 +903,13 @@ class JiritsuProjector final : public Projector {
   bool publish_all_facts_ = false;  // PublishDeferredFactsAtNextCheckpoint
   bool waiting_considered_ = false;  // since the last committed checkpoint
   int64_t checkpoint_ms_ = kNeverPublished;  // NowMs() of the latest Checkpoint
+  // The cost of a facts record (FactsWithinBudget): work since the last plan
+  // (NowUs), the records published in all, and at that plan.
+  int64_t facts_work_us_ = 0;
+  uint64_t facts_published_ = 0;
+  uint64_t facts_published_at_plan_ = 0;
+  double facts_cost_us_ = 0.0;
+  int64_t checkpoint_cadence_ms_ = 0;  // SetCheckpointCadence
 
   const ProjectorOptions options_;
   StateStore* store_ = nullptr;

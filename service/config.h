@@ -26,6 +26,7 @@
 #include <vector>
 
 #include "core/status.h"
+#include "processors/options.h"
 #include "xapi/mapping.h"
 
 namespace jiritsu::service {
@@ -84,6 +85,9 @@ struct ServeConfig {
   // jiritsu run --facts-interval-ms: the global views (KPIs) follow the
   // employee views within about this interval (0: every checkpoint).
   int64_t facts_interval_ms = 2000;
+  // jiritsu run --facts-budget-percent: the share of checkpoint_ms that
+  // publishing due facts may take.
+  int64_t facts_budget_percent = processors::kDefaultFactsBudgetPercent;
   // jiritsu run --no-catch-up-merge when false: a backlog found at an
   // assignment is read as polled instead of merged by event time.
   bool catch_up_merge = true;

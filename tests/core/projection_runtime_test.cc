@@ -151,6 +151,46 @@ class SlowProjector : public Projector {
   std::chrono::microseconds delay_;
 };
 
+// Records the cadence the runtime hands over, and whether it came before
+// Open() (the projector sizes what it defers per checkpoint from it).
+class CadenceRecordingProjector : public SlowProjector {
+ public:
+  CadenceRecordingProjector(int64_t* cadence_ms, bool* set_before_open)
+      : SlowProjector(std::chrono::microseconds(0)),
+        cadence_ms_(cadence_ms),
+        set_before_open_(set_before_open) {}
+  void SetCheckpointCadence(int64_t every_ms) override {
+    *cadence_ms_ = every_ms;
+    *set_before_open_ = !opened_;
+  }
+  Status Open(StateStore* store) override {
+    opened_ = true;
+    return SlowProjector::Open(store);
+  }
+
+ private:
+  int64_t* cadence_ms_;
+  bool* set_before_open_;
+  bool opened_ = false;
+};
+
+TEST(ProjectionRuntimeTest, TheProjectorLearnsTheCheckpointCadenceBeforeItOpens) {
+  testing::TempDir temp;
+  auto log = OpenEmbeddedLog(temp.path() + "/log");
+  ASSERT_TRUE(log.ok()) << log.status().ToString();
+  ASSERT_TRUE(testing::EnsureFakeTopics(log->get()).ok());
+  RuntimeOptions options = testing::FakeLiveOptions(temp.path() + "/views");
+  options.checkpoint_every_ms = 40;
+  int64_t cadence_ms = 0;
+  bool set_before_open = false;
+  auto runtime = ProjectionRuntime::Create(
+      log->get(), std::make_unique<CadenceRecordingProjector>(&cadence_ms, &set_before_open),
+      options);
+  ASSERT_TRUE(runtime.ok()) << runtime.status().ToString();
+  EXPECT_EQ(cadence_ms, 40);
+  EXPECT_TRUE(set_before_open);
+}
+
 // fake_counts of `dir`: employee -> distinct events applied.
 std::map<std::string, int64_t> FakeCounts(const std::string& dir) {
   std::map<std::string, int64_t> counts;

@@ -7,6 +7,7 @@
 #include <gtest/gtest.h>
 
 #include <algorithm>
+#include <map>
 
 #include "processors/rows.h"
 #include "processors/time_util.h"
@@ -221,6 +222,84 @@ TEST_F(FactsIntervalTest, ADueWaveIsSpreadOverCheckpointsAndARequestPublishesEve
   EXPECT_EQ(h.projector()->TakeFactsDeferral().waiting, 0u);
   clock.now_ms = 120;
   EXPECT_TRUE(h.CheckpointOnly().empty());
+}
+
+// The facts budget (ProjectorOptions::facts_budget_percent): on a clock
+// that moves 1 ms at every reading, a facts record costs ~1 ms to publish,
+// so 50% of a 10 ms cadence pays for at most 5 per checkpoint, however long
+// the checkpoints run; the rest wait, oldest due first, and end as the
+// records publishing at every checkpoint gives.
+TEST_F(FactsIntervalTest, DueFactsBeyondTheBudgetWaitEvenWhenCheckpointsRunLong) {
+  for (const int32_t percent : {50, 100}) {
+    SCOPED_TRACE(::testing::Message() << "budget " << percent << "%");
+    int64_t now_ms = 0;
+    ProjectorOptions options;
+    options.facts_interval_ms = 1000;
+    options.facts_budget_percent = percent;
+    options.clock_ms = [&now_ms] { return now_ms++; };
+    Harness h(options);
+    h.projector()->SetCheckpointCadence(10);
+    std::vector<Fed> fed = HireAll(h, {});
+    std::vector<std::string> employees;
+    for (int i = 0; i < 150; ++i) {
+      char id[8];
+      std::snprintf(id, sizeof(id), "b%03d", i);
+      employees.push_back(id);
+      fed.push_back(HireNow(id));
+      h.Apply(fed.back());
+    }
+    // 150 due at once (new employees). The first checkpoint has no cost
+    // measured yet: the spread rule's 64. Later ones, a second apart, would
+    // each publish every due record by that rule; the budget keeps them at
+    // what 5 ms pays for.
+    std::vector<size_t> per_checkpoint;
+    std::map<std::string, std::string> published;
+    while (published.size() < employees.size() && per_checkpoint.size() < 200) {
+      now_ms += 1000;
+      const std::vector<FactsRecord> records = h.CheckpointOnly();
+      per_checkpoint.push_back(records.size());
+      for (const FactsRecord& record : records) published[record.key] = record.value;
+    }
+    ASSERT_EQ(published.size(), employees.size());
+    ASSERT_GE(per_checkpoint.size(), 2u);
+    EXPECT_EQ(per_checkpoint[0], 64u);
+    if (percent == 100) {
+      EXPECT_EQ(per_checkpoint, (std::vector<size_t>{64, 86}));
+    } else {
+      for (size_t n = 1; n < per_checkpoint.size(); ++n) {
+        EXPECT_GE(per_checkpoint[n], 1u) << "checkpoint " << n;
+        EXPECT_LE(per_checkpoint[n], 5u) << "checkpoint " << n;
+      }
+      EXPECT_GT(h.projector()->TakeFactsDeferral().cost_us, 900u);
+    }
+    for (const std::string& employee : {employees.front(), employees.back()}) {
+      EXPECT_EQ(published[employee], FactsOfPublishingAlways(fed, employee)) << employee;
+    }
+    EXPECT_EQ(h.projector()->TakeFactsDeferral().waiting, 0u);
+  }
+}
+
+// A budget too small for one record still lets one out per checkpoint (they
+// drain), and a request (caught up, revocation, stop) publishes the rest.
+// Without a cadence (SetCheckpointCadence never called) the budget does not
+// limit: the tests above.
+TEST_F(FactsIntervalTest, ABudgetTooSmallForOneRecordLetsOneOutAndARequestPublishesTheRest) {
+  int64_t now_ms = 0;
+  ProjectorOptions options;
+  options.facts_interval_ms = 1000;
+  options.facts_budget_percent = 1;
+  options.clock_ms = [&now_ms] { return now_ms++; };
+  Harness h(options);
+  h.projector()->SetCheckpointCadence(10);
+  std::vector<std::string> employees;
+  for (int i = 0; i < 100; ++i) employees.push_back("r" + std::to_string(100 + i));
+  HireAll(h, employees);
+  EXPECT_EQ(h.CheckpointOnly().size(), 64u);  // no cost measured yet
+  now_ms += 1000;
+  EXPECT_EQ(h.CheckpointOnly().size(), 1u);  // 0.1 ms pays for none: at least one
+  h.projector()->PublishDeferredFactsAtNextCheckpoint();
+  EXPECT_EQ(h.CheckpointOnly().size(), 35u);
+  EXPECT_EQ(h.projector()->TakeFactsDeferral().waiting, 0u);
 }
 
 TEST_F(FactsIntervalTest, RebuildsAndAZeroIntervalPublishAtEveryCheckpoint) {

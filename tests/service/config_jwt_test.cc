@@ -64,6 +64,11 @@ TEST(ServeConfigTest, DefaultsAndEnvironmentOverrides) {
                                  "t.toml", Env({}));
   ASSERT_TRUE(polled.ok()) << polled.status().ToString();
   EXPECT_FALSE(polled->catch_up_merge);
+  EXPECT_EQ(defaults->facts_budget_percent, processors::kDefaultFactsBudgetPercent);
+  auto budget = ParseServeConfig(std::string(kMinimal) + "[runtime]\nfacts_budget_percent = 60\n",
+                                 "t.toml", Env({}));
+  ASSERT_TRUE(budget.ok()) << budget.status().ToString();
+  EXPECT_EQ(budget->facts_budget_percent, 60);
   EXPECT_EQ(EnvNameFor("ingest", "max_queued_events"), "JIRITSU_SERVE_INGEST_MAX_QUEUED_EVENTS");
 }
 
@@ -78,6 +83,8 @@ TEST(ServeConfigTest, ErrorsNameTheKey) {
       {std::string(kMinimal) + "[server]\nprot = 1\n", {}, "[server]: unknown key \"prot\""},
       {std::string(kMinimal) + "[servr]\n", {}, "unknown section [servr]"},
       {std::string(kMinimal) + "[server]\nport = \"x\"\n", {}, "[server] port: must be an integer"},
+      {std::string(kMinimal) + "[runtime]\nfacts_budget_percent = 0\n", {},
+       "[runtime] facts_budget_percent: must be 1..100, got 0"},
       {kMinimal, {{"JIRITSU_SERVE_SERVER_PORT", "abc"}}, "JIRITSU_SERVE_SERVER_PORT ([server] port): must be an integer"},
       {"[auth]\nissuer=\"i\"\naudience=\"a\"\n", {}, "configure at least one key"},
       {"[auth]\nissuer=\"i\"\naudience=\"a\"\n[[auth.keys]]\nalgorithm=\"HS256\"\nsecret=\"short\"\n", {},

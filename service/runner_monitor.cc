@@ -65,6 +65,7 @@ void RunnerMonitor::OnProgress(const RuntimeStats& stats) {
   if (!stats.visible_latency_ms.empty()) visible_latency_ms_ = Quantiles(stats.visible_latency_ms);
   if (!stats.facts_deferral_ms.empty()) facts_deferral_ms_ = Quantiles(stats.facts_deferral_ms);
   facts_waiting_ = stats.facts_waiting;
+  facts_cost_us_ = stats.facts_cost_us;
   refolds_total_ += stats.refolds >= last_refolds_seen_ ? stats.refolds - last_refolds_seen_
                                                         : stats.refolds;
   last_refolds_seen_ = stats.refolds;
@@ -164,11 +165,13 @@ void RunnerMonitor::Publish(MetricsRegistry* metrics) {
   std::optional<std::array<int64_t, 3>> visible_latency;
   std::optional<std::array<int64_t, 3>> facts_deferral;
   uint64_t facts_waiting = 0;
+  uint64_t facts_cost_us = 0;
   {
     std::lock_guard lock(mutex_);
     visible_latency = visible_latency_ms_;
     facts_deferral = facts_deferral_ms_;
     facts_waiting = facts_waiting_;
+    facts_cost_us = facts_cost_us_;
     applied_total = applied_total_;
     dead_letters_total = dead_letters_total_;
     refolds_total = refolds_total_;
@@ -236,6 +239,12 @@ void RunnerMonitor::Publish(MetricsRegistry* metrics) {
                  "Employees whose facts (the input of the KPIs and org roll-ups) wait for a later "
                  "checkpoint (runtime facts_interval_ms)")
       ->Set(static_cast<double>(facts_waiting));
+  metrics
+      ->GetGauge("jiritsu_facts_cost_microseconds",
+                 "Measured cost of publishing one facts record (build, publish, read back, KPI "
+                 "rows written; a moving average): a checkpoint publishes at most what "
+                 "facts_budget_percent of checkpoint_ms pays for at this cost")
+      ->Set(static_cast<double>(facts_cost_us));
   if (facts_deferral) {
     SetQuantileGauges(metrics, "jiritsu_facts_deferral_ms",
                       "How long held-back facts waited after the employee's own views were "

@@ -101,6 +101,7 @@ class RunnerMonitor {
   // The same for RuntimeStats::facts_deferral_ms, and facts_waiting.
   std::optional<std::array<int64_t, 3>> facts_deferral_ms_;
   uint64_t facts_waiting_ = 0;
+  uint64_t facts_cost_us_ = 0;  // RuntimeStats::facts_cost_us
 };
 
 }  // namespace jiritsu::service

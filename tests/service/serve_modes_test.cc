@@ -189,6 +189,7 @@ TEST(RunnerMonitorTest, EventTimeLagAndStalls) {
   RuntimeStats stats;
   stats.events_applied = 1;
   stats.refolds = 2;
+  stats.facts_cost_us = 140;
   stats.partitions[tp] = PartitionProgress{1, 1};  // consumed "a"
   monitor.OnProgress(stats);
   monitor.Sample(log->get());
@@ -206,6 +207,7 @@ TEST(RunnerMonitorTest, EventTimeLagAndStalls) {
   EXPECT_NE(text.find("jiritsu_partition_stalled{partition=\"0\",topic=\"jiritsu.learning\"} 1"),
             std::string::npos);
   EXPECT_NE(text.find("jiritsu_events_processed_total 1"), std::string::npos);
+  EXPECT_NE(text.find("jiritsu_facts_cost_microseconds 140"), std::string::npos) << text;
 
   // Caught up: no lag, not stalled; the per-partition counter counts the 2 records.
   stats.events_applied = 3;

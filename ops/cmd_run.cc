@@ -129,9 +129,10 @@ int RunProjections(const RunFlags& flags) {
                      static_cast<unsigned long long>(stats.checkpoints));
       }
     };
-    return ProjectionRuntime::Create(log->get(), NewProjector(keys->get(), memory, flags.facts_interval_ms,
-                                                  flags.facts_budget_percent),
-                                     options);
+    return ProjectionRuntime::Create(
+        log->get(),
+        NewProjector(keys->get(), memory, flags.facts_interval_ms, flags.facts_budget_percent),
+        options);
   };
   std::signal(SIGINT, RequestStop);
   std::signal(SIGTERM, RequestStop);

@@ -81,8 +81,10 @@ Result<std::unique_ptr<ServeInstance>> ServeInstance::Start(const service::Serve
         options.progress_every_ms = 500;
         options.on_progress = [self](const RuntimeStats& stats) { self->monitor_->OnProgress(stats); };
         return ProjectionRuntime::Create(
-            self->log_.get(), NewProjector(self->keys_.get(), memory, c.facts_interval_ms,
-                         static_cast<int32_t>(c.facts_budget_percent)), options);
+            self->log_.get(),
+            NewProjector(self->keys_.get(), memory, c.facts_interval_ms,
+                         static_cast<int32_t>(c.facts_budget_percent)),
+            options);
       };
       Status status = RunServingSwaps(views_root, make_runtime, self->stop_runner_);
       if (!status.ok()) ModuleLogger("serve")->error("projection runner stopped: {}", status.ToString());

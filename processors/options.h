@@ -53,10 +53,11 @@ struct ProjectorOptions {
   // to the store is published at its first checkpoint. 0: at every
   // checkpoint. Rebuilds (unlogged stores) always publish at once.
   int64_t facts_interval_ms = 0;
-  // Not a view parameter: the share (percent) of the runtime's time that
-  // publishing due facts may take (building and encoding them, reading them
-  // back into the aggregates, writing the KPI rows they change), at their
-  // measured cost per record. When employees change faster than that pays
+  // Not a view parameter: the share (percent) of the runtime's checkpoint
+  // cadence (Projector::SetCheckpointCadence) that publishing due facts may
+  // take per checkpoint (building and encoding them, reading them back into
+  // the aggregates, writing the KPI rows they change), at their measured
+  // cost per record; at least one due record goes out per checkpoint. When employees change faster than that pays
   // for at facts_interval_ms (a population too large for the interval),
   // the due facts beyond it wait for later checkpoints, oldest due first,
   // so the private views stay fresh and the global ones trail further
@@ -64,8 +65,9 @@ struct ProjectorOptions {
   // growing with the facts it publishes. 100: no limit. Only live runs
   // with an interval defer facts at all.
   int32_t facts_budget_percent = kDefaultFactsBudgetPercent;
-  // The clock of facts_interval_ms (milliseconds, monotonic; empty:
-  // std::chrono::steady_clock). Tests inject one. Never a view input.
+  // The clock of facts_interval_ms and of the facts' measured cost
+  // (milliseconds, monotonic; empty: std::chrono::steady_clock, the cost in
+  // microseconds). Tests inject one. Never a view input.
   std::function<int64_t()> clock_ms;
   // Not a view parameter: the employee keys. The projector deletes an
   // employee's key when it projects employee.erasure.requested; QueryService

@@ -50,6 +50,25 @@ class FactsIntervalTest : public ::testing::Test {
     h.Apply(fed);
     return fed;
   }
+  // "<prefix>000", "<prefix>001", ...: `count` employee ids in order.
+  static std::vector<std::string> NumberedIds(const std::string& prefix, int count) {
+    std::vector<std::string> ids;
+    for (int i = 0; i < count; ++i) {
+      char number[8];
+      std::snprintf(number, sizeof(number), "%03d", i);
+      ids.push_back(prefix + number);
+    }
+    return ids;
+  }
+  // A 1 s facts interval and `percent` budget on a clock that moves 1 ms at
+  // every reading (so publishing a facts record costs ~1 ms).
+  static ProjectorOptions TickingOptions(int32_t percent, int64_t* now_ms) {
+    ProjectorOptions options;
+    options.facts_interval_ms = 1000;
+    options.facts_budget_percent = percent;
+    options.clock_ms = [now_ms] { return (*now_ms)++; };
+    return options;
+  }
   // A change of `employee` at `now_ms` whose facts the checkpoint holds back.
   void ChangeHeldBack(Harness& h, Clocked& clock, int64_t now_ms, std::vector<Fed>* fed,
                       const std::string& employee) {
@@ -185,14 +204,8 @@ TEST_F(FactsIntervalTest, AfterAStartAKnownEmployeeWaitsAnIntervalAndANewOneDoes
 TEST_F(FactsIntervalTest, ADueWaveIsSpreadOverCheckpointsAndARequestPublishesEverything) {
   Clocked clock;
   Harness h(clock.Options());
-  h.Apply(reference_);
-  std::vector<std::string> employees;
-  for (int i = 0; i < 150; ++i) {
-    char id[8];
-    std::snprintf(id, sizeof(id), "w%03d", i);
-    employees.push_back(id);
-    h.Apply(HireNow(id));
-  }
+  const std::vector<std::string> employees = NumberedIds("w", 150);
+  HireAll(h, employees);
   // 150 due at once: at most 64 per checkpoint at this cadence (twice what
   // pays 150 within a second at 10 ms, but never fewer than 64), in
   // employee order, the longest due first.
@@ -233,21 +246,10 @@ TEST_F(FactsIntervalTest, DueFactsBeyondTheBudgetWaitEvenWhenCheckpointsRunLong)
   for (const int32_t percent : {50, 100}) {
     SCOPED_TRACE(::testing::Message() << "budget " << percent << "%");
     int64_t now_ms = 0;
-    ProjectorOptions options;
-    options.facts_interval_ms = 1000;
-    options.facts_budget_percent = percent;
-    options.clock_ms = [&now_ms] { return now_ms++; };
-    Harness h(options);
+    Harness h(TickingOptions(percent, &now_ms));
     h.projector()->SetCheckpointCadence(10);
-    std::vector<Fed> fed = HireAll(h, {});
-    std::vector<std::string> employees;
-    for (int i = 0; i < 150; ++i) {
-      char id[8];
-      std::snprintf(id, sizeof(id), "b%03d", i);
-      employees.push_back(id);
-      fed.push_back(HireNow(id));
-      h.Apply(fed.back());
-    }
+    const std::vector<std::string> employees = NumberedIds("b", 150);
+    const std::vector<Fed> fed = HireAll(h, employees);
     // 150 due at once (new employees). The first checkpoint has no cost
     // measured yet: the spread rule's 64. Later ones, a second apart, would
     // each publish every due record by that rule; the budget keeps them at
@@ -285,15 +287,9 @@ TEST_F(FactsIntervalTest, DueFactsBeyondTheBudgetWaitEvenWhenCheckpointsRunLong)
 // limit: the tests above.
 TEST_F(FactsIntervalTest, ABudgetTooSmallForOneRecordLetsOneOutAndARequestPublishesTheRest) {
   int64_t now_ms = 0;
-  ProjectorOptions options;
-  options.facts_interval_ms = 1000;
-  options.facts_budget_percent = 1;
-  options.clock_ms = [&now_ms] { return now_ms++; };
-  Harness h(options);
+  Harness h(TickingOptions(1, &now_ms));
   h.projector()->SetCheckpointCadence(10);
-  std::vector<std::string> employees;
-  for (int i = 0; i < 100; ++i) employees.push_back("r" + std::to_string(100 + i));
-  HireAll(h, employees);
+  HireAll(h, NumberedIds("r", 100));
   EXPECT_EQ(h.CheckpointOnly().size(), 64u);  // no cost measured yet
   now_ms += 1000;
   EXPECT_EQ(h.CheckpointOnly().size(), 1u);  // 0.1 ms pays for none: at least one

@@ -773,14 +773,37 @@ class JiritsuProjector final : public Projector {
       std::sort(plan.waiting_to_publish.begin(), plan.waiting_to_publish.end());
       return plan;
     }
+    const double elapsed_ms =
+        previous_ms == kNeverPublished ? 0.0 : static_cast<double>(checkpoint_ms_ - previous_ms);
+    const size_t budget = FactsWithinBudget();
+    // Held-back facts due now, oldest first: at most `budget` of them can go
+    // out, and the spread limit below reaches the budget once this many are
+    // due, so the walk stops there. Walking every waiting employee at every
+    // checkpoint was 16% of an overloaded runtime thread (all of them due,
+    // docs/performance.md, "A warm start").
+    size_t count_up_to = std::numeric_limits<size_t>::max();
+    if (budget != std::numeric_limits<size_t>::max()) {
+      count_up_to = 0;  // no elapsed time: the limit is the floor
+      if (elapsed_ms > 0.0) {
+        const double spread_reaches_budget = static_cast<double>(budget) *
+                                             static_cast<double>(options_.facts_interval_ms) /
+                                             (2.0 * elapsed_ms);
+        count_up_to = static_cast<size_t>(std::ceil(std::min(spread_reaches_budget, 1e18)));
+      }
+    }
     std::vector<std::pair<int64_t, const std::string*>> due;
+    size_t due_waiting = 0;
     if (!waiting_considered_) {  // once per committed checkpoint (local runs call twice)
-      for (auto it = waiting_by_due_.begin();
-           it != waiting_by_due_.end() && it->first <= checkpoint_ms_; ++it) {
-        due.emplace_back(it->first, &it->second);
+      for (auto it = waiting_by_due_.begin(); it != waiting_by_due_.end() &&
+                                              it->first <= checkpoint_ms_ &&
+                                              (due_waiting < count_up_to || due.size() < budget);
+           ++it) {
+        ++due_waiting;
+        if (due.size() < budget) due.emplace_back(it->first, &it->second);
       }
       waiting_considered_ = true;
     }
+    const size_t collected_waiting = due.size();
     for (const std::string& employee : dirty) {
       if (waiting_.count(employee)) continue;
       auto index = index_.find(employee);
@@ -799,13 +822,13 @@ class JiritsuProjector final : public Projector {
         due.emplace_back(published + options_.facts_interval_ms, &employee);
       }
     }
-    const double elapsed_ms =
-        previous_ms == kNeverPublished ? 0.0 : static_cast<double>(checkpoint_ms_ - previous_ms);
+    // Counted only up to count_up_to: beyond it the limit is the budget.
+    const size_t due_count = due_waiting + (due.size() - collected_waiting);
     size_t limit = std::max(
         kMinWaitingFactsPerCheckpoint,
-        static_cast<size_t>(std::ceil(2.0 * static_cast<double>(due.size()) * elapsed_ms /
+        static_cast<size_t>(std::ceil(2.0 * static_cast<double>(due_count) * elapsed_ms /
                                       static_cast<double>(options_.facts_interval_ms))));
-    limit = std::min(limit, FactsWithinBudget());
+    limit = std::min(limit, budget);
     if (due.size() > limit) {
       std::nth_element(due.begin(), due.begin() + static_cast<std::ptrdiff_t>(limit), due.end(),
                        [](const auto& a, const auto& b) {

@@ -179,7 +179,14 @@ Result<std::unique_ptr<ProjectionRuntime>> ProjectionRuntime::Create(
   JIRITSU_RETURN_IF_ERROR(runtime->CheckViewVersion());
   JIRITSU_RETURN_IF_ERROR(runtime->CheckWritable());
   runtime->projector_->SetCheckpointCadence(runtime->options_.checkpoint_every_ms);
+  const int64_t open_started_ms = SteadyNowMs();
   JIRITSU_RETURN_IF_ERROR(runtime->projector_->Open(runtime->store_.get()));
+  const ProjectorMemory opened = runtime->projector_->Memory();
+  if (opened.cached_entries > 0) {
+    Logger()->info("opened the views with {} cache entries ({:.1f} MB) in {} ms",
+                   opened.cached_entries, static_cast<double>(opened.cached_bytes) / 1e6,
+                   SteadyNowMs() - open_started_ms);
+  }
   if (!runtime->options_.local_only) {
     JIRITSU_ASSIGN_OR_RETURN(runtime->producer_, log->NewProducer());
   }

@@ -660,8 +660,11 @@ Result<PhaseResult> Bench::Project() {
   runtime_options.catch_up_merge_by_event_time = options_.catch_up_merge;
   const MemoryBudget memory = MemoryBudget::FromMb(options_.memory_budget_mb);
   ApplyMemoryBudget(memory, &runtime_options);
-  JIRITSU_ASSIGN_OR_RETURN(auto runtime, ProjectionRuntime::Create(log_.get(), NewProjector(nullptr, memory, options_.facts_interval_ms, options_.facts_budget_percent),
-                                                                   runtime_options));
+  const ProjectorTuning tuning{options_.facts_interval_ms, options_.facts_budget_percent,
+                               options_.warm_cache_percent};
+  JIRITSU_ASSIGN_OR_RETURN(
+      auto runtime,
+      ProjectionRuntime::Create(log_.get(), NewProjector(nullptr, memory, tuning), runtime_options));
   const double start = Now();
   JIRITSU_RETURN_IF_ERROR(runtime->Run());
   result.seconds = Now() - start;
@@ -838,8 +841,11 @@ Result<PhaseResult> Bench::Latency() {
   runtime_options.view_version = kViewVersion;
   const MemoryBudget memory = MemoryBudget::FromMb(options_.memory_budget_mb);
   ApplyMemoryBudget(memory, &runtime_options);
-  JIRITSU_ASSIGN_OR_RETURN(auto runtime, ProjectionRuntime::Create(log_.get(), NewProjector(nullptr, memory, options_.facts_interval_ms, options_.facts_budget_percent),
-                                                                   runtime_options));
+  const ProjectorTuning tuning{options_.facts_interval_ms, options_.facts_budget_percent,
+                               options_.warm_cache_percent};
+  JIRITSU_ASSIGN_OR_RETURN(
+      auto runtime,
+      ProjectionRuntime::Create(log_.get(), NewProjector(nullptr, memory, tuning), runtime_options));
   Status run_status;
   std::thread runner([&] { run_status = runtime->Run(); });
   JIRITSU_ASSIGN_OR_RETURN(auto producer, log_->NewProducer());

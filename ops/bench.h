@@ -105,6 +105,8 @@ struct BenchOptions {
   int64_t facts_interval_ms = 2000;
   // project, latency: jiritsu run --facts-budget-percent (its default).
   int32_t facts_budget_percent = processors::kDefaultFactsBudgetPercent;
+  // project, latency: jiritsu run --warm-cache-percent (its default).
+  int32_t warm_cache_percent = processors::kDefaultWarmCachePercent;
   // project: read the log's backlog merged by event time
   // (RuntimeOptions::catch_up_merge_by_event_time).
   bool catch_up_merge = true;

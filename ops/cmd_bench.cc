@@ -97,6 +97,11 @@ Command AddBenchCommand(CLI::App& root) {
                   "facts may take (jiritsu run --facts-budget-percent; 100: no limit)")
       ->capture_default_str()
       ->check(CLI::Range(1, 100));
+  app->add_option("--warm-cache-percent", options->warm_cache_percent,
+                  "project, latency: the share of the caches a restarted runtime fills from the "
+                  "store before it reads (jiritsu run --warm-cache-percent; 0: a cold start)")
+      ->capture_default_str()
+      ->check(CLI::Range(0, 100));
   app->add_flag("!--no-catch-up-merge", options->catch_up_merge,
                 "project: read the backlog as polled instead of merged by event time "
                 "(jiritsu run --no-catch-up-merge)");

@@ -29,6 +29,7 @@ struct RunFlags {
   size_t memory_budget_mb = MemoryBudget::kDefaultMb;
   int64_t facts_interval_ms = kDefaultFactsIntervalMs;
   int32_t facts_budget_percent = processors::kDefaultFactsBudgetPercent;
+  int32_t warm_cache_percent = processors::kDefaultWarmCachePercent;
   bool progress = false;
   uint64_t interleave_seed = 0;
   bool catch_up_merge = true;
@@ -131,7 +132,9 @@ int RunProjections(const RunFlags& flags) {
     };
     return ProjectionRuntime::Create(
         log->get(),
-        NewProjector(keys->get(), memory, flags.facts_interval_ms, flags.facts_budget_percent),
+        NewProjector(keys->get(), memory,
+                     {flags.facts_interval_ms, flags.facts_budget_percent,
+                      flags.warm_cache_percent}),
         options);
   };
   std::signal(SIGINT, RequestStop);
@@ -191,6 +194,13 @@ Command AddRunCommand(CLI::App& root) {
                    "(100: no limit)")
       ->capture_default_str()
       ->check(CLI::Range(1, 100));
+  command.app
+      ->add_option("--warm-cache-percent", flags->warm_cache_percent,
+                   "The share of the employee-state and KPI caches filled from the views store "
+                   "at start, latest-active employees first, so the first events after a restart "
+                   "do not each wait for a store read (0: a cold start)")
+      ->capture_default_str()
+      ->check(CLI::Range(0, 100));
   command.app->add_flag("!--no-catch-up-merge", flags->catch_up_merge,
                         "Read a backlog found at assignment as polled, instead of merged across "
                         "partitions by event time (cost only: the views are the same)");

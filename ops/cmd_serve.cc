@@ -82,8 +82,9 @@ Result<std::unique_ptr<ServeInstance>> ServeInstance::Start(const service::Serve
         options.on_progress = [self](const RuntimeStats& stats) { self->monitor_->OnProgress(stats); };
         return ProjectionRuntime::Create(
             self->log_.get(),
-            NewProjector(self->keys_.get(), memory, c.facts_interval_ms,
-                         static_cast<int32_t>(c.facts_budget_percent)),
+            NewProjector(self->keys_.get(), memory,
+                         {c.facts_interval_ms, static_cast<int32_t>(c.facts_budget_percent),
+                          static_cast<int32_t>(c.warm_cache_percent)}),
             options);
       };
       Status status = RunServingSwaps(views_root, make_runtime, self->stop_runner_);

@@ -11,10 +11,11 @@
 namespace jiritsu {
 
 std::unique_ptr<Projector> NewProjector(KeyStore* keys, MemoryBudget memory,
-                                        int64_t facts_interval_ms, int32_t facts_budget_percent) {
+                                        ProjectorTuning tuning) {
   ProjectorOptions options;
-  options.facts_interval_ms = facts_interval_ms;
-  options.facts_budget_percent = facts_budget_percent;
+  options.facts_interval_ms = tuning.facts_interval_ms;
+  options.facts_budget_percent = tuning.facts_budget_percent;
+  options.warm_cache_percent = tuning.warm_cache_percent;
   options.key_store = keys;
   options.cache_max_bytes = memory.employee_cache_bytes();
   options.aggregates_cache_max_bytes = memory.aggregates_cache_bytes();

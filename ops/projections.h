@@ -31,12 +31,16 @@ inline constexpr int64_t kDefaultFactsIntervalMs = 2000;
 // `keys` (may be nullptr: keys are then left alone) is where the projector
 // deletes the key of an employee whose erasure it projects; it must outlive
 // the projector. `memory` sizes its caches (core/memory_budget.h).
-// `facts_interval_ms`: ProjectorOptions::facts_interval_ms (0: every
-// checkpoint; rebuilds always publish at once); `facts_budget_percent`:
-// ProjectorOptions::facts_budget_percent.
-std::unique_ptr<Projector> NewProjector(
-    KeyStore* keys = nullptr, MemoryBudget memory = {}, int64_t facts_interval_ms = 0,
-    int32_t facts_budget_percent = processors::kDefaultFactsBudgetPercent);
+// `tuning`: the live run's knobs that never change a view.
+struct ProjectorTuning {
+  // ProjectorOptions::facts_interval_ms (0: every checkpoint; rebuilds
+  // always publish at once).
+  int64_t facts_interval_ms = 0;
+  int32_t facts_budget_percent = processors::kDefaultFactsBudgetPercent;
+  int32_t warm_cache_percent = processors::kDefaultWarmCachePercent;
+};
+std::unique_ptr<Projector> NewProjector(KeyStore* keys = nullptr, MemoryBudget memory = {},
+                                        ProjectorTuning tuning = {});
 // Sets the runtime's shares of `memory` (views store, uncommitted bytes).
 void ApplyMemoryBudget(MemoryBudget memory, RuntimeOptions* options);
 // The key store of the selection (KeysDir); its directory is created by the

@@ -182,6 +182,37 @@ Status GlobalAggregates::Load() {
   return Status::Ok();
 }
 
+Status GlobalAggregates::Warm(size_t max_bytes, size_t max_entries) {
+  const auto full = [&] { return cached_bytes_ >= max_bytes || cached_entries() >= max_entries; };
+  // Rows first: each is shared by every employee of its org unit and period.
+  auto rows = store_->NewIterator(kKpiFamily);
+  for (rows->SeekToFirst(); rows->Valid() && !full(); rows->Next()) {
+    if (rows->key() == kViewTimeKey) continue;
+    auto row = DecodeKpiRow(rows->value());
+    if (!row.ok()) return row.status().WithContext("kpi_agg row " + std::string(rows->key()));
+    auto [it, inserted] = rows_.try_emplace(std::string(rows->key()));
+    if (!inserted) continue;
+    it->second.key = it->first;
+    it->second.row = std::move(row).value();
+    Recharge(&it->second);
+  }
+  JIRITSU_RETURN_IF_ERROR(rows->status());
+  auto facts = store_->NewIterator(kFactsFamily);
+  for (facts->SeekToFirst(); facts->Valid() && !full(); facts->Next()) {
+    auto decoded = DecodeFacts(facts->value());
+    if (!decoded.ok()) {
+      return decoded.status().WithContext("stored facts of " + std::string(facts->key()));
+    }
+    auto [it, inserted] = facts_.try_emplace(std::string(facts->key()));
+    if (!inserted) continue;
+    it->second.key = it->first;
+    it->second.bytes = std::string(facts->value());
+    it->second.facts = std::move(decoded).value();
+    Recharge(&it->second);
+  }
+  return facts->status();
+}
+
 Result<GlobalAggregates::CachedFacts*> GlobalAggregates::FindFacts(const std::string& employee_id,
                                                                    bool* found) {
   auto it = facts_.find(employee_id);

@@ -94,6 +94,13 @@ class GlobalAggregates {
                    size_t cache_max_bytes = SIZE_MAX);
 
   Status Load();
+  // After Load(), before any ApplyFacts: reads stored KPI rows, then stored
+  // facts, in key order, into the cache until either reaches `max_bytes` /
+  // `max_entries` (estimated as the cache limits are), so a live run's first
+  // facts after a start do not each pay a store read per row they change.
+  // Only what a miss would load; fails on a store error or an undecodable
+  // row or record (kCorruption), like a miss.
+  Status Warm(size_t max_bytes, size_t max_entries);
   Status ApplyFacts(std::string_view employee_id, std::string_view bytes);
   // The same with `facts` = DecodeFacts(bytes), already decoded by the caller.
   Status ApplyDecodedFacts(std::string_view employee_id, std::string_view bytes,

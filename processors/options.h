@@ -17,6 +17,7 @@
 namespace jiritsu::processors {
 
 inline constexpr int32_t kDefaultFactsBudgetPercent = 25;
+inline constexpr int32_t kDefaultWarmCachePercent = 75;
 
 struct ProjectorOptions {
   // Offset in which months, fiscal years (April-March) and quarters are cut.
@@ -65,6 +66,12 @@ struct ProjectorOptions {
   // growing with the facts it publishes. 100: no limit. Only live runs
   // with an interval defer facts at all.
   int32_t facts_budget_percent = kDefaultFactsBudgetPercent;
+  // Not a view parameter: the share (percent) of the cache's limits above
+  // that a live run's Open fills with the employees whose last events are
+  // the latest, so the first event of each after a start does not pay a
+  // store read and a journal seek on the runtime thread. 0: a cold start.
+  // Rebuilds (unlogged stores) start empty and never warm.
+  int32_t warm_cache_percent = kDefaultWarmCachePercent;
   // The clock of facts_interval_ms and of the facts' measured cost
   // (milliseconds, monotonic; empty: std::chrono::steady_clock, the cost in
   // microseconds). Tests inject one. Never a view input.

@@ -165,7 +165,8 @@ class JiritsuProjector final : public Projector {
       waiting_bytes_ += kWaitingFactsEntryBytes + 2 * employee.size();
       waiting_.emplace(std::move(employee), WaitingFacts{now, now});
     }
-    return waiting->status();
+    JIRITSU_RETURN_IF_ERROR(waiting->status());
+    return WarmCache();
   }
 
   Status ApplyReference(const Event& event, const SourcePosition& position) override {
@@ -449,11 +450,24 @@ class JiritsuProjector final : public Projector {
       return &it->second;
     }
     EvictIfNeeded(64, /*room_for_one=*/true);
+    auto journal = store_->NewIterator(kJournalFamily);
+    return LoadEntry(employee, journal.get());
+  }
+
+  // Reads `employee`'s committed state (and the journal tail after it,
+  // through `journal`) into a new, clean, most recently used cache entry.
+  // With `only_current_format`, a state stored in an older format is left
+  // alone (nullptr): loading it would mark it for a re-fold.
+  Result<CacheEntry*> LoadEntry(const std::string& employee, StateIterator* journal,
+                                bool only_current_format = false) {
     CacheEntry entry;
     std::string bytes;
     Status s = store_->Get(kEmployeeFamily, EmployeeStateKey(employee), &bytes);
     if (s.ok()) {
-      if (!bytes.empty() && static_cast<uint8_t>(bytes[0]) != kEmployeeStateFormat) {
+      const bool current_format =
+          bytes.empty() || static_cast<uint8_t>(bytes[0]) == kEmployeeStateFormat;
+      if (!current_format && only_current_format) return nullptr;
+      if (!current_format) {
         // Older state format: rebuild from the journal.
         entry.needs_refold = true;
         entry.state.employee_id = employee;
@@ -467,7 +481,7 @@ class JiritsuProjector final : public Projector {
         // rebuild's store has none).
         if (!fold_at_once_) {
           JIRITSU_ASSIGN_OR_RETURN(const size_t tail,
-                                   FoldJournalTail(*store_, reference_, employee, &entry.state));
+                                   FoldJournalTail(journal, reference_, employee, &entry.state));
           entry.folded_unflushed_bytes = tail * kFoldedEventEncodedBytes;
         }
         for (const Rejection& r : entry.state.rejections) {
@@ -489,6 +503,53 @@ class JiritsuProjector final : public Projector {
     Recharge(employee, &inserted->second);
     if (inserted->second.needs_refold) MarkDirty(employee, &inserted->second);
     return &inserted->second;
+  }
+
+  // A live run's start: fills up to ProjectorOptions::warm_cache_percent of
+  // the cache's limits with the employees whose last events are the latest,
+  // in chunks read in key order through one journal iterator. Without it the
+  // first event of each employee after a start paid a random read, a new
+  // journal iterator and its seek: the first seconds of a restarted run were
+  // its slowest (docs/performance.md, "A warm start"). What is cached never
+  // changes a view; a rebuild's empty store has nothing to warm.
+  Status WarmCache() {
+    if (fold_at_once_ || options_.warm_cache_percent <= 0 || index_.empty()) return Status::Ok();
+    const size_t percent = static_cast<size_t>(std::min(options_.warm_cache_percent, 100));
+    // percent of `limit`, without overflow for any limit
+    const auto share = [percent](size_t limit) {
+      return limit / 100 * percent + limit % 100 * percent / 100;
+    };
+    JIRITSU_RETURN_IF_ERROR(aggregates_->Warm(share(options_.aggregates_cache_max_bytes),
+                                              share(options_.cache_max_rows)));
+    const size_t max_entries = share(options_.cache_max_employees);
+    const size_t max_bytes = share(options_.cache_max_bytes);
+    std::vector<std::pair<int64_t, const std::string*>> latest;
+    latest.reserve(index_.size());
+    for (const auto& [employee, index] : index_) latest.emplace_back(index.last_time_us, &employee);
+    // Ties by id, so what is warmed does not depend on the hash map's order.
+    auto later = [](const auto& a, const auto& b) {
+      return a.first != b.first ? a.first > b.first : *a.second < *b.second;
+    };
+    if (latest.size() > max_entries) {
+      std::nth_element(latest.begin(), latest.begin() + static_cast<std::ptrdiff_t>(max_entries),
+                       latest.end(), later);
+      latest.resize(max_entries);
+    }
+    std::sort(latest.begin(), latest.end(), later);
+    constexpr size_t kChunk = 4096;
+    auto journal = store_->NewIterator(kJournalFamily);
+    for (size_t begin = 0; begin < latest.size() && cached_bytes_ < max_bytes; begin += kChunk) {
+      const auto first = latest.begin() + static_cast<std::ptrdiff_t>(begin);
+      const auto end = latest.begin() +
+                       static_cast<std::ptrdiff_t>(std::min(latest.size(), begin + kChunk));
+      std::sort(first, end, [](const auto& a, const auto& b) { return *a.second < *b.second; });
+      for (auto it = first; it != end && cached_bytes_ < max_bytes; ++it) {
+        if (cache_.count(*it->second)) continue;
+        JIRITSU_RETURN_IF_ERROR(
+            LoadEntry(*it->second, journal.get(), /*only_current_format=*/true).status());
+      }
+    }
+    return Status::Ok();
   }
 
   Status ScanRejectionKeys(const std::string& employee, std::set<std::string>* keys) const {

@@ -47,6 +47,7 @@ std::vector<Option> OptionsOf(ServeConfig* c) {
       {"runtime", "checkpoint_ms", &c->checkpoint_ms, 1, 3'600'000},
       {"runtime", "facts_interval_ms", &c->facts_interval_ms, 0, 3'600'000},
       {"runtime", "facts_budget_percent", &c->facts_budget_percent, 1, 100},
+      {"runtime", "warm_cache_percent", &c->warm_cache_percent, 0, 100},
       {"runtime", "memory_budget_mb", &c->memory_budget_mb, 4, int64_t{1} << 20},
       {"ingest", "max_batch_events", &c->max_batch_events, 1, 1'000'000},
       {"ingest", "max_queued_events", &c->max_queued_events, 1, 100'000'000},

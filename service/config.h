@@ -88,6 +88,9 @@ struct ServeConfig {
   // jiritsu run --facts-budget-percent: the share of checkpoint_ms that
   // publishing due facts may take.
   int64_t facts_budget_percent = processors::kDefaultFactsBudgetPercent;
+  // jiritsu run --warm-cache-percent: the share of the caches the projector
+  // fills from the store when the runtime opens (0: a cold start).
+  int64_t warm_cache_percent = processors::kDefaultWarmCachePercent;
   // jiritsu run --no-catch-up-merge when false: a backlog found at an
   // assignment is read as polled instead of merged by event time.
   bool catch_up_merge = true;

@@ -4,6 +4,8 @@
 // view.
 #include <gtest/gtest.h>
 
+#include "processors/aggregates.h"
+#include "processors/rows.h"
 #include "processors/time_util.h"
 #include "tests/processors/harness.h"
 
@@ -152,6 +154,141 @@ TEST(MemoryTest, UncommittedBytesGrowWithPendingEventsAndCheckpointReleasesThem)
   h.Commit();
   kept.Commit();
   EXPECT_EQ(h.Digest(), kept.Digest());
+}
+
+// A live run's start (ProjectorOptions::warm_cache_percent): the projector
+// fills a share of its caches from the store before the first event.
+
+// Workload(kWarmEmployees, 8) in two parts: the reference data and each
+// employee's hire and first four events, then each employee's last four.
+constexpr int kWarmEmployees = 30;
+std::pair<std::vector<Fed>, std::vector<Fed>> WarmWorkloadParts() {
+  const std::vector<Fed> events = Workload(kWarmEmployees, 8);
+  const size_t employee_events = static_cast<size_t>(kWarmEmployees) * 9;
+  const size_t reference = events.size() - employee_events;
+  std::vector<Fed> first(events.begin(), events.begin() + static_cast<std::ptrdiff_t>(reference));
+  std::vector<Fed> second;
+  for (size_t i = reference; i < events.size(); ++i) {
+    ((i - reference) % 9 < 5 ? first : second).push_back(events[i]);
+  }
+  return {first, second};
+}
+
+// Employee states only: a warm start of half of a 10-employee cache, and no
+// share for the facts and KPI rows (cache_max_rows 0).
+ProjectorOptions WarmStatesOnly(int32_t percent) {
+  ProjectorOptions options;
+  options.warm_cache_percent = percent;
+  options.cache_max_employees = 10;
+  options.cache_max_rows = 0;
+  return options;
+}
+
+// Opens a new projector on `h`'s store, as a restart does.
+Status OpenAnother(Harness& h, const ProjectorOptions& options, ProjectorMemory* memory) {
+  std::unique_ptr<Projector> projector = NewJiritsuProjector(options);
+  Status opened = projector->Open(h.store());
+  *memory = projector->Memory();
+  projector->Close();
+  return opened;
+}
+
+void PutRow(Harness& h, std::string_view family, const std::string& key, const std::string& value) {
+  StateBatch batch;
+  batch.Put(family, key, value);
+  ASSERT_TRUE(h.store()->Write(&batch).ok());
+}
+
+TEST(WarmStartTest, ARestartCachesTheLatestEmployeesAndChangesNoView) {
+  const auto [first, second] = WarmWorkloadParts();
+  // The same feed with a restart between the parts: warm, cold, and none.
+  std::map<int32_t, std::string> digests;
+  for (const int32_t percent : {50, 0}) {
+    Harness h(WarmStatesOnly(percent));
+    h.Apply(first);
+    h.Commit();
+    h.Restart();
+    // Half of 10: the 5 employees whose last events are the latest (here the
+    // last 5 hired; a cold start reads none).
+    EXPECT_EQ(h.projector()->Memory().cached_entries, percent == 0 ? 0u : 5u);
+    h.Apply(second);
+    h.Commit();
+    digests[percent] = h.Digest();
+  }
+  Harness unbroken(WarmStatesOnly(0));
+  unbroken.Apply(first);
+  unbroken.Commit();
+  unbroken.Apply(second);
+  unbroken.Commit();
+  EXPECT_EQ(digests[50], unbroken.Digest());
+  EXPECT_EQ(digests[0], unbroken.Digest());
+}
+
+// Which states the warm start reads shows in what a bad one does to it: the
+// oldest employee's is never read, the latest one's fails the start as the
+// miss of its first event would, and an older format is left for that miss
+// to re-fold (a warm start never re-folds).
+TEST(WarmStartTest, AnUnreadableLatestStateFailsTheStartWithItsEmployee) {
+  const auto [first, second] = WarmWorkloadParts();
+  Harness h(WarmStatesOnly(50));
+  h.Apply(first);
+  h.Commit();
+  const std::string oldest = "mem0";
+  const std::string latest = "mem" + std::to_string(kWarmEmployees - 1);
+  const std::string unreadable =
+      std::string(1, static_cast<char>(kEmployeeStateFormat)) + "\xff\xff";
+  ProjectorMemory memory;
+
+  PutRow(h, kEmployeeFamily, EmployeeStateKey(oldest), unreadable);
+  ASSERT_TRUE(OpenAnother(h, WarmStatesOnly(50), &memory).ok());
+  EXPECT_EQ(memory.cached_entries, 5u);
+
+  PutRow(h, kEmployeeFamily, EmployeeStateKey(latest), unreadable);
+  Status failed = OpenAnother(h, WarmStatesOnly(50), &memory);
+  EXPECT_EQ(failed.code(), StatusCode::kCorruption) << failed.ToString();
+  EXPECT_NE(failed.ToString().find("employee " + latest), std::string::npos) << failed.ToString();
+  EXPECT_TRUE(OpenAnother(h, WarmStatesOnly(0), &memory).ok());  // a cold start reads none
+
+  PutRow(h, kEmployeeFamily, EmployeeStateKey(latest), std::string(1, '\x01') + "old");
+  ASSERT_TRUE(OpenAnother(h, WarmStatesOnly(50), &memory).ok());
+  EXPECT_EQ(memory.cached_entries, 4u);
+}
+
+// The facts and KPI rows are warmed too (rows first), within their share;
+// an undecodable row fails the start with its key, as its first use would.
+TEST(WarmStartTest, KpiRowsAndFactsAreWarmedWithinTheirShare) {
+  const auto [first, second] = WarmWorkloadParts();
+  ProjectorOptions options;
+  options.cache_max_employees = 0;  // no share for states: only the aggregates
+  Harness h(options);
+  h.Apply(first);
+  h.Commit();
+  size_t rows = 0;
+  auto it = h.store()->NewIterator(kKpiFamily);
+  for (it->SeekToFirst(); it->Valid(); it->Next()) rows += it->key() != kViewTimeKey;
+  ASSERT_GT(rows, 4u);
+  ProjectorMemory memory;
+  for (const int32_t percent : {100, 0}) {
+    options.warm_cache_percent = percent;
+    ASSERT_TRUE(OpenAnother(h, options, &memory).ok());
+    // Every row and every employee's facts record, or nothing.
+    EXPECT_EQ(memory.cached_entries, percent == 0 ? 0u : rows + kWarmEmployees) << percent;
+  }
+  options.warm_cache_percent = 100;
+  options.cache_max_rows = 4;  // a share of 4 entries: rows only
+  ASSERT_TRUE(OpenAnother(h, options, &memory).ok());
+  EXPECT_EQ(memory.cached_entries, 4u);
+
+  it->SeekToFirst();
+  if (it->Valid() && it->key() == kViewTimeKey) it->Next();
+  ASSERT_TRUE(it->Valid());
+  const std::string bad_key(it->key());
+  PutRow(h, kKpiFamily, bad_key, "\x7f");
+  Status failed = OpenAnother(h, options, &memory);
+  EXPECT_EQ(failed.code(), StatusCode::kCorruption) << failed.ToString();
+  EXPECT_NE(failed.ToString().find("kpi_agg row"), std::string::npos) << failed.ToString();
+  options.warm_cache_percent = 0;
+  EXPECT_TRUE(OpenAnother(h, options, &memory).ok());
 }
 
 }  // namespace

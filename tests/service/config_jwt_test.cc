@@ -69,6 +69,11 @@ TEST(ServeConfigTest, DefaultsAndEnvironmentOverrides) {
                                  "t.toml", Env({}));
   ASSERT_TRUE(budget.ok()) << budget.status().ToString();
   EXPECT_EQ(budget->facts_budget_percent, 60);
+  EXPECT_EQ(defaults->warm_cache_percent, processors::kDefaultWarmCachePercent);
+  auto cold = ParseServeConfig(std::string(kMinimal) + "[runtime]\nwarm_cache_percent = 0\n",
+                               "t.toml", Env({}));
+  ASSERT_TRUE(cold.ok()) << cold.status().ToString();
+  EXPECT_EQ(cold->warm_cache_percent, 0);
   EXPECT_EQ(EnvNameFor("ingest", "max_queued_events"), "JIRITSU_SERVE_INGEST_MAX_QUEUED_EVENTS");
 }
 
@@ -85,6 +90,8 @@ TEST(ServeConfigTest, ErrorsNameTheKey) {
       {std::string(kMinimal) + "[server]\nport = \"x\"\n", {}, "[server] port: must be an integer"},
       {std::string(kMinimal) + "[runtime]\nfacts_budget_percent = 0\n", {},
        "[runtime] facts_budget_percent: must be 1..100, got 0"},
+      {std::string(kMinimal) + "[runtime]\nwarm_cache_percent = 101\n", {},
+       "[runtime] warm_cache_percent: must be 0..100, got 101"},
       {kMinimal, {{"JIRITSU_SERVE_SERVER_PORT", "abc"}}, "JIRITSU_SERVE_SERVER_PORT ([server] port): must be an integer"},
       {"[auth]\nissuer=\"i\"\naudience=\"a\"\n", {}, "configure at least one key"},
       {"[auth]\nissuer=\"i\"\naudience=\"a\"\n[[auth.keys]]\nalgorithm=\"HS256\"\nsecret=\"short\"\n", {},

@@ -56,9 +56,14 @@
 // as when publishing at every checkpoint; meanwhile they trail the private
 // views by up to about the interval (TakeFactsDeferral() measures it).
 //
+// Warm start (live runs, ProjectorOptions::warm_cache_percent): Open() fills
+// that share of the caches from the store, the employees with the latest
+// events first, then the KPI rows and stored facts, so Open() of a large
+// store takes up to about a second at the default budget. Cost only.
+//
 // Lifecycle and thread-safety: see core/projector.h (one runtime thread).
 // Failure: store read errors and undecodable stored values are returned as
-// Status; so is a failed write of the journal rows of events folded on
+// Status (by Open() too, for what the warm start reads); so is a failed write of the journal rows of events folded on
 // arrival (rebuilds), at the next Checkpoint() or duplicate lookup, and the
 // rebuild stops; domain rule violations are never errors (they become
 // rejections).

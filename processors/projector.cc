@@ -450,12 +450,13 @@ class JiritsuProjector final : public Projector {
       return &it->second;
     }
     EvictIfNeeded(64, /*room_for_one=*/true);
-    auto journal = store_->NewIterator(kJournalFamily);
-    return LoadEntry(employee, journal.get());
+    return LoadEntry(employee, /*journal=*/nullptr);
   }
 
-  // Reads `employee`'s committed state (and the journal tail after it,
-  // through `journal`) into a new, clean, most recently used cache entry.
+  // Reads `employee`'s committed state (and in a live run the journal tail
+  // after it, through `journal`, or a new iterator when that is null: a
+  // rebuild's misses, most of them new employees, need none) into a new,
+  // clean, most recently used cache entry.
   // With `only_current_format`, a state stored in an older format is left
   // alone (nullptr): loading it would mark it for a re-fold.
   Result<CacheEntry*> LoadEntry(const std::string& employee, StateIterator* journal,
@@ -480,6 +481,11 @@ class JiritsuProjector final : public Projector {
         // A live run may have committed events after the snapshot (a
         // rebuild's store has none).
         if (!fold_at_once_) {
+          std::unique_ptr<StateIterator> own_journal;
+          if (journal == nullptr) {
+            own_journal = store_->NewIterator(kJournalFamily);
+            journal = own_journal.get();
+          }
           JIRITSU_ASSIGN_OR_RETURN(const size_t tail,
                                    FoldJournalTail(journal, reference_, employee, &entry.state));
           entry.folded_unflushed_bytes = tail * kFoldedEventEncodedBytes;

@@ -190,11 +190,7 @@ Status GlobalAggregates::Warm(size_t max_bytes, size_t max_entries) {
     if (rows->key() == kViewTimeKey) continue;
     auto row = DecodeKpiRow(rows->value());
     if (!row.ok()) return row.status().WithContext("kpi_agg row " + std::string(rows->key()));
-    auto [it, inserted] = rows_.try_emplace(std::string(rows->key()));
-    if (!inserted) continue;
-    it->second.key = it->first;
-    it->second.row = std::move(row).value();
-    Recharge(&it->second);
+    Recharge(CacheStoredRow(std::string(rows->key()), std::move(row).value()));
   }
   JIRITSU_RETURN_IF_ERROR(rows->status());
   auto facts = store_->NewIterator(kFactsFamily);
@@ -203,14 +199,29 @@ Status GlobalAggregates::Warm(size_t max_bytes, size_t max_entries) {
     if (!decoded.ok()) {
       return decoded.status().WithContext("stored facts of " + std::string(facts->key()));
     }
-    auto [it, inserted] = facts_.try_emplace(std::string(facts->key()));
-    if (!inserted) continue;
-    it->second.key = it->first;
-    it->second.bytes = std::string(facts->value());
-    it->second.facts = std::move(decoded).value();
-    Recharge(&it->second);
+    CacheStoredFacts(std::string(facts->key()), std::string(facts->value()),
+                     std::move(decoded).value());
   }
   return facts->status();
+}
+
+GlobalAggregates::CachedFacts* GlobalAggregates::CacheStoredFacts(const std::string& employee_id,
+                                                                  std::string bytes,
+                                                                  EmployeeFacts facts) {
+  auto inserted = facts_.try_emplace(employee_id).first;
+  CachedFacts& cached = inserted->second;
+  cached.key = inserted->first;
+  cached.bytes = std::move(bytes);
+  cached.facts = std::move(facts);
+  Recharge(&cached);
+  return &cached;
+}
+
+GlobalAggregates::CachedRow* GlobalAggregates::CacheStoredRow(const std::string& key, KpiRow row) {
+  auto inserted = rows_.try_emplace(key).first;
+  inserted->second.key = inserted->first;
+  inserted->second.row = std::move(row);
+  return &inserted->second;
 }
 
 Result<GlobalAggregates::CachedFacts*> GlobalAggregates::FindFacts(const std::string& employee_id,
@@ -231,34 +242,28 @@ Result<GlobalAggregates::CachedFacts*> GlobalAggregates::FindFacts(const std::st
   JIRITSU_RETURN_IF_ERROR(s);
   auto decoded = DecodeFacts(bytes);
   if (!decoded.ok()) return decoded.status().WithContext("stored facts of " + employee_id);
-  auto inserted = facts_.try_emplace(employee_id).first;
-  inserted->second.key = inserted->first;
-  CachedFacts& cached = inserted->second;
-  cached.bytes = std::move(bytes);
-  cached.facts = std::move(decoded).value();
-  Recharge(&cached);
   *found = true;
-  return &cached;
+  return CacheStoredFacts(employee_id, std::move(bytes), std::move(decoded).value());
 }
 
 Result<GlobalAggregates::CachedRow*> GlobalAggregates::Row(const std::string& key, size_t width) {
   auto it = rows_.find(key);
-  if (it == rows_.end()) {
-    CachedRow cached;
+  CachedRow* cached = it == rows_.end() ? nullptr : &it->second;
+  if (cached == nullptr) {
+    KpiRow row;
     std::string bytes;
     Status s = store_->Get(kKpiFamily, key, &bytes);
     if (s.ok()) {
-      auto row = DecodeKpiRow(bytes);
-      if (!row.ok()) return row.status();
-      cached.row = std::move(row).value();
+      auto decoded = DecodeKpiRow(bytes);
+      if (!decoded.ok()) return decoded.status();
+      row = std::move(decoded).value();
     } else if (s.code() != StatusCode::kNotFound) {
       return s;
     }
-    it = rows_.emplace(key, std::move(cached)).first;
-    it->second.key = it->first;
+    cached = CacheStoredRow(key, std::move(row));
   }
-  Touch(&it->second, width);
-  return &it->second;
+  Touch(cached, width);
+  return cached;
 }
 
 void GlobalAggregates::Touch(CachedRow* cached, size_t width) {

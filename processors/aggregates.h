@@ -149,6 +149,12 @@ class GlobalAggregates {
   void MarkDirty(Entry* entry);
   Result<CachedFacts*> FindFacts(const std::string& employee_id, bool* found);
   Result<CachedRow*> Row(const std::string& key, size_t width);
+  // A new clean cache entry of what the store holds (a miss, Warm). The facts
+  // entry is charged at once; a row is charged by its caller (Row() marks it
+  // dirty, Warm() recharges it).
+  CachedFacts* CacheStoredFacts(const std::string& employee_id, std::string bytes,
+                                EmployeeFacts facts);
+  CachedRow* CacheStoredRow(const std::string& key, KpiRow row);
   // Replaces the contribution of `cached`'s facts (none when it has no
   // bytes) with that of `after`, and points its row pointers at after's rows.
   Status Replace(CachedFacts* cached, const EmployeeFacts& after);

@@ -63,10 +63,10 @@
 //
 // Lifecycle and thread-safety: see core/projector.h (one runtime thread).
 // Failure: store read errors and undecodable stored values are returned as
-// Status (by Open() too, for what the warm start reads); so is a failed write of the journal rows of events folded on
-// arrival (rebuilds), at the next Checkpoint() or duplicate lookup, and the
-// rebuild stops; domain rule violations are never errors (they become
-// rejections).
+// Status (by Open() too, for what the warm start reads); so is a failed write
+// of the journal rows of events folded on arrival (rebuilds), at the next
+// Checkpoint() or duplicate lookup, and the rebuild stops; domain rule
+// violations are never errors (they become rejections).
 #pragma once
 
 #include <memory>

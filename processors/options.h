@@ -57,14 +57,14 @@ struct ProjectorOptions {
   // Not a view parameter: the share (percent) of the runtime's checkpoint
   // cadence (Projector::SetCheckpointCadence) that publishing due facts may
   // take per checkpoint (building and encoding them, reading them back into
-  // the aggregates, writing the KPI rows they change), at their measured
-  // cost per record; at least one due record goes out per checkpoint. When employees change faster than that pays
-  // for at facts_interval_ms (a population too large for the interval),
-  // the due facts beyond it wait for later checkpoints, oldest due first,
-  // so the private views stay fresh and the global ones trail further
-  // (FactsDeferral measures by how much) instead of every checkpoint
-  // growing with the facts it publishes. 100: no limit. Only live runs
-  // with an interval defer facts at all.
+  // the aggregates, writing the KPI rows they change), at their measured cost
+  // per record; at least one due record goes out per checkpoint. When
+  // employees change faster than that pays for at facts_interval_ms (a
+  // population too large for the interval), the due facts beyond it wait for
+  // later checkpoints, oldest due first, so the private views stay fresh and
+  // the global ones trail further (FactsDeferral measures by how much)
+  // instead of every checkpoint growing with the facts it publishes. 100: no
+  // limit. Only live runs with an interval defer facts at all.
   int32_t facts_budget_percent = kDefaultFactsBudgetPercent;
   // Not a view parameter: the share (percent) of the cache's limits above
   // that a live run's Open fills with the employees whose last events are

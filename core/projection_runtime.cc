@@ -5,9 +5,11 @@
 #include <algorithm>
 #include <chrono>
 #include <cmath>
+#include <condition_variable>
 #include <cstdio>
 #include <optional>
 #include <set>
+#include <thread>
 #include <unistd.h>
 #if defined(__GLIBC__)
 #include <malloc.h>
@@ -189,6 +191,10 @@ Result<std::unique_ptr<ProjectionRuntime>> ProjectionRuntime::Create(
   }
   if (!runtime->options_.local_only) {
     JIRITSU_ASSIGN_OR_RETURN(runtime->producer_, log->NewProducer());
+    if (runtime->options_.confirm_facts_later && !runtime->options_.rebuild_mode &&
+        runtime->projector_->RecordsUnconfirmedFacts()) {
+      runtime->facts_flusher_ = std::make_unique<FactsFlusher>(runtime->producer_.get());
+    }
   }
   JIRITSU_RETURN_IF_ERROR(runtime->StartGlobalInputs());
   ConsumerOptions consumer_options;
@@ -637,13 +643,91 @@ Status ProjectionRuntime::DrainGlobalInputs(bool block_until_end) {
       // Facts read back (a whole checkpoint's worth) are dirty aggregates.
       JIRITSU_RETURN_IF_ERROR(CheckpointIfOverMemory());
     }
-    if (pending_dlq_rows_.size() > 10000) JIRITSU_RETURN_IF_ERROR(Checkpoint());
+    if (pending_dlq_rows_.size() > 10000) JIRITSU_RETURN_IF_ERROR(Checkpoint(/*facts_may_follow=*/true));
   }
   return Status::Ok();
 }
 
-Status ProjectionRuntime::Checkpoint() {
+// One flush of the producer at a time, off the runtime thread. Request(n)
+// asks for the facts of the first n projector checkpoints; a flush that
+// starts after the request covers them (they were appended before it).
+class ProjectionRuntime::FactsFlusher {
+ public:
+  explicit FactsFlusher(LogProducer* producer) : producer_(producer), thread_([this] { Loop(); }) {}
+  ~FactsFlusher() {
+    {
+      std::lock_guard lock(mu_);
+      stopping_ = true;
+    }
+    wake_.notify_all();
+    thread_.join();
+  }
+  void Request(uint64_t checkpoints) {
+    {
+      std::lock_guard lock(mu_);
+      requested_ = std::max(requested_, checkpoints);
+    }
+    wake_.notify_all();
+  }
+  // Through which checkpoint the facts are durable, or the flush's error.
+  Result<uint64_t> Durable() {
+    std::lock_guard lock(mu_);
+    if (!error_.ok()) return error_;
+    return durable_;
+  }
+  // Blocks until the facts of the first `checkpoints` checkpoints are
+  // durable or a flush failed (a flush gives up after its own timeout).
+  Result<uint64_t> WaitFor(uint64_t checkpoints) {
+    std::unique_lock lock(mu_);
+    done_.wait(lock, [&] { return durable_ >= checkpoints || !error_.ok(); });
+    if (!error_.ok()) return error_;
+    return durable_;
+  }
+
+ private:
+  void Loop() {
+    std::unique_lock lock(mu_);
+    while (true) {
+      wake_.wait(lock, [&] { return stopping_ || (requested_ > durable_ && error_.ok()); });
+      if (stopping_) return;
+      const uint64_t target = requested_;
+      lock.unlock();
+      Status flushed = producer_->Flush(std::chrono::seconds(60));
+      lock.lock();
+      if (flushed.ok()) {
+        durable_ = target;
+      } else {
+        error_ = flushed.WithContext("publishing facts");
+      }
+      done_.notify_all();
+    }
+  }
+
+  LogProducer* const producer_;
+  std::mutex mu_;
+  std::condition_variable wake_, done_;
+  uint64_t requested_ = 0;
+  uint64_t durable_ = 0;
+  Status error_;
+  bool stopping_ = false;
+  std::thread thread_;  // last: starts once the rest is initialised
+};
+
+Status ProjectionRuntime::Checkpoint(bool facts_may_follow) {
   const int64_t started_ms = SteadyNowMs();
+  // Facts an earlier checkpoint left to the flusher: confirmed if durable by
+  // now; a checkpoint that waits for its own facts waits for those first.
+  const bool facts_later = facts_flusher_ && facts_may_follow && pending_dead_letters_.empty();
+  if (facts_flusher_) {
+    Result<uint64_t> durable = facts_later ? facts_flusher_->Durable()
+                                           : facts_flusher_->WaitFor(facts_flush_requested_);
+    if (!durable.ok()) return durable.status();
+    if (*durable > facts_confirmed_) {
+      facts_confirmed_ = *durable;
+      projector_->OnFactsDurable(facts_confirmed_);
+    }
+    projector_->SetFactsConfirmedLater(facts_later);
+  }
   StateBatch batch;
   // A rebuild's checkpoint can change gigabytes (the KPI rows of a burst of
   // facts): it goes to the unlogged store as it is built.
@@ -651,6 +735,7 @@ Status ProjectionRuntime::Checkpoint() {
   size_t facts_count = 0;  // published, or applied here when local_only
   if (options_.local_only) {
     std::vector<FactsRecord> facts;
+    ++projector_checkpoints_;
     JIRITSU_RETURN_IF_ERROR(projector_->Checkpoint(&batch, CollectFacts(&facts)));
     // No log to publish to: the facts feed this store's global tables
     // directly, and the aggregates they change join the same batch (kLog
@@ -663,6 +748,7 @@ Status ProjectionRuntime::Checkpoint() {
     }
     facts_count = facts.size();
     std::vector<FactsRecord> more;
+    ++projector_checkpoints_;
     JIRITSU_RETURN_IF_ERROR(projector_->Checkpoint(&batch, CollectFacts(&more)));
     if (!more.empty()) return Internal("projector produced facts while applying facts");
   } else {
@@ -677,6 +763,7 @@ Status ProjectionRuntime::Checkpoint() {
     // Appended as the projector builds them: a checkpoint's facts (hundreds
     // of MB when tens of thousands of long histories change) never sit in
     // memory together, only the producer's bounded buffer does.
+    ++projector_checkpoints_;
     JIRITSU_RETURN_IF_ERROR(projector_->Checkpoint(&batch, [&](FactsRecord record) {
       ++facts_count;
       return append(kFactsTopic, record.key, record.value);
@@ -684,7 +771,10 @@ Status ProjectionRuntime::Checkpoint() {
     for (const auto& [key, value] : pending_dead_letters_) {
       JIRITSU_RETURN_IF_ERROR(append(kDeadLetterTopic, key, value));
     }
-    if (facts_count > 0 || !pending_dead_letters_.empty()) {
+    if (facts_later && facts_count > 0) {
+      facts_flush_requested_ = projector_checkpoints_;
+      facts_flusher_->Request(facts_flush_requested_);
+    } else if (facts_count > 0 || !pending_dead_letters_.empty()) {
       Status flushed = producer_->Flush(std::chrono::seconds(60));
       if (!flushed.ok()) return flushed.WithContext("publishing facts/dead letters");
     }
@@ -779,7 +869,7 @@ Status ProjectionRuntime::CheckpointIfOverMemory() {
       projector_->Memory().uncommitted_bytes <= options_.checkpoint_uncommitted_bytes) {
     return Status::Ok();
   }
-  JIRITSU_RETURN_IF_ERROR(Checkpoint());
+  JIRITSU_RETURN_IF_ERROR(Checkpoint(/*facts_may_follow=*/true));
 #if defined(__GLIBC__)
   // The states and events just released are small objects among live ones:
   // without a trim glibc keeps their pages and a live run's RSS creeps
@@ -905,7 +995,7 @@ Status ProjectionRuntime::Run() {
                       std::max(options_.checkpoint_every_events, options_.catch_up_checkpoint_events)
                 : events_since_checkpoint_ >= options_.checkpoint_every_events ||
                       SteadyNowMs() - last_checkpoint_ms_ >= options_.checkpoint_every_ms;
-    if (due) JIRITSU_RETURN_IF_ERROR(Checkpoint());
+    if (due) JIRITSU_RETURN_IF_ERROR(Checkpoint(/*facts_may_follow=*/true));
     MaybeReportProgress(false);
     // With stop offsets, records past them keep arriving: do not wait for an
     // empty poll.
@@ -926,6 +1016,7 @@ Status ProjectionRuntime::Run() {
   flush_deferred_facts_ = true;
   projector_->PublishDeferredFactsAtNextCheckpoint();
   JIRITSU_RETURN_IF_ERROR(Checkpoint());
+  facts_flusher_.reset();  // that checkpoint waited for every flush
   if (options_.rebuild_mode) JIRITSU_RETURN_IF_ERROR(store_->SyncAndFlush());
   MaybeReportProgress(true);
   std::lock_guard<std::mutex> lock(stats_mutex_);

@@ -5,10 +5,12 @@
 //   * Offsets live with the state: every checkpoint writes the projector's
 //     changes and the positions of every input in one atomic WriteBatch; on
 //     start and on partition assignment it seeks to the stored positions.
-//   * Exactly-once in effect: facts records and dead letters produced by a
-//     checkpoint are durable (flushed) before its batch is written, and both
-//     are idempotent for their readers, so a crash at any point neither loses
-//     nor doubles anything.
+//   * Exactly-once in effect: dead letters produced by a checkpoint are
+//     durable (flushed) before its batch is written, and so are its facts
+//     records, or (a live run, confirm_facts_later) the batch records which
+//     employees' facts are not yet confirmed durable and a restart publishes
+//     those again. Both are idempotent for their readers, so a crash at any
+//     point neither loses nor doubles anything.
 //   * Reference data first: the global inputs (jiritsu.reference,
 //     jiritsu.facts, jiritsu.dlq) are drained before each batch of employee
 //     events.
@@ -67,6 +69,14 @@ struct RuntimeOptions {
   // faster. Views and exactly-once do not depend on checkpoint timing; this
   // bounds the uncommitted work (memory, re-processing after a crash).
   size_t catch_up_checkpoint_events = 200000;
+  // Live runs: a regular checkpoint commits without waiting for the facts it
+  // published to be flushed (a flush waits on the log's fsync, 1-40 ms, and
+  // every event of the checkpoint waited with it); a helper thread flushes
+  // them and a later checkpoint confirms them (Projector::
+  // SetFactsConfirmedLater). Only with a projector that records unconfirmed
+  // facts; never in rebuilds or local_only runs. false: every checkpoint
+  // waits for its facts. Views are the same either way.
+  bool confirm_facts_later = true;
   // Memory (core/memory_budget.h; cost knobs, never view inputs). The views
   // store's RocksDB block cache + memtables under one limit (0: RocksDB's
   // per-family defaults), and a checkpoint as soon as the projector's
@@ -227,7 +237,10 @@ class ProjectionRuntime {
   bool CatchUpBacklog() const;  // an assigned partition is below its end
   Status DeadLetter(const LogRecord& record, const std::string& reason);
   Status SkipInternalPoison(const LogRecord& record, const std::string& reason);
-  Status Checkpoint();
+  // `facts_may_follow`: a regular live checkpoint, whose facts may become
+  // durable after its batch is written (confirm_facts_later); the others
+  // (revocation, caught up, the end of a run, dead letters) wait for them.
+  Status Checkpoint(bool facts_may_follow = false);
   // Checkpoints when the projector's uncommitted bytes exceed
   // checkpoint_uncommitted_bytes (called after every applied record).
   void LogCheckpointMemory(size_t batch_bytes, size_t facts) const;
@@ -265,6 +278,13 @@ class ProjectionRuntime {
   std::unique_ptr<LogConsumer> global_consumer_;
   std::unique_ptr<OrderedReader> ordered_reader_;  // polls task_consumer_ while it exists
   std::unique_ptr<Listener> listener_;
+  // Flushes facts off the runtime thread (confirm_facts_later); declared
+  // after producer_, which it uses, so it is destroyed first.
+  class FactsFlusher;
+  std::unique_ptr<FactsFlusher> facts_flusher_;
+  uint64_t projector_checkpoints_ = 0;  // calls of Projector::Checkpoint
+  uint64_t facts_flush_requested_ = 0;  // through that call
+  uint64_t facts_confirmed_ = 0;        // last OnFactsDurable
 
   std::map<TopicPartition, int64_t> positions_;  // next offset, owned + global
   std::map<TopicPartition, int64_t> ends_;       // end offsets to reach

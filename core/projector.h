@@ -15,7 +15,9 @@
 // Checkpoint protocol (runtime side, see projection_runtime.h): the runtime
 // calls Checkpoint(), produces the facts records it hands out and waits for
 // them to be durable, then writes the batch together with the input offsets in
-// one atomic write. A crash anywhere re-runs events after the last committed
+// one atomic write. (A projector that records unconfirmed facts, see
+// SetFactsConfirmedLater(), lets a live runtime commit first and confirm
+// the facts at a later checkpoint.) A crash anywhere re-runs events after the last committed
 // offsets against the last committed state, so the projector must keep all
 // uncommitted changes in memory until Checkpoint() and must tolerate facts
 // records being re-delivered (they are absolute values, not deltas). A
@@ -133,6 +135,20 @@ class Projector {
   virtual uint64_t AppliedFactsBytes(const FactsRecord& record) const {
     return record.key.size() + record.value.size();
   }
+  // Facts confirmed later. When the projector supports it
+  // (RecordsUnconfirmedFacts()), a live runtime may commit a checkpoint's
+  // batch before the facts that Checkpoint() handed out are durable, so the
+  // events' views do not wait on the facts' flush. The runtime says so before
+  // each Checkpoint() with SetFactsConfirmedLater(true); the batch then
+  // records every employee whose facts it published, and a restart publishes
+  // them again (facts are absolute: a second copy changes nothing). Once
+  // the facts handed out by the first `checkpoints` calls of Checkpoint() are
+  // durable, the runtime calls OnFactsDurable(checkpoints), and a later
+  // batch drops those records. With false (the default), facts must be
+  // durable before the batch is written, as above.
+  virtual bool RecordsUnconfirmedFacts() const { return false; }
+  virtual void SetFactsConfirmedLater(bool /*later*/) {}
+  virtual void OnFactsDurable(uint64_t /*checkpoints*/) {}
   // The runtime lost these employee partitions (rebalance): drop any cached,
   // already-checkpointed state for employees in them.
   virtual void OnPartitionsRevoked(const std::vector<int32_t>& partitions) = 0;

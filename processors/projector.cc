@@ -273,6 +273,15 @@ class JiritsuProjector final : public Projector {
       entry->needs_refold = true;
       MarkDirty(employee, entry);
     }
+    ++checkpoints_;
+    // Facts of earlier checkpoints now durable: their rows go, unless the
+    // employee waits again or has facts still unconfirmed (a later Put of
+    // the row in this batch wins over this Delete).
+    for (const std::string& employee : std::exchange(confirmed_, {})) {
+      if (!waiting_.count(employee) && !unconfirmed_.count(employee)) {
+        batch->Delete(kEmployeeFamily, FactsWaitingKey(employee));
+      }
+    }
     const std::set<std::string> dirty = std::exchange(dirty_, {});
     const FactsPlan plan = PlanFacts(dirty);
     // Dirty employees and held-back facts published now, in employee order.
@@ -311,6 +320,19 @@ class JiritsuProjector final : public Projector {
   FactsDeferral TakeFactsDeferral() override {
     return FactsDeferral{waiting_.size(), std::exchange(published_after_ms_, {}),
                          static_cast<uint64_t>(std::llround(facts_cost_us_))};
+  }
+
+  bool RecordsUnconfirmedFacts() const override { return true; }
+  void SetFactsConfirmedLater(bool later) override { facts_confirmed_later_ = later; }
+  void OnFactsDurable(uint64_t checkpoints) override {
+    for (auto it = unconfirmed_.begin(); it != unconfirmed_.end();) {
+      if (it->second <= checkpoints) {
+        confirmed_.push_back(it->first);
+        it = unconfirmed_.erase(it);
+      } else {
+        ++it;
+      }
+    }
   }
 
   void OnCheckpointCommitted() override {
@@ -379,6 +401,8 @@ class JiritsuProjector final : public Projector {
 
   void Close() override {
     ForgetPublishedFacts();
+    unconfirmed_.clear();
+    confirmed_.clear();
     waiting_.clear();
     waiting_by_due_.clear();
     waiting_bytes_ = 0;
@@ -767,6 +791,16 @@ class JiritsuProjector final : public Projector {
       kept = {facts_bytes, std::move(facts), charge};
     }
     JIRITSU_RETURN_IF_ERROR(facts_out(FactsRecord{employee, std::move(facts_bytes)}));
+    // Facts the runtime confirms later keep (or get) the employee's waiting
+    // row in this batch, so a restart before they are durable publishes them
+    // again; facts durable before this batch end an earlier such record.
+    const bool row_stays = facts_confirmed_later_;
+    if (row_stays) {
+      unconfirmed_[employee] = checkpoints_;
+      batch->Put(kEmployeeFamily, FactsWaitingKey(employee), "");
+    } else if (unconfirmed_.erase(employee) > 0 && !waiting_.count(employee)) {
+      batch->Delete(kEmployeeFamily, FactsWaitingKey(employee));
+    }
     if (!DefersFacts() && waiting_.empty()) return Status::Ok();
     index->facts_published_ms = checkpoint_ms_;
     auto waiting = waiting_.find(employee);
@@ -775,7 +809,7 @@ class JiritsuProjector final : public Projector {
     waiting_by_due_.erase({waiting->second.due_ms, employee});
     waiting_bytes_ -= kWaitingFactsEntryBytes + 2 * employee.size();
     waiting_.erase(waiting);
-    batch->Delete(kEmployeeFamily, FactsWaitingKey(employee));
+    if (!row_stays) batch->Delete(kEmployeeFamily, FactsWaitingKey(employee));
     return Status::Ok();
   }
 
@@ -991,6 +1025,14 @@ class JiritsuProjector final : public Projector {
   size_t waiting_bytes_ = 0;
   std::map<int64_t, uint64_t> published_after_ms_;  // FactsDeferral
   bool publish_all_facts_ = false;  // PublishDeferredFactsAtNextCheckpoint
+  // Facts confirmed later (Projector::SetFactsConfirmedLater): employees
+  // whose published facts are not yet durable, by the Checkpoint() call
+  // that published them (checkpoints_ counts the calls), and those the
+  // runtime has since confirmed, whose rows the next batch deletes.
+  bool facts_confirmed_later_ = false;
+  uint64_t checkpoints_ = 0;
+  std::unordered_map<std::string, uint64_t> unconfirmed_;
+  std::vector<std::string> confirmed_;
   bool waiting_considered_ = false;  // since the last committed checkpoint
   int64_t checkpoint_ms_ = kNeverPublished;  // NowMs() of the latest Checkpoint
   // The cost of a facts record (FactsWithinBudget): work since the last plan

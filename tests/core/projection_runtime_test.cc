@@ -5,6 +5,9 @@
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
+#include <atomic>
+#include <condition_variable>
 #include <cstdlib>
 #include <map>
 #include <mutex>
@@ -189,6 +192,202 @@ TEST(ProjectionRuntimeTest, TheProjectorLearnsTheCheckpointCadenceBeforeItOpens)
   ASSERT_TRUE(runtime.ok()) << runtime.status().ToString();
   EXPECT_EQ(cadence_ms, 40);
   EXPECT_TRUE(set_before_open);
+}
+
+// Facts confirmed later. A log whose producers' Flush waits at a gate the
+// test opens, or fails; a projector that records unconfirmed facts and what
+// the runtime tells it about them.
+class GatedLog : public EventLog {
+ public:
+  explicit GatedLog(EventLog* log) : log_(log) {}
+  Status EnsureTopics(const std::vector<TopicSpec>& topics) override { return log_->EnsureTopics(topics); }
+  Result<int32_t> PartitionCount(const std::string& topic) override { return log_->PartitionCount(topic); }
+  Result<int64_t> EndOffset(const TopicPartition& tp) override { return log_->EndOffset(tp); }
+  Result<std::unique_ptr<LogProducer>> NewProducer() override {
+    JIRITSU_ASSIGN_OR_RETURN(auto producer, log_->NewProducer());
+    return std::unique_ptr<LogProducer>(new Producer(std::move(producer), this));
+  }
+  Result<std::unique_ptr<LogConsumer>> NewConsumer(const ConsumerOptions& options) override {
+    return log_->NewConsumer(options);
+  }
+  std::string Describe() const override { return "gated:" + log_->Describe(); }
+
+  void Open() { Set(true, false); }
+  void FailFlushes() { Set(false, true); }
+  int flushes_waiting() {
+    std::lock_guard lock(mu_);
+    return waiting_;
+  }
+
+ private:
+  class Producer : public LogProducer {
+   public:
+    Producer(std::unique_ptr<LogProducer> inner, GatedLog* log) : inner_(std::move(inner)), log_(log) {}
+    Status Append(const std::string& topic, std::string_view key, std::string_view value) override {
+      return inner_->Append(topic, key, value);
+    }
+    Status Flush(std::chrono::milliseconds timeout) override {
+      std::unique_lock lock(log_->mu_);
+      ++log_->waiting_;
+      const bool passed = log_->cv_.wait_for(lock, timeout, [&] { return log_->open_ || log_->failing_; });
+      --log_->waiting_;
+      if (!passed) return DeadlineExceeded("gated flush");
+      if (log_->failing_) return Unavailable("injected flush failure");
+      lock.unlock();
+      return inner_->Flush(timeout);
+    }
+
+   private:
+    std::unique_ptr<LogProducer> inner_;
+    GatedLog* log_;
+  };
+  void Set(bool open, bool failing) {
+    {
+      std::lock_guard lock(mu_);
+      open_ = open;
+      failing_ = failing;
+    }
+    cv_.notify_all();
+  }
+
+  EventLog* log_;
+  std::mutex mu_;
+  std::condition_variable cv_;
+  bool open_ = false;
+  bool failing_ = false;
+  int waiting_ = 0;
+};
+
+class UnconfirmedFactsProjector : public SlowProjector {
+ public:
+  UnconfirmedFactsProjector() : SlowProjector(std::chrono::microseconds(0)) {}
+  bool RecordsUnconfirmedFacts() const override { return true; }
+  void SetFactsConfirmedLater(bool later) override {
+    std::lock_guard lock(mu_);
+    later_.push_back(later);
+  }
+  void OnFactsDurable(uint64_t checkpoints) override {
+    std::lock_guard lock(mu_);
+    durable_.push_back(checkpoints);
+  }
+  std::vector<bool> later() {
+    std::lock_guard lock(mu_);
+    return later_;
+  }
+  std::vector<uint64_t> durable() {
+    std::lock_guard lock(mu_);
+    return durable_;
+  }
+
+ private:
+  std::mutex mu_;
+  std::vector<bool> later_;  // per Checkpoint() of a live run
+  std::vector<uint64_t> durable_;
+};
+
+template <typename Condition>
+bool WaitUntil(Condition condition) {
+  for (int i = 0; i < 1000; ++i) {
+    if (condition()) return true;
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  }
+  return condition();
+}
+
+TEST(ProjectionRuntimeTest, ACheckpointCommitsWhileItsFactsFlushAndALaterOneConfirmsThem) {
+  testing::TempDir temp;
+  auto embedded = OpenEmbeddedLog(temp.path() + "/log");
+  ASSERT_TRUE(embedded.ok()) << embedded.status().ToString();
+  ASSERT_TRUE(testing::EnsureFakeTopics(embedded->get()).ok());
+  GatedLog log(embedded->get());
+  auto projector = std::make_unique<UnconfirmedFactsProjector>();
+  UnconfirmedFactsProjector* recorder = projector.get();
+  auto runtime = ProjectionRuntime::Create(&log, std::move(projector),
+                                           testing::FakeLiveOptions(temp.path() + "/views"));
+  ASSERT_TRUE(runtime.ok()) << runtime.status().ToString();
+  Status run_status;
+  std::thread runner([&] { run_status = (*runtime)->Run(); });
+
+  ASSERT_TRUE(testing::AppendEvents(embedded->get(), {testing::FakeEmployeeEvent("e1", "a", 1),
+                                                      testing::FakeEmployeeEvent("e2", "b", 2)})
+                  .ok());
+  // The events are committed (visible) while their facts' flush waits.
+  EXPECT_TRUE(WaitUntil([&] { return (*runtime)->stats().events_applied == 2 &&
+                                     !(*runtime)->stats().visible_latency_ms.empty(); }));
+  EXPECT_TRUE(WaitUntil([&] { return log.flushes_waiting() == 1; }));
+  EXPECT_TRUE(recorder->durable().empty()) << "confirmed before the flush";
+  ASSERT_FALSE(recorder->later().empty());
+  EXPECT_TRUE(recorder->later().front());
+
+  // Flushed: a later checkpoint confirms them.
+  log.Open();
+  EXPECT_TRUE(WaitUntil([&] { return !recorder->durable().empty(); }));
+  (*runtime)->Stop();
+  runner.join();
+  ASSERT_TRUE(run_status.ok()) << run_status.ToString();
+  // The last checkpoint waited for its facts instead.
+  ASSERT_FALSE(recorder->later().empty());
+  EXPECT_FALSE(recorder->later().back());
+  const std::vector<uint64_t> durable = recorder->durable();
+  ASSERT_FALSE(durable.empty());
+  EXPECT_TRUE(std::is_sorted(durable.begin(), durable.end()));
+  EXPECT_GE(durable.front(), 1u);
+  EXPECT_LT(durable.back(), recorder->later().size()) << "confirmed a checkpoint not yet run";
+}
+
+TEST(ProjectionRuntimeTest, AFailedFactsFlushStopsTheRunWithItsError) {
+  testing::TempDir temp;
+  auto embedded = OpenEmbeddedLog(temp.path() + "/log");
+  ASSERT_TRUE(embedded.ok()) << embedded.status().ToString();
+  ASSERT_TRUE(testing::EnsureFakeTopics(embedded->get()).ok());
+  GatedLog log(embedded->get());
+  log.FailFlushes();
+  auto runtime = ProjectionRuntime::Create(&log, std::make_unique<UnconfirmedFactsProjector>(),
+                                           testing::FakeLiveOptions(temp.path() + "/views"));
+  ASSERT_TRUE(runtime.ok()) << runtime.status().ToString();
+  Status run_status;
+  std::atomic<bool> finished{false};
+  std::thread runner([&] {
+    run_status = (*runtime)->Run();
+    finished = true;
+  });
+  ASSERT_TRUE(testing::AppendEvents(embedded->get(), {testing::FakeEmployeeEvent("e1", "a", 1)}).ok());
+  // The run ends by itself, at the next checkpoint after the failed flush.
+  const bool ended = WaitUntil([&] { return finished.load(); });
+  (*runtime)->Stop();  // in case it did not
+  runner.join();
+  EXPECT_TRUE(ended);
+  EXPECT_EQ((*runtime)->stats().events_applied, 1u);
+  EXPECT_EQ(run_status.code(), StatusCode::kUnavailable) << run_status.ToString();
+  EXPECT_NE(run_status.ToString().find("publishing facts"), std::string::npos) << run_status.ToString();
+  EXPECT_NE(run_status.ToString().find("injected flush failure"), std::string::npos);
+}
+
+TEST(ProjectionRuntimeTest, WithoutConfirmFactsLaterACheckpointWaitsForItsFacts) {
+  testing::TempDir temp;
+  auto embedded = OpenEmbeddedLog(temp.path() + "/log");
+  ASSERT_TRUE(embedded.ok()) << embedded.status().ToString();
+  ASSERT_TRUE(testing::EnsureFakeTopics(embedded->get()).ok());
+  GatedLog log(embedded->get());
+  RuntimeOptions options = testing::FakeLiveOptions(temp.path() + "/views");
+  options.confirm_facts_later = false;
+  auto projector = std::make_unique<UnconfirmedFactsProjector>();
+  UnconfirmedFactsProjector* recorder = projector.get();
+  auto runtime = ProjectionRuntime::Create(&log, std::move(projector), options);
+  ASSERT_TRUE(runtime.ok()) << runtime.status().ToString();
+  Status run_status;
+  std::thread runner([&] { run_status = (*runtime)->Run(); });
+  ASSERT_TRUE(testing::AppendEvents(embedded->get(), {testing::FakeEmployeeEvent("e1", "a", 1)}).ok());
+  EXPECT_TRUE(WaitUntil([&] { return log.flushes_waiting() == 1; }));
+  std::this_thread::sleep_for(std::chrono::milliseconds(300));  // several cadences
+  EXPECT_TRUE((*runtime)->stats().visible_latency_ms.empty()) << "committed before its facts";
+  log.Open();
+  EXPECT_TRUE(WaitUntil([&] { return !(*runtime)->stats().visible_latency_ms.empty(); }));
+  (*runtime)->Stop();
+  runner.join();
+  ASSERT_TRUE(run_status.ok()) << run_status.ToString();
+  EXPECT_TRUE(recorder->later().empty()) << "the projector was never asked";
+  EXPECT_TRUE(recorder->durable().empty());
 }
 
 // fake_counts of `dir`: employee -> distinct events applied.

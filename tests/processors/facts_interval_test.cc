@@ -322,5 +322,103 @@ TEST_F(FactsIntervalTest, RebuildsAndAZeroIntervalPublishAtEveryCheckpoint) {
   }
 }
 
+// Facts confirmed later (Projector::SetFactsConfirmedLater, a live runtime
+// that commits before its facts are flushed): the batch keeps a waiting row
+// for each employee whose facts it published, so a crash before they are
+// durable publishes them again after the restart; the row goes once the
+// runtime says they are durable, or when later facts are durable first.
+TEST_F(FactsIntervalTest, FactsNotYetConfirmedArePublishedAgainAfterARestart) {
+  Clocked clock;
+  Harness h(clock.Options(0));
+  std::vector<Fed> fed = HireAll(h, {"e1", "e2"});
+  h.Commit();
+  fed.push_back(NextEvent("e1"));
+  h.Apply(fed.back());
+  h.projector()->SetFactsConfirmedLater(true);
+  const std::vector<FactsRecord> lost = h.CheckpointOnly();  // never reaches the log
+  ASSERT_EQ(Keys(lost), std::vector<std::string>{"e1"});
+  EXPECT_TRUE(WaitingRow(h, "e1").has_value());
+  EXPECT_FALSE(WaitingRow(h, "e2").has_value());
+
+  h.Restart();  // a crash before the flush
+  const std::vector<FactsRecord> again = h.CheckpointOnly();
+  ASSERT_EQ(Keys(again), std::vector<std::string>{"e1"});
+  EXPECT_EQ(again[0].value, lost[0].value);
+  EXPECT_EQ(again[0].value, FactsOfPublishingAlways(fed, "e1"));
+  EXPECT_FALSE(WaitingRow(h, "e1").has_value());  // published durably this time
+  h.Restart();
+  EXPECT_TRUE(h.CheckpointOnly().empty());
+}
+
+TEST_F(FactsIntervalTest, ConfirmedFactsLoseTheirRowAtTheNextCheckpoint) {
+  Clocked clock;
+  Harness h(clock.Options(0));
+  std::vector<Fed> fed = HireAll(h, {"e1", "e2"});
+  h.Commit();
+  h.projector()->SetFactsConfirmedLater(true);
+  h.Apply(NextEvent("e1"));
+  ASSERT_EQ(Keys(h.CheckpointOnly()), std::vector<std::string>{"e1"});
+  const uint64_t e1_published_by = h.checkpoints();
+  h.Apply(NextEvent("e2"));
+  ASSERT_EQ(Keys(h.CheckpointOnly()), std::vector<std::string>{"e2"});
+
+  // Durable through the checkpoint before e1's: nothing to drop.
+  h.projector()->OnFactsDurable(e1_published_by - 1);
+  EXPECT_TRUE(h.CheckpointOnly().empty());
+  EXPECT_TRUE(WaitingRow(h, "e1").has_value());
+  // Through e1's: its row goes at the next checkpoint; e2's stays.
+  h.projector()->OnFactsDurable(e1_published_by);
+  EXPECT_TRUE(WaitingRow(h, "e1").has_value());
+  EXPECT_TRUE(h.CheckpointOnly().empty());
+  EXPECT_FALSE(WaitingRow(h, "e1").has_value());
+  EXPECT_TRUE(WaitingRow(h, "e2").has_value());
+
+  h.Restart();  // only e2's facts were unconfirmed
+  EXPECT_EQ(Keys(h.CheckpointOnly()), std::vector<std::string>{"e2"});
+}
+
+TEST_F(FactsIntervalTest, FactsDurableBeforeTheirBatchEndAnEarlierUnconfirmedRecord) {
+  Clocked clock;
+  Harness h(clock.Options(0));
+  std::vector<Fed> fed = HireAll(h, {"e1"});
+  h.Commit();
+  h.projector()->SetFactsConfirmedLater(true);
+  h.Apply(NextEvent("e1"));
+  ASSERT_EQ(Keys(h.CheckpointOnly()), std::vector<std::string>{"e1"});
+  ASSERT_TRUE(WaitingRow(h, "e1").has_value());
+  // The next checkpoint waits for its facts (the runtime's end of a run):
+  // they supersede the unconfirmed ones.
+  h.projector()->SetFactsConfirmedLater(false);
+  h.Apply(NextEvent("e1"));
+  ASSERT_EQ(Keys(h.CheckpointOnly()), std::vector<std::string>{"e1"});
+  EXPECT_FALSE(WaitingRow(h, "e1").has_value());
+  h.Restart();
+  EXPECT_TRUE(h.CheckpointOnly().empty());
+}
+
+TEST_F(FactsIntervalTest, AConfirmedEmployeeHeldBackAgainKeepsItsWaitingRow) {
+  Clocked clock;
+  Harness h(clock.Options(1000));
+  std::vector<Fed> fed = HireAll(h, {"e1"});
+  h.projector()->SetFactsConfirmedLater(true);
+  ASSERT_EQ(Keys(h.CheckpointOnly()), std::vector<std::string>{"e1"});  // new: due at once
+  const uint64_t published_by = h.checkpoints();
+  // Changed within the interval: held back, the row now says they wait.
+  clock.now_ms = 100;
+  fed.push_back(NextEvent("e1"));
+  h.Apply(fed.back());
+  EXPECT_TRUE(h.CheckpointOnly().empty());
+  // The first facts are confirmed; the held-back ones still wait.
+  h.projector()->OnFactsDurable(published_by);
+  clock.now_ms = 200;
+  EXPECT_TRUE(h.CheckpointOnly().empty());
+  EXPECT_TRUE(WaitingRow(h, "e1").has_value());
+  h.Restart();
+  clock.now_ms = 300;
+  const std::vector<FactsRecord> facts = h.CheckpointOnly();
+  ASSERT_EQ(Keys(facts), std::vector<std::string>{"e1"});
+  EXPECT_EQ(facts[0].value, FactsOfPublishingAlways(fed, "e1"));
+}
+
 }  // namespace
 }  // namespace jiritsu::processors::testing

@@ -256,7 +256,12 @@ class Harness {
   // Simulates a crash and restart: uncommitted changes are lost, a new
   // projector opens the same store (the runtime then re-feeds every event
   // after the committed offsets).
+  // Calls of the projector's Checkpoint() since the last (re)start
+  // (Projector::OnFactsDurable counts them).
+  uint64_t checkpoints() const { return checkpoints_; }
+
   void Restart() {
+    checkpoints_ = 0;
     projector_->Close();
     projector_ = NewJiritsuProjector(options_);
     Status s = projector_->Open(store_.get());
@@ -267,6 +272,7 @@ class Harness {
   std::vector<FactsRecord> CheckpointOnly() {
     StateBatch batch;
     std::vector<FactsRecord> facts;
+    ++checkpoints_;
     Status s = projector_->Checkpoint(&batch, CollectFacts(&facts));
     EXPECT_TRUE(s.ok()) << s.ToString();
     s = store_->Write(&batch);
@@ -284,6 +290,7 @@ class Harness {
     }
     StateBatch batch;
     std::vector<FactsRecord> none;
+    ++checkpoints_;
     Status s = projector_->Checkpoint(&batch, CollectFacts(&none));
     ASSERT_TRUE(s.ok()) << s.ToString();
     EXPECT_TRUE(none.empty());
@@ -336,6 +343,7 @@ class Harness {
   ProjectorOptions options_;
   jiritsu::testing::TempDir dir_;
   std::unique_ptr<Projector> projector_;
+  uint64_t checkpoints_ = 0;
   std::unique_ptr<StateStore> store_;
   std::unique_ptr<QueryService> query_;
 };

@@ -294,27 +294,59 @@ bool WaitUntil(Condition condition) {
   return condition();
 }
 
-TEST(ProjectionRuntimeTest, ACheckpointCommitsWhileItsFactsFlushAndALaterOneConfirmsThem) {
+// On the embedded log, librdkafka's mock cluster, and a real broker when
+// JIRITSU_KAFKA_BOOTSTRAP is set (the group and employees are unique per run;
+// earlier records there are only read).
+enum class Backend { kEmbedded, kMock, kRealBroker };
+class FactsConfirmedLaterTest : public ::testing::TestWithParam<Backend> {};
+
+TEST_P(FactsConfirmedLaterTest, ACheckpointCommitsWhileItsFactsFlushAndALaterOneConfirmsThem) {
   testing::TempDir temp;
-  auto embedded = OpenEmbeddedLog(temp.path() + "/log");
-  ASSERT_TRUE(embedded.ok()) << embedded.status().ToString();
-  ASSERT_TRUE(testing::EnsureFakeTopics(embedded->get()).ok());
-  GatedLog log(embedded->get());
+  std::unique_ptr<KafkaMockCluster> cluster;  // declared first: outlives the log
+  Result<std::unique_ptr<EventLog>> inner = std::unique_ptr<EventLog>();
+  if (GetParam() == Backend::kEmbedded) {
+    inner = OpenEmbeddedLog(temp.path() + "/log");
+  } else {
+    KafkaLogOptions log_options;
+    if (GetParam() == Backend::kRealBroker) {
+      const char* bootstrap = std::getenv("JIRITSU_KAFKA_BOOTSTRAP");
+      if (bootstrap == nullptr || *bootstrap == '\0') {
+        GTEST_SKIP() << "set JIRITSU_KAFKA_BOOTSTRAP=host:port to run against a real broker";
+      }
+      log_options.bootstrap_servers = bootstrap;
+    } else {
+      cluster = std::make_unique<KafkaMockCluster>();
+      auto bootstrap = cluster->Start(1);
+      ASSERT_TRUE(bootstrap.ok()) << bootstrap.status().ToString();
+      log_options.bootstrap_servers = *bootstrap;
+      log_options.topic_creator = cluster->TopicCreator();
+    }
+    log_options.request_timeout = std::chrono::seconds(20);
+    log_options.properties = {{"session.timeout.ms", "6000"}, {"heartbeat.interval.ms", "500"}};
+    inner = OpenKafkaLog(log_options);
+  }
+  ASSERT_TRUE(inner.ok()) << inner.status().ToString();
+  ASSERT_TRUE(testing::EnsureFakeTopics(inner->get(), 4).ok());
+  GatedLog log(inner->get());
   auto projector = std::make_unique<UnconfirmedFactsProjector>();
   UnconfirmedFactsProjector* recorder = projector.get();
-  auto runtime = ProjectionRuntime::Create(&log, std::move(projector),
-                                           testing::FakeLiveOptions(temp.path() + "/views"));
+  const std::string run = std::to_string(::getpid()) + "-" + std::to_string(std::rand());
+  RuntimeOptions options = testing::FakeLiveOptions(temp.path() + "/views");
+  options.group_id = "jiritsu-facts-later-" + run;
+  auto runtime = ProjectionRuntime::Create(&log, std::move(projector), options);
   ASSERT_TRUE(runtime.ok()) << runtime.status().ToString();
   Status run_status;
   std::thread runner([&] { run_status = (*runtime)->Run(); });
 
-  ASSERT_TRUE(testing::AppendEvents(embedded->get(), {testing::FakeEmployeeEvent("e1", "a", 1),
-                                                      testing::FakeEmployeeEvent("e2", "b", 2)})
+  ASSERT_TRUE(testing::AppendEvents(inner->get(),
+                                    {testing::FakeEmployeeEvent("later-" + run + "-1", "a-" + run, 1),
+                                     testing::FakeEmployeeEvent("later-" + run + "-2", "b-" + run, 2)})
                   .ok());
   // The events are committed (visible) while their facts' flush waits.
-  EXPECT_TRUE(WaitUntil([&] { return (*runtime)->stats().events_applied == 2 &&
-                                     !(*runtime)->stats().visible_latency_ms.empty(); }));
-  EXPECT_TRUE(WaitUntil([&] { return log.flushes_waiting() == 1; }));
+  EXPECT_TRUE(WaitUntil([&] {
+    const RuntimeStats stats = (*runtime)->stats();
+    return stats.events_applied >= 2 && !stats.visible_latency_ms.empty() && log.flushes_waiting() == 1;
+  }));
   EXPECT_TRUE(recorder->durable().empty()) << "confirmed before the flush";
   ASSERT_FALSE(recorder->later().empty());
   EXPECT_TRUE(recorder->later().front());
@@ -334,6 +366,17 @@ TEST(ProjectionRuntimeTest, ACheckpointCommitsWhileItsFactsFlushAndALaterOneConf
   EXPECT_GE(durable.front(), 1u);
   EXPECT_LT(durable.back(), recorder->later().size()) << "confirmed a checkpoint not yet run";
 }
+
+INSTANTIATE_TEST_SUITE_P(Backends, FactsConfirmedLaterTest,
+                         ::testing::Values(Backend::kEmbedded, Backend::kMock, Backend::kRealBroker),
+                         [](const ::testing::TestParamInfo<Backend>& info) {
+                           switch (info.param) {
+                             case Backend::kEmbedded: return std::string("Embedded");
+                             case Backend::kMock: return std::string("Mock");
+                             case Backend::kRealBroker: return std::string("RealBroker");
+                           }
+                           return std::string("Unknown");
+                         });
 
 TEST(ProjectionRuntimeTest, AFailedFactsFlushStopsTheRunWithItsError) {
   testing::TempDir temp;

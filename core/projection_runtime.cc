@@ -3,6 +3,7 @@
 #include <sodium.h>
 
 #include <algorithm>
+#include <charconv>
 #include <chrono>
 #include <cmath>
 #include <condition_variable>
@@ -180,6 +181,7 @@ Result<std::unique_ptr<ProjectionRuntime>> ProjectionRuntime::Create(
   JIRITSU_RETURN_IF_ERROR(runtime->OpenStore());
   JIRITSU_RETURN_IF_ERROR(runtime->CheckViewVersion());
   JIRITSU_RETURN_IF_ERROR(runtime->CheckWritable());
+  JIRITSU_RETURN_IF_ERROR(runtime->LoadDeadLetterCount());
   runtime->projector_->SetCheckpointCadence(runtime->options_.checkpoint_every_ms);
   const int64_t open_started_ms = SteadyNowMs();
   JIRITSU_RETURN_IF_ERROR(runtime->projector_->Open(runtime->store_.get()));
@@ -251,6 +253,34 @@ Status ProjectionRuntime::CheckWritable() {
   JIRITSU_RETURN_IF_ERROR(status);
   return FailedPrecondition("views in " + options_.state_dir + " are a read-only store (" + marker +
                             "): query them, never advance them");
+}
+
+Result<std::optional<int64_t>> StoredDeadLetterCount(const StateStore& store) {
+  std::string stored;
+  Status status = store.Get(kMetaFamily, kDeadLetterCountKey, &stored);
+  if (status.code() == StatusCode::kNotFound) return std::optional<int64_t>();
+  JIRITSU_RETURN_IF_ERROR(status);
+  int64_t count = -1;
+  const auto [end, error] = std::from_chars(stored.data(), stored.data() + stored.size(), count);
+  if (error != std::errc() || end != stored.data() + stored.size() || count < 0) {
+    return Corruption("meta key " + std::string(kDeadLetterCountKey) + " holds '" + stored +
+                      "', not a dead-letter count");
+  }
+  return std::optional<int64_t>(count);
+}
+
+Status ProjectionRuntime::LoadDeadLetterCount() {
+  JIRITSU_ASSIGN_OR_RETURN(std::optional<int64_t> stored, StoredDeadLetterCount(*store_));
+  if (stored) {
+    dead_letter_count_ = *stored;
+    return Status::Ok();
+  }
+  auto it = store_->NewIterator(kDeadLetterFamily);
+  dead_letter_count_ = 0;
+  for (it->SeekToFirst(); it->Valid(); it->Next()) ++dead_letter_count_;
+  JIRITSU_RETURN_IF_ERROR(it->status());
+  dead_letter_count_stored_ = dead_letter_count_ == 0;  // nothing to say for an empty store
+  return Status::Ok();
 }
 
 bool ProjectionRuntime::SkipsDerivedTopics() const {
@@ -779,7 +809,25 @@ Status ProjectionRuntime::Checkpoint(bool facts_may_follow) {
       if (!flushed.ok()) return flushed.WithContext("publishing facts/dead letters");
     }
   }
+  // A dead letter read again (its record re-published after a crash) is
+  // the same row: counted once.
+  int64_t dead_letters = dead_letter_count_;
+  if (!pending_dlq_rows_.empty()) {
+    std::set<std::string_view> added;
+    std::string existing;
+    for (const auto& [key, value] : pending_dlq_rows_) {
+      if (!added.insert(key).second) continue;
+      Status found = store_->Get(kDeadLetterFamily, key, &existing);
+      if (found.code() == StatusCode::kNotFound) {
+        ++dead_letters;
+      } else if (!found.ok()) {
+        return found.WithContext("counting dead letters");
+      }
+    }
+  }
   for (const auto& [key, value] : pending_dlq_rows_) batch.Put(kDeadLetterFamily, key, value);
+  const bool store_dead_letter_count = dead_letters != dead_letter_count_ || !dead_letter_count_stored_;
+  if (store_dead_letter_count) batch.Put(kMetaFamily, kDeadLetterCountKey, std::to_string(dead_letters));
   if (options_.view_version != 0) {
     batch.Put(kMetaFamily, kViewVersionKey, std::to_string(options_.view_version));
   }
@@ -791,6 +839,8 @@ Status ProjectionRuntime::Checkpoint(bool facts_may_follow) {
   }
   const size_t batch_bytes = batch.ApproximateBytes() + batch.SpilledBytes();
   JIRITSU_RETURN_IF_ERROR(store_->Write(&batch));
+  dead_letter_count_ = dead_letters;
+  dead_letter_count_stored_ = dead_letter_count_stored_ || store_dead_letter_count;
   projector_->OnCheckpointCommitted();
   FactsDeferral deferral = projector_->TakeFactsDeferral();
   const uint64_t refolds = projector_->TakeRefolds();

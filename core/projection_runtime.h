@@ -51,6 +51,15 @@ inline constexpr std::string_view kViewVersionKey = "view_version";
 // Meta key marking a store that must never be advanced (as-of audit stores
 // built by core/replay.h); the runtime refuses to open such a store.
 inline constexpr std::string_view kReadOnlyMarkerKey = "read_only";
+// Meta key: the number of rows in kDeadLetterFamily, kept by every
+// checkpoint that adds some, so readers (the service's /metrics) need not
+// count them.
+inline constexpr std::string_view kDeadLetterCountKey = "dlq_records";
+
+// The dead-letter count a runtime keeps in `store` (kDeadLetterCountKey);
+// nullopt when none is stored yet (views written before the runtime kept it,
+// until their next checkpoint). kCorruption for an unreadable value.
+Result<std::optional<int64_t>> StoredDeadLetterCount(const StateStore& store);
 
 struct RuntimeStats;
 
@@ -219,6 +228,9 @@ class ProjectionRuntime {
   Status OpenStore();
   Status CheckViewVersion();
   Status CheckWritable();
+  // dead_letter_count_ from the store, or by counting the family once (then
+  // the next checkpoint stores it).
+  Status LoadDeadLetterCount();
   bool SkipsDerivedTopics() const;
   Status RefreshDerivedPositions();
   Status StartGlobalInputs();
@@ -303,6 +315,8 @@ class ProjectionRuntime {
   uint64_t unflushed_events_applied_ = 0;
   uint64_t unflushed_bytes_read_ = 0;
   std::vector<std::pair<std::string, std::string>> pending_dlq_rows_;
+  int64_t dead_letter_count_ = 0;        // rows in kDeadLetterFamily, committed
+  bool dead_letter_count_stored_ = true;  // kDeadLetterCountKey holds it
   std::vector<std::pair<std::string, std::string>> pending_dead_letters_;  // key, value
   Status rebalance_status_;
   // OnAssigned/OnRevoked ran since UpdateCatchUpReader last looked.

@@ -11,6 +11,7 @@
 #include <cstdlib>
 #include <map>
 #include <mutex>
+#include <optional>
 #include <thread>
 #include <unistd.h>
 
@@ -431,6 +432,90 @@ TEST(ProjectionRuntimeTest, WithoutConfirmFactsLaterACheckpointWaitsForItsFacts)
   ASSERT_TRUE(run_status.ok()) << run_status.ToString();
   EXPECT_TRUE(recorder->later().empty()) << "the projector was never asked";
   EXPECT_TRUE(recorder->durable().empty());
+}
+
+// The dead-letter count the runtime keeps in the meta family (what /metrics
+// reports): `{stored count, rows in the family}` of the views in `dir`.
+std::pair<std::optional<int64_t>, int64_t> DeadLetterCounts(const std::string& dir) {
+  auto store = StateStore::OpenReadOnly(dir, testing::FakeViewFamilies());
+  EXPECT_TRUE(store.ok()) << store.status().ToString();
+  if (!store.ok()) return {};
+  Result<std::optional<int64_t>> stored = StoredDeadLetterCount(**store);
+  EXPECT_TRUE(stored.ok()) << stored.status().ToString();
+  int64_t rows = 0;
+  auto it = (*store)->NewIterator(kDeadLetterFamily);
+  for (it->SeekToFirst(); it->Valid(); it->Next()) ++rows;
+  return {stored.ok() ? *stored : std::nullopt, rows};
+}
+
+TEST(ProjectionRuntimeTest, TheDeadLetterCountFollowsTheRowsAndCountsARepeatOnce) {
+  testing::TempDir temp;
+  auto log = OpenEmbeddedLog(temp.path() + "/log");
+  ASSERT_TRUE(log.ok()) << log.status().ToString();
+  ASSERT_TRUE(testing::EnsureFakeTopics(log->get()).ok());
+  auto producer = (*log)->NewProducer();
+  ASSERT_TRUE(producer.ok());
+  auto poison = [&](const std::string& key) {
+    ASSERT_TRUE((*producer)->Append(std::string(kEmployeeTopic), key, "not an event: " + key).ok());
+    ASSERT_TRUE((*producer)->Flush(std::chrono::seconds(10)).ok());
+  };
+  for (const char* key : {"p1", "p2", "p3"}) poison(key);
+  ASSERT_TRUE(testing::AppendEvents(log->get(), {testing::FakeEmployeeEvent("e1", "ok", 1)}).ok());
+  const RuntimeOptions options = testing::FakeLiveOptions(temp.path() + "/views");
+  auto stats = testing::RunFakeLive(log->get(), options);
+  ASSERT_TRUE(stats.ok()) << stats.status().ToString();
+  EXPECT_EQ(stats->dead_letters, 3u);
+  EXPECT_EQ(DeadLetterCounts(options.state_dir), (std::pair<std::optional<int64_t>, int64_t>{3, 3}));
+
+  // A dead letter published again (a crash after its flush, before the
+  // checkpoint) is the same row, and one new poison record is one more.
+  std::string key, value;
+  {
+    auto store = StateStore::OpenReadOnly(options.state_dir, testing::FakeViewFamilies());
+    ASSERT_TRUE(store.ok());
+    auto it = (*store)->NewIterator(kDeadLetterFamily);
+    it->SeekToFirst();
+    ASSERT_TRUE(it->Valid());
+    key = std::string(it->key());
+    value = std::string(it->value());
+  }
+  ASSERT_TRUE((*producer)->Append(std::string(kDeadLetterTopic), key, value).ok());
+  poison("p4");
+  ASSERT_TRUE(testing::RunFakeLive(log->get(), options).ok());
+  EXPECT_EQ(DeadLetterCounts(options.state_dir), (std::pair<std::optional<int64_t>, int64_t>{4, 4}));
+
+  // Views from before the count: counted once at the next start, stored by
+  // its first checkpoint, and kept from there.
+  {
+    StateStoreOptions store_options;
+    store_options.column_families = testing::FakeViewFamilies();
+    auto store = StateStore::Open(options.state_dir, store_options);
+    ASSERT_TRUE(store.ok()) << store.status().ToString();
+    StateBatch batch;
+    batch.Delete(kMetaFamily, kDeadLetterCountKey);
+    ASSERT_TRUE((*store)->Write(&batch).ok());
+  }
+  EXPECT_EQ(DeadLetterCounts(options.state_dir).first, std::nullopt);
+  ASSERT_TRUE(testing::RunFakeLive(log->get(), options).ok());
+  EXPECT_EQ(DeadLetterCounts(options.state_dir), (std::pair<std::optional<int64_t>, int64_t>{4, 4}));
+  poison("p5");
+  ASSERT_TRUE(testing::RunFakeLive(log->get(), options).ok());
+  EXPECT_EQ(DeadLetterCounts(options.state_dir), (std::pair<std::optional<int64_t>, int64_t>{5, 5}));
+
+  // An unreadable count is an error naming the key, never a guess.
+  {
+    StateStoreOptions store_options;
+    store_options.column_families = testing::FakeViewFamilies();
+    auto store = StateStore::Open(options.state_dir, store_options);
+    ASSERT_TRUE(store.ok());
+    StateBatch batch;
+    batch.Put(kMetaFamily, kDeadLetterCountKey, "five");
+    ASSERT_TRUE((*store)->Write(&batch).ok());
+  }
+  auto broken = testing::RunFakeLive(log->get(), options);
+  ASSERT_FALSE(broken.ok());
+  EXPECT_EQ(broken.status().code(), StatusCode::kCorruption);
+  EXPECT_NE(broken.status().ToString().find("dlq_records"), std::string::npos) << broken.status().ToString();
 }
 
 // fake_counts of `dir`: employee -> distinct events applied.

@@ -673,7 +673,9 @@ Status ProjectionRuntime::DrainGlobalInputs(bool block_until_end) {
       // Facts read back (a whole checkpoint's worth) are dirty aggregates.
       JIRITSU_RETURN_IF_ERROR(CheckpointIfOverMemory());
     }
-    if (pending_dlq_rows_.size() > 10000) JIRITSU_RETURN_IF_ERROR(Checkpoint(/*facts_may_follow=*/true));
+    if (pending_dlq_rows_.size() > 10000) {
+      JIRITSU_RETURN_IF_ERROR(Checkpoint(/*facts_may_follow=*/true));
+    }
   }
   return Status::Ok();
 }
@@ -749,8 +751,8 @@ Status ProjectionRuntime::Checkpoint(bool facts_may_follow) {
   // now; a checkpoint that waits for its own facts waits for those first.
   const bool facts_later = facts_flusher_ && facts_may_follow && pending_dead_letters_.empty();
   if (facts_flusher_) {
-    Result<uint64_t> durable = facts_later ? facts_flusher_->Durable()
-                                           : facts_flusher_->WaitFor(facts_flush_requested_);
+    Result<uint64_t> durable =
+        facts_later ? facts_flusher_->Durable() : facts_flusher_->WaitFor(facts_flush_requested_);
     if (!durable.ok()) return durable.status();
     if (*durable > facts_confirmed_) {
       facts_confirmed_ = *durable;
@@ -826,8 +828,11 @@ Status ProjectionRuntime::Checkpoint(bool facts_may_follow) {
     }
   }
   for (const auto& [key, value] : pending_dlq_rows_) batch.Put(kDeadLetterFamily, key, value);
-  const bool store_dead_letter_count = dead_letters != dead_letter_count_ || !dead_letter_count_stored_;
-  if (store_dead_letter_count) batch.Put(kMetaFamily, kDeadLetterCountKey, std::to_string(dead_letters));
+  const bool store_dead_letter_count =
+      dead_letters != dead_letter_count_ || !dead_letter_count_stored_;
+  if (store_dead_letter_count) {
+    batch.Put(kMetaFamily, kDeadLetterCountKey, std::to_string(dead_letters));
+  }
   if (options_.view_version != 0) {
     batch.Put(kMetaFamily, kViewVersionKey, std::to_string(options_.view_version));
   }

@@ -21,6 +21,8 @@
 // Lifecycle: Create() -> Run() (blocks until caught up, stopped or failed)
 // -> destroy. Stop() may be called from any thread or a signal-safe flag.
 // Thread-safety: Run() on one thread; Stop() and stats() from any thread.
+// A live run also flushes facts on a helper thread of its own
+// (confirm_facts_later), joined when Run() ends or the runtime is destroyed.
 // Failure: Run() returns the first non-retryable error (store I/O, producer
 // delivery failure after retries, corruption); the store is left at the last
 // committed checkpoint, so restarting resumes correctly.
@@ -315,7 +317,7 @@ class ProjectionRuntime {
   uint64_t unflushed_events_applied_ = 0;
   uint64_t unflushed_bytes_read_ = 0;
   std::vector<std::pair<std::string, std::string>> pending_dlq_rows_;
-  int64_t dead_letter_count_ = 0;        // rows in kDeadLetterFamily, committed
+  int64_t dead_letter_count_ = 0;         // rows in kDeadLetterFamily, committed
   bool dead_letter_count_stored_ = true;  // kDeadLetterCountKey holds it
   std::vector<std::pair<std::string, std::string>> pending_dead_letters_;  // key, value
   Status rebalance_status_;

@@ -17,14 +17,14 @@
 // them to be durable, then writes the batch together with the input offsets in
 // one atomic write. (A projector that records unconfirmed facts, see
 // SetFactsConfirmedLater(), lets a live runtime commit first and confirm
-// the facts at a later checkpoint.) A crash anywhere re-runs events after the last committed
-// offsets against the last committed state, so the projector must keep all
-// uncommitted changes in memory until Checkpoint() and must tolerate facts
-// records being re-delivered (they are absolute values, not deltas). A
-// projector may hold an employee's facts back for a later checkpoint (a
-// live run's facts interval) if its committed state says so, so that a
-// restart still publishes them; PublishDeferredFactsAtNextCheckpoint()
-// ends the wait.
+// the facts at a later checkpoint.) A crash anywhere re-runs events after
+// the last committed offsets against the last committed state, so the
+// projector must keep all uncommitted changes in memory until Checkpoint()
+// and must tolerate facts records being re-delivered (they are absolute
+// values, not deltas). A projector may hold an employee's facts back for a
+// later checkpoint (a live run's facts interval) if its committed state says
+// so, so that a restart still publishes them;
+// PublishDeferredFactsAtNextCheckpoint() ends the wait.
 //
 // Lifecycle: Open() once with the store, then Apply*() and Checkpoint() from
 // the runtime thread; Close() before the store goes away.

@@ -201,8 +201,12 @@ TEST(ProjectionRuntimeTest, TheProjectorLearnsTheCheckpointCadenceBeforeItOpens)
 class GatedLog : public EventLog {
  public:
   explicit GatedLog(EventLog* log) : log_(log) {}
-  Status EnsureTopics(const std::vector<TopicSpec>& topics) override { return log_->EnsureTopics(topics); }
-  Result<int32_t> PartitionCount(const std::string& topic) override { return log_->PartitionCount(topic); }
+  Status EnsureTopics(const std::vector<TopicSpec>& topics) override {
+    return log_->EnsureTopics(topics);
+  }
+  Result<int32_t> PartitionCount(const std::string& topic) override {
+    return log_->PartitionCount(topic);
+  }
   Result<int64_t> EndOffset(const TopicPartition& tp) override { return log_->EndOffset(tp); }
   Result<std::unique_ptr<LogProducer>> NewProducer() override {
     JIRITSU_ASSIGN_OR_RETURN(auto producer, log_->NewProducer());
@@ -223,14 +227,16 @@ class GatedLog : public EventLog {
  private:
   class Producer : public LogProducer {
    public:
-    Producer(std::unique_ptr<LogProducer> inner, GatedLog* log) : inner_(std::move(inner)), log_(log) {}
+    Producer(std::unique_ptr<LogProducer> inner, GatedLog* log)
+        : inner_(std::move(inner)), log_(log) {}
     Status Append(const std::string& topic, std::string_view key, std::string_view value) override {
       return inner_->Append(topic, key, value);
     }
     Status Flush(std::chrono::milliseconds timeout) override {
       std::unique_lock lock(log_->mu_);
       ++log_->waiting_;
-      const bool passed = log_->cv_.wait_for(lock, timeout, [&] { return log_->open_ || log_->failing_; });
+      const bool passed =
+          log_->cv_.wait_for(lock, timeout, [&] { return log_->open_ || log_->failing_; });
       --log_->waiting_;
       if (!passed) return DeadlineExceeded("gated flush");
       if (log_->failing_) return Unavailable("injected flush failure");
@@ -339,14 +345,15 @@ TEST_P(FactsConfirmedLaterTest, ACheckpointCommitsWhileItsFactsFlushAndALaterOne
   Status run_status;
   std::thread runner([&] { run_status = (*runtime)->Run(); });
 
-  ASSERT_TRUE(testing::AppendEvents(inner->get(),
-                                    {testing::FakeEmployeeEvent("later-" + run + "-1", "a-" + run, 1),
-                                     testing::FakeEmployeeEvent("later-" + run + "-2", "b-" + run, 2)})
+  ASSERT_TRUE(testing::AppendEvents(
+                  inner->get(), {testing::FakeEmployeeEvent("later-" + run + "-1", "a-" + run, 1),
+                                 testing::FakeEmployeeEvent("later-" + run + "-2", "b-" + run, 2)})
                   .ok());
   // The events are committed (visible) while their facts' flush waits.
   EXPECT_TRUE(WaitUntil([&] {
     const RuntimeStats stats = (*runtime)->stats();
-    return stats.events_applied >= 2 && !stats.visible_latency_ms.empty() && log.flushes_waiting() == 1;
+    return stats.events_applied >= 2 && !stats.visible_latency_ms.empty() &&
+           log.flushes_waiting() == 1;
   }));
   EXPECT_TRUE(recorder->durable().empty()) << "confirmed before the flush";
   ASSERT_FALSE(recorder->later().empty());
@@ -369,12 +376,16 @@ TEST_P(FactsConfirmedLaterTest, ACheckpointCommitsWhileItsFactsFlushAndALaterOne
 }
 
 INSTANTIATE_TEST_SUITE_P(Backends, FactsConfirmedLaterTest,
-                         ::testing::Values(Backend::kEmbedded, Backend::kMock, Backend::kRealBroker),
+                         ::testing::Values(Backend::kEmbedded, Backend::kMock,
+                                           Backend::kRealBroker),
                          [](const ::testing::TestParamInfo<Backend>& info) {
                            switch (info.param) {
-                             case Backend::kEmbedded: return std::string("Embedded");
-                             case Backend::kMock: return std::string("Mock");
-                             case Backend::kRealBroker: return std::string("RealBroker");
+                             case Backend::kEmbedded:
+                               return std::string("Embedded");
+                             case Backend::kMock:
+                               return std::string("Mock");
+                             case Backend::kRealBroker:
+                               return std::string("RealBroker");
                            }
                            return std::string("Unknown");
                          });
@@ -395,7 +406,8 @@ TEST(ProjectionRuntimeTest, AFailedFactsFlushStopsTheRunWithItsError) {
     run_status = (*runtime)->Run();
     finished = true;
   });
-  ASSERT_TRUE(testing::AppendEvents(embedded->get(), {testing::FakeEmployeeEvent("e1", "a", 1)}).ok());
+  ASSERT_TRUE(
+      testing::AppendEvents(embedded->get(), {testing::FakeEmployeeEvent("e1", "a", 1)}).ok());
   // The run ends by itself, at the next checkpoint after the failed flush.
   const bool ended = WaitUntil([&] { return finished.load(); });
   (*runtime)->Stop();  // in case it did not
@@ -403,7 +415,8 @@ TEST(ProjectionRuntimeTest, AFailedFactsFlushStopsTheRunWithItsError) {
   EXPECT_TRUE(ended);
   EXPECT_EQ((*runtime)->stats().events_applied, 1u);
   EXPECT_EQ(run_status.code(), StatusCode::kUnavailable) << run_status.ToString();
-  EXPECT_NE(run_status.ToString().find("publishing facts"), std::string::npos) << run_status.ToString();
+  EXPECT_NE(run_status.ToString().find("publishing facts"), std::string::npos)
+      << run_status.ToString();
   EXPECT_NE(run_status.ToString().find("injected flush failure"), std::string::npos);
 }
 
@@ -421,7 +434,8 @@ TEST(ProjectionRuntimeTest, WithoutConfirmFactsLaterACheckpointWaitsForItsFacts)
   ASSERT_TRUE(runtime.ok()) << runtime.status().ToString();
   Status run_status;
   std::thread runner([&] { run_status = (*runtime)->Run(); });
-  ASSERT_TRUE(testing::AppendEvents(embedded->get(), {testing::FakeEmployeeEvent("e1", "a", 1)}).ok());
+  ASSERT_TRUE(
+      testing::AppendEvents(embedded->get(), {testing::FakeEmployeeEvent("e1", "a", 1)}).ok());
   EXPECT_TRUE(WaitUntil([&] { return log.flushes_waiting() == 1; }));
   std::this_thread::sleep_for(std::chrono::milliseconds(300));  // several cadences
   EXPECT_TRUE((*runtime)->stats().visible_latency_ms.empty()) << "committed before its facts";
@@ -465,7 +479,8 @@ TEST(ProjectionRuntimeTest, TheDeadLetterCountFollowsTheRowsAndCountsARepeatOnce
   auto stats = testing::RunFakeLive(log->get(), options);
   ASSERT_TRUE(stats.ok()) << stats.status().ToString();
   EXPECT_EQ(stats->dead_letters, 3u);
-  EXPECT_EQ(DeadLetterCounts(options.state_dir), (std::pair<std::optional<int64_t>, int64_t>{3, 3}));
+  EXPECT_EQ(DeadLetterCounts(options.state_dir),
+            (std::pair<std::optional<int64_t>, int64_t>{3, 3}));
 
   // A dead letter published again (a crash after its flush, before the
   // checkpoint) is the same row, and one new poison record is one more.
@@ -482,7 +497,8 @@ TEST(ProjectionRuntimeTest, TheDeadLetterCountFollowsTheRowsAndCountsARepeatOnce
   ASSERT_TRUE((*producer)->Append(std::string(kDeadLetterTopic), key, value).ok());
   poison("p4");
   ASSERT_TRUE(testing::RunFakeLive(log->get(), options).ok());
-  EXPECT_EQ(DeadLetterCounts(options.state_dir), (std::pair<std::optional<int64_t>, int64_t>{4, 4}));
+  EXPECT_EQ(DeadLetterCounts(options.state_dir),
+            (std::pair<std::optional<int64_t>, int64_t>{4, 4}));
 
   // Views from before the count: counted once at the next start, stored by
   // its first checkpoint, and kept from there.
@@ -497,10 +513,12 @@ TEST(ProjectionRuntimeTest, TheDeadLetterCountFollowsTheRowsAndCountsARepeatOnce
   }
   EXPECT_EQ(DeadLetterCounts(options.state_dir).first, std::nullopt);
   ASSERT_TRUE(testing::RunFakeLive(log->get(), options).ok());
-  EXPECT_EQ(DeadLetterCounts(options.state_dir), (std::pair<std::optional<int64_t>, int64_t>{4, 4}));
+  EXPECT_EQ(DeadLetterCounts(options.state_dir),
+            (std::pair<std::optional<int64_t>, int64_t>{4, 4}));
   poison("p5");
   ASSERT_TRUE(testing::RunFakeLive(log->get(), options).ok());
-  EXPECT_EQ(DeadLetterCounts(options.state_dir), (std::pair<std::optional<int64_t>, int64_t>{5, 5}));
+  EXPECT_EQ(DeadLetterCounts(options.state_dir),
+            (std::pair<std::optional<int64_t>, int64_t>{5, 5}));
 
   // An unreadable count is an error naming the key, never a guess.
   {
@@ -515,7 +533,8 @@ TEST(ProjectionRuntimeTest, TheDeadLetterCountFollowsTheRowsAndCountsARepeatOnce
   auto broken = testing::RunFakeLive(log->get(), options);
   ASSERT_FALSE(broken.ok());
   EXPECT_EQ(broken.status().code(), StatusCode::kCorruption);
-  EXPECT_NE(broken.status().ToString().find("dlq_records"), std::string::npos) << broken.status().ToString();
+  EXPECT_NE(broken.status().ToString().find("dlq_records"), std::string::npos)
+      << broken.status().ToString();
 }
 
 // fake_counts of `dir`: employee -> distinct events applied.

@@ -8,6 +8,7 @@
 #include <cmath>
 #include <condition_variable>
 #include <cstdio>
+#include <limits>
 #include <optional>
 #include <set>
 #include <thread>
@@ -432,8 +433,7 @@ Status ProjectionRuntime::OnAssigned(const std::vector<TopicPartition>& partitio
 Status ProjectionRuntime::OnRevoked(const std::vector<TopicPartition>& partitions) {
   // Commit what was processed for them, with every facts record held back,
   // before another member takes over.
-  projector_->PublishDeferredFactsAtNextCheckpoint();
-  JIRITSU_RETURN_IF_ERROR(Checkpoint());
+  JIRITSU_RETURN_IF_ERROR(PublishHeldBackFacts());
   std::set<int32_t> numbers;
   last_position_ = nullptr;
   last_position_tp_ = nullptr;
@@ -919,6 +919,22 @@ void ProjectionRuntime::LogCheckpointMemory(size_t batch_bytes, size_t facts) co
       rss_pages * static_cast<double>(::sysconf(_SC_PAGESIZE)) / kMb);
 }
 
+Status ProjectionRuntime::PublishHeldBackFacts() {
+  size_t before = std::numeric_limits<size_t>::max();
+  while (true) {
+    projector_->PublishDeferredFactsAtNextCheckpoint();
+    JIRITSU_RETURN_IF_ERROR(Checkpoint());
+    const size_t left = projector_->FactsHeldBack();
+    if (left == 0) return Status::Ok();
+    if (left >= before) {
+      Logger()->warn("{} employees' facts still held back after a checkpoint that published none",
+                     left);
+      return Status::Ok();
+    }
+    before = left;
+  }
+}
+
 Status ProjectionRuntime::CheckpointIfOverMemory() {
   if (options_.checkpoint_uncommitted_bytes == 0 ||
       projector_->Memory().uncommitted_bytes <= options_.checkpoint_uncommitted_bytes) {
@@ -1060,8 +1076,7 @@ Status ProjectionRuntime::Run() {
       if (!TasksCaughtUp()) continue;
       // Publish the last facts, then read every global input (including
       // those facts) to its end, then commit the aggregates they changed.
-      projector_->PublishDeferredFactsAtNextCheckpoint();
-      JIRITSU_RETURN_IF_ERROR(Checkpoint());
+      JIRITSU_RETURN_IF_ERROR(PublishHeldBackFacts());
       JIRITSU_RETURN_IF_ERROR(DrainGlobalInputs(/*block_until_end=*/true));
       break;
     }
@@ -1069,9 +1084,8 @@ Status ProjectionRuntime::Run() {
   ordered_reader_.reset();  // caught up or stopped: no more reading ahead
   if (SkipsDerivedTopics()) JIRITSU_RETURN_IF_ERROR(RefreshDerivedPositions());
   flush_deferred_facts_ = true;
-  projector_->PublishDeferredFactsAtNextCheckpoint();
-  JIRITSU_RETURN_IF_ERROR(Checkpoint());
-  facts_flusher_.reset();  // that checkpoint waited for every flush
+  JIRITSU_RETURN_IF_ERROR(PublishHeldBackFacts());
+  facts_flusher_.reset();  // those checkpoints waited for every flush
   if (options_.rebuild_mode) JIRITSU_RETURN_IF_ERROR(store_->SyncAndFlush());
   MaybeReportProgress(true);
   std::lock_guard<std::mutex> lock(stats_mutex_);

@@ -255,6 +255,10 @@ class ProjectionRuntime {
   // durable after its batch is written (confirm_facts_later); the others
   // (revocation, caught up, the end of a run, dead letters) wait for them.
   Status Checkpoint(bool facts_may_follow = false);
+  // Checkpoints that publish every held-back facts record, as many as the
+  // projector needs (Projector::FactsHeldBack), stopping if one makes no
+  // progress.
+  Status PublishHeldBackFacts();
   // Checkpoints when the projector's uncommitted bytes exceed
   // checkpoint_uncommitted_bytes (called after every applied record).
   void LogCheckpointMemory(size_t batch_bytes, size_t facts) const;

@@ -112,9 +112,14 @@ class Projector {
   // runtime commits, the projector considers those changes clean.
   virtual Status Checkpoint(StateBatch* batch, const FactsSink& facts_out) = 0;
   // The next Checkpoint() publishes every facts record the projector holds
-  // back: the runtime asks before partitions are revoked (another member
-  // takes over the employees), when caught up, and at the end of a run.
+  // back (or as many as its batch bound allows, see FactsHeldBack): the
+  // runtime asks before partitions are revoked (another member takes over
+  // the employees), when caught up, and at the end of a run.
   virtual void PublishDeferredFactsAtNextCheckpoint() {}
+  // How many employees' facts are held back now. After a Checkpoint() asked
+  // to publish them all, some may remain (a projector bounds that checkpoint's
+  // batch): the runtime asks again until none remain.
+  virtual size_t FactsHeldBack() const { return 0; }
   // See FactsDeferral; the runtime calls it after each committed checkpoint.
   virtual FactsDeferral TakeFactsDeferral() { return {}; }
   // Employee states rebuilt from their whole journal since the previous call

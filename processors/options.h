@@ -41,6 +41,13 @@ struct ProjectorOptions {
   // ones are dropped, facts first, above either limit).
   size_t cache_max_rows = 200000;
   size_t aggregates_cache_max_bytes = MemoryBudget{}.aggregates_cache_bytes();
+  // A cost knob: when the runtime asks for every held-back facts record (caught
+  // up, a revocation, the end of a run), a checkpoint stops adding held-back
+  // employees (each rewrites its state) once its batch holds this many bytes,
+  // and the rest go out in the checkpoints that follow. In one checkpoint,
+  // 95 075 of them made a 393 MB batch and a 2.9 GB peak RSS (100 000
+  // employees x 36 months).
+  size_t held_back_publish_batch_bytes = size_t{64} << 20;
   // Not a view parameter: how often an employee's facts are published in a
   // live run (a logged store). A checkpoint always commits the employee's own
   // views; the facts that feed the global views (KPIs, org roll-ups) of an

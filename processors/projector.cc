@@ -287,9 +287,18 @@ class JiritsuProjector final : public Projector {
     // Dirty employees and held-back facts published now, in employee order.
     const std::vector<std::string>& waiting = plan.waiting_to_publish;
     auto next_waiting = waiting.begin();
+    // Asked for everything held back: as many as fit the batch bound now.
+    bool held_back_left = false;
+    auto publish_waiting = [&](const std::string& employee) {
+      if (publish_all_facts_ && batch->ApproximateBytes() >= options_.held_back_publish_batch_bytes) {
+        held_back_left = true;
+        return Status::Ok();
+      }
+      return PublishWaitingFacts(employee, batch, facts_out);
+    };
     for (auto employee = dirty.begin(); employee != dirty.end(); ++employee) {
       for (; next_waiting != waiting.end() && *next_waiting < *employee; ++next_waiting) {
-        JIRITSU_RETURN_IF_ERROR(PublishWaitingFacts(*next_waiting, batch, facts_out));
+        JIRITSU_RETURN_IF_ERROR(publish_waiting(*next_waiting));
       }
       auto it = cache_.find(*employee);
       if (it == cache_.end()) continue;  // revoked meanwhile
@@ -301,9 +310,9 @@ class JiritsuProjector final : public Projector {
       }
     }
     for (; next_waiting != waiting.end(); ++next_waiting) {
-      JIRITSU_RETURN_IF_ERROR(PublishWaitingFacts(*next_waiting, batch, facts_out));
+      JIRITSU_RETURN_IF_ERROR(publish_waiting(*next_waiting));
     }
-    publish_all_facts_ = false;
+    publish_all_facts_ = held_back_left;
     // Writing the KPI rows that facts read back changed is facts work too.
     const int64_t flush_started_us = NowUs();
     Status flushed = aggregates_->Flush(batch);
@@ -312,6 +321,7 @@ class JiritsuProjector final : public Projector {
   }
 
   void PublishDeferredFactsAtNextCheckpoint() override { publish_all_facts_ = true; }
+  size_t FactsHeldBack() const override { return waiting_.size(); }
 
   uint64_t TakeRefolds() override { return std::exchange(refolds_, 0); }
 

@@ -448,6 +448,59 @@ TEST(ProjectionRuntimeTest, WithoutConfirmFactsLaterACheckpointWaitsForItsFacts)
   EXPECT_TRUE(recorder->durable().empty());
 }
 
+// Holds `held` employees' facts back and publishes one of them per
+// checkpoint asked for all (a projector that bounds that checkpoint's
+// batch), or none when stuck.
+class HeldBackProjector : public SlowProjector {
+ public:
+  HeldBackProjector(size_t held, bool stuck)
+      : SlowProjector(std::chrono::microseconds(0)), held_(held), stuck_(stuck) {}
+  void PublishDeferredFactsAtNextCheckpoint() override { asked_ = true; }
+  Status Checkpoint(StateBatch* batch, const FactsSink& facts_out) override {
+    if (asked_) ++asked_checkpoints_;
+    if (asked_ && held_ > 0 && !stuck_) --held_;
+    asked_ = false;
+    return SlowProjector::Checkpoint(batch, facts_out);
+  }
+  size_t FactsHeldBack() const override { return held_; }
+  size_t asked_checkpoints() const { return asked_checkpoints_; }
+
+ private:
+  size_t held_;
+  bool stuck_;
+  bool asked_ = false;
+  size_t asked_checkpoints_ = 0;
+};
+
+TEST(ProjectionRuntimeTest, HeldBackFactsGoOutInAsManyCheckpointsAsTheProjectorNeeds) {
+  for (const bool stuck : {false, true}) {
+    SCOPED_TRACE(stuck ? "stuck" : "publishing");
+    testing::TempDir temp;
+    auto log = OpenEmbeddedLog(temp.path() + "/log");
+    ASSERT_TRUE(log.ok()) << log.status().ToString();
+    ASSERT_TRUE(testing::EnsureFakeTopics(log->get()).ok());
+    ASSERT_TRUE(testing::AppendEvents(log->get(), {testing::FakeEmployeeEvent("e1", "a", 1)}).ok());
+    RuntimeOptions options = testing::FakeLiveOptions(temp.path() + "/views");
+    options.until_caught_up = true;
+    auto projector = std::make_unique<HeldBackProjector>(3, stuck);
+    HeldBackProjector* held_back = projector.get();
+    auto runtime = ProjectionRuntime::Create(log->get(), std::move(projector), options);
+    ASSERT_TRUE(runtime.ok()) << runtime.status().ToString();
+    Status run_status = (*runtime)->Run();  // returns: a stuck projector does not hang it
+    ASSERT_TRUE(run_status.ok()) << run_status.ToString();
+    if (stuck) {
+      // Caught up and the end of the run: each stops after one checkpoint
+      // that made no progress.
+      EXPECT_EQ(held_back->FactsHeldBack(), 3u);
+      EXPECT_EQ(held_back->asked_checkpoints(), 4u);
+    } else {
+      // Caught up: three checkpoints; the end of the run: one more.
+      EXPECT_EQ(held_back->FactsHeldBack(), 0u);
+      EXPECT_EQ(held_back->asked_checkpoints(), 4u);
+    }
+  }
+}
+
 // The dead-letter count the runtime keeps in the meta family (what /metrics
 // reports): `{stored count, rows in the family}` of the views in `dir`.
 std::pair<std::optional<int64_t>, int64_t> DeadLetterCounts(const std::string& dir) {

@@ -420,5 +420,45 @@ TEST_F(FactsIntervalTest, AConfirmedEmployeeHeldBackAgainKeepsItsWaitingRow) {
   EXPECT_EQ(facts[0].value, FactsOfPublishingAlways(fed, "e1"));
 }
 
+// Asked for every held-back record, a checkpoint takes held-back employees
+// only while its batch is under held_back_publish_batch_bytes; the rest go
+// out at the checkpoints after, which the runtime asks for while
+// FactsHeldBack() says some remain, and they are the same records.
+TEST_F(FactsIntervalTest, EverythingHeldBackGoesOutInBatchesOfBoundedSize) {
+  Clocked clock;
+  ProjectorOptions options = clock.Options();
+  options.held_back_publish_batch_bytes = 4096;
+  Harness h(options);
+  const std::vector<std::string> employees = NumberedIds("b", 40);
+  std::vector<Fed> fed = HireAll(h, employees);
+  ASSERT_EQ(h.CheckpointOnly().size(), employees.size());  // new: due at once
+  clock.now_ms = 100;
+  for (const std::string& e : employees) {
+    fed.push_back(NextEvent(e));
+    h.Apply(fed.back());
+  }
+  EXPECT_TRUE(h.CheckpointOnly().empty());
+  ASSERT_EQ(h.projector()->FactsHeldBack(), employees.size());
+
+  std::map<std::string, std::string> published;
+  std::vector<size_t> per_checkpoint;
+  while (h.projector()->FactsHeldBack() > 0 && per_checkpoint.size() < 100) {
+    h.projector()->PublishDeferredFactsAtNextCheckpoint();
+    const std::vector<FactsRecord> facts = h.CheckpointOnly();
+    per_checkpoint.push_back(facts.size());
+    for (const FactsRecord& record : facts) published[record.key] = record.value;
+  }
+  EXPECT_GT(per_checkpoint.size(), 2u) << "a 4 KiB bound holds a few states per batch";
+  EXPECT_EQ(std::count(per_checkpoint.begin(), per_checkpoint.end(), 0), 0);
+  ASSERT_EQ(published.size(), employees.size());
+  for (const std::string& e : {employees.front(), employees.back()}) {
+    EXPECT_EQ(published[e], FactsOfPublishingAlways(fed, e)) << e;
+  }
+  for (const std::string& e : employees) EXPECT_FALSE(WaitingRow(h, e).has_value()) << e;
+  // Nothing left: a later checkpoint publishes nothing.
+  clock.now_ms = 200;
+  EXPECT_TRUE(h.CheckpointOnly().empty());
+}
+
 }  // namespace
 }  // namespace jiritsu::processors::testing

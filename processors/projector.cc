@@ -290,7 +290,8 @@ class JiritsuProjector final : public Projector {
     // Asked for everything held back: as many as fit the batch bound now.
     bool held_back_left = false;
     auto publish_waiting = [&](const std::string& employee) {
-      if (publish_all_facts_ && batch->ApproximateBytes() >= options_.held_back_publish_batch_bytes) {
+      if (publish_all_facts_ &&
+          batch->ApproximateBytes() >= options_.held_back_publish_batch_bytes) {
         held_back_left = true;
         return Status::Ok();
       }

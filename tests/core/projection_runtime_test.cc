@@ -31,14 +31,31 @@ struct PollCall {
   size_t employee_records = 0;
 };
 
-// Forwards to another log; its consumers record their Poll calls.
-class PollRecordingLog : public EventLog {
+// Forwards every call to another log; a test overrides what it observes.
+class ForwardingLog : public EventLog {
  public:
-  explicit PollRecordingLog(EventLog* log) : log_(log) {}
-  Status EnsureTopics(const std::vector<TopicSpec>& topics) override { return log_->EnsureTopics(topics); }
-  Result<int32_t> PartitionCount(const std::string& topic) override { return log_->PartitionCount(topic); }
+  explicit ForwardingLog(EventLog* log) : log_(log) {}
+  Status EnsureTopics(const std::vector<TopicSpec>& topics) override {
+    return log_->EnsureTopics(topics);
+  }
+  Result<int32_t> PartitionCount(const std::string& topic) override {
+    return log_->PartitionCount(topic);
+  }
   Result<int64_t> EndOffset(const TopicPartition& tp) override { return log_->EndOffset(tp); }
   Result<std::unique_ptr<LogProducer>> NewProducer() override { return log_->NewProducer(); }
+  Result<std::unique_ptr<LogConsumer>> NewConsumer(const ConsumerOptions& options) override {
+    return log_->NewConsumer(options);
+  }
+  std::string Describe() const override { return "forwarding:" + log_->Describe(); }
+
+ protected:
+  EventLog* const log_;
+};
+
+// Forwards to another log; its consumers record their Poll calls.
+class PollRecordingLog : public ForwardingLog {
+ public:
+  explicit PollRecordingLog(EventLog* log) : ForwardingLog(log) {}
   Result<std::unique_ptr<LogConsumer>> NewConsumer(const ConsumerOptions& options) override {
     JIRITSU_ASSIGN_OR_RETURN(auto consumer, log_->NewConsumer(options));
     return std::unique_ptr<LogConsumer>(new Consumer(std::move(consumer), this));
@@ -85,7 +102,6 @@ class PollRecordingLog : public EventLog {
     bool reads_employees_ = false;
   };
 
-  EventLog* log_;
   std::mutex mu_;
   std::vector<PollCall> task_polls_;
 };
@@ -195,25 +211,43 @@ TEST(ProjectionRuntimeTest, TheProjectorLearnsTheCheckpointCadenceBeforeItOpens)
   EXPECT_TRUE(set_before_open);
 }
 
+constexpr char kRealBrokerSkip[] =
+    "set JIRITSU_KAFKA_BOOTSTRAP=host:port to run against a real broker";
+
+// Options of a Kafka log on a started mock cluster (kept in `cluster`, which
+// must outlive the log) or, with `real_broker`, on JIRITSU_KAFKA_BOOTSTRAP;
+// short sessions, so a join or a rebalance takes seconds, not tens. False
+// when the broker is not set (skip) or the cluster did not start (a failure).
+bool KafkaTestLogOptions(bool real_broker, std::unique_ptr<KafkaMockCluster>* cluster,
+                         KafkaLogOptions* options) {
+  if (real_broker) {
+    const char* bootstrap = std::getenv("JIRITSU_KAFKA_BOOTSTRAP");
+    if (bootstrap == nullptr || *bootstrap == '\0') return false;
+    options->bootstrap_servers = bootstrap;
+  } else {
+    *cluster = std::make_unique<KafkaMockCluster>();
+    auto bootstrap = (*cluster)->Start(1);
+    if (!bootstrap.ok()) {
+      ADD_FAILURE() << bootstrap.status().ToString();
+      return false;
+    }
+    options->bootstrap_servers = *bootstrap;
+    options->topic_creator = (*cluster)->TopicCreator();
+  }
+  options->request_timeout = std::chrono::seconds(20);
+  options->properties = {{"session.timeout.ms", "6000"}, {"heartbeat.interval.ms", "500"}};
+  return true;
+}
+
 // Facts confirmed later. A log whose producers' Flush waits at a gate the
 // test opens, or fails; a projector that records unconfirmed facts and what
 // the runtime tells it about them.
-class GatedLog : public EventLog {
+class GatedLog : public ForwardingLog {
  public:
-  explicit GatedLog(EventLog* log) : log_(log) {}
-  Status EnsureTopics(const std::vector<TopicSpec>& topics) override {
-    return log_->EnsureTopics(topics);
-  }
-  Result<int32_t> PartitionCount(const std::string& topic) override {
-    return log_->PartitionCount(topic);
-  }
-  Result<int64_t> EndOffset(const TopicPartition& tp) override { return log_->EndOffset(tp); }
+  explicit GatedLog(EventLog* log) : ForwardingLog(log) {}
   Result<std::unique_ptr<LogProducer>> NewProducer() override {
     JIRITSU_ASSIGN_OR_RETURN(auto producer, log_->NewProducer());
     return std::unique_ptr<LogProducer>(new Producer(std::move(producer), this));
-  }
-  Result<std::unique_ptr<LogConsumer>> NewConsumer(const ConsumerOptions& options) override {
-    return log_->NewConsumer(options);
   }
   std::string Describe() const override { return "gated:" + log_->Describe(); }
 
@@ -257,7 +291,6 @@ class GatedLog : public EventLog {
     cv_.notify_all();
   }
 
-  EventLog* log_;
   std::mutex mu_;
   std::condition_variable cv_;
   bool open_ = false;
@@ -315,21 +348,10 @@ TEST_P(FactsConfirmedLaterTest, ACheckpointCommitsWhileItsFactsFlushAndALaterOne
     inner = OpenEmbeddedLog(temp.path() + "/log");
   } else {
     KafkaLogOptions log_options;
-    if (GetParam() == Backend::kRealBroker) {
-      const char* bootstrap = std::getenv("JIRITSU_KAFKA_BOOTSTRAP");
-      if (bootstrap == nullptr || *bootstrap == '\0') {
-        GTEST_SKIP() << "set JIRITSU_KAFKA_BOOTSTRAP=host:port to run against a real broker";
-      }
-      log_options.bootstrap_servers = bootstrap;
-    } else {
-      cluster = std::make_unique<KafkaMockCluster>();
-      auto bootstrap = cluster->Start(1);
-      ASSERT_TRUE(bootstrap.ok()) << bootstrap.status().ToString();
-      log_options.bootstrap_servers = *bootstrap;
-      log_options.topic_creator = cluster->TopicCreator();
+    if (!KafkaTestLogOptions(GetParam() == Backend::kRealBroker, &cluster, &log_options)) {
+      if (!HasFailure()) GTEST_SKIP() << kRealBrokerSkip;
+      return;
     }
-    log_options.request_timeout = std::chrono::seconds(20);
-    log_options.properties = {{"session.timeout.ms", "6000"}, {"heartbeat.interval.ms", "500"}};
     inner = OpenKafkaLog(log_options);
   }
   ASSERT_TRUE(inner.ok()) << inner.status().ToString();
@@ -625,22 +647,10 @@ TEST_P(CatchUpRebalanceTest, ARebalanceDuringACatchUpLosesNoEvent) {
   const bool real_broker = GetParam().real_broker;
   std::unique_ptr<KafkaMockCluster> cluster;  // declared first: outlives the log
   KafkaLogOptions log_options;
-  if (real_broker) {
-    const char* bootstrap = std::getenv("JIRITSU_KAFKA_BOOTSTRAP");
-    if (bootstrap == nullptr || *bootstrap == '\0') {
-      GTEST_SKIP() << "set JIRITSU_KAFKA_BOOTSTRAP=host:port to run against a real broker";
-    }
-    log_options.bootstrap_servers = bootstrap;
-  } else {
-    cluster = std::make_unique<KafkaMockCluster>();
-    auto bootstrap = cluster->Start(1);
-    ASSERT_TRUE(bootstrap.ok()) << bootstrap.status().ToString();
-    log_options.bootstrap_servers = *bootstrap;
-    log_options.topic_creator = cluster->TopicCreator();
+  if (!KafkaTestLogOptions(real_broker, &cluster, &log_options)) {
+    if (!HasFailure()) GTEST_SKIP() << kRealBrokerSkip;
+    return;
   }
-  log_options.request_timeout = std::chrono::seconds(20);
-  // Short sessions: the join and the rebalance take seconds, not tens.
-  log_options.properties = {{"session.timeout.ms", "6000"}, {"heartbeat.interval.ms", "500"}};
   if (GetParam().cooperative) {
     log_options.properties["partition.assignment.strategy"] = "cooperative-sticky";
   }

@@ -14,9 +14,10 @@
 // Ingestion seals every accepted event before it is appended (the keys of a
 // batch fetched together, KeyStore::GetOrCreateMany, then
 // SealPersonalFieldsWith per event), so the log never holds plaintext
-// personal data. Views keep the
-// sealed values as they are (their bytes and digests do not depend on keys);
-// read paths call RevealPersonalText on the way out.
+// personal data. Views keep the sealed values as they are, so a replay of a
+// log reproduces its views' bytes without reading a key, while the same
+// events ingested under other keys (a fresh key store) give other bytes and
+// digests; read paths call RevealPersonalText on the way out.
 //
 // Thread-safety: reentrant (the key store is thread-safe). Failure: Status
 // codes as documented per function; plaintext is never returned for a value

@@ -50,7 +50,8 @@
 // Thread-safety: RunBench runs on the calling thread (plus the latency
 // phase's producer thread, and the ingest-http phase's client threads and
 // the service's worker pool). Failure: prints the error and returns exit code
-// 2 (usage) or 3 (I/O, log).
+// 2 (usage) or 3 (I/O, log); 4 after the report when replay's views differ
+// from project's (the same log projected twice into different views).
 #pragma once
 
 #include <cstddef>
@@ -120,7 +121,8 @@ struct BenchOptions {
 // Every phase name RunBench accepts.
 const std::vector<std::string>& BenchPhaseNames();
 
-// Returns the process exit code (0, 2 usage, 3 I/O or log failure).
+// Returns the process exit code (0, 2 usage, 3 I/O or log failure, 4 replay's
+// views differ from project's).
 int RunBench(const BenchOptions& options);
 
 }  // namespace jiritsu

@@ -6,6 +6,7 @@
 
 #include <filesystem>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "tests/testing/subprocess.h"
@@ -39,6 +40,24 @@ void ExpectReport(const std::string& path, const std::vector<std::string>& phase
   }
 }
 
+// The live-projected views and the replayed ones of the same log are the
+// same views: the bench compares their digests and says so.
+void ExpectReplayEqualsProject(simdjson::dom::element report, const std::string& stdout_text) {
+  bool matches = false;
+  ASSERT_EQ(report["phases"]["replay"]["digest_matches_project"].get_bool().get(matches),
+            simdjson::SUCCESS);
+  EXPECT_TRUE(matches);
+  std::string_view project_digest;
+  std::string_view replay_digest;
+  ASSERT_EQ(report["phases"]["project"]["digest"].get_string().get(project_digest),
+            simdjson::SUCCESS);
+  ASSERT_EQ(report["phases"]["replay"]["digest"].get_string().get(replay_digest),
+            simdjson::SUCCESS);
+  EXPECT_EQ(project_digest.size(), 64u);
+  EXPECT_EQ(project_digest, replay_digest);
+  EXPECT_NE(stdout_text.find("replay views = project views"), std::string::npos) << stdout_text;
+}
+
 TEST(BenchTest, EmbeddedLogEveryPhaseReportsPositiveRatesAndRatios) {
   TempDir dir;
   const std::string json = dir.path() + "/bench.json";
@@ -66,6 +85,7 @@ TEST(BenchTest, EmbeddedLogEveryPhaseReportsPositiveRatesAndRatios) {
   ASSERT_EQ(report["phases"]["latency"]["latency_ms"]["p99"].get_double().get(p99),
             simdjson::SUCCESS);
   EXPECT_GT(p99, 0);
+  ExpectReplayEqualsProject(report, run.stdout_text);
 
   // A second run reuses the workload and the loaded log.
   CommandResult again = RunCommand({JiritsuBinary(), "bench", "--employees", "30", "--months",
@@ -76,14 +96,18 @@ TEST(BenchTest, EmbeddedLogEveryPhaseReportsPositiveRatesAndRatios) {
   ExpectReport(json, {"raw-read", "replay"}, {"replay/raw-read"});
 }
 
-TEST(BenchTest, KafkaMockClusterReplayAndRawRead) {
+TEST(BenchTest, KafkaMockClusterProjectAndReplayGiveTheSameViews) {
   TempDir dir;
   const std::string json = dir.path() + "/bench.json";
   CommandResult run = RunCommand({JiritsuBinary(), "bench", "--log", "kafka", "--employees", "20",
                                   "--months", "2", "--work-dir", dir.path() + "/work", "--phases",
-                                  "raw-read,replay", "--json", json});
+                                  "raw-read,project,replay", "--json", json});
   ASSERT_EQ(run.exit_code, 0) << run.stderr_text << run.stdout_text;
-  ExpectReport(json, {"raw-read", "replay"}, {"replay/raw-read"});
+  ExpectReport(json, {"raw-read", "project", "replay"}, {"replay/raw-read", "project/raw-read"});
+  simdjson::dom::parser parser;
+  simdjson::dom::element report;
+  ASSERT_EQ(parser.load(json).get(report), simdjson::SUCCESS);
+  ExpectReplayEqualsProject(report, run.stdout_text);
 }
 
 int64_t Count(simdjson::dom::element report, const char* phase, const char* key) {

@@ -5,9 +5,11 @@
 
 #include <algorithm>
 #include <array>
+#include <cctype>
 #include <cstring>
 #include <mutex>
 #include <set>
+#include <string_view>
 #include <thread>
 #include <utility>
 #include <vector>
@@ -195,12 +197,22 @@ int ToMillis(std::chrono::milliseconds duration) {
   return static_cast<int>(std::clamp<int64_t>(duration.count(), 0, INT32_MAX));
 }
 
-std::vector<TopicPartition> ToVector(const rd_kafka_topic_partition_list_t* list) {
+// A cluster's topic name without the namespace prefix
+// (KafkaLogOptions::topic_prefix); only prefixed topics are ever subscribed,
+// assigned or listed, so every name met here carries it.
+std::string_view Unprefixed(std::string_view topic, std::string_view prefix) {
+  if (topic.starts_with(prefix)) topic.remove_prefix(prefix.size());
+  return topic;
+}
+
+std::vector<TopicPartition> ToVector(const rd_kafka_topic_partition_list_t* list,
+                                     std::string_view prefix) {
   std::vector<TopicPartition> result;
   if (list == nullptr) return result;
   result.reserve(list->cnt);
   for (int i = 0; i < list->cnt; ++i) {
-    result.push_back({list->elems[i].topic, list->elems[i].partition});
+    result.push_back(
+        {std::string(Unprefixed(list->elems[i].topic, prefix)), list->elems[i].partition});
   }
   std::sort(result.begin(), result.end());
   return result;
@@ -355,11 +367,13 @@ class KafkaConsumer final : public LogConsumer {
     return SetPaused(partitions, false);
   }
 
+  const std::string& log_prefix() const;
+
   std::vector<TopicPartition> Assignment() const override {
     rd_kafka_topic_partition_list_t* raw = nullptr;
     if (rd_kafka_assignment(handle_.get(), &raw) != RD_KAFKA_RESP_ERR_NO_ERROR) return {};
     PartitionList list(raw);
-    return ToVector(list.get());
+    return ToVector(list.get(), log_prefix());
   }
 
  private:
@@ -471,7 +485,9 @@ class KafkaLog final : public EventLog {
         JIRITSU_RETURN_IF_ERROR(set("partitioner", "murmur2_random"));
         break;
       case ClientKind::kConsumer:
-        JIRITSU_RETURN_IF_ERROR(set("group.id", consumer != nullptr ? consumer->group_id : "jiritsu"));
+        JIRITSU_RETURN_IF_ERROR(set(
+            "group.id",
+            options_.topic_prefix + (consumer != nullptr ? consumer->group_id : "jiritsu")));
         JIRITSU_RETURN_IF_ERROR(set("enable.auto.commit", "false"));
         JIRITSU_RETURN_IF_ERROR(set("enable.auto.offset.store", "false"));
         JIRITSU_RETURN_IF_ERROR(set("enable.partition.eof", "false"));
@@ -488,6 +504,15 @@ class KafkaLog final : public EventLog {
     return conf;
   }
 
+  // The topic's name on the cluster.
+  std::string Prefixed(std::string_view topic) const {
+    return options_.topic_prefix + std::string(topic);
+  }
+  std::string Prefixed(const TopicPartition& tp) const {
+    return ToString({Prefixed(tp.topic), tp.partition});
+  }
+  const std::string& prefix() const { return options_.topic_prefix; }
+
   // Partition counts of every topic the cluster reports (one metadata
   // request for all topics: unlike a request naming a topic, it never
   // auto-creates one). Refreshes the cache CheckPartitionsExist uses.
@@ -498,11 +523,13 @@ class KafkaLog final : public EventLog {
     if (err != RD_KAFKA_RESP_ERR_NO_ERROR) {
       return TranslateError(err, "kafka metadata from " + options_.bootstrap_servers);
     }
-    std::map<std::string, int32_t> topics;
+    std::map<std::string, int32_t> topics;  // by unprefixed name, only those in the namespace
     for (int i = 0; i < metadata->topic_cnt; ++i) {
       const rd_kafka_metadata_topic_t& topic = metadata->topics[i];
-      if (topic.err == RD_KAFKA_RESP_ERR_NO_ERROR && topic.partition_cnt > 0) {
-        topics[topic.topic] = topic.partition_cnt;
+      const std::string_view name = topic.topic;
+      if (topic.err == RD_KAFKA_RESP_ERR_NO_ERROR && topic.partition_cnt > 0 &&
+          name.starts_with(options_.topic_prefix) && name.size() > options_.topic_prefix.size()) {
+        topics[std::string(Unprefixed(name, options_.topic_prefix))] = topic.partition_cnt;
       }
     }
     rd_kafka_metadata_destroy(metadata);
@@ -529,9 +556,11 @@ class KafkaLog final : public EventLog {
     JIRITSU_ASSIGN_OR_RETURN(auto topics, ListTopics());
     for (const auto& tp : partitions) {
       auto it = topics.find(tp.topic);
-      if (it == topics.end()) return NotFound("kafka topic '" + tp.topic + "' does not exist");
+      if (it == topics.end()) {
+        return NotFound("kafka topic '" + Prefixed(tp.topic) + "' does not exist");
+      }
       if (tp.partition < 0 || tp.partition >= it->second) {
-        return NotFound("kafka partition " + ToString(tp) + " does not exist (topic has " +
+        return NotFound("kafka partition " + Prefixed(tp) + " does not exist (topic has " +
                         std::to_string(it->second) + " partitions)");
       }
     }
@@ -552,7 +581,8 @@ class KafkaLog final : public EventLog {
     }
     if (!missing.empty()) {
       if (options_.topic_creator) {
-        for (const auto& spec : missing) {
+        for (TopicSpec spec : missing) {
+          spec.name = Prefixed(spec.name);
           Status status = options_.topic_creator(spec);
           if (!status.ok() && status.code() != StatusCode::kAlreadyExists) {
             return status.WithContext("create kafka topic '" + spec.name + "'");
@@ -571,9 +601,9 @@ class KafkaLog final : public EventLog {
       for (const auto& spec : specs) {
         auto it = existing.find(spec.name);
         if (it == existing.end()) {
-          absent += (absent.empty() ? "" : ", ") + spec.name;
+          absent += (absent.empty() ? "" : ", ") + Prefixed(spec.name);
         } else if (it->second != spec.partitions) {
-          return FailedPrecondition("kafka topic '" + spec.name + "' has " +
+          return FailedPrecondition("kafka topic '" + Prefixed(spec.name) + "' has " +
                                     std::to_string(it->second) + " partitions, wanted " +
                                     std::to_string(spec.partitions));
         }
@@ -589,7 +619,7 @@ class KafkaLog final : public EventLog {
   Result<int32_t> PartitionCount(const std::string& topic) override {
     JIRITSU_ASSIGN_OR_RETURN(auto topics, ListTopics());
     auto it = topics.find(topic);
-    if (it == topics.end()) return NotFound("kafka topic '" + topic + "' does not exist");
+    if (it == topics.end()) return NotFound("kafka topic '" + Prefixed(topic) + "' does not exist");
     return it->second;
   }
 
@@ -598,9 +628,9 @@ class KafkaLog final : public EventLog {
     int64_t low = 0;
     int64_t high = 0;
     rd_kafka_resp_err_t err = rd_kafka_query_watermark_offsets(
-        admin_.get(), tp.topic.c_str(), tp.partition, &low, &high, timeout_ms());
+        admin_.get(), Prefixed(tp.topic).c_str(), tp.partition, &low, &high, timeout_ms());
     if (err != RD_KAFKA_RESP_ERR_NO_ERROR) {
-      return TranslateError(err, "kafka end offset of " + ToString(tp));
+      return TranslateError(err, "kafka end offset of " + Prefixed(tp));
     }
     return high;
   }
@@ -620,7 +650,10 @@ class KafkaLog final : public EventLog {
     return std::unique_ptr<LogConsumer>(std::move(consumer));
   }
 
-  std::string Describe() const override { return "kafka:" + options_.bootstrap_servers; }
+  std::string Describe() const override {
+    if (options_.topic_prefix.empty()) return "kafka:" + options_.bootstrap_servers;
+    return "kafka:" + options_.bootstrap_servers + " (topic prefix " + options_.topic_prefix + ")";
+  }
 
   int timeout_ms() const { return ToMillis(options_.request_timeout); }
 
@@ -629,7 +662,8 @@ class KafkaLog final : public EventLog {
     std::vector<std::unique_ptr<rd_kafka_NewTopic_t, NewTopicDeleter>> owned;
     std::vector<rd_kafka_NewTopic_t*> raw;
     std::array<char, 512> errstr{};
-    for (const auto& spec : specs) {
+    for (TopicSpec spec : specs) {
+      spec.name = Prefixed(spec.name);
       rd_kafka_NewTopic_t* topic =
           rd_kafka_NewTopic_new(spec.name.c_str(), spec.partitions, options_.replication_factor,
                                 errstr.data(), errstr.size());
@@ -708,28 +742,33 @@ class KafkaLog final : public EventLog {
 // ---------------------------------------------------------------------------
 // Producer and consumer methods that need KafkaLog.
 
+const std::string& KafkaConsumer::log_prefix() const { return log_->prefix(); }
+
 Status KafkaProducer::Append(const std::string& topic, std::string_view key,
                              std::string_view value) {
   // kNotFound at once for a missing topic (librdkafka would hold the record
   // for topic.metadata.propagation.max.ms before failing it).
   JIRITSU_RETURN_IF_ERROR(log_->CheckPartitionsExist({{topic, 0}}));
+  std::string prefixed;  // built only in a namespace: no copy per record otherwise
+  if (!log_->prefix().empty()) prefixed = log_->Prefixed(topic);
+  const std::string& name = log_->prefix().empty() ? topic : prefixed;
   rd_kafka_poll(handle_.get(), 0);  // serve delivery reports of earlier records
   // An empty key goes to partition 0 without a key (Kafka's "no key"), as on
   // the embedded log; any other key is placed by murmur2_random.
   const int32_t partition = key.empty() ? 0 : RD_KAFKA_PARTITION_UA;
   rd_kafka_resp_err_t err = rd_kafka_producev(
-      handle_.get(), RD_KAFKA_V_TOPIC(topic.c_str()), RD_KAFKA_V_PARTITION(partition),
+      handle_.get(), RD_KAFKA_V_TOPIC(name.c_str()), RD_KAFKA_V_PARTITION(partition),
       RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY),
       RD_KAFKA_V_KEY(key.empty() ? nullptr : key.data(), key.size()),
       RD_KAFKA_V_VALUE(const_cast<char*>(value.data()), value.size()), RD_KAFKA_V_END);
   if (err == RD_KAFKA_RESP_ERR_NO_ERROR) return Status::Ok();
   if (err == RD_KAFKA_RESP_ERR__FATAL) return FatalProducerError(handle_.get(), "kafka append");
   if (err == RD_KAFKA_RESP_ERR__QUEUE_FULL) {
-    return ResourceExhausted("kafka append to '" + topic + "': local queue full (" +
+    return ResourceExhausted("kafka append to '" + name + "': local queue full (" +
                              std::to_string(rd_kafka_outq_len(handle_.get())) +
                              " outstanding); Flush or back off");
   }
-  return TranslateError(err, "kafka append to '" + topic + "'");
+  return TranslateError(err, "kafka append to '" + name + "'");
 }
 
 Status KafkaConsumer::Subscribe(const std::vector<std::string>& topics,
@@ -743,7 +782,8 @@ Status KafkaConsumer::Subscribe(const std::vector<std::string>& topics,
   JIRITSU_RETURN_IF_ERROR(log_->CheckPartitionsExist(check));
   PartitionList list(rd_kafka_topic_partition_list_new(static_cast<int>(topics.size())));
   for (const auto& topic : topics) {
-    rd_kafka_topic_partition_list_add(list.get(), topic.c_str(), RD_KAFKA_PARTITION_UA);
+    rd_kafka_topic_partition_list_add(list.get(), log_->Prefixed(topic).c_str(),
+                                      RD_KAFKA_PARTITION_UA);
   }
   listener_ = listener;
   JIRITSU_RETURN_IF_ERROR(TranslateError(rd_kafka_subscribe(handle_.get(), list.get()),
@@ -762,15 +802,15 @@ Status KafkaConsumer::Assign(const std::map<TopicPartition, int64_t>& start_offs
   for (const auto& [tp, offset] : start_offsets) {
     if (offset < 0) {
       return InvalidArgument("kafka assign: negative offset " + std::to_string(offset) +
-                             " for " + ToString(tp));
+                             " for " + log_->Prefixed(tp));
     }
     partitions.push_back(tp);
   }
   JIRITSU_RETURN_IF_ERROR(log_->CheckPartitionsExist(partitions));
   PartitionList list(rd_kafka_topic_partition_list_new(static_cast<int>(start_offsets.size())));
   for (const auto& [tp, offset] : start_offsets) {
-    rd_kafka_topic_partition_list_add(list.get(), tp.topic.c_str(), tp.partition)->offset =
-        offset;
+    rd_kafka_topic_partition_list_add(list.get(), log_->Prefixed(tp.topic).c_str(), tp.partition)
+        ->offset = offset;
   }
   JIRITSU_RETURN_IF_ERROR(
       TranslateError(rd_kafka_assign(handle_.get(), list.get()), "kafka assign"));
@@ -784,7 +824,7 @@ Status KafkaConsumer::SetPaused(const std::vector<TopicPartition>& partitions, b
   // again from the consumer's position on resume: nothing is lost or doubled.
   PartitionList list(rd_kafka_topic_partition_list_new(static_cast<int>(partitions.size())));
   for (const auto& tp : partitions) {
-    rd_kafka_topic_partition_list_add(list.get(), tp.topic.c_str(), tp.partition);
+    rd_kafka_topic_partition_list_add(list.get(), log_->Prefixed(tp.topic).c_str(), tp.partition);
   }
   const char* what = paused ? "kafka pause" : "kafka resume";
   JIRITSU_RETURN_IF_ERROR(TranslateError(
@@ -802,7 +842,7 @@ Status KafkaConsumer::SetPaused(const std::vector<TopicPartition>& partitions, b
 Status KafkaConsumer::Seek(const TopicPartition& tp, int64_t offset) {
   if (offset < 0) {
     return InvalidArgument("kafka seek: negative offset " + std::to_string(offset) + " for " +
-                           ToString(tp));
+                           log_->Prefixed(tp));
   }
   // From OnAssigned: the partition is not assigned yet; it will start here.
   if (pending_assignment_ != nullptr) {
@@ -814,21 +854,22 @@ Status KafkaConsumer::Seek(const TopicPartition& tp, int64_t offset) {
   }
   const auto assigned = Assignment();
   if (!std::binary_search(assigned.begin(), assigned.end(), tp)) {
-    return FailedPrecondition("kafka seek: " + ToString(tp) + " is not assigned");
+    return FailedPrecondition("kafka seek: " + log_->Prefixed(tp) + " is not assigned");
   }
   PartitionList list(rd_kafka_topic_partition_list_new(1));
-  rd_kafka_topic_partition_list_add(list.get(), tp.topic.c_str(), tp.partition)->offset = offset;
+  rd_kafka_topic_partition_list_add(list.get(), log_->Prefixed(tp.topic).c_str(), tp.partition)
+      ->offset = offset;
   JIRITSU_RETURN_IF_ERROR(StatusFromError(
       rd_kafka_seek_partitions(handle_.get(), list.get(), log_->timeout_ms()),
-      "kafka seek " + ToString(tp)));
-  return TranslateError(list->elems[0].err, "kafka seek " + ToString(tp));
+      "kafka seek " + log_->Prefixed(tp)));
+  return TranslateError(list->elems[0].err, "kafka seek " + log_->Prefixed(tp));
 }
 
 int64_t KafkaConsumer::EndNow(const TopicPartition& tp) {
   Result<int64_t> end = log_->EndOffset(tp);
   if (end.ok()) return *end;
   Logger()->warn("{}; {} starts at the end offset librdkafka finds", end.status().ToString(),
-                 ToString(tp));
+                 log_->Prefixed(tp));
   return RD_KAFKA_OFFSET_END;
 }
 
@@ -865,7 +906,7 @@ void KafkaConsumer::HandleRebalance(rd_kafka_resp_err_t err,
     cooperative_ = std::strcmp(protocol, "COOPERATIVE") == 0;
   }
   const bool cooperative = cooperative_;
-  const std::vector<TopicPartition> tps = ToVector(partitions);
+  const std::vector<TopicPartition> tps = ToVector(partitions, log_->prefix());
   const bool notify = listener_ != nullptr && !closing_ && !tps.empty();
 
   if (err == RD_KAFKA_RESP_ERR__ASSIGN_PARTITIONS) {
@@ -881,7 +922,9 @@ void KafkaConsumer::HandleRebalance(rd_kafka_resp_err_t err,
       pending_assignment_ = nullptr;
     }
     for (int i = 0; i < partitions->cnt; ++i) {
-      partitions->elems[i].offset = start[{partitions->elems[i].topic, partitions->elems[i].partition}];
+      const TopicPartition tp{std::string(Unprefixed(partitions->elems[i].topic, log_->prefix())),
+                              partitions->elems[i].partition};
+      partitions->elems[i].offset = start[tp];
     }
     if (cooperative) {
       Status status = StatusFromError(rd_kafka_incremental_assign(rk, partitions),
@@ -968,7 +1011,7 @@ Status KafkaConsumer::Poll(std::chrono::milliseconds timeout, size_t max_records
       break;
     }
     LogRecord record;
-    record.topic = rd_kafka_topic_name(message->rkt);
+    record.topic = Unprefixed(rd_kafka_topic_name(message->rkt), log_->prefix());
     record.partition = message->partition;
     record.offset = message->offset;
     if (message->key != nullptr) {
@@ -999,6 +1042,20 @@ Status KafkaConsumer::Poll(std::chrono::milliseconds timeout, size_t max_records
 Result<std::unique_ptr<EventLog>> OpenKafkaLog(const KafkaLogOptions& options) {
   if (options.bootstrap_servers.empty()) {
     return InvalidArgument("kafka: bootstrap servers are required");
+  }
+  // Kafka's legal topic characters; a prefix outside them would only fail
+  // later, at topic creation, on some brokers and not others.
+  for (const char c : options.topic_prefix) {
+    if (!(std::isalnum(static_cast<unsigned char>(c)) || c == '.' || c == '_' || c == '-')) {
+      return InvalidArgument("kafka topic prefix '" + options.topic_prefix +
+                             "': only letters, digits, '.', '_' and '-' are allowed in Kafka "
+                             "topic names");
+    }
+  }
+  // Leave the longest Jiritsu topic name room under Kafka's 249 characters.
+  if (options.topic_prefix.size() > 200) {
+    return InvalidArgument("kafka topic prefix of " + std::to_string(options.topic_prefix.size()) +
+                           " characters: at most 200 (Kafka topic names are at most 249)");
   }
   auto log = std::make_unique<KafkaLog>(options);
   // Validate every client kind's configuration now, not at first use.

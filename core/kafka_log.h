@@ -81,9 +81,19 @@ struct KafkaLogOptions {
   // Replication factor of topics created by EnsureTopics; -1 = broker default
   // (default.replication.factor, needs Kafka >= 2.4).
   int replication_factor = -1;
+  // A namespace on a shared cluster: prefixed to every topic name the log
+  // uses on the cluster and to every consumer group id (e.g. "acme-staging.":
+  // jiritsu.employee is acme-staging.jiritsu.employee there). Callers keep
+  // using the unprefixed names: records, assignments and partition lists
+  // come back without the prefix, and topics without it are invisible.
+  // Error messages name the topic as the cluster does. Empty: no prefix.
+  // Invalid characters (Kafka allows [A-Za-z0-9._-]) fail OpenKafkaLog with
+  // kInvalidArgument.
+  std::string topic_prefix;
   // When set, EnsureTopics calls this for each missing topic instead of the
   // Admin API. For librdkafka's mock cluster, which does not implement
-  // CreateTopics: pass KafkaMockCluster::TopicCreator().
+  // CreateTopics: pass KafkaMockCluster::TopicCreator(). It is given the
+  // prefixed name.
   std::function<Status(const TopicSpec&)> topic_creator;
 };
 

@@ -209,6 +209,7 @@ Status Bench::OpenLogForRun() {
     }
     kafka.bootstrap_servers = bootstrap;
     JIRITSU_ASSIGN_OR_RETURN(kafka.properties, ParseKafkaProperties(options_.kafka_properties));
+    kafka.topic_prefix = options_.kafka_topic_prefix;
     JIRITSU_ASSIGN_OR_RETURN(log_, OpenKafkaLog(kafka));
     store_dir_ = options_.work_dir + "/kafka-" + WorkloadTag();
     JIRITSU_RETURN_IF_ERROR(log_->EnsureTopics(AllTopicSpecs(options_.partitions)));

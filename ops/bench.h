@@ -77,6 +77,7 @@ struct BenchOptions {
   // Kafka: empty = an in-process librdkafka mock cluster.
   std::string kafka_bootstrap;
   std::vector<std::string> kafka_properties;
+  std::string kafka_topic_prefix;  // KafkaLogOptions::topic_prefix
   int32_t partitions = 8;
   // project: checkpoint cadence (as `jiritsu run`).
   size_t project_checkpoint_events = 50'000;

@@ -28,6 +28,8 @@ struct LogSelection {
   std::string store_dir = "./jiritsu-data";
   std::string kafka_bootstrap;
   std::vector<std::string> kafka_properties;  // "key=value"
+  // Namespace on a shared cluster (KafkaLogOptions::topic_prefix).
+  std::string kafka_topic_prefix;
   int32_t partitions = 8;
   // Root of the view generations (core/view_generations.h). Empty: the
   // default, <store>/views on the embedded log, ./jiritsu-state on Kafka.
@@ -37,6 +39,10 @@ struct LogSelection {
   std::string keys_dir;
 };
 void AddLogOptions(CLI::App* app, LogSelection* selection);
+// --kafka and --kafka-topic-prefix for commands that only read views: they
+// say which deployment the views belong to (the default views directory),
+// and are accepted so that one set of Kafka flags works on every command.
+void AddKafkaDeploymentOptions(CLI::App* app, LogSelection* selection);
 // Adds --state-dir (for commands that read or write views).
 void AddStateOptions(CLI::App* app, LogSelection* selection);
 std::string ViewsRoot(const LogSelection& selection);

@@ -41,6 +41,8 @@ Command AddBenchCommand(CLI::App& root) {
                   "With --log kafka: bootstrap servers (default: an in-process mock cluster)");
   app->add_option("--kafka-property", options->kafka_properties,
                   "librdkafka property key=value; repeatable");
+  app->add_option("--kafka-topic-prefix", options->kafka_topic_prefix,
+                  "With --log kafka: namespace prefixed to every topic and consumer group");
   app->add_option("--partitions", options->partitions, "Employee topic partitions")
       ->capture_default_str()
       ->check(CLI::Range(1, 256));

@@ -1,4 +1,4 @@
-// `jiritsu devcluster [--brokers N] [--partitions P]`: a throwaway Kafka for
+// `jiritsu devcluster [--brokers N] [--partitions P] [--topic-prefix X]`: a throwaway Kafka for
 // development and demos, when no broker is at hand.
 //
 // Starts librdkafka's mock cluster (core/kafka_mock_cluster.h: real Kafka
@@ -38,6 +38,7 @@ namespace {
 struct DevclusterFlags {
   int brokers = 1;
   int32_t partitions = kDefaultEmployeePartitions;
+  std::string topic_prefix;
 };
 
 int RunDevcluster(const DevclusterFlags& flags) {
@@ -62,6 +63,7 @@ int RunDevcluster(const DevclusterFlags& flags) {
     options.bootstrap_servers = *bootstrap;
     options.topic_creator = cluster.TopicCreator();
     options.request_timeout = std::chrono::seconds(10);
+    options.topic_prefix = flags.topic_prefix;
     Result<std::unique_ptr<EventLog>> log = OpenKafkaLog(options);
     Status created = log.ok() ? (*log)->EnsureTopics(AllTopicSpecs(flags.partitions))
                               : log.status();
@@ -106,6 +108,9 @@ Command AddDevclusterCommand(CLI::App& root) {
                           "Partitions of the employee-keyed topics")
       ->capture_default_str()
       ->check(CLI::Range(1, 256));
+  command.app->add_option("--topic-prefix", flags->topic_prefix,
+                          "Create the topics under this namespace (pass the same "
+                          "--kafka-topic-prefix to the other commands)");
   command.run = [flags] { return RunDevcluster(*flags); };
   return command;
 }

@@ -132,8 +132,7 @@ Command AddDlqCommand(CLI::App& root) {
       "list", "One JSON line per dead letter (position, reason, original value when fixable)");
   list->add_option("--store", list_flags->log.store_dir, "Embedded store directory")
       ->capture_default_str();
-  list->add_option("--kafka", list_flags->log.kafka_bootstrap,
-                   "Kafka deployment (views default to ./jiritsu-state)");
+  AddKafkaDeploymentOptions(list, &list_flags->log);
   AddStateOptions(list, &list_flags->log);
   list->add_option("--views", list_flags->views_dir, "Read this views store instead");
   list->add_flag("--raw", list_flags->raw,

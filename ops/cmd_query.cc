@@ -86,8 +86,7 @@ Command AddQueryCommand(CLI::App& root) {
   command.app = app;
   app->require_subcommand(1);
   app->add_option("--store", flags->log.store_dir, "Embedded store directory")->capture_default_str();
-  app->add_option("--kafka", flags->log.kafka_bootstrap,
-                  "Kafka deployment (views default to ./jiritsu-state)");
+  AddKafkaDeploymentOptions(app, &flags->log);
   AddStateOptions(app, &flags->log);
   AddKeyOptions(app, &flags->log);
   app->add_option("--views", flags->views_dir,
@@ -177,7 +176,7 @@ Command AddDigestCommand(CLI::App& root) {
       "the instance-independent ones (equal on every instance of a group), and per view");
   command.app->add_option("--store", flags->log.store_dir, "Embedded store directory")
       ->capture_default_str();
-  command.app->add_option("--kafka", flags->log.kafka_bootstrap, "Kafka deployment");
+  AddKafkaDeploymentOptions(command.app, &flags->log);
   AddStateOptions(command.app, &flags->log);
   command.app->add_option("--views", flags->views_dir, "Digest this views store instead");
   command.run = [flags] {

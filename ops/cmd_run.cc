@@ -93,7 +93,8 @@ int RunProjections(const RunFlags& flags) {
   auto log = OpenLog(flags.log);
   if (!log.ok()) {
     std::fprintf(stderr, "jiritsu run: %s\n", log.status().ToString().c_str());
-    return 3;
+    // A bad --kafka-property or --kafka-topic-prefix is configuration.
+    return log.status().code() == StatusCode::kInvalidArgument ? 2 : 3;
   }
   auto keys = OpenKeyStore(flags.log);
   if (!keys.ok()) {

@@ -28,6 +28,7 @@ LogSelection LogSelectionOf(const service::ServeConfig& config) {
   selection.store_dir = config.store_dir;
   selection.kafka_bootstrap = config.kafka_bootstrap;
   selection.kafka_properties = config.kafka_properties;
+  selection.kafka_topic_prefix = config.kafka_topic_prefix;
   selection.partitions = config.partitions;
   selection.state_dir = config.state_dir;
   selection.keys_dir = config.keys_dir;

@@ -219,7 +219,7 @@ Command AddSummaryCommand(CLI::App& root) {
   command.app = root.add_subcommand("summary", "Readable summary of the views (for people)");
   command.app->add_option("--store", flags->log.store_dir, "Embedded store directory")
       ->capture_default_str();
-  command.app->add_option("--kafka", flags->log.kafka_bootstrap, "Kafka deployment");
+  AddKafkaDeploymentOptions(command.app, &flags->log);
   AddStateOptions(command.app, &flags->log);
   command.app->add_option("--views", flags->views_dir, "Summarize this views store instead");
   command.app->add_option("--org", flags->orgs, "Org units to report (default: the roots)");

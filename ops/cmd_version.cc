@@ -16,10 +16,20 @@ void AddLogOptions(CLI::App* app, LogSelection* selection) {
                   "Kafka bootstrap servers (host:port,...): use Kafka instead of the embedded log");
   app->add_option("--kafka-property", selection->kafka_properties,
                   "librdkafka property key=value (security, tuning); repeatable");
+  app->add_option("--kafka-topic-prefix", selection->kafka_topic_prefix,
+                  "Namespace on a shared Kafka cluster: prefixed to every Jiritsu topic and "
+                  "consumer group (e.g. acme-staging.)");
   app->add_option("--partitions", selection->partitions,
                   "Partitions of the employee-keyed topics when creating them")
       ->capture_default_str()
       ->check(CLI::Range(1, 256));
+}
+
+void AddKafkaDeploymentOptions(CLI::App* app, LogSelection* selection) {
+  app->add_option("--kafka", selection->kafka_bootstrap,
+                  "Kafka deployment (views default to ./jiritsu-state)");
+  app->add_option("--kafka-topic-prefix", selection->kafka_topic_prefix,
+                  "The deployment's topic namespace (not needed to read views)");
 }
 
 void AddStateOptions(CLI::App* app, LogSelection* selection) {

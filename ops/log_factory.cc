@@ -37,6 +37,7 @@ Result<std::unique_ptr<EventLog>> OpenLog(const LogSelection& selection, LogAcce
     KafkaLogOptions options;
     options.bootstrap_servers = selection.kafka_bootstrap;
     options.properties = std::move(properties);
+    options.topic_prefix = selection.kafka_topic_prefix;
     JIRITSU_ASSIGN_OR_RETURN(log, OpenKafkaLog(options));
   } else if (access == LogAccess::kReadOnly) {
     JIRITSU_ASSIGN_OR_RETURN(log, OpenEmbeddedLogReadOnly(EmbeddedLogDir(selection)));

@@ -36,6 +36,7 @@ std::vector<Option> OptionsOf(ServeConfig* c) {
       {"server", "static_dir", &c->static_dir},
       {"log", "store_dir", &c->store_dir},
       {"log", "kafka_bootstrap", &c->kafka_bootstrap},
+      {"log", "kafka_topic_prefix", &c->kafka_topic_prefix},
       {"log", "kafka_properties", &c->kafka_properties},
       {"log", "partitions", &c->partitions, 1, 4096},
       {"log", "state_dir", &c->state_dir},

@@ -71,6 +71,7 @@ struct ServeConfig {
   std::string store_dir = "./jiritsu-data";
   std::string kafka_bootstrap;
   std::vector<std::string> kafka_properties;  // "key=value"
+  std::string kafka_topic_prefix;  // KafkaLogOptions::topic_prefix
   int partitions = 8;
   std::string state_dir;
   // Employee key store (personal data encryption); empty: <store_dir>/keys,

@@ -196,6 +196,24 @@ std::string FirstLine(const std::string& path) {
   return newline == std::string::npos ? "" : content.substr(0, newline);
 }
 
+// The first line `jiritsu devcluster` prints (its bootstrap address), once
+// it is there; empty (and a test failure) if the child exits or 30 s pass.
+std::string WaitForBootstrap(Child* devcluster, const std::string& out_path) {
+  std::string bootstrap;
+  const auto deadline = std::chrono::steady_clock::now() + 30s;
+  int exit_code = 0;
+  while (bootstrap.empty() && std::chrono::steady_clock::now() < deadline) {
+    if (devcluster->TryWait(&exit_code)) {
+      ADD_FAILURE() << "devcluster exited with " << exit_code;
+      return "";
+    }
+    bootstrap = FirstLine(out_path);
+    if (bootstrap.empty()) std::this_thread::sleep_for(50ms);
+  }
+  EXPECT_FALSE(bootstrap.empty()) << "no bootstrap address printed";
+  return bootstrap;
+}
+
 TEST(KafkaDevclusterTest, PrintsBootstrapFirstServesTopicsAndStopsOnSigterm) {
   if (!KcatAvailable()) GTEST_SKIP() << kNoKcat;
   const std::string binary = JIRITSU_BINARY;
@@ -205,15 +223,8 @@ TEST(KafkaDevclusterTest, PrintsBootstrapFirstServesTopicsAndStopsOnSigterm) {
   const std::string err_path = dir.path() + "/stderr";
   Child devcluster({binary, "devcluster", "--brokers", "2", "--partitions", "3"}, out_path,
                    err_path);
-  std::string bootstrap;
-  const auto deadline = std::chrono::steady_clock::now() + 30s;
-  int exit_code = 0;
-  while (bootstrap.empty() && std::chrono::steady_clock::now() < deadline) {
-    ASSERT_FALSE(devcluster.TryWait(&exit_code)) << "devcluster exited with " << exit_code;
-    bootstrap = FirstLine(out_path);
-    if (bootstrap.empty()) std::this_thread::sleep_for(50ms);
-  }
-  ASSERT_FALSE(bootstrap.empty()) << "no bootstrap address printed";
+  const std::string bootstrap = WaitForBootstrap(&devcluster, out_path);
+  ASSERT_FALSE(bootstrap.empty());
   EXPECT_EQ(bootstrap.find(' '), std::string::npos) << "first line must be just the address";
 
   // Every Jiritsu topic exists with its partition count (kcat's view).
@@ -251,6 +262,38 @@ TEST(KafkaDevclusterTest, PrintsBootstrapFirstServesTopicsAndStopsOnSigterm) {
   std::ifstream out(out_path);
   std::string printed((std::istreambuf_iterator<char>(out)), std::istreambuf_iterator<char>());
   EXPECT_NE(printed.find("IN MEMORY ONLY"), std::string::npos) << printed;
+}
+
+// --topic-prefix: the topics are created in that namespace, where a log with
+// the same prefix finds them under the plain names.
+TEST(KafkaDevclusterTest, TopicPrefixCreatesTheTopicsInThatNamespace) {
+  if (!KcatAvailable()) GTEST_SKIP() << kNoKcat;
+  const std::string binary = JIRITSU_BINARY;
+  if (access(binary.c_str(), X_OK) != 0) GTEST_SKIP() << "build the jiritsu binary first: " << binary;
+  TempDir dir;
+  const std::string out_path = dir.path() + "/stdout";
+  Child devcluster({binary, "devcluster", "--partitions", "2", "--topic-prefix", "acme-dev."},
+                   out_path, dir.path() + "/stderr");
+  const std::string bootstrap = WaitForBootstrap(&devcluster, out_path);
+  ASSERT_FALSE(bootstrap.empty());
+  CommandResult metadata = RunCommand({"kcat", "-L", "-b", bootstrap});
+  ASSERT_EQ(metadata.exit_code, 0) << metadata.stderr_text;
+  EXPECT_NE(metadata.stdout_text.find("topic \"acme-dev.jiritsu.employee\" with 2 partitions"),
+            std::string::npos)
+      << metadata.stdout_text;
+  EXPECT_EQ(metadata.stdout_text.find("topic \"jiritsu.employee\""), std::string::npos)
+      << metadata.stdout_text;
+
+  KafkaLogOptions options;
+  options.bootstrap_servers = bootstrap;
+  options.request_timeout = 20s;
+  options.topic_prefix = "acme-dev.";
+  auto log = OpenKafkaLog(options);
+  ASSERT_TRUE(log.ok()) << log.status().ToString();
+  EXPECT_TRUE((*log)->EnsureTopics(AllTopicSpecs(2)).ok());
+  EXPECT_EQ(*(*log)->PartitionCount(std::string(kEmployeeTopic)), 2);
+  devcluster.Kill(SIGTERM);
+  EXPECT_EQ(devcluster.Wait(), 0);
 }
 
 }  // namespace

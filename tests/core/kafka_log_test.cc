@@ -77,17 +77,21 @@ class KafkaLogTest : public ::testing::TestWithParam<Backend> {
     bootstrap_ = *started;
   }
 
-  KafkaLogOptions Options(std::map<std::string, std::string> properties = {}) const {
+  KafkaLogOptions Options(std::map<std::string, std::string> properties = {},
+                          std::string topic_prefix = "") const {
     KafkaLogOptions options;
     options.bootstrap_servers = bootstrap_;
+    options.topic_prefix = std::move(topic_prefix);
     options.properties = std::move(properties);
     options.request_timeout = 20s;
     if (mock_) options.topic_creator = mock_->TopicCreator();
     return options;
   }
 
-  std::unique_ptr<EventLog> Open(std::map<std::string, std::string> properties = {}) {
-    Result<std::unique_ptr<EventLog>> log = OpenKafkaLog(Options(std::move(properties)));
+  std::unique_ptr<EventLog> Open(std::map<std::string, std::string> properties = {},
+                                 std::string topic_prefix = "") {
+    Result<std::unique_ptr<EventLog>> log =
+        OpenKafkaLog(Options(std::move(properties), std::move(topic_prefix)));
     EXPECT_TRUE(log.ok()) << log.status().ToString();
     return log.ok() ? std::move(log).value() : nullptr;
   }
@@ -522,6 +526,111 @@ void CheckGroupRebalance(EventLog* log, const std::string& topic, const std::str
             first_listener.owned);
 }
 
+// Namespaces (KafkaLogOptions::topic_prefix): one logical topic in two
+// namespaces is two topics on the cluster; each log sees only its own, by
+// the unprefixed name, and errors name the topic as the cluster does.
+TEST_P(KafkaLogTest, TopicPrefixesAreSeparateNamespacesOnOneCluster) {
+  const std::string prefix_a = UniqueName("ns-a") + ".";
+  const std::string prefix_b = UniqueName("ns-b") + ".";
+  auto a = Open({}, prefix_a);
+  auto b = Open({}, prefix_b);
+  auto plain = Open();
+  ASSERT_NE(a, nullptr);
+  ASSERT_NE(b, nullptr);
+  ASSERT_NE(plain, nullptr);
+  EXPECT_EQ(a->Describe(), "kafka:" + bootstrap_ + " (topic prefix " + prefix_a + ")");
+  const std::string topic = "jiritsu.employee";
+  ASSERT_TRUE(a->EnsureTopics({{topic, 2, false}}).ok());
+  ASSERT_TRUE(b->EnsureTopics({{topic, 3, false}}).ok());
+  EXPECT_EQ(*a->PartitionCount(topic), 2);
+  EXPECT_EQ(*b->PartitionCount(topic), 3);
+  // On the cluster, the topics carry their prefixes.
+  EXPECT_EQ(*plain->PartitionCount(prefix_a + topic), 2);
+  EXPECT_EQ(*plain->PartitionCount(prefix_b + topic), 3);
+
+  for (auto [log, value] : {std::pair{a.get(), "in a"}, std::pair{b.get(), "in b"}}) {
+    auto producer = log->NewProducer();
+    ASSERT_TRUE(producer.ok());
+    for (int i = 0; i < 10; ++i) {
+      ASSERT_TRUE((*producer)->Append(topic, "k" + std::to_string(i), value).ok());
+    }
+    ASSERT_TRUE((*producer)->Flush(30s).ok());
+  }
+  auto consumer = a->NewConsumer({});
+  ASSERT_TRUE(consumer.ok());
+  ASSERT_TRUE((*consumer)->Assign(AllFromStart(topic, 2)).ok());
+  const std::vector<LogRecord> records = PollUntil(consumer->get(), 10);
+  ASSERT_EQ(records.size(), 10u);
+  for (const LogRecord& record : records) {
+    EXPECT_EQ(record.topic, topic);
+    EXPECT_EQ(record.value, "in a");
+  }
+  int64_t end = 0;
+  for (int32_t p = 0; p < 2; ++p) end += *a->EndOffset({topic, p});
+  EXPECT_EQ(end, 10);
+  const std::vector<TopicPartition> assigned = (*consumer)->Assignment();
+  EXPECT_EQ(assigned, (std::vector<TopicPartition>{{topic, 0}, {topic, 1}}));
+
+  // A topic of another namespace (or none) is not in this one.
+  const std::string only_b = UniqueName("only-b");
+  ASSERT_TRUE(b->EnsureTopics({{only_b, 1, false}}).ok());
+  Status missing = a->PartitionCount(only_b).status();
+  EXPECT_EQ(missing.code(), StatusCode::kNotFound);
+  EXPECT_NE(missing.message().find("'" + prefix_a + only_b + "'"), std::string::npos)
+      << missing.ToString();
+  auto producer = a->NewProducer();
+  ASSERT_TRUE(producer.ok());
+  EXPECT_EQ((*producer)->Append(only_b, "k", "v").code(), StatusCode::kNotFound);
+  EXPECT_EQ(a->PartitionCount(prefix_b + topic).status().code(), StatusCode::kNotFound);
+}
+
+// Consumer groups are namespaced too: members of the same group name in two
+// namespaces are two groups, so joining one never rebalances the other.
+TEST_P(KafkaLogTest, TopicPrefixesSeparateConsumerGroupsAndRebalanceByUnprefixedNames) {
+  const std::map<std::string, std::string> quick = {{"heartbeat.interval.ms", "200"},
+                                                    {"session.timeout.ms", "6000"}};
+  const std::string prefix_a = UniqueName("ns-a") + ".";
+  const std::string prefix_b = UniqueName("ns-b") + ".";
+  auto a = Open(quick, prefix_a);
+  auto b = Open(quick, prefix_b);
+  ASSERT_NE(a, nullptr);
+  ASSERT_NE(b, nullptr);
+  const std::string topic = UniqueName("t");
+  ASSERT_TRUE(a->EnsureTopics({{topic, 4, false}}).ok());
+  ASSERT_TRUE(b->EnsureTopics({{topic, 4, false}}).ok());
+  const std::string group = UniqueName("group");
+  // Within a namespace, a group splits and rebalances as without one.
+  CheckGroupRebalance(a.get(), topic, group, false);
+
+  ConsumerOptions options;
+  options.group_id = group + "-shared";
+  auto in_a = a->NewConsumer(options);
+  auto in_b = b->NewConsumer(options);
+  ASSERT_TRUE(in_a.ok());
+  ASSERT_TRUE(in_b.ok());
+  RecordingListener listener_a;
+  RecordingListener listener_b;
+  ASSERT_TRUE((*in_a)->Subscribe({topic}, &listener_a).ok());
+  std::vector<LogRecord> sink;
+  auto deadline = std::chrono::steady_clock::now() + 60s;
+  while (listener_a.owned.size() < 4 && std::chrono::steady_clock::now() < deadline) {
+    ASSERT_TRUE((*in_a)->Poll(100ms, 100, &sink).ok());
+  }
+  ASSERT_EQ(listener_a.owned.size(), 4u);
+  ASSERT_TRUE((*in_b)->Subscribe({topic}, &listener_b).ok());
+  deadline = std::chrono::steady_clock::now() + 60s;
+  while (listener_b.owned.size() < 4 && std::chrono::steady_clock::now() < deadline) {
+    ASSERT_TRUE((*in_a)->Poll(50ms, 100, &sink).ok());
+    ASSERT_TRUE((*in_b)->Poll(50ms, 100, &sink).ok());
+  }
+  // One shared group would have had to rebalance `in_a` (eager protocol)
+  // before `in_b` got anything.
+  ASSERT_EQ(listener_b.owned.size(), 4u);
+  EXPECT_EQ(listener_a.revoked_calls, 0);
+  EXPECT_EQ(listener_a.owned.size(), 4u);
+  EXPECT_EQ(*listener_b.owned.begin(), (TopicPartition{topic, 0}));
+}
+
 TEST_P(KafkaLogTest, ListenerSeekInOnAssignedSetsStartAndLatestSkipsHistory) {
   auto log = Open({{"heartbeat.interval.ms", "200"}});
   ASSERT_NE(log, nullptr);
@@ -642,6 +751,22 @@ TEST(KafkaLogConfigTest, ValidPropertiesPassThroughAndBootstrapIsRequired) {
   EXPECT_EQ(OpenKafkaLog(empty).status().code(), StatusCode::kInvalidArgument);
 }
 
+TEST(KafkaLogConfigTest, TopicPrefixOutsideKafkaTopicCharactersIsInvalidArgument) {
+  for (const std::string& prefix : std::vector<std::string>{"acme staging.", "acme/", "ümlaut.",
+                                                              std::string(201, 'a')}) {
+    KafkaLogOptions options = OfflineOptions({});
+    options.topic_prefix = prefix;
+    auto log = OpenKafkaLog(options);
+    ASSERT_FALSE(log.ok()) << prefix;
+    EXPECT_EQ(log.status().code(), StatusCode::kInvalidArgument) << prefix;
+    EXPECT_NE(log.status().message().find("topic prefix"), std::string::npos)
+        << log.status().ToString();
+  }
+  KafkaLogOptions options = OfflineOptions({});
+  options.topic_prefix = "acme-staging_2.";
+  EXPECT_TRUE(OpenKafkaLog(options).ok());
+}
+
 TEST(KafkaLogConfigTest, UnreachableClusterIsRetryableNotAHang) {
   KafkaLogOptions options = OfflineOptions({});
   options.request_timeout = 1s;
@@ -694,7 +819,7 @@ KafkaLogOptions ContractOptions(const std::string& bootstrap) {
 // A fresh in-process mock cluster (3 brokers) per test.
 class KafkaMockLogEnv : public EventLogTestEnv {
  public:
-  KafkaMockLogEnv() {
+  explicit KafkaMockLogEnv(std::string topic_prefix = "") {
     Result<std::string> bootstrap = cluster_.Start(3);
     if (!bootstrap.ok()) {
       ADD_FAILURE() << bootstrap.status().ToString();
@@ -702,6 +827,7 @@ class KafkaMockLogEnv : public EventLogTestEnv {
     }
     options_ = ContractOptions(*bootstrap);
     options_.topic_creator = cluster_.TopicCreator();
+    options_.topic_prefix = std::move(topic_prefix);
     Open();
   }
   EventLog* log() override { return log_.get(); }
@@ -724,6 +850,13 @@ class KafkaMockLogEnv : public EventLogTestEnv {
   KafkaLogOptions options_;
   std::unique_ptr<EventLog> log_;
   int topics_ = 0;
+};
+
+// The whole contract through a namespaced log: every topic the caller names or
+// gets back is unprefixed, while the cluster holds the prefixed ones.
+class KafkaMockPrefixedLogEnv : public KafkaMockLogEnv {
+ public:
+  KafkaMockPrefixedLogEnv() : KafkaMockLogEnv("acme-staging.") {}
 };
 
 // A real cluster named by JIRITSU_KAFKA_BOOTSTRAP; topics and groups are
@@ -767,6 +900,8 @@ class KafkaBrokerLogEnv : public EventLogTestEnv {
 }  // namespace
 
 INSTANTIATE_TYPED_TEST_SUITE_P(KafkaMock, EventLogContractTest, ::testing::Types<KafkaMockLogEnv>);
+INSTANTIATE_TYPED_TEST_SUITE_P(KafkaMockPrefixed, EventLogContractTest,
+                               ::testing::Types<KafkaMockPrefixedLogEnv>);
 INSTANTIATE_TYPED_TEST_SUITE_P(KafkaBroker, EventLogContractTest,
                                ::testing::Types<KafkaBrokerLogEnv>);
 

@@ -124,6 +124,9 @@ TEST(CliBadInputTest, MalformedKafkaPropertyExitsTwo) {
   ExpectFailure(
       RunJiritsu({"ingest", "--kafka", "127.0.0.1:1", "--kafka-property", "no.such.property=1", "-"}), 2,
       "no.such.property");
+  ExpectFailure(RunJiritsu({"run", "--kafka", "127.0.0.1:1", "--kafka-topic-prefix", "acme/prod.",
+                            "--until-caught-up"}),
+                2, "kafka topic prefix 'acme/prod.': only letters, digits");
 }
 
 TEST(CliBadInputTest, MissingFilesExitTwo) {

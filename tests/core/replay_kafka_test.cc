@@ -1,6 +1,11 @@
-// The replay tool on Kafka (librdkafka's mock cluster): a rebuild equals the
-// live views, verify passes, and an as-of build filters by event time.
+// The replay tool on Kafka: a rebuild equals the live views, verify passes,
+// and an as-of build filters by event time.
 #include <gtest/gtest.h>
+#include <unistd.h>
+
+#include <cstdlib>
+#include <random>
+#include <string>
 
 #include "core/kafka_log.h"
 #include "core/kafka_mock_cluster.h"
@@ -12,13 +17,33 @@
 namespace jiritsu {
 namespace {
 
-TEST(ReplayKafkaTest, RebuildVerifyAndAsOfOnKafka) {
+// On librdkafka's mock cluster, and on the real broker JIRITSU_KAFKA_BOOTSTRAP
+// names, in a topic namespace of the run's own (the broker keeps topics).
+class ReplayKafkaTest : public ::testing::TestWithParam<bool> {};
+
+INSTANTIATE_TEST_SUITE_P(Backends, ReplayKafkaTest, ::testing::Values(false, true),
+                         [](const ::testing::TestParamInfo<bool>& info) {
+                           return info.param ? "RealBroker" : "Mock";
+                         });
+
+TEST_P(ReplayKafkaTest, RebuildVerifyAndAsOfOnKafka) {
   KafkaMockCluster cluster;  // declared first: outlives the log
-  auto bootstrap = cluster.Start(1);
-  ASSERT_TRUE(bootstrap.ok()) << bootstrap.status().ToString();
   KafkaLogOptions log_options;
-  log_options.bootstrap_servers = *bootstrap;
-  log_options.topic_creator = cluster.TopicCreator();
+  if (GetParam()) {
+    const char* broker = std::getenv("JIRITSU_KAFKA_BOOTSTRAP");
+    if (broker == nullptr || *broker == '\0') {
+      GTEST_SKIP() << "set JIRITSU_KAFKA_BOOTSTRAP=host:port to run against a real broker";
+    }
+    log_options.bootstrap_servers = broker;
+    std::random_device random;
+    log_options.topic_prefix = "jiritsu-test-replay-" + std::to_string(::getpid()) + "-" +
+                               std::to_string(random()) + ".";
+  } else {
+    auto bootstrap = cluster.Start(1);
+    ASSERT_TRUE(bootstrap.ok()) << bootstrap.status().ToString();
+    log_options.bootstrap_servers = *bootstrap;
+    log_options.topic_creator = cluster.TopicCreator();
+  }
   log_options.request_timeout = std::chrono::seconds(20);
   auto log = OpenKafkaLog(log_options);
   ASSERT_TRUE(log.ok()) << log.status().ToString();

@@ -3,8 +3,11 @@
 // baselines. Figures are never compared with a time (CI machines vary).
 #include <gtest/gtest.h>
 #include <simdjson.h>
+#include <unistd.h>
 
+#include <cstdlib>
 #include <filesystem>
+#include <random>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -96,18 +99,37 @@ TEST(BenchTest, EmbeddedLogEveryPhaseReportsPositiveRatesAndRatios) {
   ExpectReport(json, {"raw-read", "replay"}, {"replay/raw-read"});
 }
 
-TEST(BenchTest, KafkaMockClusterProjectAndReplayGiveTheSameViews) {
+// On the in-process mock cluster, and on the real broker JIRITSU_KAFKA_BOOTSTRAP
+// names (in a topic namespace of this run's own, which the bench loads).
+void ExpectKafkaProjectAndReplayGiveTheSameViews(const std::vector<std::string>& log_args) {
   TempDir dir;
   const std::string json = dir.path() + "/bench.json";
-  CommandResult run = RunCommand({JiritsuBinary(), "bench", "--log", "kafka", "--employees", "20",
-                                  "--months", "2", "--work-dir", dir.path() + "/work", "--phases",
-                                  "raw-read,project,replay", "--json", json});
+  std::vector<std::string> args = {JiritsuBinary(), "bench", "--log", "kafka", "--employees", "20",
+                                   "--months", "2", "--work-dir", dir.path() + "/work",
+                                   "--phases", "raw-read,project,replay", "--json", json};
+  args.insert(args.end(), log_args.begin(), log_args.end());
+  CommandResult run = RunCommand(args);
   ASSERT_EQ(run.exit_code, 0) << run.stderr_text << run.stdout_text;
   ExpectReport(json, {"raw-read", "project", "replay"}, {"replay/raw-read", "project/raw-read"});
   simdjson::dom::parser parser;
   simdjson::dom::element report;
   ASSERT_EQ(parser.load(json).get(report), simdjson::SUCCESS);
   ExpectReplayEqualsProject(report, run.stdout_text);
+}
+
+TEST(BenchTest, KafkaMockClusterProjectAndReplayGiveTheSameViews) {
+  ExpectKafkaProjectAndReplayGiveTheSameViews({});
+}
+
+TEST(BenchTest, KafkaRealBrokerProjectAndReplayGiveTheSameViews) {
+  const char* bootstrap = std::getenv("JIRITSU_KAFKA_BOOTSTRAP");
+  if (bootstrap == nullptr || *bootstrap == '\0') {
+    GTEST_SKIP() << "set JIRITSU_KAFKA_BOOTSTRAP=host:port to run against a real broker";
+  }
+  std::random_device random;
+  ExpectKafkaProjectAndReplayGiveTheSameViews(
+      {"--kafka", bootstrap, "--kafka-topic-prefix",
+       "jiritsu-test-bench-" + std::to_string(::getpid()) + "-" + std::to_string(random()) + "."});
 }
 
 int64_t Count(simdjson::dom::element report, const char* phase, const char* key) {

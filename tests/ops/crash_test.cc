@@ -1,7 +1,9 @@
 // Crash consistency (issue 6): `jiritsu run`, `jiritsu ingest` and
 // `jiritsu replay --swap` are SIGKILLed at random points and restarted, on
 // the embedded log and on Kafka (librdkafka's mock cluster, in this test
-// process, so it outlives every killed child). At the end:
+// process, so it outlives every killed child; or the real broker
+// JIRITSU_KAFKA_BOOTSTRAP names, in a fresh topic namespace per log). At the
+// end:
 //   * run:    the views' digest equals an uninterrupted run and a clean
 //             replay, and `replay --verify` agrees with the crashed views;
 //   * ingest: the log holds every identity (source, id) the uninterrupted
@@ -127,17 +129,30 @@ int KillLoop(const std::string& name, const std::function<Args()>& argv, int tar
   return kills;
 }
 
-// The mock cluster of the Kafka scenarios (3 brokers, every Jiritsu topic).
-std::unique_ptr<KafkaMockCluster> StartCluster(std::string* bootstrap) {
-  auto cluster = std::make_unique<KafkaMockCluster>();
-  auto started = cluster->Start(3);
+// A fresh, empty Kafka log for a scenario: a new topic namespace
+// (--kafka-topic-prefix) on the real broker JIRITSU_KAFKA_BOOTSTRAP names
+// (`jiritsu ingest` creates its topics), else on a new mock cluster (3
+// brokers) with every Jiritsu topic created, since the mock has no
+// CreateTopics. False when the mock did not start (a failure).
+bool StartKafkaNamespace(std::unique_ptr<KafkaMockCluster>* cluster, std::string* bootstrap,
+                         std::string* prefix) {
+  std::random_device random;
+  *prefix = "jiritsu-test-" + std::to_string(::getpid()) + "-" + std::to_string(random()) + ".";
+  if (const char* broker = std::getenv("JIRITSU_KAFKA_BOOTSTRAP");
+      broker != nullptr && *broker != '\0') {
+    cluster->reset();
+    *bootstrap = broker;
+    return true;
+  }
+  *cluster = std::make_unique<KafkaMockCluster>();
+  auto started = (*cluster)->Start(3);
   EXPECT_TRUE(started.ok()) << started.status().ToString();
-  if (!started.ok()) return nullptr;
+  if (!started.ok()) return false;
   *bootstrap = *started;
   for (const auto& spec : AllTopicSpecs()) {
-    EXPECT_TRUE(cluster->CreateTopic(spec.name, spec.partitions).ok()) << spec.name;
+    EXPECT_TRUE((*cluster)->CreateTopic(*prefix + spec.name, spec.partitions).ok()) << spec.name;
   }
-  return cluster;
+  return true;
 }
 
 class CrashTest : public ::testing::TestWithParam<bool> {
@@ -157,22 +172,18 @@ class CrashTest : public ::testing::TestWithParam<bool> {
   void SetUp() override {
     kafka_ = GetParam();
     if (kafka_) {
-      if (std::getenv("JIRITSU_KAFKA_BOOTSTRAP") != nullptr) {
-        GTEST_SKIP() << "crash tests need fresh topics: they run on the mock cluster only";
-      }
-      cluster_ = StartCluster(&bootstrap_);
-      ASSERT_NE(cluster_, nullptr);
+      ASSERT_TRUE(StartKafkaNamespace(&cluster_, &bootstrap_, &prefix_));
     }
     random_.seed(Seed() + (kafka_ ? 1 : 0));
   }
 
   // --store / --kafka (+ --state-dir) for a views root under the work dir.
   Args Location(const std::string& store, const std::string& views) const {
-    if (kafka_) return {"--kafka", bootstrap_, "--state-dir", views};
+    if (kafka_) return {"--kafka", bootstrap_, "--kafka-topic-prefix", prefix_, "--state-dir", views};
     return {"--store", store, "--state-dir", views};
   }
   Args LogOnly(const std::string& store) const {
-    if (kafka_) return {"--kafka", bootstrap_};
+    if (kafka_) return {"--kafka", bootstrap_, "--kafka-topic-prefix", prefix_};
     return {"--store", store};
   }
   // A group of its own per attempt on Kafka: offsets live with the views, not
@@ -223,8 +234,9 @@ class CrashTest : public ::testing::TestWithParam<bool> {
   }
 
   bool kafka_ = false;
-  std::unique_ptr<KafkaMockCluster> cluster_;
+  std::unique_ptr<KafkaMockCluster> cluster_;  // null on a real broker
   std::string bootstrap_;
+  std::string prefix_;
   int groups_ = 0;
   std::mt19937_64 random_;
   TempDir dir_;
@@ -269,9 +281,11 @@ TEST_P(CrashTest, KilledIngestsLoseNothingAndCountNothingTwice) {
   // The uninterrupted ingest and its views.
   std::unique_ptr<KafkaMockCluster> base_cluster;
   std::string base_bootstrap;
+  std::string base_prefix;
   if (kafka_) {
     base_cluster = std::move(cluster_);
     base_bootstrap = bootstrap_;
+    base_prefix = prefix_;
   }
   const std::string base_store = dir_.path() + "/base-store";
   const auto started = Clock::now();
@@ -281,6 +295,7 @@ TEST_P(CrashTest, KilledIngestsLoseNothingAndCountNothingTwice) {
   LogSelection base_selection;
   base_selection.store_dir = base_store;
   base_selection.kafka_bootstrap = kafka_ ? base_bootstrap : "";
+  base_selection.kafka_topic_prefix = base_prefix;
   const LogContents base = ReadLog(base_selection);
   ASSERT_GT(base.identities.size(), 1000u);
   ASSERT_EQ(base.DuplicateRecords(), 0);
@@ -298,8 +313,7 @@ TEST_P(CrashTest, KilledIngestsLoseNothingAndCountNothingTwice) {
   auto store = [&] { return dir_.path() + "/store-" + std::to_string(round); };
   auto fresh_log = [&] {
     if (kafka_) {
-      cluster_ = StartCluster(&bootstrap_);
-      ASSERT_NE(cluster_, nullptr);
+      ASSERT_TRUE(StartKafkaNamespace(&cluster_, &bootstrap_, &prefix_));
     }
   };
   fresh_log();
@@ -320,6 +334,7 @@ TEST_P(CrashTest, KilledIngestsLoseNothingAndCountNothingTwice) {
         LogSelection selection;
         selection.store_dir = store();
         selection.kafka_bootstrap = kafka_ ? bootstrap_ : "";
+        selection.kafka_topic_prefix = prefix_;
         const LogContents after = ReadLog(selection);
         EXPECT_EQ(after.undecodable, 0);
         // Nothing lost, nothing invented.

@@ -5,12 +5,15 @@
 
 #include <gtest/gtest.h>
 #include <simdjson.h>
+#include <unistd.h>
 
 #include <cstdio>
+#include <cstdlib>
 #include <filesystem>
 #include <fstream>
 #include <map>
 #include <memory>
+#include <random>
 #include <set>
 #include <sstream>
 #include <string>
@@ -738,30 +741,49 @@ namespace jiritsu {
 namespace {
 
 // `jiritsu ingest --kafka` against librdkafka's mock cluster (started in this
-// process; the CLI under test connects to it over TCP).
-class KafkaIngestTest : public ::testing::Test {
+// process; the CLI under test connects to it over TCP), and against the real
+// broker JIRITSU_KAFKA_BOOTSTRAP names; both in a topic namespace of the
+// test's own (--kafka-topic-prefix).
+class KafkaIngestTest : public ::testing::TestWithParam<bool> {
  protected:
   void SetUp() override {
+    std::random_device random;
+    prefix_ = "jiritsu-test-ingest-" + std::to_string(::getpid()) + "-" +
+              std::to_string(random()) + ".";
+    if (GetParam()) {
+      const char* broker = std::getenv("JIRITSU_KAFKA_BOOTSTRAP");
+      if (broker == nullptr || *broker == '\0') {
+        GTEST_SKIP() << "set JIRITSU_KAFKA_BOOTSTRAP=host:port to run against a real broker";
+      }
+      bootstrap_ = broker;  // `jiritsu ingest` creates the topics
+      return;
+    }
     Result<std::string> bootstrap = cluster_.Start(1);
     ASSERT_TRUE(bootstrap.ok()) << bootstrap.status().ToString();
     bootstrap_ = bootstrap.value();
-    for (const TopicSpec& spec : AllTopicSpecs(8)) {
-      ASSERT_TRUE(cluster_.CreateTopic(spec.name, spec.partitions).ok()) << spec.name;
+    for (const TopicSpec& spec : AllTopicSpecs(8)) {  // the mock has no CreateTopics
+      ASSERT_TRUE(cluster_.CreateTopic(prefix_ + spec.name, spec.partitions).ok()) << spec.name;
     }
   }
 
   std::vector<std::string> Ingest(const std::string& input) {
-    return {JiritsuBinary(), "ingest", "--kafka", bootstrap_, "--keys", dir_.path() + "/keys",
-            "--dedupe-dir",
-            dir_.path() + "/dedupe", "--rejects", dir_.path() + "/rejects.jsonl", input};
+    return {JiritsuBinary(), "ingest", "--kafka", bootstrap_, "--kafka-topic-prefix", prefix_,
+            "--keys", dir_.path() + "/keys", "--dedupe-dir", dir_.path() + "/dedupe",
+            "--rejects", dir_.path() + "/rejects.jsonl", input};
   }
 
   KafkaMockCluster cluster_;
   std::string bootstrap_;
+  std::string prefix_;
   TempDir dir_;
 };
 
-TEST_F(KafkaIngestTest, CountsPlacementAndPersistentDedupe) {
+INSTANTIATE_TEST_SUITE_P(Backends, KafkaIngestTest, ::testing::Values(false, true),
+                         [](const ::testing::TestParamInfo<bool>& info) {
+                           return info.param ? "RealBroker" : "Mock";
+                         });
+
+TEST_P(KafkaIngestTest, CountsPlacementAndPersistentDedupe) {
   GeneratorOptions options = NoisyOptions();
   options.employees = 60;
   options.months = 4;
@@ -779,6 +801,7 @@ TEST_F(KafkaIngestTest, CountsPlacementAndPersistentDedupe) {
 
   KafkaLogOptions kafka;
   kafka.bootstrap_servers = bootstrap_;
+  kafka.topic_prefix = prefix_;
   auto log = OpenKafkaLog(kafka);
   ASSERT_TRUE(log.ok()) << log.status().ToString();
   const std::vector<LogRecord> records = ReadAllSourceRecords(log->get());
@@ -799,7 +822,8 @@ TEST_F(KafkaIngestTest, CountsPlacementAndPersistentDedupe) {
   EXPECT_EQ(JsonInt(summary, "duplicates"), plan.valid_events + plan.duplicate_lines);
 }
 
-TEST_F(KafkaIngestTest, DeliveryFailureExitsThreeAndMarksNothing) {
+TEST_P(KafkaIngestTest, DeliveryFailureExitsThreeAndMarksNothing) {
+  if (GetParam()) GTEST_SKIP() << "fault injection needs the mock cluster";
   const std::string input = dir_.path() + "/clean.jsonl";
   {
     std::ofstream out(input);

@@ -213,34 +213,47 @@ TEST_F(PipelineTest, SigkillAtRandomPointsEndsWithTheUninterruptedViews) {
 
 // ---- Kafka ----
 
+// On librdkafka's mock cluster, or on the real broker JIRITSU_KAFKA_BOOTSTRAP
+// names. Either way every test runs in a namespace of its own
+// (--kafka-topic-prefix): a real broker keeps topics and groups between
+// runs, and the tests need fresh ones.
 class KafkaPipelineTest : public PipelineTest {
  protected:
   void SetUp() override {
-    if (const char* bootstrap = std::getenv("JIRITSU_KAFKA_BOOTSTRAP")) {
-      bootstrap_ = bootstrap;
-      // A real broker keeps topics between runs: the test needs fresh ones.
-      GTEST_SKIP() << "pipeline Kafka tests need fresh topics; against a real broker run "
-                      "ops/kafka-smoke (they use the fixed jiritsu.* topic names)";
+    std::random_device random;
+    prefix_ = "jiritsu-test-" + std::to_string(::getpid()) + "-" + std::to_string(random()) + ".";
+    if (const char* bootstrap = std::getenv("JIRITSU_KAFKA_BOOTSTRAP");
+        bootstrap != nullptr && *bootstrap != '\0') {
+      bootstrap_ = bootstrap;  // `jiritsu ingest` creates the topics (Admin API)
+      return;
     }
     auto started = cluster_.Start(3);
     ASSERT_TRUE(started.ok()) << started.status().ToString();
     bootstrap_ = *started;
+    // The mock cluster has no CreateTopics: the topics are made here.
     for (const auto& spec : AllTopicSpecs()) {
-      ASSERT_TRUE(cluster_.CreateTopic(spec.name, spec.partitions).ok());
+      ASSERT_TRUE(cluster_.CreateTopic(prefix_ + spec.name, spec.partitions).ok());
     }
+  }
+
+  // The test's namespace, for every command that talks to Kafka.
+  std::vector<std::string> Namespace(std::vector<std::string> args = {}) const {
+    args.insert(args.end(), {"--kafka-topic-prefix", prefix_});
+    return args;
   }
 
   void IngestKafka() {
     CommandResult ingest =
-        RunJiritsu({"ingest", "--kafka", bootstrap_, "--keys", dir_.path() + "/keys", "--dedupe-dir",
-                    dir_.path() + "/dedupe",
-                 "--rejects", dir_.path() + "/rejects.jsonl", events_path_});
+        RunJiritsu({"ingest", "--kafka", bootstrap_, "--kafka-topic-prefix", prefix_, "--keys",
+                    dir_.path() + "/keys", "--dedupe-dir", dir_.path() + "/dedupe", "--rejects",
+                    dir_.path() + "/rejects.jsonl", events_path_});
     ASSERT_TRUE(ingest.exit_code == 0 || ingest.exit_code == 1) << ingest.stderr_text;
     ASSERT_NE(JsonField(ingest.stdout_text, "accepted"), "0") << ingest.stdout_text;
   }
 
   KafkaMockCluster cluster_;
   std::string bootstrap_;
+  std::string prefix_;
 };
 
 TEST_F(KafkaPipelineTest, KafkaAndEmbeddedLogsGiveTheSameViews) {
@@ -251,7 +264,7 @@ TEST_F(KafkaPipelineTest, KafkaAndEmbeddedLogsGiveTheSameViews) {
   IngestKafka();
   const std::vector<std::string> kafka = {"--kafka", bootstrap_, "--state-dir",
                                           dir_.path() + "/kafka-views"};
-  RunUntilCaughtUp(kafka, {"--group", "single"});
+  RunUntilCaughtUp(kafka, Namespace({"--group", "single"}));
   EXPECT_EQ(Digest(kafka), embedded);
 }
 
@@ -263,7 +276,7 @@ TEST_F(KafkaPipelineTest, TwoInstancesInOneGroupGiveTheSameViewsAsOne) {
   IngestKafka();
   const std::vector<std::string> single = {"--kafka", bootstrap_, "--state-dir",
                                            dir_.path() + "/single"};
-  std::vector<std::string> one = {"--group", "one"};
+  std::vector<std::string> one = Namespace({"--group", "one"});
   one.insert(one.end(), kFastGroup.begin(), kFastGroup.end());
   RunUntilCaughtUp(single, one);
   const std::string expected = Digest(single, "global_digest");
@@ -273,7 +286,8 @@ TEST_F(KafkaPipelineTest, TwoInstancesInOneGroupGiveTheSameViewsAsOne) {
   {
     auto member = [&](const std::string& views) {
       std::vector<std::string> args = {JiritsuBinary(), "run", "--until-caught-up", "--kafka",
-                                       bootstrap_, "--group", "pair", "--state-dir", views};
+                                       bootstrap_, "--kafka-topic-prefix", prefix_, "--group",
+                                       "pair", "--state-dir", views};
       args.insert(args.end(), kFastGroup.begin(), kFastGroup.end());
       return args;
     };
@@ -284,7 +298,7 @@ TEST_F(KafkaPipelineTest, TwoInstancesInOneGroupGiveTheSameViewsAsOne) {
   }
   // Each member publishes its last facts as it finishes; one more catch-up
   // lets each read what the other published after it had stopped.
-  std::vector<std::string> pair = {"--group", "pair"};
+  std::vector<std::string> pair = Namespace({"--group", "pair"});
   pair.insert(pair.end(), kFastGroup.begin(), kFastGroup.end());
   RunUntilCaughtUp({"--kafka", bootstrap_, "--state-dir", a}, pair);
   RunUntilCaughtUp({"--kafka", bootstrap_, "--state-dir", b}, pair);

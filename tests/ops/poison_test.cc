@@ -5,7 +5,9 @@
 //   (900 KB: also above the old dead-letter size, which Kafka would refuse),
 //   an unknown future schema version;
 //   internal topics (jiritsu.facts, jiritsu.dlq): garbage.
-// Proven on the embedded log and on Kafka: `jiritsu run` continues (exit 0),
+// Proven on the embedded log and on Kafka (the mock cluster, or the real
+// broker JIRITSU_KAFKA_BOOTSTRAP names, in a topic namespace of the test's
+// own): `jiritsu run` continues (exit 0),
 // every source poison lands in the dead-letter view with its reason and
 // exact position, the run summary counts them, internal garbage is skipped
 // and counted, every other view equals the poison-free views, and a rebuild
@@ -14,6 +16,7 @@
 // corrected ones through ingest validation.
 #include <gtest/gtest.h>
 #include <simdjson.h>
+#include <unistd.h>
 
 #include <fstream>
 #include <iterator>
@@ -67,12 +70,19 @@ class PoisonTest : public ::testing::TestWithParam<bool> {
   void SetUp() override {
     kafka_ = GetParam();
     if (kafka_) {
-      if (std::getenv("JIRITSU_KAFKA_BOOTSTRAP") != nullptr) GTEST_SKIP() << "mock cluster only";
-      auto started = cluster_.Start(1);
-      ASSERT_TRUE(started.ok()) << started.status().ToString();
-      bootstrap_ = *started;
-      for (const auto& spec : AllTopicSpecs()) {
-        ASSERT_TRUE(cluster_.CreateTopic(spec.name, spec.partitions).ok());
+      // A namespace per test (a real broker keeps topics and groups).
+      std::random_device random;
+      prefix_ = "jiritsu-test-" + std::to_string(::getpid()) + "-" + std::to_string(random()) + ".";
+      if (const char* bootstrap = std::getenv("JIRITSU_KAFKA_BOOTSTRAP");
+          bootstrap != nullptr && *bootstrap != '\0') {
+        bootstrap_ = bootstrap;  // `jiritsu ingest` creates the topics
+      } else {
+        auto started = cluster_.Start(1);
+        ASSERT_TRUE(started.ok()) << started.status().ToString();
+        bootstrap_ = *started;
+        for (const auto& spec : AllTopicSpecs()) {  // the mock has no CreateTopics
+          ASSERT_TRUE(cluster_.CreateTopic(prefix_ + spec.name, spec.partitions).ok());
+        }
       }
     }
     events_ = dir_.path() + "/events.jsonl";
@@ -82,7 +92,8 @@ class PoisonTest : public ::testing::TestWithParam<bool> {
   }
 
   Args Log(const std::string& store) const {
-    return kafka_ ? Args{"--kafka", bootstrap_} : Args{"--store", store};
+    return kafka_ ? Args{"--kafka", bootstrap_, "--kafka-topic-prefix", prefix_}
+                  : Args{"--store", store};
   }
   // On Kafka the topics are shared by every store of a test: one index.
   std::string dedupe() const { return dir_.path() + "/dedupe"; }
@@ -139,6 +150,7 @@ class PoisonTest : public ::testing::TestWithParam<bool> {
     LogSelection selection;
     selection.store_dir = store;
     selection.kafka_bootstrap = kafka_ ? bootstrap_ : "";
+    selection.kafka_topic_prefix = prefix_;
     auto log = OpenLog(selection);
     EXPECT_TRUE(log.ok()) << log.status().ToString();
     std::vector<std::string> positions;
@@ -170,6 +182,7 @@ class PoisonTest : public ::testing::TestWithParam<bool> {
   bool kafka_ = false;
   KafkaMockCluster cluster_;
   std::string bootstrap_;
+  std::string prefix_;
   std::string events_;
   TempDir dir_;
 };

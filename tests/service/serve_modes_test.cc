@@ -1,5 +1,5 @@
 // `jiritsu serve` beyond the HTTP matrix: on Kafka (librdkafka's mock
-// cluster), as a process (config errors, SIGTERM, the printed port, dev
+// cluster, and a real broker when JIRITSU_KAFKA_BOOTSTRAP is set), as a process (config errors, SIGTERM, the printed port, dev
 // tokens), the lag/stall monitor, and the static dashboard directory.
 #include <gtest/gtest.h>
 #include <httplib.h>
@@ -9,8 +9,10 @@
 #include <atomic>
 #include <chrono>
 #include <cmath>
+#include <cstdlib>
 #include <filesystem>
 #include <fstream>
+#include <random>
 #include <regex>
 #include <thread>
 
@@ -76,16 +78,37 @@ bool WaitFor200(httplib::Client& client, const std::string& path) {
   return false;
 }
 
-TEST(ServeKafkaTest, IngestAndQueryOverKafka) {
+// On the mock cluster, and on the real broker JIRITSU_KAFKA_BOOTSTRAP names;
+// both in a topic namespace of the test's own ([log] kafka_topic_prefix).
+class ServeKafkaTest : public ::testing::TestWithParam<bool> {};
+
+INSTANTIATE_TEST_SUITE_P(Backends, ServeKafkaTest, ::testing::Values(false, true),
+                         [](const ::testing::TestParamInfo<bool>& info) {
+                           return info.param ? "RealBroker" : "Mock";
+                         });
+
+TEST_P(ServeKafkaTest, IngestAndQueryOverKafka) {
   KafkaMockCluster cluster;
-  Result<std::string> bootstrap = cluster.Start(1);
-  ASSERT_TRUE(bootstrap.ok()) << bootstrap.status().ToString();
-  for (const TopicSpec& spec : AllTopicSpecs(8)) {
-    ASSERT_TRUE(cluster.CreateTopic(spec.name, spec.partitions).ok()) << spec.name;
-  }
   TempDir dir;
   service::ServeConfig config = BaseConfig(dir.path());
-  config.kafka_bootstrap = *bootstrap;
+  std::random_device random;
+  config.kafka_topic_prefix =
+      "jiritsu-test-serve-" + std::to_string(::getpid()) + "-" + std::to_string(random()) + ".";
+  if (GetParam()) {
+    const char* broker = std::getenv("JIRITSU_KAFKA_BOOTSTRAP");
+    if (broker == nullptr || *broker == '\0') {
+      GTEST_SKIP() << "set JIRITSU_KAFKA_BOOTSTRAP=host:port to run against a real broker";
+    }
+    config.kafka_bootstrap = broker;  // the service creates the topics
+  } else {
+    Result<std::string> bootstrap = cluster.Start(1);
+    ASSERT_TRUE(bootstrap.ok()) << bootstrap.status().ToString();
+    for (const TopicSpec& spec : AllTopicSpecs(8)) {  // the mock has no CreateTopics
+      ASSERT_TRUE(cluster.CreateTopic(config.kafka_topic_prefix + spec.name, spec.partitions).ok())
+          << spec.name;
+    }
+    config.kafka_bootstrap = *bootstrap;
+  }
   config.state_dir = dir.path() + "/state";
   config.dedupe_dir = dir.path() + "/dedupe";
   config.keys_dir = dir.path() + "/keys";

@@ -74,6 +74,11 @@ TEST(ServeConfigTest, DefaultsAndEnvironmentOverrides) {
                                "t.toml", Env({}));
   ASSERT_TRUE(cold.ok()) << cold.status().ToString();
   EXPECT_EQ(cold->warm_cache_percent, 0);
+  EXPECT_EQ(defaults->kafka_topic_prefix, "");
+  auto prefixed = ParseServeConfig(std::string(kMinimal) + "[log]\nkafka_topic_prefix = \"acme.\"\n",
+                                   "t.toml", Env({}));
+  ASSERT_TRUE(prefixed.ok()) << prefixed.status().ToString();
+  EXPECT_EQ(prefixed->kafka_topic_prefix, "acme.");
   EXPECT_EQ(EnvNameFor("ingest", "max_queued_events"), "JIRITSU_SERVE_INGEST_MAX_QUEUED_EVENTS");
 }
 

@@ -269,7 +269,9 @@ TEST(KafkaDevclusterTest, PrintsBootstrapFirstServesTopicsAndStopsOnSigterm) {
 TEST(KafkaDevclusterTest, TopicPrefixCreatesTheTopicsInThatNamespace) {
   if (!KcatAvailable()) GTEST_SKIP() << kNoKcat;
   const std::string binary = JIRITSU_BINARY;
-  if (access(binary.c_str(), X_OK) != 0) GTEST_SKIP() << "build the jiritsu binary first: " << binary;
+  if (access(binary.c_str(), X_OK) != 0) {
+    GTEST_SKIP() << "build the jiritsu binary first: " << binary;
+  }
   TempDir dir;
   const std::string out_path = dir.path() + "/stdout";
   Child devcluster({binary, "devcluster", "--partitions", "2", "--topic-prefix", "acme-dev."},

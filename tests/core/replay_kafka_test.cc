@@ -1,10 +1,7 @@
 // The replay tool on Kafka: a rebuild equals the live views, verify passes,
 // and an as-of build filters by event time.
 #include <gtest/gtest.h>
-#include <unistd.h>
 
-#include <cstdlib>
-#include <random>
 #include <string>
 
 #include "core/kafka_log.h"
@@ -12,6 +9,7 @@
 #include "core/replay.h"
 #include "core/view_generations.h"
 #include "tests/testing/fake_projector.h"
+#include "tests/testing/kafka_namespace.h"
 #include "tests/testing/subprocess.h"
 
 namespace jiritsu {
@@ -30,14 +28,9 @@ TEST_P(ReplayKafkaTest, RebuildVerifyAndAsOfOnKafka) {
   KafkaMockCluster cluster;  // declared first: outlives the log
   KafkaLogOptions log_options;
   if (GetParam()) {
-    const char* broker = std::getenv("JIRITSU_KAFKA_BOOTSTRAP");
-    if (broker == nullptr || *broker == '\0') {
-      GTEST_SKIP() << "set JIRITSU_KAFKA_BOOTSTRAP=host:port to run against a real broker";
-    }
-    log_options.bootstrap_servers = broker;
-    std::random_device random;
-    log_options.topic_prefix = "jiritsu-test-replay-" + std::to_string(::getpid()) + "-" +
-                               std::to_string(random()) + ".";
+    log_options.bootstrap_servers = testing::RealBrokerBootstrap();
+    if (log_options.bootstrap_servers.empty()) GTEST_SKIP() << testing::kRealBrokerSkip;
+    log_options.topic_prefix = testing::FreshTopicPrefix("replay");
   } else {
     auto bootstrap = cluster.Start(1);
     ASSERT_TRUE(bootstrap.ok()) << bootstrap.status().ToString();

@@ -3,15 +3,13 @@
 // baselines. Figures are never compared with a time (CI machines vary).
 #include <gtest/gtest.h>
 #include <simdjson.h>
-#include <unistd.h>
 
-#include <cstdlib>
 #include <filesystem>
-#include <random>
 #include <string>
 #include <string_view>
 #include <vector>
 
+#include "tests/testing/kafka_namespace.h"
 #include "tests/testing/subprocess.h"
 
 namespace jiritsu {
@@ -122,14 +120,10 @@ TEST(BenchTest, KafkaMockClusterProjectAndReplayGiveTheSameViews) {
 }
 
 TEST(BenchTest, KafkaRealBrokerProjectAndReplayGiveTheSameViews) {
-  const char* bootstrap = std::getenv("JIRITSU_KAFKA_BOOTSTRAP");
-  if (bootstrap == nullptr || *bootstrap == '\0') {
-    GTEST_SKIP() << "set JIRITSU_KAFKA_BOOTSTRAP=host:port to run against a real broker";
-  }
-  std::random_device random;
+  const std::string bootstrap = testing::RealBrokerBootstrap();
+  if (bootstrap.empty()) GTEST_SKIP() << testing::kRealBrokerSkip;
   ExpectKafkaProjectAndReplayGiveTheSameViews(
-      {"--kafka", bootstrap, "--kafka-topic-prefix",
-       "jiritsu-test-bench-" + std::to_string(::getpid()) + "-" + std::to_string(random()) + "."});
+      {"--kafka", bootstrap, "--kafka-topic-prefix", testing::FreshTopicPrefix("bench")});
 }
 
 int64_t Count(simdjson::dom::element report, const char* phase, const char* key) {

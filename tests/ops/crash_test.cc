@@ -42,6 +42,7 @@
 #include "core/topics.h"
 #include "ops/log_factory.h"
 #include "schemas/codec.h"
+#include "tests/testing/kafka_namespace.h"
 #include "tests/testing/log_reading.h"
 #include "tests/testing/subprocess.h"
 
@@ -136,10 +137,8 @@ int KillLoop(const std::string& name, const std::function<Args()>& argv, int tar
 // CreateTopics. False when the mock did not start (a failure).
 bool StartKafkaNamespace(std::unique_ptr<KafkaMockCluster>* cluster, std::string* bootstrap,
                          std::string* prefix) {
-  std::random_device random;
-  *prefix = "jiritsu-test-" + std::to_string(::getpid()) + "-" + std::to_string(random()) + ".";
-  if (const char* broker = std::getenv("JIRITSU_KAFKA_BOOTSTRAP");
-      broker != nullptr && *broker != '\0') {
+  *prefix = testing::FreshTopicPrefix("crash");
+  if (const std::string broker = testing::RealBrokerBootstrap(); !broker.empty()) {
     cluster->reset();
     *bootstrap = broker;
     return true;
@@ -179,7 +178,9 @@ class CrashTest : public ::testing::TestWithParam<bool> {
 
   // --store / --kafka (+ --state-dir) for a views root under the work dir.
   Args Location(const std::string& store, const std::string& views) const {
-    if (kafka_) return {"--kafka", bootstrap_, "--kafka-topic-prefix", prefix_, "--state-dir", views};
+    if (kafka_) {
+      return {"--kafka", bootstrap_, "--kafka-topic-prefix", prefix_, "--state-dir", views};
+    }
     return {"--store", store, "--state-dir", views};
   }
   Args LogOnly(const std::string& store) const {

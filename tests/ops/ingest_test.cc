@@ -5,15 +5,12 @@
 
 #include <gtest/gtest.h>
 #include <simdjson.h>
-#include <unistd.h>
 
 #include <cstdio>
-#include <cstdlib>
 #include <filesystem>
 #include <fstream>
 #include <map>
 #include <memory>
-#include <random>
 #include <set>
 #include <sstream>
 #include <string>
@@ -29,6 +26,7 @@
 #include "ops/generator.h"
 #include "schemas/codec.h"
 #include "schemas/event_fields.h"
+#include "tests/testing/kafka_namespace.h"
 #include "tests/testing/subprocess.h"
 
 namespace jiritsu {
@@ -747,15 +745,10 @@ namespace {
 class KafkaIngestTest : public ::testing::TestWithParam<bool> {
  protected:
   void SetUp() override {
-    std::random_device random;
-    prefix_ = "jiritsu-test-ingest-" + std::to_string(::getpid()) + "-" +
-              std::to_string(random()) + ".";
+    prefix_ = testing::FreshTopicPrefix("ingest");
     if (GetParam()) {
-      const char* broker = std::getenv("JIRITSU_KAFKA_BOOTSTRAP");
-      if (broker == nullptr || *broker == '\0') {
-        GTEST_SKIP() << "set JIRITSU_KAFKA_BOOTSTRAP=host:port to run against a real broker";
-      }
-      bootstrap_ = broker;  // `jiritsu ingest` creates the topics
+      bootstrap_ = testing::RealBrokerBootstrap();  // `jiritsu ingest` creates the topics
+      if (bootstrap_.empty()) GTEST_SKIP() << testing::kRealBrokerSkip;
       return;
     }
     Result<std::string> bootstrap = cluster_.Start(1);

@@ -19,6 +19,7 @@
 
 #include "core/kafka_mock_cluster.h"
 #include "core/topics.h"
+#include "tests/testing/kafka_namespace.h"
 #include "tests/testing/log_reading.h"
 #include "tests/testing/subprocess.h"
 
@@ -220,13 +221,9 @@ TEST_F(PipelineTest, SigkillAtRandomPointsEndsWithTheUninterruptedViews) {
 class KafkaPipelineTest : public PipelineTest {
  protected:
   void SetUp() override {
-    std::random_device random;
-    prefix_ = "jiritsu-test-" + std::to_string(::getpid()) + "-" + std::to_string(random()) + ".";
-    if (const char* bootstrap = std::getenv("JIRITSU_KAFKA_BOOTSTRAP");
-        bootstrap != nullptr && *bootstrap != '\0') {
-      bootstrap_ = bootstrap;  // `jiritsu ingest` creates the topics (Admin API)
-      return;
-    }
+    prefix_ = testing::FreshTopicPrefix("pipeline");
+    bootstrap_ = testing::RealBrokerBootstrap();
+    if (!bootstrap_.empty()) return;  // `jiritsu ingest` creates the topics (Admin API)
     auto started = cluster_.Start(3);
     ASSERT_TRUE(started.ok()) << started.status().ToString();
     bootstrap_ = *started;

@@ -16,7 +16,6 @@
 // corrected ones through ingest validation.
 #include <gtest/gtest.h>
 #include <simdjson.h>
-#include <unistd.h>
 
 #include <fstream>
 #include <iterator>
@@ -31,6 +30,7 @@
 #include "core/topics.h"
 #include "ops/log_factory.h"
 #include "schemas/codec.h"
+#include "tests/testing/kafka_namespace.h"
 #include "tests/testing/log_reading.h"
 #include "tests/testing/subprocess.h"
 
@@ -71,12 +71,9 @@ class PoisonTest : public ::testing::TestWithParam<bool> {
     kafka_ = GetParam();
     if (kafka_) {
       // A namespace per test (a real broker keeps topics and groups).
-      std::random_device random;
-      prefix_ = "jiritsu-test-" + std::to_string(::getpid()) + "-" + std::to_string(random()) + ".";
-      if (const char* bootstrap = std::getenv("JIRITSU_KAFKA_BOOTSTRAP");
-          bootstrap != nullptr && *bootstrap != '\0') {
-        bootstrap_ = bootstrap;  // `jiritsu ingest` creates the topics
-      } else {
+      prefix_ = testing::FreshTopicPrefix("poison");
+      bootstrap_ = testing::RealBrokerBootstrap();  // `jiritsu ingest` creates the topics
+      if (bootstrap_.empty()) {
         auto started = cluster_.Start(1);
         ASSERT_TRUE(started.ok()) << started.status().ToString();
         bootstrap_ = *started;

@@ -1,6 +1,7 @@
 // `jiritsu serve` beyond the HTTP matrix: on Kafka (librdkafka's mock
-// cluster, and a real broker when JIRITSU_KAFKA_BOOTSTRAP is set), as a process (config errors, SIGTERM, the printed port, dev
-// tokens), the lag/stall monitor, and the static dashboard directory.
+// cluster, and a real broker when JIRITSU_KAFKA_BOOTSTRAP is set), as a
+// process (config errors, SIGTERM, the printed port, dev tokens), the
+// lag/stall monitor, and the static dashboard directory.
 #include <gtest/gtest.h>
 #include <httplib.h>
 #include <signal.h>
@@ -9,10 +10,8 @@
 #include <atomic>
 #include <chrono>
 #include <cmath>
-#include <cstdlib>
 #include <filesystem>
 #include <fstream>
-#include <random>
 #include <regex>
 #include <thread>
 
@@ -23,6 +22,7 @@
 #include "schemas/codec.h"
 #include "service/jwt.h"
 #include "service/runner_monitor.h"
+#include "tests/testing/kafka_namespace.h"
 #include "tests/testing/subprocess.h"
 
 namespace jiritsu {
@@ -91,15 +91,10 @@ TEST_P(ServeKafkaTest, IngestAndQueryOverKafka) {
   KafkaMockCluster cluster;
   TempDir dir;
   service::ServeConfig config = BaseConfig(dir.path());
-  std::random_device random;
-  config.kafka_topic_prefix =
-      "jiritsu-test-serve-" + std::to_string(::getpid()) + "-" + std::to_string(random()) + ".";
+  config.kafka_topic_prefix = testing::FreshTopicPrefix("serve");
   if (GetParam()) {
-    const char* broker = std::getenv("JIRITSU_KAFKA_BOOTSTRAP");
-    if (broker == nullptr || *broker == '\0') {
-      GTEST_SKIP() << "set JIRITSU_KAFKA_BOOTSTRAP=host:port to run against a real broker";
-    }
-    config.kafka_bootstrap = broker;  // the service creates the topics
+    config.kafka_bootstrap = testing::RealBrokerBootstrap();  // the service creates the topics
+    if (config.kafka_bootstrap.empty()) GTEST_SKIP() << testing::kRealBrokerSkip;
   } else {
     Result<std::string> bootstrap = cluster.Start(1);
     ASSERT_TRUE(bootstrap.ok()) << bootstrap.status().ToString();

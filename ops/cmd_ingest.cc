@@ -39,8 +39,11 @@ int RunIngest(const IngestFlags& flags, const char* command_name) {
 
   Result<std::unique_ptr<EventLog>> log = OpenLog(flags.log);
   if (!log.ok()) {
-    const int code = log.status().code() == StatusCode::kInvalidArgument ? 2 : 3;
-    return Fail(code, "log unavailable: " + log.status().ToString());
+    // A bad --kafka-property or --kafka-topic-prefix is configuration.
+    if (log.status().code() == StatusCode::kInvalidArgument) {
+      return Fail(2, "log configuration: " + log.status().ToString());
+    }
+    return Fail(3, "log unavailable: " + log.status().ToString());
   }
   const std::string index_dir = IngestIndexDir(flags.log, flags.dedupe_dir);
   Result<std::unique_ptr<DedupeIndex>> index = DedupeIndex::Open(index_dir);

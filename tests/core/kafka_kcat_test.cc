@@ -26,6 +26,7 @@
 #include "core/kafka_log.h"
 #include "core/kafka_mock_cluster.h"
 #include "core/topics.h"
+#include "tests/testing/kafka_namespace.h"
 #include "tests/testing/subprocess.h"
 
 namespace jiritsu {
@@ -40,8 +41,7 @@ using ::jiritsu::testing::TempDir;
 constexpr char kNoKcat[] =
     "kcat is not on PATH: install kcat (Debian/Ubuntu: apt-get install kcat) to run the "
     "Kafka interop tests";
-constexpr char kRealBrokerSkip[] =
-    "set JIRITSU_KAFKA_BOOTSTRAP=host:port to run against a real broker";
+using testing::kRealBrokerSkip;
 
 bool KcatAvailable() {
   static const bool available = RunCommand({"kcat", "-V"}).exit_code == 0;

@@ -22,14 +22,14 @@
 #include "core/event_log.h"
 #include "core/kafka_mock_cluster.h"
 #include "tests/core/event_log_contract.h"
+#include "tests/testing/kafka_namespace.h"
 
 namespace jiritsu {
 namespace {
 
 using namespace std::chrono_literals;
 
-constexpr char kRealBrokerSkip[] =
-    "set JIRITSU_KAFKA_BOOTSTRAP=host:port to run against a real broker";
+using testing::kRealBrokerSkip;
 
 enum class Backend { kMock, kRealBroker };
 

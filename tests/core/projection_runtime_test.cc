@@ -20,6 +20,7 @@
 #include "core/kafka_mock_cluster.h"
 #include "core/topics.h"
 #include "tests/testing/fake_projector.h"
+#include "tests/testing/kafka_namespace.h"
 #include "tests/testing/subprocess.h"
 
 namespace jiritsu {
@@ -211,8 +212,7 @@ TEST(ProjectionRuntimeTest, TheProjectorLearnsTheCheckpointCadenceBeforeItOpens)
   EXPECT_TRUE(set_before_open);
 }
 
-constexpr char kRealBrokerSkip[] =
-    "set JIRITSU_KAFKA_BOOTSTRAP=host:port to run against a real broker";
+using testing::kRealBrokerSkip;
 
 // Options of a Kafka log on a started mock cluster (kept in `cluster`, which
 // must outlive the log) or, with `real_broker`, on JIRITSU_KAFKA_BOOTSTRAP;

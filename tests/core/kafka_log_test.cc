@@ -469,6 +469,19 @@ TEST_P(KafkaLogTest, DeliveryTimeoutWithBrokersDownSurfacesFromFlush) {
 void CheckGroupRebalance(EventLog* log, const std::string& topic, const std::string& group,
                          bool cooperative);
 
+// Subscribes `consumer` (alone in its group) and polls until its listener
+// owns `partitions` partitions (a failure after 60 s).
+void SubscribeUntilItOwns(LogConsumer* consumer, const std::string& topic,
+                          RecordingListener* listener, size_t partitions) {
+  ASSERT_TRUE(consumer->Subscribe({topic}, listener).ok());
+  std::vector<LogRecord> sink;
+  const auto deadline = std::chrono::steady_clock::now() + 60s;
+  while (listener->owned.size() < partitions && std::chrono::steady_clock::now() < deadline) {
+    ASSERT_TRUE(consumer->Poll(100ms, 100, &sink).ok());
+  }
+  ASSERT_EQ(listener->owned.size(), partitions);
+}
+
 TEST_P(KafkaLogTest, GroupRebalanceSplitsPartitionsAndCallsListeners) {
   // Short heartbeats so that members notice the rebalance quickly.
   auto log = Open({{"heartbeat.interval.ms", "200"}, {"session.timeout.ms", "6000"}});
@@ -492,20 +505,15 @@ void CheckGroupRebalance(EventLog* log, const std::string& topic, const std::str
   auto first = log->NewConsumer(options);
   ASSERT_TRUE(first.ok());
   RecordingListener first_listener;
-  ASSERT_TRUE((*first)->Subscribe({topic}, &first_listener).ok());
-  std::vector<LogRecord> sink;
-  auto deadline = std::chrono::steady_clock::now() + 60s;
-  while (first_listener.owned.size() < 4 && std::chrono::steady_clock::now() < deadline) {
-    ASSERT_TRUE((*first)->Poll(100ms, 100, &sink).ok());
-  }
-  ASSERT_EQ(first_listener.owned.size(), 4u);
+  ASSERT_NO_FATAL_FAILURE(SubscribeUntilItOwns(first->get(), topic, &first_listener, 4));
   EXPECT_EQ((*first)->Assignment().size(), 4u);
+  std::vector<LogRecord> sink;
 
   auto second = log->NewConsumer(options);
   ASSERT_TRUE(second.ok());
   RecordingListener second_listener;
   ASSERT_TRUE((*second)->Subscribe({topic}, &second_listener).ok());
-  deadline = std::chrono::steady_clock::now() + 90s;
+  auto deadline = std::chrono::steady_clock::now() + 90s;
   while ((first_listener.owned.size() != 2 || second_listener.owned.size() != 2) &&
          std::chrono::steady_clock::now() < deadline) {
     ASSERT_TRUE((*first)->Poll(50ms, 100, &sink).ok());
@@ -610,15 +618,10 @@ TEST_P(KafkaLogTest, TopicPrefixesSeparateConsumerGroupsAndRebalanceByUnprefixed
   ASSERT_TRUE(in_b.ok());
   RecordingListener listener_a;
   RecordingListener listener_b;
-  ASSERT_TRUE((*in_a)->Subscribe({topic}, &listener_a).ok());
-  std::vector<LogRecord> sink;
-  auto deadline = std::chrono::steady_clock::now() + 60s;
-  while (listener_a.owned.size() < 4 && std::chrono::steady_clock::now() < deadline) {
-    ASSERT_TRUE((*in_a)->Poll(100ms, 100, &sink).ok());
-  }
-  ASSERT_EQ(listener_a.owned.size(), 4u);
+  ASSERT_NO_FATAL_FAILURE(SubscribeUntilItOwns(in_a->get(), topic, &listener_a, 4));
   ASSERT_TRUE((*in_b)->Subscribe({topic}, &listener_b).ok());
-  deadline = std::chrono::steady_clock::now() + 60s;
+  std::vector<LogRecord> sink;
+  const auto deadline = std::chrono::steady_clock::now() + 60s;
   while (listener_b.owned.size() < 4 && std::chrono::steady_clock::now() < deadline) {
     ASSERT_TRUE((*in_a)->Poll(50ms, 100, &sink).ok());
     ASSERT_TRUE((*in_b)->Poll(50ms, 100, &sink).ok());

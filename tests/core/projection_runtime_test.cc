@@ -9,6 +9,7 @@
 #include <atomic>
 #include <condition_variable>
 #include <cstdlib>
+#include <functional>
 #include <map>
 #include <mutex>
 #include <optional>
@@ -537,6 +538,18 @@ std::pair<std::optional<int64_t>, int64_t> DeadLetterCounts(const std::string& d
   return {stored.ok() ? *stored : std::nullopt, rows};
 }
 
+// Writes what `fill` puts in a batch to the fake views at `dir` (no runtime
+// holds them), as an older or damaged store would have it.
+void WriteToViews(const std::string& dir, const std::function<void(StateBatch*)>& fill) {
+  StateStoreOptions store_options;
+  store_options.column_families = testing::FakeViewFamilies();
+  auto store = StateStore::Open(dir, store_options);
+  ASSERT_TRUE(store.ok()) << store.status().ToString();
+  StateBatch batch;
+  fill(&batch);
+  ASSERT_TRUE((*store)->Write(&batch).ok());
+}
+
 TEST(ProjectionRuntimeTest, TheDeadLetterCountFollowsTheRowsAndCountsARepeatOnce) {
   testing::TempDir temp;
   auto log = OpenEmbeddedLog(temp.path() + "/log");
@@ -577,15 +590,9 @@ TEST(ProjectionRuntimeTest, TheDeadLetterCountFollowsTheRowsAndCountsARepeatOnce
 
   // Views from before the count: counted once at the next start, stored by
   // its first checkpoint, and kept from there.
-  {
-    StateStoreOptions store_options;
-    store_options.column_families = testing::FakeViewFamilies();
-    auto store = StateStore::Open(options.state_dir, store_options);
-    ASSERT_TRUE(store.ok()) << store.status().ToString();
-    StateBatch batch;
-    batch.Delete(kMetaFamily, kDeadLetterCountKey);
-    ASSERT_TRUE((*store)->Write(&batch).ok());
-  }
+  ASSERT_NO_FATAL_FAILURE(WriteToViews(options.state_dir, [](StateBatch* batch) {
+    batch->Delete(kMetaFamily, kDeadLetterCountKey);
+  }));
   EXPECT_EQ(DeadLetterCounts(options.state_dir).first, std::nullopt);
   ASSERT_TRUE(testing::RunFakeLive(log->get(), options).ok());
   EXPECT_EQ(DeadLetterCounts(options.state_dir),
@@ -596,15 +603,9 @@ TEST(ProjectionRuntimeTest, TheDeadLetterCountFollowsTheRowsAndCountsARepeatOnce
             (std::pair<std::optional<int64_t>, int64_t>{5, 5}));
 
   // An unreadable count is an error naming the key, never a guess.
-  {
-    StateStoreOptions store_options;
-    store_options.column_families = testing::FakeViewFamilies();
-    auto store = StateStore::Open(options.state_dir, store_options);
-    ASSERT_TRUE(store.ok());
-    StateBatch batch;
-    batch.Put(kMetaFamily, kDeadLetterCountKey, "five");
-    ASSERT_TRUE((*store)->Write(&batch).ok());
-  }
+  ASSERT_NO_FATAL_FAILURE(WriteToViews(options.state_dir, [](StateBatch* batch) {
+    batch->Put(kMetaFamily, kDeadLetterCountKey, "five");
+  }));
   auto broken = testing::RunFakeLive(log->get(), options);
   ASSERT_FALSE(broken.ok());
   EXPECT_EQ(broken.status().code(), StatusCode::kCorruption);

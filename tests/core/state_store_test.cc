@@ -327,6 +327,68 @@ TEST_F(StateStoreTest, WalDisabledWritesAreDurableAfterSyncAndFlush) {
   EXPECT_EQ(GetOrEmpty(*store, kMetaFamily, "k99"), "99");
 }
 
+TEST_F(StateStoreTest, EmptyRebuildStoreIsBulkLoadedAndCompactedOnceAtSync) {
+  StateStoreOptions rebuild;
+  rebuild.disable_wal = true;
+  rebuild.column_families = {"views"};
+  rebuild.memory_budget_bytes = 8 << 20;  // 1 MiB write buffers: the load flushes often
+  const std::string value(64 << 10, 'v');
+  {
+    auto store = OpenOrDie(rebuild);
+    ASSERT_NE(store, nullptr);
+    EXPECT_TRUE(store->bulk_loading());
+    for (int round = 0; round < 4; ++round) {
+      StateBatch batch;
+      for (int i = 0; i < 64; ++i) {
+        batch.Put("views", "k" + std::to_string(i), value + std::to_string(round));
+      }
+      ASSERT_TRUE(store->Write(&batch).ok());
+    }
+    StateBatch last;
+    last.Put("views", "k0", "last");
+    last.Delete("views", "k1");
+    ASSERT_TRUE(store->Write(&last).ok());
+    ASSERT_TRUE(store->SyncAndFlush().ok());
+    EXPECT_FALSE(store->bulk_loading());
+    // Every flush of the load went into one sorted run below level 0.
+    for (std::string_view family : {std::string_view("views"), kMetaFamily}) {
+      auto level0 = store->Level0FileCount(family);
+      ASSERT_TRUE(level0.ok()) << level0.status().ToString();
+      EXPECT_EQ(*level0, 0u) << family;
+    }
+    EXPECT_EQ(GetOrEmpty(*store, "views", "k0"), "last");
+    EXPECT_EQ(GetOrEmpty(*store, "views", "k1"), "<NotFound>");
+    EXPECT_EQ(GetOrEmpty(*store, "views", "k63"), value + "3");
+    EXPECT_EQ(store->Level0FileCount("no-such-family").status().code(), StatusCode::kNotFound);
+  }
+  {
+    // Not empty any more: a second rebuild pass (the catch-up) is compacted
+    // as it is written, and its sync leaves the new file where it is.
+    auto store = OpenOrDie(rebuild);
+    ASSERT_NE(store, nullptr);
+    EXPECT_FALSE(store->bulk_loading());
+    StateBatch batch;
+    batch.Put("views", "k2", "catch-up");
+    ASSERT_TRUE(store->Write(&batch).ok());
+    ASSERT_TRUE(store->SyncAndFlush().ok());
+    auto level0 = store->Level0FileCount("views");
+    ASSERT_TRUE(level0.ok());
+    EXPECT_EQ(*level0, 1u);
+  }
+  {
+    auto live = OpenOrDie();
+    ASSERT_NE(live, nullptr);
+    EXPECT_FALSE(live->bulk_loading());
+    EXPECT_EQ(GetOrEmpty(*live, "views", "k0"), "last");
+    EXPECT_EQ(GetOrEmpty(*live, "views", "k2"), "catch-up");
+  }
+  // A live store is never bulk loaded, even when it starts empty.
+  fs::remove_all(dir_);
+  auto fresh_live = OpenOrDie();
+  ASSERT_NE(fresh_live, nullptr);
+  EXPECT_FALSE(fresh_live->bulk_loading());
+}
+
 TEST_F(StateStoreTest, UnloggedBatchLargerThanAChunkIsAppliedWholeInOrder) {
   StateStoreOptions options;
   options.disable_wal = true;

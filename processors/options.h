@@ -46,7 +46,9 @@ struct ProjectorOptions {
   // employees (each rewrites its state) once its batch holds this many bytes,
   // and the rest go out in the checkpoints that follow. In one checkpoint,
   // 95 075 of them made a 393 MB batch and a 2.9 GB peak RSS (100 000
-  // employees x 36 months).
+  // employees x 36 months). A rebuild's batch spills as it grows, so there
+  // the bytes counted are the encoded facts published since the checkpoint
+  // began, and employees still dirty at its end wait past the bound too.
   size_t held_back_publish_batch_bytes = size_t{64} << 20;
   // Not a view parameter: how often an employee's facts are published in a
   // live run (a logged store). A checkpoint always commits the employee's own
@@ -59,7 +61,8 @@ struct ProjectorOptions {
   // an employee the store already knows waits one interval from its first
   // change (no storm of facts as large as the active population); one new
   // to the store is published at its first checkpoint. 0: at every
-  // checkpoint. Rebuilds (unlogged stores) always publish at once.
+  // checkpoint. Rebuilds (unlogged stores) ignore it: they hold every facts
+  // record until the runtime asks for them at their end.
   int64_t facts_interval_ms = 0;
   // Not a view parameter: the share (percent) of the runtime's checkpoint
   // cadence (Projector::SetCheckpointCadence) that publishing due facts may

@@ -289,9 +289,16 @@ class JiritsuProjector final : public Projector {
     auto next_waiting = waiting.begin();
     // Asked for everything held back: as many as fit the batch bound now.
     bool held_back_left = false;
+    auto bound_reached = [&] {
+      // A rebuild's batch spills as it grows, and the runtime collects its
+      // facts for this checkpoint's aggregates: what the bound holds there
+      // is the facts themselves.
+      const size_t checkpoint_bytes =
+          batch->ApproximateBytes() + (fold_at_once_ ? checkpoint_facts_bytes_ : 0);
+      return publish_all_facts_ && checkpoint_bytes >= options_.held_back_publish_batch_bytes;
+    };
     auto publish_waiting = [&](const std::string& employee) {
-      if (publish_all_facts_ &&
-          batch->ApproximateBytes() >= options_.held_back_publish_batch_bytes) {
+      if (bound_reached()) {
         held_back_left = true;
         return Status::Ok();
       }
@@ -303,7 +310,13 @@ class JiritsuProjector final : public Projector {
       }
       auto it = cache_.find(*employee);
       if (it == cache_.end()) continue;  // revoked meanwhile
-      const bool publish = plan.everyone || plan.dirty_to_publish.count(*employee) > 0;
+      bool publish = plan.everyone || plan.dirty_to_publish.count(*employee) > 0;
+      // A rebuild's last checkpoint has every employee of its final stretch
+      // dirty: past the bound they wait for the next one, as held-back ones do.
+      if (publish && fold_at_once_ && bound_reached()) {
+        publish = false;
+        held_back_left = true;
+      }
       Status s = FlushEmployee(*employee, &it->second, batch, facts_out, publish);
       if (!s.ok()) {
         dirty_.insert(employee, dirty.end());  // still dirty; the runtime will stop
@@ -349,6 +362,7 @@ class JiritsuProjector final : public Projector {
   void OnCheckpointCommitted() override {
     committed_generation_ = generation_;
     waiting_considered_ = false;
+    checkpoint_facts_bytes_ = 0;
     // Everything flushed so far is in the store: get back under the limits.
     EvictIfNeeded(std::numeric_limits<size_t>::max(), /*room_for_one=*/false);
     if (aggregates_) aggregates_->OnCommitted();
@@ -794,6 +808,7 @@ class JiritsuProjector final : public Projector {
                              const FactsSink& facts_out) {
     EmployeeFacts facts = BuildFacts(state, reference_, options_, std::move(views_hash));
     std::string facts_bytes = EncodeFacts(facts);
+    checkpoint_facts_bytes_ += facts_bytes.size();
     const size_t charge = GlobalAggregates::EstimatedFactsBytes(employee, facts_bytes) +
                           facts_bytes.size();
     if (published_bytes_ + charge <= options_.aggregates_cache_max_bytes / kPublishedFactsShare) {
@@ -851,12 +866,16 @@ class JiritsuProjector final : public Projector {
     // An older state format is re-folded (and published) at the next checkpoint.
     if (entry->dirty) return Status::Ok();
     const std::string state_bytes = EncodeEmployeeState(entry->state);
-    batch->Put(kEmployeeFamily, EmployeeStateKey(employee), state_bytes);
-    entry->snapshot_stored = true;
-    entry->encoded_state_bytes = state_bytes.size();
-    entry->folded_unflushed_bytes = 0;
-    entry->flushed_generation = generation_;  // not evicted before the batch is written
-    Recharge(employee, entry);
+    // A rebuild writes a clean state's snapshot at each flush (no journal
+    // tail to fold on a load): the stored one is this state already.
+    if (!fold_at_once_ || !entry->snapshot_stored) {
+      batch->Put(kEmployeeFamily, EmployeeStateKey(employee), state_bytes);
+      entry->snapshot_stored = true;
+      entry->encoded_state_bytes = state_bytes.size();
+      entry->folded_unflushed_bytes = 0;
+      entry->flushed_generation = generation_;  // not evicted before the batch is written
+      Recharge(employee, entry);
+    }
     return PublishFacts(employee, entry->state, Blake2b256(state_bytes), &index_[employee], batch,
                         facts_out);
   }
@@ -877,6 +896,12 @@ class JiritsuProjector final : public Projector {
     checkpoint_ms_ = NowMs();
     UpdateFactsCost();
     FactsPlan plan;
+    // A rebuild holds every employee's facts until its end, when the runtime
+    // asks for them (PublishHeldBackFacts): built once, from the final
+    // state, instead of at every checkpoint that touched the employee, each
+    // time from the whole history (docs/performance.md, "A rebuild's facts
+    // wait for its end"). Nobody reads a rebuild's views before then.
+    if (fold_at_once_ && !publish_all_facts_) return plan;
     if (!DefersFacts() || publish_all_facts_) {
       plan.everyone = true;
       for (const auto& [employee, waiting] : waiting_) {
@@ -1036,6 +1061,9 @@ class JiritsuProjector final : public Projector {
   size_t waiting_bytes_ = 0;
   std::map<int64_t, uint64_t> published_after_ms_;  // FactsDeferral
   bool publish_all_facts_ = false;  // PublishDeferredFactsAtNextCheckpoint
+  // Encoded facts published since the last committed checkpoint (a local
+  // run's checkpoint calls Checkpoint() twice, into one batch).
+  size_t checkpoint_facts_bytes_ = 0;
   // Facts confirmed later (Projector::SetFactsConfirmedLater): employees
   // whose published facts are not yet durable, by the Checkpoint() call
   // that published them (checkpoints_ counts the calls), and those the

@@ -99,7 +99,7 @@ std::string DigestOfFeed(const std::vector<Fed>& events, uint32_t seed, bool unl
     h.Apply(fed);
     if (rng() % 8 == 0) h.Commit();
   }
-  h.Commit();
+  h.Finish();
   return h.Digest();
 }
 
@@ -166,8 +166,8 @@ TEST(DeterminismTest, FoldingOnArrivalOnAnUnloggedStoreGivesTheSameDigest) {
   const size_t held_unlogged = unlogged.projector()->Memory().uncommitted_bytes;
   EXPECT_GT(held_logged, 100u * 300u);
   EXPECT_LT(held_unlogged * 10, held_logged);
-  logged.Commit();
-  unlogged.Commit();
+  logged.Finish();
+  unlogged.Finish();
   EXPECT_EQ(unlogged.Digest(), logged.Digest());
 }
 

@@ -306,19 +306,76 @@ TEST_F(FactsIntervalTest, ABudgetTooSmallForOneRecordLetsOneOutAndARequestPublis
   EXPECT_EQ(h.projector()->TakeFactsDeferral().waiting, 0u);
 }
 
-TEST_F(FactsIntervalTest, RebuildsAndAZeroIntervalPublishAtEveryCheckpoint) {
-  for (const bool unlogged : {true, false}) {
+TEST_F(FactsIntervalTest, AZeroIntervalPublishesAtEveryCheckpoint) {
+  Clocked clock;
+  Harness h(clock.Options(0));
+  h.Apply(reference_);
+  h.Apply(HireNow("e1"));
+  EXPECT_EQ(h.CheckpointOnly().size(), 1u);
+  for (int n = 1; n <= 3; ++n) {
+    clock.now_ms = n;
+    h.Apply(NextEvent("e1"));
+    EXPECT_EQ(h.CheckpointOnly().size(), 1u) << "checkpoint " << n;
+    EXPECT_FALSE(WaitingRow(h, "e1").has_value());
+  }
+}
+
+// A rebuild (unlogged store) holds every facts record, whatever the interval,
+// until the runtime asks for them at its end: each employee's facts are then
+// built once, from the final state, and go out in batches bounded by the
+// facts they hold (the rebuild's state batch spills, so it bounds nothing),
+// the employees still dirty at that last checkpoint included.
+TEST_F(FactsIntervalTest, ARebuildHoldsEveryFactsRecordUntilItsEndThenPublishesTheFinalOnes) {
+  for (const int64_t interval_ms : {int64_t{0}, int64_t{1000}}) {
+    SCOPED_TRACE("facts interval " + std::to_string(interval_ms) + " ms");
     Clocked clock;
-    Harness h(clock.Options(unlogged ? 1000 : 0), unlogged);
-    h.Apply(reference_);
-    h.Apply(HireNow("e1"));
-    EXPECT_EQ(h.CheckpointOnly().size(), 1u);
-    for (int n = 1; n <= 3; ++n) {
-      clock.now_ms = n;
-      h.Apply(NextEvent("e1"));
-      EXPECT_EQ(h.CheckpointOnly().size(), 1u) << "unlogged " << unlogged << ", checkpoint " << n;
-      EXPECT_FALSE(WaitingRow(h, "e1").has_value());
+    ProjectorOptions options = clock.Options(interval_ms);
+    options.held_back_publish_batch_bytes = 4096;
+    Harness h(options, /*unlogged=*/true);
+    const std::vector<std::string> employees = NumberedIds("r", 40);
+    std::vector<Fed> fed = HireAll(h, employees);
+    EXPECT_TRUE(h.CheckpointOnly().empty());
+    EXPECT_EQ(h.projector()->FactsHeldBack(), employees.size());
+    EXPECT_TRUE(WaitingRow(h, employees.front()).has_value());
+    for (int round = 1; round <= 2; ++round) {
+      clock.now_ms += 5000;  // far past any interval: still held
+      for (const std::string& e : employees) {
+        fed.push_back(NextEvent(e));
+        h.Apply(fed.back());
+      }
+      if (round == 1) {
+        EXPECT_TRUE(h.CheckpointOnly().empty());
+      }
     }
+    // Round 2's events are still dirty when the runtime asks for everything.
+    std::map<std::string, std::string> published;
+    std::vector<size_t> per_checkpoint;
+    while (h.projector()->FactsHeldBack() > 0 && per_checkpoint.size() < 100) {
+      h.projector()->PublishDeferredFactsAtNextCheckpoint();
+      const std::vector<FactsRecord> facts = h.CheckpointOnly();
+      per_checkpoint.push_back(facts.size());
+      for (const FactsRecord& record : facts) {
+        EXPECT_TRUE(published.emplace(record.key, record.value).second) << "twice: " << record.key;
+      }
+    }
+    EXPECT_GT(per_checkpoint.size(), 2u) << "4 KiB of facts holds a few records per checkpoint";
+    EXPECT_EQ(std::count(per_checkpoint.begin(), per_checkpoint.end(), 0), 0);
+    ASSERT_EQ(published.size(), employees.size());
+    for (const std::string& e : employees) {
+      EXPECT_EQ(published[e], FactsOfPublishingAlways(fed, e)) << e;
+      EXPECT_FALSE(WaitingRow(h, e).has_value()) << e;
+      // Three events folded: the stored snapshot is the final state.
+      EXPECT_EQ(StoredEventsFolded(h, e), 3u) << e;
+    }
+    EXPECT_TRUE(h.CheckpointOnly().empty());
+    // A later change waits again, and is published when asked.
+    fed.push_back(NextEvent(employees.back()));
+    h.Apply(fed.back());
+    EXPECT_TRUE(h.CheckpointOnly().empty());
+    h.projector()->PublishDeferredFactsAtNextCheckpoint();
+    const std::vector<FactsRecord> last = h.CheckpointOnly();
+    ASSERT_EQ(Keys(last), std::vector<std::string>{employees.back()});
+    EXPECT_EQ(last[0].value, FactsOfPublishingAlways(fed, employees.back()));
   }
 }
 

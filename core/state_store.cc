@@ -393,6 +393,11 @@ Result<std::unique_ptr<StateStore>> StateStore::OpenReadOnly(
 
 StateStore::~StateStore() {
   if (!db_) return;
+  if (early_compaction_.joinable()) {
+    // An error path: the store goes away before SyncAndFlush.
+    db_->DisableManualCompaction();
+    early_compaction_.join();
+  }
   for (auto& [name, handle] : families_) {
     db_->DestroyColumnFamilyHandle(handle).PermitUncheckedError();
   }
@@ -501,45 +506,103 @@ std::unique_ptr<StateIterator> StateStore::NewIterator(std::string_view family) 
 // merged once into its last level, so readers find one sorted run. RocksDB
 // 7.8 does not split a compaction of level-0 files only, so the families run
 // side by side instead (the journal takes most of the time).
-Status StateStore::CompactBulkLoad(const std::vector<rocksdb::ColumnFamilyHandle*>& handles) {
+Status StateStore::CompactBulkLoad(const std::vector<rocksdb::ColumnFamilyHandle*>& to_compact,
+                                   const std::vector<rocksdb::ColumnFamilyHandle*>& all) {
   // Three compaction slots: nothing else runs in the store now.
   JIRITSU_RETURN_IF_ERROR(FromRocks(db_->SetDBOptions({{"max_background_jobs", "4"}}),
                                     "state store " + dir_ + ": background jobs"));
-  std::vector<rocksdb::Status> results(handles.size());
+  std::vector<rocksdb::Status> results(to_compact.size());
   {
     std::vector<std::jthread> workers;
-    for (size_t i = 0; i < handles.size(); ++i) {
-      workers.emplace_back([this, &handles, &results, i] {
+    for (size_t i = 0; i < to_compact.size(); ++i) {
+      workers.emplace_back([this, &to_compact, &results, i] {
         rocksdb::CompactRangeOptions compact;
         compact.exclusive_manual_compaction = false;  // the families run together
-        results[i] = db_->CompactRange(compact, handles[i], nullptr, nullptr);
+        results[i] = db_->CompactRange(compact, to_compact[i], nullptr, nullptr);
       });
     }
   }
-  for (size_t i = 0; i < handles.size(); ++i) {
+  for (size_t i = 0; i < to_compact.size(); ++i) {
     JIRITSU_RETURN_IF_ERROR(FromRocks(results[i], "state store " + dir_ + ": compact family '" +
-                                                      handles[i]->GetName() + "' after the load"));
+                                                      to_compact[i]->GetName() +
+                                                      "' after the load"));
   }
   JIRITSU_RETURN_IF_ERROR(FromRocks(db_->SetDBOptions({{"max_background_jobs", "2"}}),
                                     "state store " + dir_ + ": background jobs"));
-  JIRITSU_RETURN_IF_ERROR(FromRocks(db_->EnableAutoCompaction(handles),
-                                    "state store " + dir_ + ": enable compactions"));
+  JIRITSU_RETURN_IF_ERROR(
+      FromRocks(db_->EnableAutoCompaction(all), "state store " + dir_ + ": enable compactions"));
   return Status::Ok();
+}
+
+Status StateStore::CompactFamiliesEarly(const std::vector<std::string>& families) {
+  if (!bulk_loading_.load()) {
+    return FailedPrecondition("state store " + dir_ + ": early compaction outside a bulk load");
+  }
+  if (early_compaction_.joinable() || !compacted_early_.empty()) {
+    return FailedPrecondition("state store " + dir_ + ": early compaction started twice");
+  }
+  std::vector<rocksdb::ColumnFamilyHandle*> handles;
+  for (const std::string& name : families) {
+    rocksdb::ColumnFamilyHandle* handle = Family(name);
+    if (handle == nullptr) {
+      return NotFound("state store " + dir_ + ": unknown column family '" + name + "'");
+    }
+    handles.push_back(handle);
+  }
+  rocksdb::FlushOptions flush_options;
+  flush_options.wait = true;
+  JIRITSU_RETURN_IF_ERROR(
+      FromRocks(db_->Flush(flush_options, handles), "state store " + dir_ + ": early flush"));
+  compacted_early_ = handles;
+  // One at a time, in the store's one compaction slot of a load: the caller
+  // keeps the other core.
+  early_compaction_ = std::thread([this, handles] {
+    for (rocksdb::ColumnFamilyHandle* handle : handles) {
+      rocksdb::CompactRangeOptions compact;
+      compact.exclusive_manual_compaction = false;
+      early_compaction_status_ =
+          FromRocks(db_->CompactRange(compact, handle, nullptr, nullptr),
+                    "state store " + dir_ + ": early compaction of '" + handle->GetName() + "'");
+      if (!early_compaction_status_.ok()) return;
+    }
+  });
+  return Status::Ok();
+}
+
+Status StateStore::JoinEarlyCompaction() {
+  if (!early_compaction_.joinable()) return Status::Ok();
+  early_compaction_.join();
+  if (!early_compaction_status_.ok()) compacted_early_.clear();  // all compacted at the sync
+  return early_compaction_status_;
 }
 
 Status StateStore::SyncAndFlush() {
   if (read_only_) return FailedPrecondition("state store " + dir_ + " is open read-only");
+  JIRITSU_RETURN_IF_ERROR(JoinEarlyCompaction());
   std::vector<rocksdb::ColumnFamilyHandle*> handles;
   for (const auto& [name, handle] : families_) handles.push_back(handle);
   rocksdb::FlushOptions flush_options;
   flush_options.wait = true;
   JIRITSU_RETURN_IF_ERROR(FromRocks(db_->Flush(flush_options, handles), "state store " + dir_ + ": flush"));
-  if (bulk_loading_.exchange(false)) {  // one caller compacts
-    Status compacted = CompactBulkLoad(handles);
+  if (bulk_loading_.load()) {
+    // A family compacted early and written since has files in level 0 again.
+    std::vector<rocksdb::ColumnFamilyHandle*> to_compact;
+    for (rocksdb::ColumnFamilyHandle* handle : handles) {
+      if (std::find(compacted_early_.begin(), compacted_early_.end(), handle) !=
+          compacted_early_.end()) {
+        JIRITSU_ASSIGN_OR_RETURN(const uint64_t level0, Level0FileCount(handle->GetName()));
+        if (level0 == 0) continue;
+      }
+      to_compact.push_back(handle);
+    }
+    bulk_loading_.store(false);
+    Status compacted = CompactBulkLoad(to_compact, handles);
     if (!compacted.ok()) {
       bulk_loading_.store(true);  // the next sync tries again
+      compacted_early_.clear();
       return compacted;
     }
+    families_compacted_at_sync_ = to_compact.size();
   }
   return FromRocks(db_->SyncWAL(), "state store " + dir_ + ": sync WAL");
 }

@@ -12,8 +12,9 @@
 // (OpenReadOnly) sees the state as of opening and rejects writes with
 // kFailedPrecondition; opening it while another process writes the store
 // retries (about 1 s) when that writer deleted files the open was reading.
-// Thread-safety: all methods are thread-safe (RocksDB semantics); iterators
-// and batches are single-thread objects.
+// Thread-safety: all methods are thread-safe (RocksDB semantics), except
+// that CompactFamiliesEarly and SyncAndFlush are the one writer's calls;
+// iterators and batches are single-thread objects.
 // Failure: RocksDB errors are translated once here: IOError, Corruption,
 // Unavailable (lock held by another process), NotFound.
 #pragma once
@@ -22,6 +23,7 @@
 #include <memory>
 #include <string>
 #include <string_view>
+#include <thread>
 #include <vector>
 
 #include "core/status.h"
@@ -146,8 +148,20 @@ class StateStore {
   std::unique_ptr<StateIterator> NewIterator(std::string_view family) const;
   // Flushes memtables and syncs: after it, everything written is durable even
   // with the WAL disabled. A bulk-loaded store (disable_wal above) is then
-  // compacted, so it reads as fast as one compacted as it was written.
+  // compacted, so it reads as fast as one compacted as it was written. It
+  // first waits for CompactFamiliesEarly's compaction and returns its error.
   Status SyncAndFlush();
+  // Bulk loading only (FailedPrecondition otherwise, or when called twice):
+  // flushes `families` now and starts their one compaction on a background
+  // thread, so that it overlaps what the caller writes next to the other
+  // families (the rebuild's facts, after its journal is complete).
+  // SyncAndFlush() compacts such a family again only if it was written
+  // after that flush: a late write costs time, never correctness. NotFound
+  // for an unknown family. Destroying the store cancels the compaction.
+  Status CompactFamiliesEarly(const std::vector<std::string>& families);
+  // Families SyncAndFlush() compacted at the end of the bulk load
+  // (diagnostics: those compacted early and not written since are not).
+  size_t families_compacted_at_sync() const { return families_compacted_at_sync_; }
   // A RocksDB checkpoint (hard links) in `dir`, which must not exist.
   Status Checkpoint(const std::string& dir);
   // Sum of live SST + memtable bytes (for metrics).
@@ -164,13 +178,24 @@ class StateStore {
  private:
   StateStore() = default;
   rocksdb::ColumnFamilyHandle* Family(std::string_view name) const;
-  Status CompactBulkLoad(const std::vector<rocksdb::ColumnFamilyHandle*>& handles);
+  // Compacts `to_compact` side by side, then turns automatic compactions of
+  // every family in `all` back on.
+  Status CompactBulkLoad(const std::vector<rocksdb::ColumnFamilyHandle*>& to_compact,
+                         const std::vector<rocksdb::ColumnFamilyHandle*>& all);
+  // Waits for CompactFamiliesEarly's thread; its result.
+  Status JoinEarlyCompaction();
   std::string dir_;
   bool read_only_ = false;
   std::atomic<bool> bulk_loading_{false};
   StateStoreOptions options_;
   std::unique_ptr<rocksdb::DB> db_;
   std::vector<std::pair<std::string, rocksdb::ColumnFamilyHandle*>> families_;
+  // CompactFamiliesEarly: the families, the thread, its result (read after
+  // the join).
+  std::vector<rocksdb::ColumnFamilyHandle*> compacted_early_;
+  std::thread early_compaction_;
+  Status early_compaction_status_;
+  size_t families_compacted_at_sync_ = 0;
 };
 
 }  // namespace jiritsu

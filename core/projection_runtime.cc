@@ -935,6 +935,23 @@ Status ProjectionRuntime::PublishHeldBackFacts() {
   }
 }
 
+Status ProjectionRuntime::CompactCompleteFamiliesEarly() {
+  if (!options_.rebuild_mode || early_compaction_started_ || !store_->bulk_loading()) {
+    return Status::Ok();
+  }
+  early_compaction_started_ = true;
+  const std::vector<std::string> families = projector_->FamiliesCompleteBeforeHeldBackFacts();
+  if (families.empty()) return Status::Ok();
+  // The last events read reach those families at this checkpoint. The
+  // compaction then runs on the core the reader no longer needs: at
+  // 100 000 x 36 the journal's took ~12 s, serial at the end of the run.
+  JIRITSU_RETURN_IF_ERROR(Checkpoint());
+  JIRITSU_RETURN_IF_ERROR(store_->CompactFamiliesEarly(families));
+  std::lock_guard<std::mutex> lock(stats_mutex_);
+  stats_.families_compacted_early = families.size();
+  return Status::Ok();
+}
+
 Status ProjectionRuntime::CheckpointIfOverMemory() {
   if (options_.checkpoint_uncommitted_bytes == 0 ||
       projector_->Memory().uncommitted_bytes <= options_.checkpoint_uncommitted_bytes) {
@@ -1076,6 +1093,7 @@ Status ProjectionRuntime::Run() {
       if (!TasksCaughtUp()) continue;
       // Publish the last facts, then read every global input (including
       // those facts) to its end, then commit the aggregates they changed.
+      JIRITSU_RETURN_IF_ERROR(CompactCompleteFamiliesEarly());
       JIRITSU_RETURN_IF_ERROR(PublishHeldBackFacts());
       JIRITSU_RETURN_IF_ERROR(DrainGlobalInputs(/*block_until_end=*/true));
       break;
@@ -1084,6 +1102,7 @@ Status ProjectionRuntime::Run() {
   ordered_reader_.reset();  // caught up or stopped: no more reading ahead
   if (SkipsDerivedTopics()) JIRITSU_RETURN_IF_ERROR(RefreshDerivedPositions());
   flush_deferred_facts_ = true;
+  JIRITSU_RETURN_IF_ERROR(CompactCompleteFamiliesEarly());
   JIRITSU_RETURN_IF_ERROR(PublishHeldBackFacts());
   facts_flusher_.reset();  // those checkpoints waited for every flush
   if (options_.rebuild_mode) JIRITSU_RETURN_IF_ERROR(store_->SyncAndFlush());

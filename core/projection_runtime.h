@@ -182,6 +182,9 @@ struct RuntimeStats {
   // estimated bytes once applied (Projector::AppliedFactsBytes).
   uint64_t facts_bursts = 0;
   uint64_t largest_facts_burst_bytes = 0;
+  // Rebuilds: families compacted while the held-back facts were published
+  // (Projector::FamiliesCompleteBeforeHeldBackFacts).
+  uint64_t families_compacted_early = 0;
   uint64_t reference_applied = 0;
   // Employees whose state the projector rebuilt from the whole journal (an
   // event that arrived after a later one of the same employee, a void, a
@@ -259,6 +262,10 @@ class ProjectionRuntime {
   // projector needs (Projector::FactsHeldBack), stopping if one makes no
   // progress.
   Status PublishHeldBackFacts();
+  // A bulk-loaded rebuild whose input is read to its end: commits what was
+  // read, then starts compacting the families that the held-back facts do
+  // not write, so that compaction overlaps their publishing. Once per run.
+  Status CompactCompleteFamiliesEarly();
   // Checkpoints when the projector's uncommitted bytes exceed
   // checkpoint_uncommitted_bytes (called after every applied record).
   void LogCheckpointMemory(size_t batch_bytes, size_t facts) const;
@@ -315,6 +322,7 @@ class ProjectionRuntime {
   std::map<std::string, DeferredFacts> deferred_facts_;  // employee -> latest facts
   size_t deferred_facts_bytes_ = 0;
   bool flush_deferred_facts_ = false;
+  bool early_compaction_started_ = false;
   std::vector<int64_t> pending_append_times_ms_;  // applied since the last checkpoint
   const TopicPartition* last_position_tp_ = nullptr;  // PositionOf memo (map nodes are stable)
   int64_t* last_position_ = nullptr;

@@ -120,6 +120,12 @@ class Projector {
   // to publish them all, some may remain (a projector bounds that checkpoint's
   // batch): the runtime asks again until none remain.
   virtual size_t FactsHeldBack() const { return 0; }
+  // Families that publishing held-back facts does not write once the input
+  // is read to its end (the event journal, not the facts and aggregates): a
+  // rebuild compacts them while those facts are published
+  // (StateStore::CompactFamiliesEarly). A family written after all is
+  // compacted again at the end: slower, never wrong.
+  virtual std::vector<std::string> FamiliesCompleteBeforeHeldBackFacts() const { return {}; }
   // See FactsDeferral; the runtime calls it after each committed checkpoint.
   virtual FactsDeferral TakeFactsDeferral() { return {}; }
   // Employee states rebuilt from their whole journal since the previous call

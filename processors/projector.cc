@@ -336,6 +336,12 @@ class JiritsuProjector final : public Projector {
 
   void PublishDeferredFactsAtNextCheckpoint() override { publish_all_facts_ = true; }
   size_t FactsHeldBack() const override { return waiting_.size(); }
+  // Publishing held-back facts folds no new event: it writes states, facts,
+  // KPI rows and the org index, not journal rows (a re-fold queued earlier
+  // may still rewrite an employee's rejections: compacted again then).
+  std::vector<std::string> FamiliesCompleteBeforeHeldBackFacts() const override {
+    return {std::string(kJournalFamily), std::string(kRejectionsFamily)};
+  }
 
   uint64_t TakeRefolds() override { return std::exchange(refolds_, 0); }
 

@@ -9,6 +9,7 @@
 #include <algorithm>
 #include <map>
 
+#include "processors/aggregates.h"
 #include "processors/rows.h"
 #include "processors/time_util.h"
 #include "tests/processors/harness.h"
@@ -377,6 +378,39 @@ TEST_F(FactsIntervalTest, ARebuildHoldsEveryFactsRecordUntilItsEndThenPublishesT
     ASSERT_EQ(Keys(last), std::vector<std::string>{employees.back()});
     EXPECT_EQ(last[0].value, FactsOfPublishingAlways(fed, employees.back()));
   }
+}
+
+// A rebuild compacts the families that publishing its held-back facts does
+// not write while it publishes them (StateStore::CompactFamiliesEarly): once
+// what was read is committed, that publishing leaves them as they are, and
+// it does write the families the facts change.
+TEST_F(FactsIntervalTest, PublishingARebuildsHeldBackFactsLeavesTheCompleteFamiliesAsTheyAre) {
+  Clocked clock;
+  Harness h(clock.Options(1000), /*unlogged=*/true);
+  const std::vector<std::string> complete = h.projector()->FamiliesCompleteBeforeHeldBackFacts();
+  EXPECT_EQ(complete, (std::vector<std::string>{std::string(kJournalFamily),
+                                                std::string(kRejectionsFamily)}));
+  const std::vector<std::string> employees = NumberedIds("c", 30);
+  HireAll(h, employees);
+  for (const std::string& e : employees) h.Apply(NextEvent(e));
+  EXPECT_TRUE(h.CheckpointOnly().empty());  // what was read, committed; facts held
+  auto rows_of = [&](std::string_view family) {
+    std::map<std::string, std::string> rows;
+    auto it = h.store()->NewIterator(family);
+    for (it->SeekToFirst(); it->Valid(); it->Next()) rows[std::string(it->key())] = it->value();
+    EXPECT_TRUE(it->status().ok()) << it->status().ToString();
+    return rows;
+  };
+  std::map<std::string, std::map<std::string, std::string>> before;
+  for (const std::string& family : complete) before[family] = rows_of(family);
+  EXPECT_EQ(before[std::string(kJournalFamily)].size(), 2 * employees.size());
+  const auto facts_before = rows_of(kFactsFamily);
+  EXPECT_EQ(h.projector()->FactsHeldBack(), employees.size());
+  h.Finish();  // what the runtime does at the end of the rebuild
+  EXPECT_EQ(h.projector()->FactsHeldBack(), 0u);
+  for (const std::string& family : complete) EXPECT_EQ(rows_of(family), before[family]) << family;
+  EXPECT_TRUE(facts_before.empty());
+  EXPECT_EQ(rows_of(kFactsFamily).size(), employees.size());
 }
 
 // Facts confirmed later (Projector::SetFactsConfirmedLater, a live runtime

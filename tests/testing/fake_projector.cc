@@ -40,6 +40,11 @@ class FakeProjector : public Projector {
             kFakeTotalsFamily};
   }
 
+  // Only applying an employee event writes the dedupe index.
+  std::vector<std::string> FamiliesCompleteBeforeHeldBackFacts() const override {
+    return {kFakeSeenFamily};
+  }
+
   Status Open(StateStore* store) override {
     store_ = store;
     // The global tables are small here: cache them whole.

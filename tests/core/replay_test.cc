@@ -62,6 +62,19 @@ class ReplayTest : public ::testing::Test {
     options.swap_ready_timeout = std::chrono::seconds(30);
     return options;
   }
+  // A runtime reading the log to its end in this process (no consumer
+  // group, facts applied locally), into temp_/<name>; `rebuild`: as replay
+  // builds (unlogged, bulk loaded). Checkpoints every 300 events.
+  RuntimeOptions LocalRunOptions(const std::string& name, bool rebuild) const {
+    RuntimeOptions options = testing::FakeLiveOptions(temp_.path() + "/" + name);
+    options.use_consumer_group = false;
+    options.until_caught_up = true;
+    options.rebuild_mode = rebuild;
+    options.local_only = true;
+    options.checkpoint_every_events = 300;
+    options.catch_up_checkpoint_events = 300;
+    return options;
+  }
   std::unique_ptr<Replayer> MakeReplayer(ReplayOptions options) {
     return std::make_unique<Replayer>(log_.get(), [] { return NewFakeProjector(); },
                                       std::move(options));
@@ -204,27 +217,20 @@ TEST_F(ReplayTest, ARebuildCompactsItsCompleteFamiliesWhileItPublishesTheHeldBac
   history.events = 6000;
   Append(FakeHistory(history));
   auto run = [&](const std::string& name, bool rebuild) -> Result<RuntimeStats> {
-    RuntimeOptions options = testing::FakeLiveOptions(temp_.path() + "/" + name);
-    options.use_consumer_group = false;
-    options.until_caught_up = true;
-    options.rebuild_mode = rebuild;
-    options.local_only = true;
-    options.checkpoint_every_events = 300;
-    options.catch_up_checkpoint_events = 300;
+    RuntimeOptions options = LocalRunOptions(name, rebuild);
     options.store_memory_bytes = 8 << 20;  // small write buffers
     JIRITSU_ASSIGN_OR_RETURN(auto runtime,
                              ProjectionRuntime::Create(log_.get(), NewFakeProjector(), options));
     JIRITSU_RETURN_IF_ERROR(runtime->Run());
     if (rebuild) {
       // Every family but the dedupe index, compacted early and complete by then.
-      size_t families = 0;
-      for (const std::string& family : testing::FakeViewFamilies()) {
-        ++families;
+      const std::vector<std::string> families = testing::FakeViewFamilies();
+      for (const std::string& family : families) {
         JIRITSU_ASSIGN_OR_RETURN(uint64_t level0, runtime->store()->Level0FileCount(family));
         if (level0 != 0) return Internal(family + " has level-0 files after the rebuild");
       }
       // + default, meta, offsets; - fake_seen
-      if (runtime->store()->families_compacted_at_sync() != families + 3 - 1) {
+      if (runtime->store()->families_compacted_at_sync() != families.size() + 3 - 1) {
         return Internal("compacted at the end: " +
                         std::to_string(runtime->store()->families_compacted_at_sync()));
       }
@@ -254,13 +260,7 @@ TEST_F(ReplayTest, FactsBurstsAreBoundedByTheirAppliedBytesAndChangeNoView) {
 
   constexpr uint64_t kBound = 2 << 20;
   auto rebuild = [&](const std::string& name, uint64_t applied_bytes) -> Result<RuntimeStats> {
-    RuntimeOptions options = testing::FakeLiveOptions(temp_.path() + "/" + name);
-    options.use_consumer_group = false;
-    options.until_caught_up = true;
-    options.rebuild_mode = true;
-    options.local_only = true;
-    options.checkpoint_every_events = 300;  // about 20 checkpoints
-    options.catch_up_checkpoint_events = 300;
+    RuntimeOptions options = LocalRunOptions(name, /*rebuild=*/true);  // about 20 checkpoints
     options.deferred_facts_bytes = kBound;
     JIRITSU_ASSIGN_OR_RETURN(auto runtime, ProjectionRuntime::Create(
                                                log_.get(), NewFakeProjector(applied_bytes), options));

@@ -435,8 +435,7 @@ Status ProjectionRuntime::OnRevoked(const std::vector<TopicPartition>& partition
   // before another member takes over.
   JIRITSU_RETURN_IF_ERROR(PublishHeldBackFacts());
   std::set<int32_t> numbers;
-  last_position_ = nullptr;
-  last_position_tp_ = nullptr;
+  position_slots_.clear();  // their nodes may go
   for (const auto& tp : partitions) {
     positions_.erase(tp);
     ends_.erase(tp);
@@ -582,14 +581,18 @@ Status ProjectionRuntime::ApplyGlobalRecord(const LogRecord& record) {
 }
 
 int64_t& ProjectionRuntime::PositionOf(const LogRecord& record) {
-  // Polled records come in runs of one partition: remember the last slot.
-  if (last_position_ != nullptr && last_position_tp_->partition == record.partition &&
-      last_position_tp_->topic == record.topic) {
-    return *last_position_;
+  // One slot per topic with this partition number: a handful to scan.
+  const size_t number = static_cast<size_t>(std::max(record.partition, 0));
+  if (number < position_slots_.size()) {
+    for (const PositionSlot& slot : position_slots_[number]) {
+      if (slot.tp->partition == record.partition && slot.tp->topic == record.topic) {
+        return *slot.position;
+      }
+    }
   }
   auto it = positions_.try_emplace(TopicPartition{record.topic, record.partition}, 0).first;
-  last_position_tp_ = &it->first;
-  last_position_ = &it->second;
+  if (number >= position_slots_.size()) position_slots_.resize(number + 1);
+  position_slots_[number].push_back(PositionSlot{&it->first, &it->second});
   return it->second;
 }
 
@@ -626,8 +629,11 @@ Status ProjectionRuntime::ApplyTaskRecord(const LogRecord& record, const Decoded
     ++stats_.events_skipped_as_of;
     return Status::Ok();
   }
-  JIRITSU_RETURN_IF_ERROR(projector_->ApplyEmployeeEvent(
-      *event, SourcePosition{record.topic, record.partition, record.offset}));
+  // Reused: a topic name is a heap string, and this runs once per event.
+  if (record_position_.topic != record.topic) record_position_.topic.assign(record.topic);
+  record_position_.partition = record.partition;
+  record_position_.offset = record.offset;
+  JIRITSU_RETURN_IF_ERROR(projector_->ApplyEmployeeEvent(*event, record_position_));
   ++events_since_checkpoint_;
   if (!options_.rebuild_mode && record.append_time_ms > 0) {
     pending_append_times_ms_.push_back(record.append_time_ms);

@@ -289,7 +289,7 @@ class ProjectionRuntime {
   // `end` lowered to the partition's stop offset, if it has one.
   int64_t EndWithinStop(const TopicPartition& tp, int64_t end) const;
   void Interleave(std::vector<LogRecord>* records);
-  // positions_[record's partition], memoised for runs of one partition.
+  // positions_[record's topic and partition], memoised (position_slots_).
   int64_t& PositionOf(const LogRecord& record);
   // Moves the per-record counters into stats_ (one lock per polled batch).
   void FlushHotCounters();
@@ -324,8 +324,16 @@ class ProjectionRuntime {
   bool flush_deferred_facts_ = false;
   bool early_compaction_started_ = false;
   std::vector<int64_t> pending_append_times_ms_;  // applied since the last checkpoint
-  const TopicPartition* last_position_tp_ = nullptr;  // PositionOf memo (map nodes are stable)
-  int64_t* last_position_ = nullptr;
+  // PositionOf memo: the positions_ nodes read so far, by partition number
+  // (map nodes are stable; cleared when a partition is erased). A rebuild's
+  // merged input alternates partitions at every record, and a map lookup
+  // copied the topic name (a heap string) and compared strings per record.
+  struct PositionSlot {
+    const TopicPartition* tp;
+    int64_t* position;
+  };
+  std::vector<std::vector<PositionSlot>> position_slots_;
+  SourcePosition record_position_;  // ApplyTaskRecord's, reused per record
   uint64_t unflushed_events_applied_ = 0;
   uint64_t unflushed_bytes_read_ = 0;
   std::vector<std::pair<std::string, std::string>> pending_dlq_rows_;

@@ -213,8 +213,12 @@ class JiritsuProjector final : public Projector {
     // event that could be folded now is (FoldsAtOnce).
     hashes.insert(std::lower_bound(hashes.begin(), hashes.end(), hash), hash);
     if (FoldsAtOnce(*entry, event, sort_key)) {
-      journal_.Put(kJournalFamily, event.subject + '\0' + sort_key,
-                   EncodeStoredEvent(event, position));
+      // Built in reused buffers: Put copies them, and this runs per event.
+      journal_key_.assign(event.subject);
+      journal_key_.push_back('\0');
+      journal_key_.append(sort_key);
+      EncodeStoredEventInto(event, position, &journal_value_);
+      journal_.Put(kJournalFamily, journal_key_, journal_value_);
       ApplyEvent(reference_, event, position, std::move(sort_key), &entry->state);
       entry->folded_unflushed_bytes += kFoldedEventEncodedBytes;
     } else {
@@ -517,7 +521,8 @@ class JiritsuProjector final : public Projector {
   Result<CacheEntry*> LoadEntry(const std::string& employee, StateIterator* journal,
                                 bool only_current_format = false) {
     CacheEntry entry;
-    std::string bytes;
+    std::string& bytes = loaded_state_;
+    bytes.clear();
     Status s = store_->Get(kEmployeeFamily, EmployeeStateKey(employee), &bytes);
     if (s.ok()) {
       const bool current_format =
@@ -1092,6 +1097,9 @@ class JiritsuProjector final : public Projector {
   StateStore* store_ = nullptr;
   bool fold_at_once_ = false;  // store_ is unlogged (a rebuild)
   StateBatch journal_;         // rows of events folded on arrival; spills to store_
+  std::string journal_key_;    // a folded event's journal row, built here (reused)
+  std::string journal_value_;
+  std::string loaded_state_;  // LoadEntry's read buffer (reused: states are KBs)
   ReferenceTable reference_;
   std::unique_ptr<GlobalAggregates> aggregates_;
   std::unordered_map<std::string, CacheEntry> cache_;

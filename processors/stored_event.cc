@@ -34,6 +34,12 @@ void AppendLittleEndian(uint64_t value, size_t bytes, std::string* out) {
 }  // namespace
 
 std::string EncodeStoredEvent(const Event& event, const SourcePosition& position) {
+  std::string out;
+  EncodeStoredEventInto(event, position, &out);
+  return out;
+}
+
+void EncodeStoredEventInto(const Event& event, const SourcePosition& position, std::string* into) {
   static_assert(std::endian::native == std::endian::little,
                 "the journal row is cereal's portable archive, written by hand for little-endian");
   // The bytes of EncodeCereal(kStoredEventFormat, topic, partition, offset,
@@ -41,7 +47,8 @@ std::string EncodeStoredEvent(const Event& event, const SourcePosition& position
   // encoded in place rather than copied (a rebuild writes one row per event):
   // format, endianness flag (1 = little), topic size (8 bytes) and bytes,
   // partition (4), offset (8), event size (8) and bytes.
-  std::string out;
+  std::string& out = *into;
+  out.clear();
   out.reserve(2 + 8 + position.topic.size() + 4 + 8 + 8 + 320 + event.id.size() +
               event.source.size() + event.subject.size());
   out.push_back(static_cast<char>(kStoredEventFormat));
@@ -54,7 +61,6 @@ std::string EncodeStoredEvent(const Event& event, const SourcePosition& position
   out.append(8, '\0');
   AppendBinaryEvent(event, &out);
   PutLittleEndian(out.size() - size_at - 8, 8, out.data() + size_at);
-  return out;
 }
 
 Result<StoredEvent> DecodeStoredEvent(std::string_view bytes) {

@@ -28,6 +28,9 @@ struct StoredEvent {
 };
 
 std::string EncodeStoredEvent(const Event& event, const SourcePosition& position);
+// The same bytes into `*into` (replacing what it held): a caller that encodes
+// one event after another reuses one buffer instead of allocating per event.
+void EncodeStoredEventInto(const Event& event, const SourcePosition& position, std::string* into);
 Result<StoredEvent> DecodeStoredEvent(std::string_view bytes);
 
 // BLAKE2b-256 (libsodium crypto_generichash) of `bytes`, raw 32 bytes.

@@ -642,6 +642,23 @@ Status ProjectionRuntime::ApplyTaskRecord(const LogRecord& record, const Decoded
   return Status::Ok();
 }
 
+Status ProjectionRuntime::ApplyGroupedByKey(const std::vector<DecodedRecord>& decoded) {
+  // Stable: each key's records keep the reader's order, so every fold sees
+  // its employee's events as it would have. Positions only move forward
+  // (the maximum of what each record reached), so once the whole batch is
+  // applied they are what applying it in order gives; a checkpoint waits
+  // for that.
+  apply_order_.resize(decoded.size());
+  for (uint32_t i = 0; i < apply_order_.size(); ++i) apply_order_[i] = i;
+  std::stable_sort(apply_order_.begin(), apply_order_.end(), [&](uint32_t a, uint32_t b) {
+    return decoded[a].record.key < decoded[b].record.key;
+  });
+  for (const uint32_t i : apply_order_) {
+    JIRITSU_RETURN_IF_ERROR(ApplyTaskRecord(decoded[i].record, &decoded[i]));
+  }
+  return CheckpointIfOverMemory();
+}
+
 void ProjectionRuntime::FlushHotCounters() {
   std::lock_guard<std::mutex> lock(stats_mutex_);
   stats_.events_applied += unflushed_events_applied_;
@@ -1058,10 +1075,14 @@ Status ProjectionRuntime::Run() {
       // A rebalance inside that poll: UpdateCatchUpReader reads again.
       if (assignment_changed_ && CatchUpMerges()) continue;
       polled = decoded.size();
-      for (const auto& record : decoded) {
-        applied = ApplyTaskRecord(record.record, &record);
-        if (applied.ok()) applied = CheckpointIfOverMemory();
-        if (!applied.ok()) break;
+      if (options_.rebuild_mode && options_.rebuild_group_by_key) {
+        applied = ApplyGroupedByKey(decoded);
+      } else {
+        for (const auto& record : decoded) {
+          applied = ApplyTaskRecord(record.record, &record);
+          if (applied.ok()) applied = CheckpointIfOverMemory();
+          if (!applied.ok()) break;
+        }
       }
     } else {
       JIRITSU_RETURN_IF_ERROR(

@@ -118,6 +118,15 @@ struct RuntimeOptions {
   // event first (OrderedReaderOptions::reorder_held; false: log order), so
   // events delivered late do not force re-folds.
   bool rebuild_reorder_held = true;
+  // Rebuilds through that reader: each batch it hands out is applied grouped
+  // by record key (the employee), each key's records in the reader's order,
+  // so an employee's state is folded several times in a row while it is in
+  // the CPU caches (a 100 000 x 36 replay: 6% less CPU, docs/performance.md,
+  // twenty-fourth pass). A memory checkpoint then waits for the batch's end,
+  // when its positions are exact. Cost knob only: each fold sees its
+  // employee's events in the same order, and no view depends on the order
+  // across employees.
+  bool rebuild_group_by_key = true;
   // Consumer-group runs: an assignment that finds a backlog (a partition
   // whose position is below its end offset) reads it through an
   // OrderedReader merged by event time, as rebuilds do, on the runtime
@@ -293,6 +302,9 @@ class ProjectionRuntime {
   int64_t& PositionOf(const LogRecord& record);
   // Moves the per-record counters into stats_ (one lock per polled batch).
   void FlushHotCounters();
+  // Applies a rebuild reader's batch grouped by key (rebuild_group_by_key),
+  // then checkpoints if over memory.
+  Status ApplyGroupedByKey(const std::vector<DecodedRecord>& decoded);
 
   EventLog* log_ = nullptr;
   std::unique_ptr<Projector> projector_;
@@ -334,6 +346,7 @@ class ProjectionRuntime {
   };
   std::vector<std::vector<PositionSlot>> position_slots_;
   SourcePosition record_position_;  // ApplyTaskRecord's, reused per record
+  std::vector<uint32_t> apply_order_;  // ApplyGroupedByKey's, reused per batch
   uint64_t unflushed_events_applied_ = 0;
   uint64_t unflushed_bytes_read_ = 0;
   std::vector<std::pair<std::string, std::string>> pending_dlq_rows_;

@@ -587,6 +587,7 @@ Status Replayer::RunBuild(Build* build) {
   runtime_options.rebuild_decode_thread = options_.decode_thread;
   runtime_options.rebuild_wave_partitions = options_.wave_partitions;
   runtime_options.rebuild_reorder_held = options_.reorder_held;
+  runtime_options.rebuild_group_by_key = options_.group_by_key;
   runtime_options.local_only = true;
   runtime_options.derived_inputs = build->derived;
   runtime_options.as_of_time_us = build->as_of_time_us;

@@ -101,6 +101,7 @@ struct ReplayOptions {
   bool decode_thread = true;
   size_t wave_partitions = 1;  // RuntimeOptions::rebuild_wave_partitions
   bool reorder_held = true;    // RuntimeOptions::rebuild_reorder_held
+  bool group_by_key = true;    // RuntimeOptions::rebuild_group_by_key
   // Progress bar on stderr and REPLAY-PROGRESS.json cadence (0: neither).
   int64_t progress_every_ms = 1000;
   bool progress_bar = true;

@@ -713,6 +713,7 @@ Result<PhaseResult> Bench::Replay() {
   replay_options.decode_thread = options_.replay_decode_thread;
   replay_options.wave_partitions = options_.replay_wave_partitions;
   replay_options.reorder_held = options_.replay_reorder;
+  replay_options.group_by_key = options_.replay_group_by_key;
   replay_options.snapshot = false;
   replay_options.progress_every_ms = 0;
   Replayer replayer(log_.get(), [] { return NewProjector(); }, replay_options);

@@ -92,6 +92,7 @@ struct BenchOptions {
   bool replay_decode_thread = true;
   size_t replay_wave_partitions = 1;
   bool replay_reorder = true;
+  bool replay_group_by_key = true;
   // query: number of requests, issued at this steady rate (requests/s; 0 =
   // back to back), one at a time, in process (the HTTP service's figure
   // comes from wrk against `jiritsu serve`).

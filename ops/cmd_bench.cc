@@ -71,6 +71,10 @@ Command AddBenchCommand(CLI::App& root) {
   app->add_option("--replay-reorder", options->replay_reorder,
                   "replay: each partition hands out the records it holds earliest event first (0: log order)")
       ->capture_default_str();
+  app->add_option("--replay-group-by-key", options->replay_group_by_key,
+                  "replay: apply each batch of the merged input grouped by employee, each one's "
+                  "events in order (0: as merged)")
+      ->capture_default_str();
   app->add_option("--queries", options->queries, "query: number of requests")
       ->capture_default_str();
   app->add_option("--query-rate", options->query_rate,

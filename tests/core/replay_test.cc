@@ -45,6 +45,47 @@ std::string Meta(const std::string& dir, std::string_view key) {
   return status.ok() ? value : "<" + status.ToString() + ">";
 }
 
+// The fake projector, recording the employee events it is given in order.
+class RecordingProjector : public Projector {
+ public:
+  explicit RecordingProjector(std::vector<std::pair<std::string, std::string>>* applied)
+      : inner_(NewFakeProjector()), applied_(applied) {}
+  std::vector<std::string> ColumnFamilies() const override { return inner_->ColumnFamilies(); }
+  Status Open(StateStore* store) override { return inner_->Open(store); }
+  Status ApplyReference(const Event& event, const SourcePosition& pos) override {
+    return inner_->ApplyReference(event, pos);
+  }
+  Status ApplyEmployeeEvent(const Event& event, const SourcePosition& pos) override {
+    applied_->emplace_back(event.subject, event.id);
+    return inner_->ApplyEmployeeEvent(event, pos);
+  }
+  Status ApplyFacts(const LogRecord& record) override { return inner_->ApplyFacts(record); }
+  Status Checkpoint(StateBatch* batch, const FactsSink& facts_out) override {
+    return inner_->Checkpoint(batch, facts_out);
+  }
+  void PublishDeferredFactsAtNextCheckpoint() override {
+    inner_->PublishDeferredFactsAtNextCheckpoint();
+  }
+  size_t FactsHeldBack() const override { return inner_->FactsHeldBack(); }
+  std::vector<std::string> FamiliesCompleteBeforeHeldBackFacts() const override {
+    return inner_->FamiliesCompleteBeforeHeldBackFacts();
+  }
+  FactsDeferral TakeFactsDeferral() override { return inner_->TakeFactsDeferral(); }
+  void OnCheckpointCommitted() override { inner_->OnCheckpointCommitted(); }
+  ProjectorMemory Memory() const override { return inner_->Memory(); }
+  uint64_t AppliedFactsBytes(const FactsRecord& record) const override {
+    return inner_->AppliedFactsBytes(record);
+  }
+  void OnPartitionsRevoked(const std::vector<int32_t>& partitions) override {
+    inner_->OnPartitionsRevoked(partitions);
+  }
+  void Close() override { inner_->Close(); }
+
+ private:
+  std::unique_ptr<Projector> inner_;
+  std::vector<std::pair<std::string, std::string>>* applied_;
+};
+
 class ReplayTest : public ::testing::Test {
  protected:
   void SetUp() override {
@@ -177,18 +218,28 @@ TEST_F(ReplayTest, RebuildInputModesGiveTheSameViewsAndDeadLetters) {
   }
   ASSERT_FALSE(poison_key.empty());
   std::string expected;
-  for (const auto& [merge, thread, waves, reorder] : std::vector<std::tuple<bool, bool, size_t, bool>>{
-           {false, false, 1, false}, {true, false, 1, false}, {false, true, 1, false},
-           {true, true, 1, false}, {true, true, 0, false}, {true, false, 2, false},
-           {true, true, 1, true}, {true, false, 2, true}, {true, true, 0, true}}) {
+  for (const auto& [merge, thread, waves, reorder, grouped] :
+       std::vector<std::tuple<bool, bool, size_t, bool, bool>>{{false, false, 1, false, false},
+                                                               {true, false, 1, false, false},
+                                                               {false, true, 1, false, false},
+                                                               {true, true, 1, false, false},
+                                                               {true, true, 0, false, false},
+                                                               {true, false, 2, false, false},
+                                                               {true, true, 1, true, false},
+                                                               {true, false, 2, true, false},
+                                                               {true, true, 0, true, false},
+                                                               {true, true, 1, true, true},
+                                                               {true, false, 0, false, true},
+                                                               {false, true, 1, false, true}}) {
     SCOPED_TRACE(std::string(merge ? "merged" : "round-robin") + (thread ? ", decode thread" : "") +
                  ", waves of " + std::to_string(waves) + " partitions" +
-                 (reorder ? ", reordered" : ""));
+                 (reorder ? ", reordered" : "") + (grouped ? ", grouped by key" : ""));
     ReplayOptions options = Options();
     options.views_root = root_ + "-" + std::to_string(merge) + std::to_string(thread) +
-                         std::to_string(waves) + std::to_string(reorder);
+                         std::to_string(waves) + std::to_string(reorder) + std::to_string(grouped);
     options.wave_partitions = waves;
     options.reorder_held = reorder;
+    options.group_by_key = grouped;
     options.checkpoint_every_events = 250;
     options.poll_batch = 64;
     options.merge_by_event_time = merge;
@@ -269,6 +320,50 @@ TEST_F(ReplayTest, ARebuildStoresTheEndOffsetOfEveryPartitionOfEveryTopicItRead)
   }
   // Every topic on at least two partition numbers shared with another topic.
   EXPECT_GE(partitions_read, 8u);
+}
+
+// Grouped by key, a rebuild applies each batch of the merged input one
+// employee after another, and each employee's events in the order the
+// ungrouped rebuild applies them (ProjectionRuntime::ApplyGroupedByKey).
+TEST_F(ReplayTest, AGroupedRebuildAppliesEachEmployeesEventsTogetherAndInTheirOrder) {
+  FakeHistoryOptions history;
+  history.employees = 30;
+  history.events = 3000;
+  Append(FakeHistory(history));
+  using Applied = std::vector<std::pair<std::string, std::string>>;
+  auto rebuild = [&](bool grouped, Applied* applied) {
+    ReplayOptions options = Options();
+    options.views_root = root_ + (grouped ? "-grouped" : "-merged");
+    options.poll_batch = 600;  // ~20 events of each employee per batch
+    options.group_by_key = grouped;
+    options.snapshot = false;
+    Replayer replayer(
+        log_.get(), [applied] { return std::make_unique<RecordingProjector>(applied); }, options);
+    auto report = replayer.Rebuild({});
+    EXPECT_TRUE(report.ok()) << report.status().ToString();
+    return report.ok() ? report->digest : "";
+  };
+  Applied merged;
+  Applied grouped;
+  const std::string merged_digest = rebuild(false, &merged);
+  EXPECT_EQ(rebuild(true, &grouped), merged_digest);
+  ASSERT_EQ(merged.size(), 3000u);
+  ASSERT_EQ(grouped.size(), 3000u);
+  auto by_employee = [](const Applied& applied) {
+    std::map<std::string, std::vector<std::string>> events;
+    for (const auto& [employee, id] : applied) events[employee].push_back(id);
+    return events;
+  };
+  EXPECT_EQ(by_employee(grouped), by_employee(merged));
+  auto switches = [](const Applied& applied) {
+    size_t count = 0;
+    for (size_t i = 1; i < applied.size(); ++i) count += applied[i].first != applied[i - 1].first;
+    return count;
+  };
+  // Merged by event time the employees alternate; grouped, a batch of
+  // ~600 events changes employee ~30 times.
+  EXPECT_GT(switches(merged), 2000u);
+  EXPECT_LT(switches(grouped), 600u);
 }
 
 // A bulk-loaded rebuild compacts the families its held-back facts do not

@@ -92,7 +92,8 @@ struct RuntimeOptions {
   // store's RocksDB block cache + memtables under one limit (0: RocksDB's
   // per-family defaults), and a checkpoint as soon as the projector's
   // uncommitted bytes (ProjectorMemory) exceed checkpoint_uncommitted_bytes
-  // (0: no byte trigger), checked after every applied record.
+  // (0: no byte trigger), checked after every applied record (after every
+  // batch of a rebuild grouped by key, rebuild_group_by_key).
   size_t store_memory_bytes = MemoryBudget{}.views_store_bytes();
   size_t checkpoint_uncommitted_bytes = MemoryBudget{}.uncommitted_bytes();
   // Rebuilds: the facts they publish are deferred and applied in bursts of at

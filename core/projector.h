@@ -102,6 +102,10 @@ class Projector {
   virtual std::vector<std::string> ColumnFamilies() const = 0;
   // Loads whatever the projector caches in memory from the committed state.
   virtual Status Open(StateStore* store) = 0;
+  // `event` and `pos` are valid for the call only (the runtime reuses them):
+  // a projector keeps copies. A rebuild may apply a batch's employee events
+  // grouped by employee: each employee's in log-merge order, never the order
+  // across employees (RuntimeOptions::rebuild_group_by_key).
   virtual Status ApplyReference(const Event& event, const SourcePosition& pos) = 0;
   virtual Status ApplyEmployeeEvent(const Event& event, const SourcePosition& pos) = 0;
   // kInvalidArgument: the record is not a facts record this projector can

@@ -78,18 +78,51 @@ OrderedReader::Slot& OrderedReader::SlotFor(const LogRecord& record) {
   return *last_slot_;
 }
 
+bool OrderedReader::HeadsLater(const Held& a, const Held& b) { return a.key > b.key; }
+
 void OrderedReader::Hold(LogRecord&& record, Slot* slot) {
-  DecodedRecord decoded;
+  uint32_t index;
+  if (pool_free_.empty()) {
+    index = static_cast<uint32_t>(pool_.size());
+    pool_.emplace_back();
+  } else {
+    index = pool_free_.back();
+    pool_free_.pop_back();
+    pool_[index] = DecodedRecord();
+  }
+  DecodedRecord& decoded = pool_[index];
   const int64_t offset = record.offset;
   Decode(std::move(record), &decoded);
-  HoldKey key{0, 0, offset};
+  Held held{HoldKey{0, 0, offset}, OrderKey(decoded), index};
   if (slot->merged && options_.reorder_held) {
-    const auto [time, rank] = OrderKey(decoded);
-    key = HoldKey{time, rank, offset};
+    held.key = HoldKey{held.order.first, held.order.second, offset};
   }
-  slot->held.emplace(key, std::move(decoded));
-  slot->held_offsets.insert(offset);
+  slot->heap.push_back(held);
+  std::push_heap(slot->heap.begin(), slot->heap.end(), HeadsLater);
+  // Polled in offset order, so this is an append unless the consumer went
+  // back (a seek): then it is inserted where it belongs.
+  auto& offsets = slot->offsets;
+  if (offsets.empty() || offsets.back().offset < offset) {
+    offsets.push_back(HeldOffset{offset, false});
+  } else {
+    auto at = std::upper_bound(offsets.begin(), offsets.end(), offset,
+                               [](int64_t o, const HeldOffset& h) { return o < h.offset; });
+    offsets.insert(at, HeldOffset{offset, false});
+  }
   ++buffered_;
+}
+
+void OrderedReader::MarkHandedOut(Slot* slot, int64_t offset) {
+  auto& offsets = slot->offsets;
+  if (offsets.front().offset == offset) {
+    offsets.front().handed_out = true;
+  } else {
+    auto it = std::lower_bound(offsets.begin(), offsets.end(), offset,
+                               [](const HeldOffset& h, int64_t o) { return h.offset < o; });
+    while (it != offsets.end() && it->handed_out) ++it;  // a re-read offset held twice
+    if (it != offsets.end()) it->handed_out = true;
+  }
+  while (!offsets.empty() && offsets.front().handed_out) offsets.pop_front();
 }
 
 void OrderedReader::Emit(bool drain, std::vector<DecodedRecord>* out) {
@@ -98,7 +131,7 @@ void OrderedReader::Emit(bool drain, std::vector<DecodedRecord>* out) {
     bool blocked = false;
     for (const auto& slot : slots_) {
       if (!InWave(*slot)) continue;
-      if (slot->held.empty()) {
+      if (slot->Empty()) {
         // A partition with records still to read may hold an earlier one.
         if (slot->merged && slot->next_offset < slot->end) blocked = true;
         continue;
@@ -108,20 +141,21 @@ void OrderedReader::Emit(bool drain, std::vector<DecodedRecord>* out) {
         blocked = false;
         break;
       }
-      if (best == nullptr ||
-          OrderKey(slot->held.begin()->second) < OrderKey(best->held.begin()->second)) {
+      if (best == nullptr || slot->heap.front().order < best->heap.front().order) {
         best = slot.get();
       }
     }
     if (best == nullptr) return;  // only a later wave holds records
     if (blocked && !drain && buffered_ < options_.max_buffered) return;
-    auto first = best->held.begin();
-    DecodedRecord& record = out->emplace_back(std::move(first->second));
-    best->held_offsets.erase(record.record.offset);
-    best->held.erase(first);
-    record.safe_position = best->held_offsets.empty()
+    std::pop_heap(best->heap.begin(), best->heap.end(), HeadsLater);
+    const uint32_t index = best->heap.back().index;
+    best->heap.pop_back();
+    DecodedRecord& record = out->emplace_back(std::move(pool_[index]));
+    pool_free_.push_back(index);
+    MarkHandedOut(best, record.record.offset);
+    record.safe_position = best->offsets.empty()
                                ? std::max(best->next_offset, record.record.offset + 1)
-                               : *best->held_offsets.begin();
+                               : best->offsets.front().offset;
     // Records past a range's end (a replay's stop offset) may be held and
     // handed out too, but the consumer does not apply them: a position
     // within the range never passes its end.
@@ -132,11 +166,22 @@ void OrderedReader::Emit(bool drain, std::vector<DecodedRecord>* out) {
   }
 }
 
+void OrderedReader::ReleasePoolWhenDone() {
+  if (buffered_ > 0 || pool_.empty()) return;
+  for (const auto& slot : slots_) {
+    if (slot->merged && !slot->Finished()) return;
+  }
+  // Every range is read and handed out: the pool is only moved-from entries
+  // now, as many as were ever held at once.
+  std::vector<DecodedRecord>().swap(pool_);
+  std::vector<uint32_t>().swap(pool_free_);
+}
+
 Status OrderedReader::UpdatePauses() {
   std::vector<TopicPartition> pause, resume;
   for (const auto& slot : slots_) {
     if (!slot->merged) continue;
-    const size_t held = slot->held.size();
+    const size_t held = slot->heap.size();
     if (!slot->paused && (held >= options_.partition_lookahead || !InWave(*slot))) {
       slot->paused = true;
       pause.push_back(slot->tp);
@@ -195,6 +240,7 @@ Status OrderedReader::Produce(std::chrono::milliseconds timeout, std::vector<Dec
   const size_t before = out->size();
   Emit(drain, out);
   if (!poll && out->size() == before) Emit(/*drain=*/true, out);
+  ReleasePoolWhenDone();
   return Status::Ok();
 }
 

@@ -15,7 +15,8 @@
 // slower, never different.
 //
 // What it guarantees: every record the consumer returns is handed out
-// exactly once, with the result of DecodeJsonEvent; the records of one
+// exactly once (one it returns again, e.g. after a seek back, once more),
+// with the result of DecodeJsonEvent; the records of one
 // partition in their log order (unless `reorder_held`, below). Across the
 // partitions of `ranges`, the record with the earliest (event time, family
 // rank) at the head of a
@@ -74,9 +75,9 @@
 #include <map>
 #include <memory>
 #include <mutex>
-#include <set>
 #include <thread>
 #include <tuple>
+#include <utility>
 #include <vector>
 
 #include "core/event_log.h"
@@ -141,16 +142,37 @@ class OrderedReader {
   // Held records in hand-out order: (event time, family rank, offset) when
   // reordering, else (0, 0, offset), i.e. log order.
   using HoldKey = std::tuple<int64_t, int, int64_t>;
+  // A held record's place in its slot's heap. `order` is OrderKey() of the
+  // record, kept here so the merge compares heads without touching them.
+  struct Held {
+    HoldKey key;
+    std::pair<int64_t, int> order;
+    uint32_t index = 0;  // into pool_
+  };
+  struct HeldOffset {
+    int64_t offset = 0;
+    bool handed_out = false;
+  };
+  // Held records live in one pool of reused entries (pool_), each slot's
+  // ordered by a binary heap, not in a node-based map: a rebuild holds and
+  // hands out every record once, and a map node per record (with a set node
+  // for its offset) cost two allocations and two frees, in a thread that
+  // spent about half its time in glibc's allocator (docs/performance.md, twenty-fifth
+  // pass). One pool for all slots, so it is as large as the most records
+  // held at once, not the sum of every slot's peak.
   struct Slot {
     TopicPartition tp;
-    std::map<HoldKey, DecodedRecord> held;
-    std::set<int64_t> held_offsets;  // to know the safe position
+    std::vector<Held> heap;  // min-heap on key: the head at front()
+    // Held offsets in log order (records are polled in offset order), so
+    // the safe position is the first not handed out.
+    std::deque<HeldOffset> offsets;
     int64_t next_offset = 0;
     int64_t end = 0;
     bool merged = false;  // listed in options.ranges
     bool paused = false;
     int64_t wave = 0;     // merged slots: partition / wave_partitions
-    bool Finished() const { return held.empty() && next_offset >= end; }
+    bool Empty() const { return heap.empty(); }
+    bool Finished() const { return heap.empty() && next_offset >= end; }
   };
 
   OrderedReader(LogConsumer* consumer, OrderedReaderOptions options);
@@ -160,7 +182,15 @@ class OrderedReader {
   Slot& SlotFor(const LogRecord& record);
   void Hold(LogRecord&& record, Slot* slot);  // decodes it into the slot
   void Emit(bool drain, std::vector<DecodedRecord>* out);
+  // std::push_heap/pop_heap order: a max-heap on "later" keeps the earliest
+  // key at the front.
+  static bool HeadsLater(const Held& a, const Held& b);
+  // Marks a held offset handed out and drops the handed-out prefix.
+  static void MarkHandedOut(Slot* slot, int64_t offset);
   Status UpdatePauses();
+  // Frees the pool once nothing is held and every range was read to its end
+  // (a rebuild's reading is over; what follows should not pay for it).
+  void ReleasePoolWhenDone();
   // Moves to the next wave once every merged slot of the current one is
   // finished.
   void AdvanceWave();
@@ -176,6 +206,8 @@ class OrderedReader {
   int64_t wave_ = 0;       // the highest wave handed out
   int64_t last_wave_ = 0;
   std::vector<LogRecord> polled_;  // reused
+  std::vector<DecodedRecord> pool_;  // held records; those in pool_free_ are moved-from
+  std::vector<uint32_t> pool_free_;
 
   // Background mode: batches handed from the polling thread to Next().
   std::mutex mutex_;

@@ -13,6 +13,7 @@
 
 #include "core/embedded_log.h"
 #include "core/topics.h"
+#include "schemas/codec.h"
 #include "tests/testing/fake_projector.h"
 #include "tests/testing/subprocess.h"
 
@@ -400,6 +401,112 @@ TEST(OrderedReaderFailureTest, ConsumerErrorComesAfterTheRecordsReadBeforeIt) {
     EXPECT_EQ(got[1].record.offset, 1);
     EXPECT_FALSE(got[0].decode_status.ok());
   }
+}
+
+// Hands out a fixed list of polls, one per Poll(), then nothing.
+class ScriptedConsumer : public LogConsumer {
+ public:
+  explicit ScriptedConsumer(std::vector<std::vector<LogRecord>> polls) : polls_(std::move(polls)) {}
+  Status Subscribe(const std::vector<std::string>&, RebalanceListener*) override {
+    return Status::Ok();
+  }
+  Status Assign(const std::map<TopicPartition, int64_t>&) override { return Status::Ok(); }
+  Status Seek(const TopicPartition&, int64_t) override { return Status::Ok(); }
+  Status Poll(std::chrono::milliseconds, size_t, std::vector<LogRecord>* out) override {
+    if (next_ < polls_.size()) {
+      for (const LogRecord& record : polls_[next_]) out->push_back(record);
+      ++next_;
+    }
+    return Status::Ok();
+  }
+  std::vector<TopicPartition> Assignment() const override { return {}; }
+
+ private:
+  std::vector<std::vector<LogRecord>> polls_;
+  size_t next_ = 0;
+};
+
+LogRecord LearningRecord(int32_t partition, int64_t offset, const std::string& employee,
+                         int64_t time_us) {
+  const Event event = testing::FakeEmployeeEvent(employee, "o" + std::to_string(offset), time_us);
+  return LogRecord{std::string(kLearningTopic), partition, offset, employee,
+                   EncodeJsonEvent(event),      0};
+}
+
+// Everything an inline reader over `consumer` hands out until three polls in
+// a row give nothing.
+std::vector<DecodedRecord> ReadInline(LogConsumer* consumer, OrderedReaderOptions options) {
+  options.background = false;
+  options.poll_timeout = std::chrono::milliseconds(1);
+  auto reader = OrderedReader::Start(consumer, std::move(options));
+  std::vector<DecodedRecord> all, batch;
+  for (int idle = 0; idle < 3;) {
+    Status status = reader->Next(std::chrono::milliseconds(1), &batch);
+    EXPECT_TRUE(status.ok()) << status.ToString();
+    idle = batch.empty() ? idle + 1 : 0;
+    for (auto& record : batch) all.push_back(std::move(record));
+  }
+  return all;
+}
+
+TEST(OrderedReaderReuseTest, ARecordHeldWhereAPoisonRecordWasKeepsNothingOfIt) {
+  // One record per poll: the valid one is held in the entry the poison
+  // record left, which must not pass on its decode error.
+  const std::string learning(kLearningTopic);
+  ScriptedConsumer consumer(
+      {{LogRecord{learning, 0, 0, "e1", "{not json", 0}}, {LearningRecord(0, 1, "e1", kStartUs)}});
+  OrderedReaderOptions options;
+  options.ranges[{learning, 0}] = {0, 2};
+  const auto records = ReadInline(&consumer, std::move(options));
+  ASSERT_EQ(records.size(), 2u);
+  EXPECT_EQ(records[0].decode_status.code(), StatusCode::kInvalidArgument);
+  EXPECT_TRUE(records[1].decode_status.ok()) << records[1].decode_status.ToString();
+  EXPECT_EQ(records[1].record.offset, 1);
+  EXPECT_EQ(records[1].event.subject, "e1");
+  EXPECT_EQ(records[1].event.time_us, kStartUs);
+}
+
+TEST(OrderedReaderReuseTest, RecordsReadAgainAfterASeekBackAreEachHandedOutWithSafePositions) {
+  // Partition 0 delivers four records out of event-time order, then (as
+  // after a seek back) offsets 2 and 3 again, with partition 1's first
+  // record. Every record returned is handed out once per return, earliest
+  // event first, and a safe position never passes an offset still held.
+  const std::string learning(kLearningTopic);
+  ScriptedConsumer consumer({
+      {LearningRecord(0, 0, "a", kStartUs + 40 * kHourUs),
+       LearningRecord(0, 1, "a", kStartUs + 10 * kHourUs),
+       LearningRecord(0, 2, "a", kStartUs + 30 * kHourUs),
+       LearningRecord(0, 3, "a", kStartUs + 20 * kHourUs)},
+      {LearningRecord(0, 2, "a", kStartUs + 30 * kHourUs),
+       LearningRecord(0, 3, "a", kStartUs + 20 * kHourUs),
+       LearningRecord(1, 0, "b", kStartUs + 25 * kHourUs)},
+  });
+  OrderedReaderOptions options;
+  options.ranges[{learning, 0}] = {0, 100};
+  options.ranges[{learning, 1}] = {0, 100};
+  options.reorder_held = true;
+  const auto records = ReadInline(&consumer, std::move(options));
+  std::vector<std::pair<int32_t, int64_t>> handed;
+  for (const auto& record : records)
+    handed.emplace_back(record.record.partition, record.record.offset);
+  const std::vector<std::pair<int32_t, int64_t>> expected = {{0, 1}, {0, 3}, {0, 3}, {1, 0},
+                                                             {0, 2}, {0, 2}, {0, 0}};
+  EXPECT_EQ(handed, expected);
+  std::map<int64_t, int> copies_left = {{0, 1}, {1, 1}, {2, 2}, {3, 2}};
+  int64_t last_safe = 0;
+  for (const auto& record : records) {
+    if (record.record.partition != 0) continue;
+    --copies_left[record.record.offset];
+    for (const auto& [offset, left] : copies_left) {
+      if (offset < record.safe_position) {
+        EXPECT_EQ(left, 0) << "safe position " << record.safe_position << " passes offset "
+                           << offset << ", still held";
+      }
+    }
+    EXPECT_GE(record.safe_position, last_safe);
+    last_safe = record.safe_position;
+  }
+  EXPECT_EQ(last_safe, 4);
 }
 
 TEST(EmbeddedConsumerPauseTest, PausedPartitionsAreSkippedUntilResumedWithoutLosingTheirPosition) {

@@ -16,11 +16,15 @@ std::pair<int64_t, int> OrderKey(const DecodedRecord& record) {
   return {record.event.time_us, EventFamilyRank(record.event.type)};
 }
 
+// Writes every field but safe_position (set when handed out): `decoded` may
+// be a reused pool entry.
 void Decode(LogRecord&& record, DecodedRecord* decoded) {
   Result<Event> event = DecodeJsonEvent(record.value);
   if (event.ok()) {
     decoded->event = std::move(event).value();
+    decoded->decode_status = Status::Ok();
   } else {
+    decoded->event = Event();
     decoded->decode_status = event.status();
   }
   decoded->record = std::move(record);
@@ -45,6 +49,7 @@ OrderedReader::OrderedReader(LogConsumer* consumer, OrderedReaderOptions options
     slot->next_offset = range.start;
     slot->end = range.end;
     slot->merged = options_.merge;
+    slot->by_event_time = options_.merge && options_.reorder_held;
     slot->wave = options_.wave_partitions == 0 ? 0 : tp.partition / static_cast<int64_t>(options_.wave_partitions);
     last_wave_ = std::max(last_wave_, slot->wave);
     slot_index_[tp] = slot.get();
@@ -78,7 +83,31 @@ OrderedReader::Slot& OrderedReader::SlotFor(const LogRecord& record) {
   return *last_slot_;
 }
 
-bool OrderedReader::HeadsLater(const Held& a, const Held& b) { return a.key > b.key; }
+bool OrderedReader::HandsOutLater(bool by_event_time, const Held& a, const Held& b) {
+  if (by_event_time) {
+    if (a.time != b.time) return a.time > b.time;
+    if (a.rank != b.rank) return a.rank > b.rank;
+  }
+  return a.offset > b.offset;
+}
+
+void OrderedReader::PushHeld(Slot* slot, const Held& held) {
+  slot->heap.push_back(held);
+  std::push_heap(slot->heap.begin(), slot->heap.end(),
+                 [by_time = slot->by_event_time](const Held& a, const Held& b) {
+                   return HandsOutLater(by_time, a, b);
+                 });
+}
+
+OrderedReader::Held OrderedReader::PopHeld(Slot* slot) {
+  std::pop_heap(slot->heap.begin(), slot->heap.end(),
+                [by_time = slot->by_event_time](const Held& a, const Held& b) {
+                  return HandsOutLater(by_time, a, b);
+                });
+  const Held held = slot->heap.back();
+  slot->heap.pop_back();
+  return held;
+}
 
 void OrderedReader::Hold(LogRecord&& record, Slot* slot) {
   uint32_t index;
@@ -88,17 +117,12 @@ void OrderedReader::Hold(LogRecord&& record, Slot* slot) {
   } else {
     index = pool_free_.back();
     pool_free_.pop_back();
-    pool_[index] = DecodedRecord();
   }
   DecodedRecord& decoded = pool_[index];
   const int64_t offset = record.offset;
-  Decode(std::move(record), &decoded);
-  Held held{HoldKey{0, 0, offset}, OrderKey(decoded), index};
-  if (slot->merged && options_.reorder_held) {
-    held.key = HoldKey{held.order.first, held.order.second, offset};
-  }
-  slot->heap.push_back(held);
-  std::push_heap(slot->heap.begin(), slot->heap.end(), HeadsLater);
+  Decode(std::move(record), &decoded);  // safe_position: set when handed out
+  const auto [time, rank] = OrderKey(decoded);
+  PushHeld(slot, Held{time, rank, index, offset});
   // Polled in offset order, so this is an append unless the consumer went
   // back (a seek): then it is inserted where it belongs.
   auto& offsets = slot->offsets;
@@ -141,15 +165,15 @@ void OrderedReader::Emit(bool drain, std::vector<DecodedRecord>* out) {
         blocked = false;
         break;
       }
-      if (best == nullptr || slot->heap.front().order < best->heap.front().order) {
+      const Held& head = slot->heap.front();
+      if (best == nullptr || std::pair(head.time, head.rank) <
+                                 std::pair(best->heap.front().time, best->heap.front().rank)) {
         best = slot.get();
       }
     }
     if (best == nullptr) return;  // only a later wave holds records
     if (blocked && !drain && buffered_ < options_.max_buffered) return;
-    std::pop_heap(best->heap.begin(), best->heap.end(), HeadsLater);
-    const uint32_t index = best->heap.back().index;
-    best->heap.pop_back();
+    const uint32_t index = PopHeld(best).index;
     DecodedRecord& record = out->emplace_back(std::move(pool_[index]));
     pool_free_.push_back(index);
     MarkHandedOut(best, record.record.offset);

@@ -88,8 +88,8 @@ namespace jiritsu {
 
 struct DecodedRecord {
   LogRecord record;
-  Status decode_status;  // DecodeJsonEvent's verdict; `event` is valid when ok
-  Event event;
+  Status decode_status;  // DecodeJsonEvent's verdict
+  Event event;           // the decoded event when ok, else Event()
   // Every record of this partition below this offset has been handed out,
   // this one included (record.offset + 1 when the partition is in log order).
   int64_t safe_position = 0;
@@ -139,15 +139,15 @@ class OrderedReader {
   Status ResumePaused();
 
  private:
-  // Held records in hand-out order: (event time, family rank, offset) when
-  // reordering, else (0, 0, offset), i.e. log order.
-  using HoldKey = std::tuple<int64_t, int, int64_t>;
-  // A held record's place in its slot's heap. `order` is OrderKey() of the
-  // record, kept here so the merge compares heads without touching them.
+  // A held record's place in its slot's heap: its OrderKey() (event time,
+  // family rank), offset and pool entry, so heads compare without touching
+  // the records. Slots that reorder hand out (time, rank, offset) order,
+  // others offset order.
   struct Held {
-    HoldKey key;
-    std::pair<int64_t, int> order;
+    int64_t time = 0;
+    int32_t rank = 0;
     uint32_t index = 0;  // into pool_
+    int64_t offset = 0;
   };
   struct HeldOffset {
     int64_t offset = 0;
@@ -162,7 +162,8 @@ class OrderedReader {
   // held at once, not the sum of every slot's peak.
   struct Slot {
     TopicPartition tp;
-    std::vector<Held> heap;  // min-heap on key: the head at front()
+    std::vector<Held> heap;      // min-heap (HandsOutLater): the head at front()
+    bool by_event_time = false;  // merged and options.reorder_held
     // Held offsets in log order (records are polled in offset order), so
     // the safe position is the first not handed out.
     std::deque<HeldOffset> offsets;
@@ -182,9 +183,11 @@ class OrderedReader {
   Slot& SlotFor(const LogRecord& record);
   void Hold(LogRecord&& record, Slot* slot);  // decodes it into the slot
   void Emit(bool drain, std::vector<DecodedRecord>* out);
-  // std::push_heap/pop_heap order: a max-heap on "later" keeps the earliest
-  // key at the front.
-  static bool HeadsLater(const Held& a, const Held& b);
+  // std::push_heap/pop_heap order of a slot's heap: a max-heap on "later"
+  // keeps the next to hand out at the front.
+  static bool HandsOutLater(bool by_event_time, const Held& a, const Held& b);
+  static void PushHeld(Slot* slot, const Held& held);
+  static Held PopHeld(Slot* slot);
   // Marks a held offset handed out and drops the handed-out prefix.
   static void MarkHandedOut(Slot* slot, int64_t offset);
   Status UpdatePauses();

@@ -451,19 +451,24 @@ std::vector<DecodedRecord> ReadInline(LogConsumer* consumer, OrderedReaderOption
 
 TEST(OrderedReaderReuseTest, ARecordHeldWhereAPoisonRecordWasKeepsNothingOfIt) {
   // One record per poll: the valid one is held in the entry the poison
-  // record left, which must not pass on its decode error.
+  // record left, which must not pass on its decode error; the next poison
+  // record, in the valid one's entry, must not keep its event.
   const std::string learning(kLearningTopic);
-  ScriptedConsumer consumer(
-      {{LogRecord{learning, 0, 0, "e1", "{not json", 0}}, {LearningRecord(0, 1, "e1", kStartUs)}});
+  ScriptedConsumer consumer({{LogRecord{learning, 0, 0, "e1", "{not json", 0}},
+                             {LearningRecord(0, 1, "e1", kStartUs)},
+                             {LogRecord{learning, 0, 2, "e1", "[]", 0}}});
   OrderedReaderOptions options;
-  options.ranges[{learning, 0}] = {0, 2};
+  options.ranges[{learning, 0}] = {0, 3};
   const auto records = ReadInline(&consumer, std::move(options));
-  ASSERT_EQ(records.size(), 2u);
+  ASSERT_EQ(records.size(), 3u);
   EXPECT_EQ(records[0].decode_status.code(), StatusCode::kInvalidArgument);
   EXPECT_TRUE(records[1].decode_status.ok()) << records[1].decode_status.ToString();
   EXPECT_EQ(records[1].record.offset, 1);
   EXPECT_EQ(records[1].event.subject, "e1");
   EXPECT_EQ(records[1].event.time_us, kStartUs);
+  EXPECT_FALSE(records[2].decode_status.ok());
+  EXPECT_EQ(records[2].record.value, "[]");
+  EXPECT_EQ(records[2].event, Event());
 }
 
 TEST(OrderedReaderReuseTest, RecordsReadAgainAfterASeekBackAreEachHandedOutWithSafePositions) {

@@ -26,18 +26,18 @@
 // Hostile input: every length is checked against the bytes that remain before
 // anything is allocated, enum and bool bytes are range-checked, the event type
 // selects the variant alternative, and cereal's exceptions are caught here.
-#include <cereal/archives/portable_binary.hpp>
-
+#include <algorithm>
 #include <array>
+#include <bit>
+#include <cereal/archives/portable_binary.hpp>
 #include <cstring>
 #include <istream>
-#include <ostream>
 #include <streambuf>
 #include <string>
+#include <type_traits>
 
 #include "schemas/codec.h"
 #include "schemas/event_fields.h"
-#include "schemas/string_sink.h"
 #include "schemas/json_text.h"
 
 namespace jiritsu {
@@ -123,15 +123,28 @@ class SpanSource : public std::streambuf {
 
 // ---- field visitors --------------------------------------------------------
 
+// Appends the payload straight to a string, byte for byte what cereal's
+// PortableBinaryOutputArchive (little-endian) wrote through a std::ostream:
+// that stream's virtual sputn per primitive was ~2/3 of encoding a journal
+// row (docs/performance.md, twenty-fifth pass). The golden files
+// (schemas/examples/*/golden-v1.bin) pin the bytes.
 class BinaryFieldWriter {
  public:
-  explicit BinaryFieldWriter(cereal::PortableBinaryOutputArchive* ar) : ar_(*ar) {}
+  explicit BinaryFieldWriter(std::string* out) : out_(*out) {}
 
-  void Str(const std::string& s) {
-    ar_(static_cast<uint32_t>(s.size()));
-    ar_(cereal::binary_data(s.data(), s.size()));
+  template <class T>
+  void Raw(T v) {
+    static_assert(std::is_arithmetic_v<T>);
+    char bytes[sizeof(T)];
+    std::memcpy(bytes, &v, sizeof(T));
+    if constexpr (std::endian::native == std::endian::big) std::reverse(bytes, bytes + sizeof(T));
+    out_.append(bytes, sizeof(T));
   }
-  void U8(uint8_t v) { ar_(v); }
+  void Str(const std::string& s) {
+    Raw(static_cast<uint32_t>(s.size()));
+    out_.append(s);
+  }
+  void U8(uint8_t v) { out_.push_back(static_cast<char>(v)); }
 
   void String(std::string_view, std::string* v, fields::Str, Presence, std::string_view) {
     Str(*v);
@@ -141,15 +154,15 @@ class BinaryFieldWriter {
     U8(v->has_value());
     if (v->has_value()) Str(**v);
   }
-  void Int(std::string_view, int32_t* v, IntRule, Presence, std::string_view) { ar_(*v); }
+  void Int(std::string_view, int32_t* v, IntRule, Presence, std::string_view) { Raw(*v); }
   void OptInt(std::string_view, std::optional<int32_t>* v, IntRule, std::string_view) {
     U8(v->has_value());
-    if (v->has_value()) ar_(**v);
+    if (v->has_value()) Raw(**v);
   }
-  void Number(std::string_view, double* v, NumRule, Presence, std::string_view) { ar_(*v); }
+  void Number(std::string_view, double* v, NumRule, Presence, std::string_view) { Raw(*v); }
   void OptNumber(std::string_view, std::optional<double>* v, NumRule, std::string_view) {
     U8(v->has_value());
-    if (v->has_value()) ar_(**v);
+    if (v->has_value()) Raw(**v);
   }
   void Bool(std::string_view, bool* v, Presence, std::string_view) { U8(*v ? 1 : 0); }
   template <class E>
@@ -158,11 +171,11 @@ class BinaryFieldWriter {
     U8(static_cast<uint8_t>(*v));
   }
   void IdList(std::string_view, std::vector<std::string>* ids, std::string_view) {
-    ar_(static_cast<uint32_t>(ids->size()));
+    Raw(static_cast<uint32_t>(ids->size()));
     for (const std::string& id : *ids) Str(id);
   }
   void Steps(std::string_view, std::vector<ProgramStep>* steps, std::string_view) {
-    ar_(static_cast<uint32_t>(steps->size()));
+    Raw(static_cast<uint32_t>(steps->size()));
     for (size_t i = 0; i < steps->size(); ++i) {
       fields::VisitFields(*this, (*steps)[i], static_cast<int32_t>(i + 1));
     }
@@ -170,7 +183,7 @@ class BinaryFieldWriter {
   void AtLeastOne(std::span<const std::string_view>, bool) {}
 
  private:
-  cereal::PortableBinaryOutputArchive& ar_;
+  std::string& out_;
 };
 
 // Reads fields; the first problem is kept in status() and later calls do
@@ -346,30 +359,22 @@ void AppendBinaryEvent(const Event& event, std::string* out) {
   out->reserve(start + kHeaderBytes + 244 + event.id.size() + event.source.size() +
                event.subject.size());
   out->append(kHeaderBytes, '\0');
-  {
-    // One stream per thread: constructing a std::ostream (ios init, locale)
-    // per event cost more than encoding it (docs/performance.md).
-    thread_local StringSink sink(nullptr);
-    thread_local std::ostream stream(&sink);
-    sink.set_target(out);
-    stream.clear();
-    cereal::PortableBinaryOutputArchive ar(
-        stream, cereal::PortableBinaryOutputArchive::Options::LittleEndian());
-    BinaryFieldWriter writer(&ar);
-    ar(static_cast<uint8_t>(event.type));
-    writer.Str(event.id);
-    writer.Str(event.source);
-    writer.Str(event.subject);
-    // The in-memory data always has the current shape.
-    ar(event.time_us, event.utc_offset_minutes, static_cast<uint32_t>(kCurrentSchemaVersion));
-    std::visit(
-        [&](const auto& data) {
-          using T = std::decay_t<decltype(data)>;
-          fields::VisitFields(writer, const_cast<T&>(data));  // writers only read
-        },
-        event.data);
-    sink.set_target(nullptr);
-  }
+  BinaryFieldWriter writer(out);
+  writer.U8(1);  // cereal's endianness flag: little
+  writer.U8(static_cast<uint8_t>(event.type));
+  writer.Str(event.id);
+  writer.Str(event.source);
+  writer.Str(event.subject);
+  // The in-memory data always has the current shape.
+  writer.Raw(event.time_us);
+  writer.Raw(event.utc_offset_minutes);
+  writer.Raw(static_cast<uint32_t>(kCurrentSchemaVersion));
+  std::visit(
+      [&](const auto& data) {
+        using T = std::decay_t<decltype(data)>;
+        fields::VisitFields(writer, const_cast<T&>(data));  // writers only read
+      },
+      event.data);
   char* header = out->data() + start;
   const std::string_view payload = std::string_view(*out).substr(start + kHeaderBytes);
   header[0] = kMagic[0];

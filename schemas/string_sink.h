@@ -1,7 +1,7 @@
 // StringSink: a std::streambuf that appends everything written to a
 // std::string, for cereal archives that encode straight into the string
-// (no std::ostringstream and no copy). Used by the binary event codec and by
-// the processors' stored values (processors/cereal_io.h).
+// (no std::ostringstream and no copy). Used by the processors' cereal values
+// (processors/cereal_io.h); the binary event codec appends directly.
 //
 // Thread-safety: one object per thread (it is a stream buffer). Failure:
 // none (std::string growth may throw std::bad_alloc, as std::string does).

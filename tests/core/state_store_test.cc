@@ -423,9 +423,12 @@ TEST_F(StateStoreTest, FamiliesCompactedEarlyAreNotCompactedAgainUnlessWrittenSi
   deletes.Delete("late", "k1");
   ASSERT_TRUE(store->Write(&deletes).ok());
   ASSERT_TRUE(store->SyncAndFlush().ok());
-  // Everything but the journal: views, late, meta, offsets, and the
-  // default family RocksDB always has.
-  EXPECT_EQ(store->families_compacted_at_sync(), 5u);
+  // Everything but the journal: views, meta, offsets, the default family
+  // RocksDB always has, and "late" unless its early compaction started after
+  // those writes (it flushes the memtable first, so it took them along): 4
+  // or 5 by timing (4 seen in CI on a loaded machine), never the journal.
+  const size_t compacted = store->families_compacted_at_sync();
+  EXPECT_TRUE(compacted == 4u || compacted == 5u) << compacted;
   for (std::string_view family : {"journal", "views", "late", "meta", "offsets"}) {
     auto level0 = store->Level0FileCount(family);
     ASSERT_TRUE(level0.ok()) << level0.status().ToString();

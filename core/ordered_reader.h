@@ -76,7 +76,6 @@
 #include <memory>
 #include <mutex>
 #include <thread>
-#include <tuple>
 #include <utility>
 #include <vector>
 
@@ -157,15 +156,16 @@ class OrderedReader {
   // ordered by a binary heap, not in a node-based map: a rebuild holds and
   // hands out every record once, and a map node per record (with a set node
   // for its offset) cost two allocations and two frees, in a thread that
-  // spent about half its time in glibc's allocator (docs/performance.md, twenty-fifth
-  // pass). One pool for all slots, so it is as large as the most records
-  // held at once, not the sum of every slot's peak.
+  // spent about half its time in glibc's allocator (docs/performance.md,
+  // twenty-fifth pass). One pool for all slots, so it is as large as the
+  // most records held at once, not the sum of every slot's peak.
   struct Slot {
     TopicPartition tp;
     std::vector<Held> heap;      // min-heap (HandsOutLater): the head at front()
     bool by_event_time = false;  // merged and options.reorder_held
-    // Held offsets in log order (records are polled in offset order), so
-    // the safe position is the first not handed out.
+    // Held offsets in log order (polled in offset order; one read again
+    // after a seek back is inserted in place), so the safe position is the
+    // first not handed out.
     std::deque<HeldOffset> offsets;
     int64_t next_offset = 0;
     int64_t end = 0;

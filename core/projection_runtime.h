@@ -123,10 +123,10 @@ struct RuntimeOptions {
   // by record key (the employee), each key's records in the reader's order,
   // so an employee's state is folded several times in a row while it is in
   // the CPU caches (a 100 000 x 36 replay: ~3% less CPU and ~3% faster, in
-  // alternated runs, docs/performance.md, twenty-fourth pass). A memory checkpoint then waits for the batch's end,
-  // when its positions are exact. Cost knob only: each fold sees its
-  // employee's events in the same order, and no view depends on the order
-  // across employees.
+  // alternated runs, docs/performance.md, twenty-fourth pass). A memory
+  // checkpoint then waits for the batch's end, when its positions are exact.
+  // Cost knob only: each fold sees its employee's events in the same order,
+  // and no view depends on the order across employees.
   bool rebuild_group_by_key = true;
   // Consumer-group runs: an assignment that finds a backlog (a partition
   // whose position is below its end offset) reads it through an

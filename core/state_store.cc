@@ -2,8 +2,6 @@
 // translated for the store (see core/state_store.h for the contract).
 #include "core/state_store.h"
 
-#include <limits>
-
 #include <rocksdb/cache.h>
 #include <rocksdb/convenience.h>
 #include <rocksdb/db.h>
@@ -18,12 +16,15 @@
 
 #include <algorithm>
 #include <chrono>
+#include <condition_variable>
 #include <cstring>
 #include <filesystem>
+#include <limits>
 #include <memory>
+#include <mutex>
 #include <numeric>
-#include <thread>
 #include <system_error>
+#include <thread>
 
 namespace jiritsu {
 
@@ -241,13 +242,19 @@ void StateBatch::MaybeSpill() {
     return;
   }
   const size_t bytes = ApproximateBytes();
-  Status written = rep.spill_store->Write(this);
-  if (!written.ok()) {
-    rep.spill_error = std::move(written);  // the ops stay; the next Write reports it
-    return;
+  auto fresh = std::make_unique<Rep>();
+  fresh->ops.reserve(rep.ops.size());
+  fresh->spill_store = rep.spill_store;
+  fresh->spill_bytes = rep.spill_bytes;
+  fresh->spilled_bytes = rep.spilled_bytes + bytes;
+  std::unique_ptr<Rep> full = std::exchange(rep_, std::move(fresh));
+  Status handed = rep_->spill_store->SpillInBackground(&full);
+  if (!handed.ok()) {
+    // The ops stay (the next Write reports the error without writing them).
+    full->spill_error = std::move(handed);
+    full->spilled_bytes = rep_->spilled_bytes - bytes;
+    rep_ = std::move(full);
   }
-  rep.spilled_bytes += bytes;
-  Clear();
 }
 
 size_t StateBatch::Count() const { return rep_->ops.size(); }
@@ -391,7 +398,71 @@ Result<std::unique_ptr<StateStore>> StateStore::OpenReadOnly(
   return store;
 }
 
+// One thread per store that spills (rebuilds): it writes the full batches
+// the runtime thread hands over while that thread goes on applying events.
+struct StateStore::SpillWriter {
+  std::mutex mu;
+  std::condition_variable changed;
+  std::unique_ptr<StateBatch::Rep> next;  // handed over, not taken yet
+  bool writing = false;
+  bool stopping = false;
+  Status error;        // the first failed spill's
+  std::thread thread;  // last: starts once the rest is initialised
+
+  explicit SpillWriter(StateStore* store) : thread([this, store] { Run(store); }) {}
+  ~SpillWriter() {
+    {
+      std::lock_guard<std::mutex> lock(mu);
+      stopping = true;
+    }
+    changed.notify_all();
+    thread.join();
+  }
+  void Run(StateStore* store) {
+    std::unique_lock<std::mutex> lock(mu);
+    while (true) {
+      changed.wait(lock, [&] { return stopping || next != nullptr; });
+      if (next == nullptr) return;  // stopping, nothing left
+      std::unique_ptr<StateBatch::Rep> rep = std::move(next);
+      writing = true;
+      lock.unlock();
+      // A spill after a failed one is dropped: the store's writes stop.
+      Status written = error.ok() ? store->WriteOps(*rep) : Status::Ok();
+      rep.reset();  // its arena is freed here, off the runtime thread
+      lock.lock();
+      if (!written.ok() && error.ok()) error = std::move(written);
+      writing = false;
+      changed.notify_all();
+    }
+  }
+  // Under `lock`: nothing handed over or being written.
+  void WaitIdle(std::unique_lock<std::mutex>& lock) {
+    changed.wait(lock, [&] { return next == nullptr && !writing; });
+  }
+};
+
+Status StateStore::SpillInBackground(std::unique_ptr<StateBatch::Rep>* rep) {
+  if (spill_writer_ == nullptr) spill_writer_ = std::make_unique<SpillWriter>(this);
+  SpillWriter& writer = *spill_writer_;
+  {
+    std::unique_lock<std::mutex> lock(writer.mu);
+    writer.WaitIdle(lock);
+    if (!writer.error.ok()) return writer.error;
+    writer.next = std::move(*rep);
+  }
+  writer.changed.notify_all();
+  return Status::Ok();
+}
+
+Status StateStore::WaitForSpills() {
+  if (spill_writer_ == nullptr) return Status::Ok();
+  std::unique_lock<std::mutex> lock(spill_writer_->mu);
+  spill_writer_->WaitIdle(lock);
+  return spill_writer_->error;
+}
+
 StateStore::~StateStore() {
+  spill_writer_.reset();  // writes what it was handed (the store is discarded then anyway)
   if (!db_) return;
   if (early_compaction_.joinable()) {
     // An error path: the store goes away before SyncAndFlush.
@@ -425,8 +496,13 @@ Status StateStore::Get(std::string_view family, std::string_view key, std::strin
 
 Status StateStore::Write(StateBatch* batch) {
   if (read_only_) return FailedPrecondition("state store " + dir_ + " is open read-only");
+  JIRITSU_RETURN_IF_ERROR(WaitForSpills());
   const StateBatch::Rep& rep = *batch->rep_;
   if (!rep.spill_error.ok()) return rep.spill_error;
+  return WriteOps(rep);
+}
+
+Status StateStore::WriteOps(const StateBatch::Rep& rep) {
   if (rep.ops.empty()) return Status::Ok();
 
   std::vector<rocksdb::ColumnFamilyHandle*> handles(rep.families.size());
@@ -549,6 +625,7 @@ Status StateStore::CompactFamiliesEarly(const std::vector<std::string>& families
     }
     handles.push_back(handle);
   }
+  JIRITSU_RETURN_IF_ERROR(WaitForSpills());
   rocksdb::FlushOptions flush_options;
   flush_options.wait = true;
   JIRITSU_RETURN_IF_ERROR(
@@ -578,6 +655,7 @@ Status StateStore::JoinEarlyCompaction() {
 
 Status StateStore::SyncAndFlush() {
   if (read_only_) return FailedPrecondition("state store " + dir_ + " is open read-only");
+  JIRITSU_RETURN_IF_ERROR(WaitForSpills());
   JIRITSU_RETURN_IF_ERROR(JoinEarlyCompaction());
   std::vector<rocksdb::ColumnFamilyHandle*> handles;
   for (const auto& [name, handle] : families_) handles.push_back(handle);
@@ -608,6 +686,7 @@ Status StateStore::SyncAndFlush() {
 }
 
 Status StateStore::Checkpoint(const std::string& dir) {
+  JIRITSU_RETURN_IF_ERROR(WaitForSpills());
   std::error_code ec;
   if (std::filesystem::exists(dir, ec)) {
     return AlreadyExists("checkpoint target " + dir + " already exists");

@@ -14,7 +14,9 @@
 // retries (about 1 s) when that writer deleted files the open was reading.
 // Thread-safety: all methods are thread-safe (RocksDB semantics), except
 // that CompactFamiliesEarly and SyncAndFlush are the one writer's calls;
-// iterators and batches are single-thread objects.
+// iterators and batches are single-thread objects. A batch that spills
+// (rebuilds) is written by the store's own writer thread, which the store
+// joins when it is destroyed.
 // Failure: RocksDB errors are translated once here: IOError, Corruption,
 // Unavailable (lock held by another process), NotFound.
 #pragma once
@@ -90,13 +92,14 @@ class StateBatch {
   size_t ApproximateBytes() const;
   void Clear();
 
-  // Rebuilds: once the batch holds `bytes`, it writes itself to `store` and
-  // starts over, so a checkpoint's batch stays that small however much it
-  // changes. Only for a store without a WAL (FailedPrecondition otherwise):
-  // the batch is then not atomic, as an unlogged Write() is not (see
+  // Rebuilds: once the batch holds `bytes`, it hands what it holds to
+  // `store`'s background writer and starts over, so a checkpoint's batch
+  // stays that small however much it changes, and the thread building it
+  // does not wait for RocksDB (see StateStore::WaitForSpills). Only for a
+  // store without a WAL (FailedPrecondition otherwise): the batch is then
+  // not atomic, as an unlogged Write() is not (see
   // StateStoreOptions::disable_wal). A failed spill stops spilling and is
-  // returned by the next StateStore::Write of this batch. `store` must
-  // outlive the batch.
+  // returned by the next StateStore::Write. `store` must outlive the batch.
   Status SpillTo(StateStore* store, size_t bytes);
   size_t SpilledBytes() const;
 
@@ -144,7 +147,16 @@ class StateStore {
   ~StateStore();
 
   Status Get(std::string_view family, std::string_view key, std::string* value) const;
+  // Writes `batch` after every spill handed to the background writer, so
+  // the store sees one order of writes; fails with the first error a spill
+  // met (and then keeps failing: part of the rebuild is lost).
   Status Write(StateBatch* batch);
+  // Waits until the background writer has written every spill handed to it
+  // (StateBatch::SpillTo); the first error one met. Only then are spilled
+  // ops visible to Get and iterators, as a batch's ops are only once
+  // written. Write, SyncAndFlush, CompactFamiliesEarly and Checkpoint wait
+  // first themselves.
+  Status WaitForSpills();
   std::unique_ptr<StateIterator> NewIterator(std::string_view family) const;
   // Flushes memtables and syncs: after it, everything written is durable even
   // with the WAL disabled. A bulk-loaded store (disable_wal above) is then
@@ -177,7 +189,16 @@ class StateStore {
 
  private:
   StateStore() = default;
+  friend class StateBatch;
+  struct SpillWriter;
   rocksdb::ColumnFamilyHandle* Family(std::string_view name) const;
+  // The ops of `rep`, in key order per family (the memtable's insert hints),
+  // in chunks when unlogged.
+  Status WriteOps(const StateBatch::Rep& rep);
+  // Hands a full batch to the writer thread (started on first use), after
+  // the previous one is written: at most one waits or is being written.
+  // Fails with an earlier spill's error, and then takes nothing.
+  Status SpillInBackground(std::unique_ptr<StateBatch::Rep>* rep);
   // Compacts `to_compact` side by side, then turns automatic compactions of
   // every family in `all` back on.
   Status CompactBulkLoad(const std::vector<rocksdb::ColumnFamilyHandle*>& to_compact,
@@ -196,6 +217,7 @@ class StateStore {
   std::thread early_compaction_;
   Status early_compaction_status_;
   size_t families_compacted_at_sync_ = 0;
+  std::unique_ptr<SpillWriter> spill_writer_;  // null until the first spill
 };
 
 }  // namespace jiritsu

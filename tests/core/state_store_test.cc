@@ -595,21 +595,64 @@ TEST_F(StateStoreTest, SpillingBatchWritesItselfAsItGrowsAndOnlyIntoAnUnloggedSt
   const std::string value(1000, 'x');
   for (int i = 0; i < 1000; ++i) batch.Put(kMetaFamily, "k" + std::to_string(i), value);
   batch.Delete(kMetaFamily, "k0");
-  // Most of it is in the store before Write; the batch holds less than the
-  // spill size; the whole is there after Write, in order.
+  // Most of it is in the store before Write (once the writer thread is
+  // done); the batch holds less than the spill size; the whole is there
+  // after Write, in order.
   EXPECT_GE(batch.SpilledBytes(), 900u * 1000u);
   EXPECT_LT(batch.ApproximateBytes(), size_t{64} << 10);
+  ASSERT_TRUE(store->WaitForSpills().ok());
   EXPECT_EQ(GetOrEmpty(*store, kMetaFamily, "k1"), value);
   ASSERT_TRUE(store->Write(&batch).ok());
   EXPECT_EQ(GetOrEmpty(*store, kMetaFamily, "k0"), "<NotFound>");
   EXPECT_EQ(GetOrEmpty(*store, kMetaFamily, "k999"), value);
 
-  // A spill that fails (unknown family) stops spilling; Write reports it.
+  // A spill that fails (unknown family) stops spilling; Write reports it,
+  // and so does every later write: part of what was handed over is lost.
   StateBatch failing;
   ASSERT_TRUE(failing.SpillTo(store.get(), 1).ok());
   failing.Put("no-such-family", "k", "v");
   failing.Put(kMetaFamily, "after", "v");
   EXPECT_EQ(store->Write(&failing).code(), StatusCode::kNotFound);
+  StateBatch later;
+  later.Put(kMetaFamily, "later", "v");
+  EXPECT_EQ(store->Write(&later).code(), StatusCode::kNotFound);
+  EXPECT_EQ(store->WaitForSpills().code(), StatusCode::kNotFound);
+  EXPECT_EQ(GetOrEmpty(*store, kMetaFamily, "later"), "<NotFound>");
+}
+
+// Spills are written on the store's writer thread while the batch's owner
+// goes on; any other write waits for them, so the last write of a key still
+// wins across batches (a rebuild's journal batch spills while its
+// checkpoint batch is written).
+TEST_F(StateStoreTest, WritesLandAfterEverySpillHandedOverBeforeThem) {
+  StateStoreOptions options;
+  options.disable_wal = true;
+  auto store = OpenOrDie(options);
+  const std::string value(200, 'x');
+  for (int round = 0; round < 20; ++round) {
+    const std::string key = "round" + std::to_string(round);
+    StateBatch spilling;
+    ASSERT_TRUE(spilling.SpillTo(store.get(), 4 << 20).ok());
+    // The contested key, then ops up to the first spill (~19 000 of them, the
+    // writer thread busy with them as the other batch is written).
+    spilling.Put(kMetaFamily, key, "from the spill");
+    for (int i = 0; spilling.SpilledBytes() == 0; ++i) {
+      spilling.Put(kMetaFamily, "filler" + std::to_string(i), value);
+    }
+    StateBatch other;
+    other.Put(kMetaFamily, key, "written after");
+    ASSERT_TRUE(store->Write(&other).ok());
+    ASSERT_TRUE(store->WaitForSpills().ok());
+    ASSERT_TRUE(store->Write(&spilling).ok());  // fillers only
+    EXPECT_EQ(GetOrEmpty(*store, kMetaFamily, key), "written after") << key;
+  }
+  // The store's destruction writes what it was last handed, then closes.
+  StateBatch last;
+  ASSERT_TRUE(last.SpillTo(store.get(), 1).ok());
+  last.Put(kMetaFamily, "handed over last", "v");
+  store.reset();
+  store = OpenOrDie(options);
+  EXPECT_EQ(GetOrEmpty(*store, kMetaFamily, "handed over last"), "v");
 }
 
 // With a memory budget every column family's memtables share one limit

@@ -62,6 +62,10 @@
 // store takes up to about a second at the default budget. Cost only.
 //
 // Lifecycle and thread-safety: see core/projector.h (one runtime thread).
+// Within a rebuild's Checkpoint() that publishes every held-back facts
+// record, a helper thread reads stored states and builds facts (const reads
+// of the store and the reference table); it is joined before Checkpoint()
+// returns.
 // Failure: store read errors and undecodable stored values are returned as
 // Status (by Open() too, for what the warm start reads); so is a failed write
 // of the journal rows of events folded on arrival (rebuilds), at the next

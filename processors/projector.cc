@@ -1,14 +1,19 @@
 // JiritsuProjector: see jiritsu_projector.h.
 #include <algorithm>
-#include <chrono>
-#include <cmath>
-#include <limits>
 #include <cereal/archives/portable_binary.hpp>
 #include <cereal/types/string.hpp>
+#include <chrono>
+#include <cmath>
+#include <condition_variable>
+#include <deque>
+#include <limits>
 #include <list>
 #include <map>
+#include <mutex>
+#include <optional>
 #include <set>
 #include <sstream>
+#include <thread>
 #include <unordered_map>
 #include <unordered_set>
 
@@ -125,6 +130,137 @@ bool SortKeyHasIdentity(std::string_view sort_key, std::string_view source, std:
   return sort_key.substr(9, source.size()) == source && sort_key[9 + source.size()] == '\0' &&
          sort_key.substr(10 + source.size()) == id;
 }
+
+// A rebuild's held-back facts, built from the stored states of employees
+// the cache does not hold, in the order the runtime thread publishes them,
+// by a helper thread and by the runtime thread itself while it waits for
+// the helper. Reading, decoding and re-encoding those states and
+// building their facts was ~40% of the runtime thread's final publishing,
+// while the other core was mostly idle (docs/performance.md).
+// The states it reads are committed and final: in a rebuild every flush
+// writes the state (FlushEmployee), only clean, committed entries leave the
+// cache, and nothing but this publish touches a held-back employee that is
+// not cached. An employee whose state is missing or in an older format is
+// not built here (Take says so) and takes the runtime thread's own path.
+// Lifecycle: one checkpoint's publishing; the destructor stops and joins.
+// Thread-safety: Take from the one consumer thread. The store's reads and
+// the reference table's const methods run on the helper meanwhile (both
+// allow that), so the consumer must not change the reference table.
+class HeldBackFactsBuilder {
+ public:
+  struct Built {
+    EmployeeFacts facts;
+    std::string bytes;   // EncodeFacts(facts)
+    bool ready = false;  // false: build it on the runtime thread
+  };
+
+  HeldBackFactsBuilder(const StateStore* store, const ReferenceTable* reference,
+                       const ProjectorOptions* options, std::vector<std::string> employees)
+      : store_(store),
+        reference_(reference),
+        options_(options),
+        employees_(std::move(employees)),
+        ring_(kAhead),
+        built_(kAhead, false),
+        thread_([this] { Run(); }) {}
+  ~HeldBackFactsBuilder() {
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      stopping_ = true;
+    }
+    changed_.notify_all();
+    thread_.join();
+  }
+  HeldBackFactsBuilder(const HeldBackFactsBuilder&) = delete;
+  HeldBackFactsBuilder& operator=(const HeldBackFactsBuilder&) = delete;
+
+  // The facts of `employee` if they are next on the list (the consumer asks
+  // in list order, skipping only employees not on the list); while the
+  // helper is still building them, this thread builds later ones. nullopt
+  // when `employee` is not next on the list, or cannot be built here.
+  std::optional<Built> Take(const std::string& employee) {
+    const size_t position = taken_;  // written by this thread only
+    if (position >= employees_.size() || employees_[position] != employee) return std::nullopt;
+    std::unique_lock<std::mutex> lock(mu_);
+    // Until this one is built, build the next unclaimed one here (into the
+    // ring, as the helper would).
+    while (!built_[position % kAhead]) {
+      if (!ClaimableLocked()) {
+        changed_.wait(lock);
+        continue;
+      }
+      BuildNextLocked(lock);
+    }
+    Built built = std::move(ring_[position % kAhead]);
+    built_[position % kAhead] = false;
+    taken_ = position + 1;
+    lock.unlock();
+    changed_.notify_all();
+    if (!built.ready) return std::nullopt;
+    return built;
+  }
+
+ private:
+  // Enough to keep the consumer fed; little work lost when it stops early
+  // (the checkpoint's batch bound).
+  static constexpr size_t kAhead = 256;
+
+  bool ClaimableLocked() const {
+    return next_claim_ < employees_.size() && next_claim_ < taken_ + kAhead;
+  }
+  // Claims the next position, builds it unlocked, stores it in the ring.
+  void BuildNextLocked(std::unique_lock<std::mutex>& lock) {
+    const size_t position = next_claim_++;
+    lock.unlock();
+    Built built = Build(employees_[position]);
+    lock.lock();
+    ring_[position % kAhead] = std::move(built);
+    built_[position % kAhead] = true;
+    changed_.notify_all();
+  }
+
+  void Run() {
+    std::unique_lock<std::mutex> lock(mu_);
+    while (true) {
+      changed_.wait(
+          lock, [&] { return stopping_ || next_claim_ >= employees_.size() || ClaimableLocked(); });
+      if (stopping_ || next_claim_ >= employees_.size()) return;
+      BuildNextLocked(lock);
+    }
+  }
+
+  // As LoadEntry and PublishWaitingFacts would: the stored state, its
+  // encoding hashed, its facts.
+  Built Build(const std::string& employee) const {
+    Built built;
+    std::string bytes;
+    if (!store_->Get(kEmployeeFamily, EmployeeStateKey(employee), &bytes).ok() || bytes.empty() ||
+        static_cast<uint8_t>(bytes[0]) != kEmployeeStateFormat) {
+      return built;
+    }
+    auto state = DecodeEmployeeState(bytes);
+    if (!state.ok()) return built;  // the runtime thread reports it
+    built.facts =
+        BuildFacts(*state, *reference_, *options_, Blake2b256(EncodeEmployeeState(*state)));
+    built.bytes = EncodeFacts(built.facts);
+    built.ready = true;
+    return built;
+  }
+
+  const StateStore* const store_;
+  const ReferenceTable* const reference_;
+  const ProjectorOptions* const options_;
+  const std::vector<std::string> employees_;
+  std::mutex mu_;
+  std::condition_variable changed_;
+  size_t next_claim_ = 0;  // the first position nobody builds yet
+  size_t taken_ = 0;       // the consumer's next position
+  // Built by the helper, position % kAhead, until taken.
+  std::vector<Built> ring_;
+  std::vector<bool> built_;
+  bool stopping_ = false;
+  std::thread thread_;  // last: starts once the rest is initialised
+};
 
 class JiritsuProjector final : public Projector {
  public:
@@ -301,12 +437,25 @@ class JiritsuProjector final : public Projector {
           batch->ApproximateBytes() + (fold_at_once_ ? checkpoint_facts_bytes_ : 0);
       return publish_all_facts_ && checkpoint_bytes >= options_.held_back_publish_batch_bytes;
     };
+    // A rebuild publishing everything held back: the facts of employees not
+    // cached are built on a helper thread meanwhile.
+    std::unique_ptr<HeldBackFactsBuilder> prebuilt;
+    if (fold_at_once_ && plan.everyone) {
+      std::vector<std::string> uncached;
+      for (const std::string& employee : waiting) {
+        if (!cache_.count(employee)) uncached.push_back(employee);
+      }
+      if (!uncached.empty()) {
+        prebuilt = std::make_unique<HeldBackFactsBuilder>(store_, &reference_, &options_,
+                                                          std::move(uncached));
+      }
+    }
     auto publish_waiting = [&](const std::string& employee) {
       if (bound_reached()) {
         held_back_left = true;
         return Status::Ok();
       }
-      return PublishWaitingFacts(employee, batch, facts_out);
+      return PublishWaitingFacts(employee, batch, facts_out, prebuilt.get());
     };
     for (auto employee = dirty.begin(); employee != dirty.end(); ++employee) {
       for (; next_waiting != waiting.end() && *next_waiting < *employee; ++next_waiting) {
@@ -330,6 +479,7 @@ class JiritsuProjector final : public Projector {
     for (; next_waiting != waiting.end(); ++next_waiting) {
       JIRITSU_RETURN_IF_ERROR(publish_waiting(*next_waiting));
     }
+    prebuilt.reset();  // what it built past the bound is built again next time
     publish_all_facts_ = held_back_left;
     // Writing the KPI rows that facts read back changed is facts work too.
     const int64_t flush_started_us = NowUs();
@@ -819,6 +969,13 @@ class JiritsuProjector final : public Projector {
                              const FactsSink& facts_out) {
     EmployeeFacts facts = BuildFacts(state, reference_, options_, std::move(views_hash));
     std::string facts_bytes = EncodeFacts(facts);
+    return PublishBuiltFacts(employee, std::move(facts), std::move(facts_bytes), index, batch,
+                             facts_out);
+  }
+  // The same with the facts already built (`facts_bytes` = EncodeFacts(facts)).
+  Status PublishBuiltFacts(const std::string& employee, EmployeeFacts facts,
+                           std::string facts_bytes, IndexEntry* index, StateBatch* batch,
+                           const FactsSink& facts_out) {
     checkpoint_facts_bytes_ += facts_bytes.size();
     const size_t charge = GlobalAggregates::EstimatedFactsBytes(employee, facts_bytes) +
                           facts_bytes.size();
@@ -870,9 +1027,21 @@ class JiritsuProjector final : public Projector {
   // Held-back facts of an employee with nothing new: published with a
   // snapshot of its state (the cached state, or the stored one with its
   // journal tail: the same).
+  // `prebuilt` (may be null): their facts if a helper built them.
   Status PublishWaitingFacts(const std::string& employee, StateBatch* batch,
-                             const FactsSink& facts_out) {
+                             const FactsSink& facts_out, HeldBackFactsBuilder* prebuilt) {
     if (!waiting_.count(employee)) return Status::Ok();
+    if (prebuilt != nullptr) {
+      if (std::optional<HeldBackFactsBuilder::Built> built = prebuilt->Take(employee)) {
+        const int64_t started_us = NowUs();
+        ++facts_published_;
+        Status published =
+            PublishBuiltFacts(employee, std::move(built->facts), std::move(built->bytes),
+                              &index_[employee], batch, facts_out);
+        facts_work_us_ += NowUs() - started_us;
+        return published;
+      }
+    }
     JIRITSU_ASSIGN_OR_RETURN(CacheEntry * entry, Lookup(employee));
     // An older state format is re-folded (and published) at the next checkpoint.
     if (entry->dirty) return Status::Ok();

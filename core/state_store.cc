@@ -291,6 +291,49 @@ Status StateIterator::status() const { return FromRocks(it_->status(), "state st
 // ---------------------------------------------------------------------------
 // StateStore
 
+// An unlogged store's thread (rebuilds): it writes the full batches the
+// runtime thread hands over while that thread goes on applying events.
+struct StateStore::SpillWriter {
+  std::mutex mu;
+  std::condition_variable changed;
+  std::unique_ptr<StateBatch::Rep> next;  // handed over, not taken yet
+  bool writing = false;
+  bool stopping = false;
+  Status error;        // the first failed spill's
+  std::thread thread;  // last: starts once the rest is initialised
+
+  explicit SpillWriter(StateStore* store) : thread([this, store] { Run(store); }) {}
+  ~SpillWriter() {
+    {
+      std::lock_guard<std::mutex> lock(mu);
+      stopping = true;
+    }
+    changed.notify_all();
+    thread.join();
+  }
+  void Run(StateStore* store) {
+    std::unique_lock<std::mutex> lock(mu);
+    while (true) {
+      changed.wait(lock, [&] { return stopping || next != nullptr; });
+      if (next == nullptr) return;  // stopping, nothing left
+      std::unique_ptr<StateBatch::Rep> rep = std::move(next);
+      writing = true;
+      lock.unlock();
+      // A spill after a failed one is dropped: the store's writes stop.
+      Status written = error.ok() ? store->WriteOps(*rep) : Status::Ok();
+      rep.reset();  // its arena is freed here, off the runtime thread
+      lock.lock();
+      if (!written.ok() && error.ok()) error = std::move(written);
+      writing = false;
+      changed.notify_all();
+    }
+  }
+  // Under `lock`: nothing handed over or being written.
+  void WaitIdle(std::unique_lock<std::mutex>& lock) {
+    changed.wait(lock, [&] { return next == nullptr && !writing; });
+  }
+};
+
 Result<std::unique_ptr<StateStore>> StateStore::Open(const std::string& dir,
                                                      const StateStoreOptions& options) {
   rocksdb::Options rocks = MakeOptions(options.block_cache_bytes, options.memory_budget_bytes);
@@ -349,6 +392,8 @@ Result<std::unique_ptr<StateStore>> StateStore::Open(const std::string& dir,
                                         "state store " + dir + ": enable compactions"));
     }
   }
+  // Started here, not at the first spill: every writer may ask for it.
+  if (options.disable_wal) store->spill_writer_ = std::make_unique<SpillWriter>(store.get());
   return store;
 }
 
@@ -398,51 +443,9 @@ Result<std::unique_ptr<StateStore>> StateStore::OpenReadOnly(
   return store;
 }
 
-// One thread per store that spills (rebuilds): it writes the full batches
-// the runtime thread hands over while that thread goes on applying events.
-struct StateStore::SpillWriter {
-  std::mutex mu;
-  std::condition_variable changed;
-  std::unique_ptr<StateBatch::Rep> next;  // handed over, not taken yet
-  bool writing = false;
-  bool stopping = false;
-  Status error;        // the first failed spill's
-  std::thread thread;  // last: starts once the rest is initialised
-
-  explicit SpillWriter(StateStore* store) : thread([this, store] { Run(store); }) {}
-  ~SpillWriter() {
-    {
-      std::lock_guard<std::mutex> lock(mu);
-      stopping = true;
-    }
-    changed.notify_all();
-    thread.join();
-  }
-  void Run(StateStore* store) {
-    std::unique_lock<std::mutex> lock(mu);
-    while (true) {
-      changed.wait(lock, [&] { return stopping || next != nullptr; });
-      if (next == nullptr) return;  // stopping, nothing left
-      std::unique_ptr<StateBatch::Rep> rep = std::move(next);
-      writing = true;
-      lock.unlock();
-      // A spill after a failed one is dropped: the store's writes stop.
-      Status written = error.ok() ? store->WriteOps(*rep) : Status::Ok();
-      rep.reset();  // its arena is freed here, off the runtime thread
-      lock.lock();
-      if (!written.ok() && error.ok()) error = std::move(written);
-      writing = false;
-      changed.notify_all();
-    }
-  }
-  // Under `lock`: nothing handed over or being written.
-  void WaitIdle(std::unique_lock<std::mutex>& lock) {
-    changed.wait(lock, [&] { return next == nullptr && !writing; });
-  }
-};
-
 Status StateStore::SpillInBackground(std::unique_ptr<StateBatch::Rep>* rep) {
-  if (spill_writer_ == nullptr) spill_writer_ = std::make_unique<SpillWriter>(this);
+  if (spill_writer_ == nullptr)
+    return FailedPrecondition("state store " + dir_ + " does not spill");
   SpillWriter& writer = *spill_writer_;
   {
     std::unique_lock<std::mutex> lock(writer.mu);

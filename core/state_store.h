@@ -195,9 +195,10 @@ class StateStore {
   // The ops of `rep`, in key order per family (the memtable's insert hints),
   // in chunks when unlogged.
   Status WriteOps(const StateBatch::Rep& rep);
-  // Hands a full batch to the writer thread (started on first use), after
-  // the previous one is written: at most one waits or is being written.
-  // Fails with an earlier spill's error, and then takes nothing.
+  // Hands a full batch to the writer thread (an unlogged store's, started
+  // by Open), after the previous one is written: at most one waits or is
+  // being written. Fails with an earlier spill's error, and then takes
+  // nothing.
   Status SpillInBackground(std::unique_ptr<StateBatch::Rep>* rep);
   // Compacts `to_compact` side by side, then turns automatic compactions of
   // every family in `all` back on.
@@ -217,7 +218,7 @@ class StateStore {
   std::thread early_compaction_;
   Status early_compaction_status_;
   size_t families_compacted_at_sync_ = 0;
-  std::unique_ptr<SpillWriter> spill_writer_;  // null until the first spill
+  std::unique_ptr<SpillWriter> spill_writer_;  // unlogged stores only
 };
 
 }  // namespace jiritsu

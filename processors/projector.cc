@@ -130,6 +130,20 @@ bool SortKeyHasIdentity(std::string_view sort_key, std::string_view source, std:
          sort_key.substr(10 + source.size()) == id;
 }
 
+// An employee's facts and their encoding, as published.
+struct BuiltFacts {
+  EmployeeFacts facts;
+  std::string bytes;  // EncodeFacts(facts)
+};
+
+BuiltFacts BuildEncodedFacts(const EmployeeState& state, const ReferenceTable& reference,
+                             const ProjectorOptions& options, std::string views_hash) {
+  BuiltFacts built;
+  built.facts = BuildFacts(state, reference, options, std::move(views_hash));
+  built.bytes = EncodeFacts(built.facts);
+  return built;
+}
+
 // A rebuild's held-back facts, built from the stored states of employees
 // the cache does not hold, in the order the runtime thread publishes them,
 // by a helper thread and by the runtime thread itself while it waits for
@@ -147,12 +161,6 @@ bool SortKeyHasIdentity(std::string_view sort_key, std::string_view source, std:
 // allow that), so the consumer must not change the reference table.
 class HeldBackFactsBuilder {
  public:
-  struct Built {
-    EmployeeFacts facts;
-    std::string bytes;   // EncodeFacts(facts)
-    bool ready = false;  // false: build it on the runtime thread
-  };
-
   HeldBackFactsBuilder(const StateStore* store, const ReferenceTable* reference,
                        const ProjectorOptions* options, std::vector<std::string> employees)
       : store_(store),
@@ -177,7 +185,7 @@ class HeldBackFactsBuilder {
   // in list order, skipping only employees not on the list); while the
   // helper is still building them, this thread builds later ones. nullopt
   // when `employee` is not next on the list, or cannot be built here.
-  std::optional<Built> Take(const std::string& employee) {
+  std::optional<BuiltFacts> Take(const std::string& employee) {
     const size_t position = taken_;  // written by this thread only
     if (position >= employees_.size() || employees_[position] != employee) return std::nullopt;
     std::unique_lock<std::mutex> lock(mu_);
@@ -190,12 +198,11 @@ class HeldBackFactsBuilder {
       }
       BuildNextLocked(lock);
     }
-    Built built = std::move(ring_[position % kAhead]);
+    std::optional<BuiltFacts> built = std::move(ring_[position % kAhead]);
     built_[position % kAhead] = false;
     taken_ = position + 1;
     lock.unlock();
     changed_.notify_all();
-    if (!built.ready) return std::nullopt;
     return built;
   }
 
@@ -211,7 +218,7 @@ class HeldBackFactsBuilder {
   void BuildNextLocked(std::unique_lock<std::mutex>& lock) {
     const size_t position = next_claim_++;
     lock.unlock();
-    Built built = Build(employees_[position]);
+    std::optional<BuiltFacts> built = Build(employees_[position]);
     lock.lock();
     ring_[position % kAhead] = std::move(built);
     built_[position % kAhead] = true;
@@ -229,21 +236,17 @@ class HeldBackFactsBuilder {
   }
 
   // As LoadEntry and PublishWaitingFacts would: the stored state, its
-  // encoding hashed, its facts.
-  Built Build(const std::string& employee) const {
-    Built built;
+  // encoding hashed, its facts. nullopt: the runtime thread builds them.
+  std::optional<BuiltFacts> Build(const std::string& employee) const {
     std::string bytes;
     if (!store_->Get(kEmployeeFamily, EmployeeStateKey(employee), &bytes).ok() || bytes.empty() ||
         static_cast<uint8_t>(bytes[0]) != kEmployeeStateFormat) {
-      return built;
+      return std::nullopt;
     }
     auto state = DecodeEmployeeState(bytes);
-    if (!state.ok()) return built;  // the runtime thread reports it
-    built.facts =
-        BuildFacts(*state, *reference_, *options_, Blake2b256(EncodeEmployeeState(*state)));
-    built.bytes = EncodeFacts(built.facts);
-    built.ready = true;
-    return built;
+    if (!state.ok()) return std::nullopt;  // the runtime thread reports it
+    return BuildEncodedFacts(*state, *reference_, *options_,
+                             Blake2b256(EncodeEmployeeState(*state)));
   }
 
   const StateStore* const store_;
@@ -254,8 +257,8 @@ class HeldBackFactsBuilder {
   std::condition_variable changed_;
   size_t next_claim_ = 0;  // the first position nobody builds yet
   size_t taken_ = 0;       // the consumer's next position
-  // Built by the helper, position % kAhead, until taken.
-  std::vector<Built> ring_;
+  // Built ahead, at position % kAhead, until taken (built_ says which).
+  std::vector<std::optional<BuiltFacts>> ring_;
   std::vector<bool> built_;
   bool stopping_ = false;
   std::thread thread_;  // last: starts once the rest is initialised
@@ -957,24 +960,23 @@ class JiritsuProjector final : public Projector {
                       std::string views_hash, IndexEntry* index, StateBatch* batch,
                       const FactsSink& facts_out) {
     const int64_t started_us = NowUs();
+    return PublishBuiltFacts(employee,
+                             BuildEncodedFacts(state, reference_, options_, std::move(views_hash)),
+                             index, batch, facts_out, started_us);
+  }
+  // The same with the facts already built; the facts work counted from
+  // `started_us` (UpdateFactsCost).
+  Status PublishBuiltFacts(const std::string& employee, BuiltFacts built, IndexEntry* index,
+                           StateBatch* batch, const FactsSink& facts_out, int64_t started_us) {
     ++facts_published_;
-    Status published = PublishFactsUntimed(employee, state, std::move(views_hash), index, batch,
-                                           facts_out);
+    Status published = PublishBuiltFactsUntimed(employee, std::move(built.facts),
+                                                std::move(built.bytes), index, batch, facts_out);
     facts_work_us_ += NowUs() - started_us;
     return published;
   }
-  Status PublishFactsUntimed(const std::string& employee, const EmployeeState& state,
-                             std::string views_hash, IndexEntry* index, StateBatch* batch,
-                             const FactsSink& facts_out) {
-    EmployeeFacts facts = BuildFacts(state, reference_, options_, std::move(views_hash));
-    std::string facts_bytes = EncodeFacts(facts);
-    return PublishBuiltFacts(employee, std::move(facts), std::move(facts_bytes), index, batch,
-                             facts_out);
-  }
-  // The same with the facts already built (`facts_bytes` = EncodeFacts(facts)).
-  Status PublishBuiltFacts(const std::string& employee, EmployeeFacts facts,
-                           std::string facts_bytes, IndexEntry* index, StateBatch* batch,
-                           const FactsSink& facts_out) {
+  Status PublishBuiltFactsUntimed(const std::string& employee, EmployeeFacts facts,
+                                  std::string facts_bytes, IndexEntry* index, StateBatch* batch,
+                                  const FactsSink& facts_out) {
     checkpoint_facts_bytes_ += facts_bytes.size();
     const size_t charge = GlobalAggregates::EstimatedFactsBytes(employee, facts_bytes) +
                           facts_bytes.size();
@@ -1031,14 +1033,9 @@ class JiritsuProjector final : public Projector {
                              const FactsSink& facts_out, HeldBackFactsBuilder* prebuilt) {
     if (!waiting_.count(employee)) return Status::Ok();
     if (prebuilt != nullptr) {
-      if (std::optional<HeldBackFactsBuilder::Built> built = prebuilt->Take(employee)) {
-        const int64_t started_us = NowUs();
-        ++facts_published_;
-        Status published =
-            PublishBuiltFacts(employee, std::move(built->facts), std::move(built->bytes),
-                              &index_[employee], batch, facts_out);
-        facts_work_us_ += NowUs() - started_us;
-        return published;
+      if (std::optional<BuiltFacts> built = prebuilt->Take(employee)) {
+        return PublishBuiltFacts(employee, std::move(*built), &index_[employee], batch, facts_out,
+                                 NowUs());
       }
     }
     JIRITSU_ASSIGN_OR_RETURN(CacheEntry * entry, Lookup(employee));

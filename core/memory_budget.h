@@ -9,7 +9,8 @@
 //                  (one rocksdb::WriteBufferManager)            25%
 //   employee cache per-employee states kept between checkpoints
 //                  (processors/projector.cc, estimated bytes)    30%
-//   aggregates     facts + KPI rows kept between checkpoints
+//   aggregates     facts + KPI rows kept between checkpoints, and
+//                  a rebuild's hashes of the keys it wrote
 //                  (processors/aggregates.cc)                    15%
 //   uncommitted    a checkpoint is forced when the projector's
 //                  uncommitted bytes exceed this: pending events

@@ -1,12 +1,16 @@
-#include "processors/cereal_io.h"
 #include "processors/aggregates.h"
 
 #include <algorithm>
-#include <type_traits>
+#include <bit>
 #include <cereal/archives/portable_binary.hpp>
 #include <cereal/types/map.hpp>
 #include <cereal/types/string.hpp>
 #include <cereal/types/vector.hpp>
+#include <functional>
+#include <type_traits>
+#include <utility>
+
+#include "processors/cereal_io.h"
 
 namespace jiritsu::processors {
 
@@ -170,10 +174,70 @@ void GlobalAggregates::MarkDirty(Entry* entry) {
   }
 }
 
-Status GlobalAggregates::Load() {
+uint32_t GlobalAggregates::KeyHashSet::HashOf(std::string_view key) {
+  const uint64_t wide = std::hash<std::string_view>{}(key);
+  const auto hash = static_cast<uint32_t>(wide ^ (wide >> 32));
+  return hash == 0 ? 1 : hash;
+}
+
+size_t GlobalAggregates::KeyHashSet::SlotOf(uint32_t hash) const {
+  // Fibonacci hashing: the multiplied hash's high bits pick the slot.
+  const uint64_t mixed = uint64_t{hash} * 0x9E3779B97F4A7C15ull;
+  return static_cast<size_t>(mixed >> (64 - std::countr_zero(slots_.size())));
+}
+
+bool GlobalAggregates::KeyHashSet::Contains(uint32_t hash) const {
+  if (slots_.empty()) return false;
+  const size_t mask = slots_.size() - 1;
+  for (size_t slot = SlotOf(hash);; slot = (slot + 1) & mask) {
+    if (slots_[slot] == hash) return true;
+    if (slots_[slot] == 0) return false;
+  }
+}
+
+void GlobalAggregates::KeyHashSet::Insert(uint32_t hash) {
+  if (2 * (size_ + 1) > slots_.size()) {
+    std::vector<uint32_t> old =
+        std::exchange(slots_, std::vector<uint32_t>(std::max<size_t>(1024, 2 * slots_.size())));
+    size_ = 0;
+    for (uint32_t kept : old) {
+      if (kept != 0) Insert(kept);
+    }
+  }
+  const size_t mask = slots_.size() - 1;
+  for (size_t slot = SlotOf(hash);; slot = (slot + 1) & mask) {
+    if (slots_[slot] == hash) return;
+    if (slots_[slot] == 0) {
+      slots_[slot] = hash;
+      ++size_;
+      return;
+    }
+  }
+}
+
+bool GlobalAggregates::MayBeStored(KeyHashSet* written, std::string_view key) {
+  if (!skip_unwritten_reads_) return true;
+  const uint32_t hash = KeyHashSet::HashOf(key);
+  if (written->Contains(hash)) return true;
+  written->Insert(hash);
+  ++skipped_reads_;
+  return false;
+}
+
+Status GlobalAggregates::Load(bool skip_reads_of_unwritten_keys) {
   std::string value;
   Status s = store_->Get(kKpiFamily, kViewTimeKey, &value);
-  if (s.code() == StatusCode::kNotFound) return Status::Ok();
+  if (s.code() == StatusCode::kNotFound) {
+    if (!skip_reads_of_unwritten_keys) return Status::Ok();
+    for (std::string_view family : {kKpiFamily, kFactsFamily}) {
+      auto it = store_->NewIterator(family);
+      it->SeekToFirst();
+      JIRITSU_RETURN_IF_ERROR(it->status());
+      if (it->Valid()) return Status::Ok();
+    }
+    skip_unwritten_reads_ = true;
+    return Status::Ok();
+  }
   JIRITSU_RETURN_IF_ERROR(s);
   auto t = DecodeViewTime(value);
   if (!t) return Corruption("kpi_agg: bad view_time value");
@@ -183,7 +247,7 @@ Status GlobalAggregates::Load() {
 }
 
 Status GlobalAggregates::Warm(size_t max_bytes, size_t max_entries) {
-  const auto full = [&] { return cached_bytes_ >= max_bytes || cached_entries() >= max_entries; };
+  const auto full = [&] { return cached_bytes() >= max_bytes || cached_entries() >= max_entries; };
   // Rows first: each is shared by every employee of its org unit and period.
   auto rows = store_->NewIterator(kKpiFamily);
   for (rows->SeekToFirst(); rows->Valid() && !full(); rows->Next()) {
@@ -232,7 +296,9 @@ Result<GlobalAggregates::CachedFacts*> GlobalAggregates::FindFacts(const std::st
     return &it->second;
   }
   std::string bytes;
-  Status s = store_->Get(kFactsFamily, employee_id, &bytes);
+  Status s = MayBeStored(&written_facts_, employee_id)
+                 ? store_->Get(kFactsFamily, employee_id, &bytes)
+                 : NotFound("never written");
   if (s.code() == StatusCode::kNotFound) {
     *found = false;
     auto inserted = facts_.try_emplace(employee_id).first;
@@ -252,7 +318,8 @@ Result<GlobalAggregates::CachedRow*> GlobalAggregates::Row(const std::string& ke
   if (cached == nullptr) {
     KpiRow row;
     std::string bytes;
-    Status s = store_->Get(kKpiFamily, key, &bytes);
+    Status s = MayBeStored(&written_rows_, key) ? store_->Get(kKpiFamily, key, &bytes)
+                                                : NotFound("never written");
     if (s.ok()) {
       auto decoded = DecodeKpiRow(bytes);
       if (!decoded.ok()) return decoded.status();
@@ -430,7 +497,7 @@ Status GlobalAggregates::ApplyDecodedFacts(std::string_view employee_id, std::st
 }
 
 bool GlobalAggregates::OverLimits() const {
-  return facts_.size() + rows_.size() > cache_max_entries_ || cached_bytes_ > cache_max_bytes_;
+  return facts_.size() + rows_.size() > cache_max_entries_ || cached_bytes() > cache_max_bytes_;
 }
 
 void GlobalAggregates::Evict(uint64_t evictable_before) {

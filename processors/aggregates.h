@@ -29,6 +29,13 @@
 // written. Changes stay in memory until Flush() adds them to the batch. A
 // Flush costs what changed since the previous one (the entries are listed as
 // they are marked dirty), not the size of the cache.
+// Reads skipped in a new store: with Load(/*skip_reads_of_unwritten_keys=*/
+// true) on a store that holds no facts and no KPI rows (a rebuild's), every
+// key that enters the cache is remembered as a 32-bit hash; a miss on a key
+// never remembered cannot be in the store (only this instance writes those
+// families), so it is not read. A hash collision only costs the read. In a
+// rebuild's final burst of facts most row reads and every facts read found
+// nothing (docs/performance.md).
 // Memory: facts and rows are cached; clean ones are dropped (facts first)
 // when the count or the estimated bytes exceed the limits, dirty ones stay
 // until a flush (the runtime checkpoints early on dirty_bytes(), see
@@ -93,7 +100,9 @@ class GlobalAggregates {
   GlobalAggregates(const StateStore* store, size_t cache_max_entries,
                    size_t cache_max_bytes = SIZE_MAX);
 
-  Status Load();
+  // `skip_reads_of_unwritten_keys`: see "Reads skipped in a new store"
+  // above; taken only when the store holds no facts and no KPI rows.
+  Status Load(bool skip_reads_of_unwritten_keys = false);
   // After Load(), before any ApplyFacts: reads stored KPI rows, then stored
   // facts, in key order, into the cache until either reaches `max_bytes` /
   // `max_entries` (estimated as the cache limits are), so a live run's first
@@ -116,11 +125,34 @@ class GlobalAggregates {
   // once applied (Projector::AppliedFactsBytes).
   static size_t EstimatedFactsBytes(std::string_view employee_id, std::string_view bytes);
   // Estimated heap bytes of the cache (cost figures, never view inputs).
-  size_t cached_bytes() const { return cached_bytes_; }
+  // Includes the remembered keys' hashes, if any.
+  size_t cached_bytes() const {
+    return cached_bytes_ + written_facts_.bytes() + written_rows_.bytes();
+  }
   size_t cached_entries() const { return facts_.size() + rows_.size(); }
   size_t dirty_bytes() const { return dirty_bytes_; }
+  // Store reads a miss skipped (Load's skip_reads_of_unwritten_keys).
+  uint64_t skipped_reads() const { return skipped_reads_; }
 
  private:
+  // A set of 32-bit key hashes: open addressing, linear probing, at most
+  // half full; 0 marks an empty slot.
+  class KeyHashSet {
+   public:
+    static uint32_t HashOf(std::string_view key);
+    bool Contains(uint32_t hash) const;
+    void Insert(uint32_t hash);
+    size_t bytes() const { return slots_.capacity() * sizeof(uint32_t); }
+
+   private:
+    size_t SlotOf(uint32_t hash) const;
+    std::vector<uint32_t> slots_;
+    size_t size_ = 0;
+  };
+  // Whether the store may hold `key` of its family: false only for a key
+  // never remembered while `skip_unwritten_reads_`. Remembers it.
+  bool MayBeStored(KeyHashSet* written, std::string_view key);
+
   struct CachedRow {
     std::string_view key;  // the map's own key (nodes do not move)
     KpiRow row;
@@ -193,6 +225,10 @@ class GlobalAggregates {
   bool has_view_time_ = false;
   bool view_time_dirty_ = false;
   uint64_t stale_recomputations_ = 0;
+  bool skip_unwritten_reads_ = false;
+  KeyHashSet written_facts_;  // employee ids cached since Load (when skipping)
+  KeyHashSet written_rows_;   // KPI row keys cached since Load (when skipping)
+  uint64_t skipped_reads_ = 0;
 };
 
 }  // namespace jiritsu::processors

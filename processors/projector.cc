@@ -280,7 +280,8 @@ class JiritsuProjector final : public Projector {
     JIRITSU_RETURN_IF_ERROR(reference_.Load(*store));
     aggregates_ = std::make_unique<GlobalAggregates>(store, options_.cache_max_rows,
                                                      options_.aggregates_cache_max_bytes);
-    JIRITSU_RETURN_IF_ERROR(aggregates_->Load());
+    // A rebuild's new store: facts and KPI rows never written are not read.
+    JIRITSU_RETURN_IF_ERROR(aggregates_->Load(/*skip_reads_of_unwritten_keys=*/fold_at_once_));
     auto it = store->NewIterator(kEmployeeFamily);
     const std::string prefix = EmployeeHeaderKey("");
     for (it->Seek(prefix); it->Valid() && it->key().starts_with(prefix); it->Next()) {

@@ -3,15 +3,18 @@
 // share, at which index, and whatever their lead-time histograms hold; and
 // the same whether the older record's rows are reached through its cached
 // row pointers (a large cache) or looked up by key (a one-entry cache, which
-// evicts everything at each commit).
+// evicts everything at each commit). And a new store's reads skipped for
+// keys never written change nothing.
+#include "processors/aggregates.h"
+
 #include <gtest/gtest.h>
 
 #include <map>
 #include <memory>
 #include <string>
+#include <string_view>
 
 #include "core/state_store.h"
-#include "processors/aggregates.h"
 #include "processors/facts.h"
 #include "tests/testing/subprocess.h"
 
@@ -65,10 +68,18 @@ class AggregatesReplaceTest : public ::testing::Test {
   std::map<std::string, std::string> KpiRowsAfter(const std::string& name,
                                                   const std::vector<EmployeeFacts>& records,
                                                   bool flush_each) {
-    auto store = OpenStore(name + "-cache" + std::to_string(cache_entries_));
+    return FamilyAfter(name, records, flush_each, kKpiFamily);
+  }
+  // The same for any family; with skip_unwritten_ (a new store), the store
+  // reads the aggregates skipped are in skipped_reads_.
+  std::map<std::string, std::string> FamilyAfter(const std::string& name,
+                                                 const std::vector<EmployeeFacts>& records,
+                                                 bool flush_each, std::string_view family) {
+    auto store = OpenStore(name + "-cache" + std::to_string(cache_entries_) +
+                           (skip_unwritten_ ? "-skip" : ""));
     if (!store) return {};
     GlobalAggregates aggregates(store.get(), cache_entries_);
-    EXPECT_TRUE(aggregates.Load().ok());
+    EXPECT_TRUE(aggregates.Load(skip_unwritten_).ok());
     auto flush = [&] {
       StateBatch batch;
       Status flushed = aggregates.Flush(&batch);
@@ -83,14 +94,17 @@ class AggregatesReplaceTest : public ::testing::Test {
       if (flush_each) flush();
     }
     flush();
+    skipped_reads_ = aggregates.skipped_reads();
     std::map<std::string, std::string> rows;
-    auto it = store->NewIterator(kKpiFamily);
+    auto it = store->NewIterator(family);
     for (it->SeekToFirst(); it->Valid(); it->Next()) rows[std::string(it->key())] = std::string(it->value());
     return rows;
   }
 
   jiritsu::testing::TempDir dir_;
   size_t cache_entries_ = 1'000'000;
+  bool skip_unwritten_ = false;
+  uint64_t skipped_reads_ = 0;
 };
 
 TEST_F(AggregatesReplaceTest, ReplacedFactsLeaveTheRowsOfTheFinalRecordAlone) {
@@ -147,6 +161,91 @@ TEST_F(AggregatesReplaceTest, AnOlderRecordArrivingLastChangesNothing) {
     EXPECT_EQ(KpiRowsAfter("newer-then-older", {newer, older}, true),
               KpiRowsAfter("newer-alone", {newer}, true));
   }
+}
+
+EmployeeFacts OfEmployee(EmployeeFacts facts, const std::string& employee) {
+  facts.employee_id = employee;
+  return facts;
+}
+
+EmployeeFacts InOrgUnit(EmployeeFacts facts, const std::string& org) {
+  Attribution attribution;
+  attribution.org_unit = org;
+  facts.timeline = {attribution};
+  return facts;
+}
+
+TEST_F(AggregatesReplaceTest, ANewStoreSkipsReadsOfKeysNeverWrittenAndEndsTheSame) {
+  // Three employees sharing rows, e1 replaced twice: with a one-entry cache
+  // every row and record is evicted at each commit and read back later, so
+  // a key the new store did not remember would lose what it holds.
+  EmployeeFacts v1 = Facts(3, "ev3");
+  v1.state_deltas = {State("dev", 10, 1), State("ops", 11, 1)};
+  v1.period_rows = {Period("dev", "2025-07", 1, {{30, 1}}), Period("dev", "FY2025", 1)};
+  EmployeeFacts v2 = Facts(5, "ev5");
+  v2.state_deltas = {State("dev", 9, 1), State("dev", 10, 1)};
+  v2.period_rows = {Period("dev", "2025-07", 2, {{45, 2}}), Period("dev", "FY2025", 4)};
+  EmployeeFacts other = Facts(4, "ev4");
+  other.state_deltas = {State("dev", 10, 1), State("ops", 11, 1)};
+  other.period_rows = {Period("dev", "FY2025", 2)};
+  const std::vector<EmployeeFacts> records = {InOrgUnit(v1, "dev"),
+                                              OfEmployee(other, "e2"),
+                                              InOrgUnit(v2, "ops"),
+                                              OfEmployee(other, "e3"),
+                                              OfEmployee(InOrgUnit(v1, "ops"), "e4"),
+                                              OfEmployee(v2, "e4")};
+  for (size_t cache_entries : {size_t{1'000'000}, size_t{1}}) {
+    for (bool flush_each : {false, true}) {
+      SCOPED_TRACE(flush_each ? "checkpoint after each record" : "one checkpoint");
+      SCOPED_TRACE("cache of " + std::to_string(cache_entries) + " entries");
+      cache_entries_ = cache_entries;
+      for (std::string_view family : {kKpiFamily, kFactsFamily, kOrgIndexFamily}) {
+        SCOPED_TRACE(std::string(family));
+        const std::string name = (flush_each ? "skip-each-" : "skip-once-") + std::string(family);
+        skip_unwritten_ = false;
+        const auto read_all = FamilyAfter(name, records, flush_each, family);
+        EXPECT_EQ(skipped_reads_, 0u);
+        skip_unwritten_ = true;
+        EXPECT_EQ(FamilyAfter(name, records, flush_each, family), read_all);
+        // Each employee's record and each row once: the first miss on it.
+        EXPECT_EQ(skipped_reads_, 4u + 5u);
+        EXPECT_FALSE(read_all.empty());
+      }
+    }
+  }
+}
+
+TEST_F(AggregatesReplaceTest, AStoreThatHoldsRowsReadsEveryMissEvenWhenAskedToSkip) {
+  EmployeeFacts older = Facts(3, "ev3");
+  older.state_deltas = {State("dev", 10, 1)};
+  older.period_rows = {Period("dev", "2025-07", 1)};
+  EmployeeFacts newer = Facts(5, "ev5");
+  newer.state_deltas = {State("dev", 10, 1), State("dev", 11, 1)};
+  newer.period_rows = {Period("dev", "2025-07", 2, {{30, 1}})};
+  auto store = OpenStore("holds-rows");
+  ASSERT_NE(store, nullptr);
+  auto apply_and_commit = [&](const EmployeeFacts& facts, uint64_t* skipped) {
+    GlobalAggregates aggregates(store.get(), 1'000'000);
+    ASSERT_TRUE(aggregates.Load(/*skip_reads_of_unwritten_keys=*/true).ok());
+    ASSERT_TRUE(aggregates.ApplyFacts(facts.employee_id, EncodeFacts(facts)).ok());
+    StateBatch batch;
+    ASSERT_TRUE(aggregates.Flush(&batch).ok());
+    ASSERT_TRUE(store->Write(&batch).ok());
+    *skipped = aggregates.skipped_reads();
+  };
+  uint64_t skipped_new = 0;
+  uint64_t skipped_again = 0;
+  apply_and_commit(older, &skipped_new);
+  // A restarted instance on the same store: the older record and its rows
+  // are there, so the replacement must read them.
+  apply_and_commit(newer, &skipped_again);
+  EXPECT_EQ(skipped_new, 3u);  // e1's record and its two rows
+  EXPECT_EQ(skipped_again, 0u);
+  std::map<std::string, std::string> rows;
+  auto it = store->NewIterator(kKpiFamily);
+  for (it->SeekToFirst(); it->Valid(); it->Next())
+    rows[std::string(it->key())] = std::string(it->value());
+  EXPECT_EQ(rows, KpiRowsAfter("newer-alone", {newer}, true));
 }
 
 }  // namespace

@@ -195,10 +195,13 @@ bool GlobalAggregates::KeyHashSet::Contains(uint32_t hash) const {
   }
 }
 
+size_t GlobalAggregates::KeyHashSet::GrowthBytes() const {
+  return 2 * (size_ + 1) > slots_.size() ? NextSlots() * sizeof(uint32_t) - bytes() : 0;
+}
+
 void GlobalAggregates::KeyHashSet::Insert(uint32_t hash) {
   if (2 * (size_ + 1) > slots_.size()) {
-    std::vector<uint32_t> old =
-        std::exchange(slots_, std::vector<uint32_t>(std::max<size_t>(1024, 2 * slots_.size())));
+    std::vector<uint32_t> old = std::exchange(slots_, std::vector<uint32_t>(NextSlots()));
     size_ = 0;
     for (uint32_t kept : old) {
       if (kept != 0) Insert(kept);
@@ -219,6 +222,15 @@ bool GlobalAggregates::MayBeStored(KeyHashSet* written, std::string_view key) {
   if (!skip_unwritten_reads_) return true;
   const uint32_t hash = KeyHashSet::HashOf(key);
   if (written->Contains(hash)) return true;
+  if (written_facts_.bytes() + written_rows_.bytes() + written->GrowthBytes() >
+      cache_max_bytes_ / kMaxSkipShare) {
+    // More keys than the cache's share allows for their hashes: every miss
+    // reads the store from now on (reads are never wrong, only slower).
+    skip_unwritten_reads_ = false;
+    written_facts_ = {};
+    written_rows_ = {};
+    return true;
+  }
   written->Insert(hash);
   ++skipped_reads_;
   return false;

@@ -35,7 +35,8 @@
 // never remembered cannot be in the store (only this instance writes those
 // families), so it is not read. A hash collision only costs the read. In a
 // rebuild's final burst of facts most row reads and every facts read found
-// nothing (docs/performance.md).
+// nothing (docs/performance.md). The hashes count in cached_bytes(); when
+// they would pass a quarter of the byte limit, skipping stops for good.
 // Memory: facts and rows are cached; clean ones are dropped (facts first)
 // when the count or the estimated bytes exceed the limits, dirty ones stay
 // until a flush (the runtime checkpoints early on dirty_bytes(), see
@@ -45,6 +46,7 @@
 // and undecodable facts/rows are returned as Status (kCorruption, kIOError).
 #pragma once
 
+#include <algorithm>
 #include <cstdint>
 #include <cstdlib>
 #include <list>
@@ -143,12 +145,18 @@ class GlobalAggregates {
     bool Contains(uint32_t hash) const;
     void Insert(uint32_t hash);
     size_t bytes() const { return slots_.capacity() * sizeof(uint32_t); }
+    // What inserting one more hash adds to bytes() (0 unless it grows).
+    size_t GrowthBytes() const;
 
    private:
+    size_t NextSlots() const { return std::max<size_t>(1024, 2 * slots_.size()); }
     size_t SlotOf(uint32_t hash) const;
     std::vector<uint32_t> slots_;
     size_t size_ = 0;
   };
+  // The remembered hashes may take at most 1/kMaxSkipShare of the byte
+  // limit; past it, skipping stops and they are freed.
+  static constexpr size_t kMaxSkipShare = 4;
   // Whether the store may hold `key` of its family: false only for a key
   // never remembered while `skip_unwritten_reads_`. Remembers it.
   bool MayBeStored(KeyHashSet* written, std::string_view key);

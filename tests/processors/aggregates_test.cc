@@ -9,6 +9,7 @@
 
 #include <gtest/gtest.h>
 
+#include <cstdint>
 #include <map>
 #include <memory>
 #include <string>
@@ -78,7 +79,7 @@ class AggregatesReplaceTest : public ::testing::Test {
     auto store = OpenStore(name + "-cache" + std::to_string(cache_entries_) +
                            (skip_unwritten_ ? "-skip" : ""));
     if (!store) return {};
-    GlobalAggregates aggregates(store.get(), cache_entries_);
+    GlobalAggregates aggregates(store.get(), cache_entries_, cache_bytes_);
     EXPECT_TRUE(aggregates.Load(skip_unwritten_).ok());
     auto flush = [&] {
       StateBatch batch;
@@ -103,6 +104,7 @@ class AggregatesReplaceTest : public ::testing::Test {
 
   jiritsu::testing::TempDir dir_;
   size_t cache_entries_ = 1'000'000;
+  size_t cache_bytes_ = SIZE_MAX;
   bool skip_unwritten_ = false;
   uint64_t skipped_reads_ = 0;
 };
@@ -212,6 +214,30 @@ TEST_F(AggregatesReplaceTest, ANewStoreSkipsReadsOfKeysNeverWrittenAndEndsTheSam
         EXPECT_FALSE(read_all.empty());
       }
     }
+  }
+}
+
+TEST_F(AggregatesReplaceTest, ANewStoreStopsSkippingWhenTheHashesOutgrowTheirShare) {
+  // 16 KiB of cache: the hashes may take 4 KiB, one table of 1 024 slots.
+  // The first facts record's is remembered; the rows' table would pass the
+  // share, so from there on every miss reads the store.
+  EmployeeFacts v1 = Facts(3, "ev3");
+  v1.state_deltas = {State("dev", 10, 1), State("ops", 11, 1)};
+  v1.period_rows = {Period("dev", "2025-07", 1, {{30, 1}})};
+  EmployeeFacts v2 = Facts(5, "ev5");
+  v2.state_deltas = {State("dev", 9, 1), State("dev", 10, 1)};
+  v2.period_rows = {Period("dev", "2025-07", 2, {{45, 2}})};
+  const std::vector<EmployeeFacts> records = {v1, OfEmployee(v1, "e2"), v2};
+  cache_bytes_ = 16 << 10;
+  for (std::string_view family : {kKpiFamily, kFactsFamily}) {
+    SCOPED_TRACE(std::string(family));
+    const std::string name = "outgrown-" + std::string(family);
+    skip_unwritten_ = false;
+    const auto read_all = FamilyAfter(name, records, /*flush_each=*/true, family);
+    skip_unwritten_ = true;
+    EXPECT_EQ(FamilyAfter(name, records, /*flush_each=*/true, family), read_all);
+    EXPECT_EQ(skipped_reads_, 1u);
+    EXPECT_FALSE(read_all.empty());
   }
 }
 

@@ -178,7 +178,7 @@ EmployeeFacts InOrgUnit(EmployeeFacts facts, const std::string& org) {
 }
 
 TEST_F(AggregatesReplaceTest, ANewStoreSkipsReadsOfKeysNeverWrittenAndEndsTheSame) {
-  // Three employees sharing rows, e1 replaced twice: with a one-entry cache
+  // Four employees sharing rows, e1 and e4 replaced: with a one-entry cache
   // every row and record is evicted at each commit and read back later, so
   // a key the new store did not remember would lose what it holds.
   EmployeeFacts v1 = Facts(3, "ev3");
@@ -242,36 +242,45 @@ TEST_F(AggregatesReplaceTest, ANewStoreStopsSkippingWhenTheHashesOutgrowTheirSha
 }
 
 TEST_F(AggregatesReplaceTest, AStoreThatHoldsRowsReadsEveryMissEvenWhenAskedToSkip) {
-  EmployeeFacts older = Facts(3, "ev3");
-  older.state_deltas = {State("dev", 10, 1)};
-  older.period_rows = {Period("dev", "2025-07", 1)};
-  EmployeeFacts newer = Facts(5, "ev5");
-  newer.state_deltas = {State("dev", 10, 1), State("dev", 11, 1)};
-  newer.period_rows = {Period("dev", "2025-07", 2, {{30, 1}})};
-  auto store = OpenStore("holds-rows");
-  ASSERT_NE(store, nullptr);
-  auto apply_and_commit = [&](const EmployeeFacts& facts, uint64_t* skipped) {
-    GlobalAggregates aggregates(store.get(), 1'000'000);
-    ASSERT_TRUE(aggregates.Load(/*skip_reads_of_unwritten_keys=*/true).ok());
-    ASSERT_TRUE(aggregates.ApplyFacts(facts.employee_id, EncodeFacts(facts)).ok());
-    StateBatch batch;
-    ASSERT_TRUE(aggregates.Flush(&batch).ok());
-    ASSERT_TRUE(store->Write(&batch).ok());
-    *skipped = aggregates.skipped_reads();
-  };
-  uint64_t skipped_new = 0;
-  uint64_t skipped_again = 0;
-  apply_and_commit(older, &skipped_new);
-  // A restarted instance on the same store: the older record and its rows
-  // are there, so the replacement must read them.
-  apply_and_commit(newer, &skipped_again);
-  EXPECT_EQ(skipped_new, 3u);  // e1's record and its two rows
-  EXPECT_EQ(skipped_again, 0u);
-  std::map<std::string, std::string> rows;
-  auto it = store->NewIterator(kKpiFamily);
-  for (it->SeekToFirst(); it->Valid(); it->Next())
-    rows[std::string(it->key())] = std::string(it->value());
-  EXPECT_EQ(rows, KpiRowsAfter("newer-alone", {newer}, true));
+  // With and without a view time stored (a record that folded no event
+  // sets none): either way the store is not new.
+  for (const uint64_t older_events : {uint64_t{3}, uint64_t{0}}) {
+    SCOPED_TRACE("older record folded " + std::to_string(older_events) + " events");
+    EmployeeFacts older = Facts(older_events, "ev3");
+    older.state_deltas = {State("dev", 10, 1)};
+    older.period_rows = {Period("dev", "2025-07", 1)};
+    EmployeeFacts newer = Facts(5, "ev5");
+    newer.state_deltas = {State("dev", 10, 1), State("dev", 11, 1)};
+    newer.period_rows = {Period("dev", "2025-07", 2, {{30, 1}})};
+    auto store = OpenStore("holds-rows-" + std::to_string(older_events));
+    ASSERT_NE(store, nullptr);
+    auto apply_and_commit = [&](const EmployeeFacts& facts, uint64_t* skipped) {
+      GlobalAggregates aggregates(store.get(), 1'000'000);
+      ASSERT_TRUE(aggregates.Load(/*skip_reads_of_unwritten_keys=*/true).ok());
+      ASSERT_TRUE(aggregates.ApplyFacts(facts.employee_id, EncodeFacts(facts)).ok());
+      StateBatch batch;
+      ASSERT_TRUE(aggregates.Flush(&batch).ok());
+      ASSERT_TRUE(store->Write(&batch).ok());
+      *skipped = aggregates.skipped_reads();
+    };
+    uint64_t skipped_new = 0;
+    uint64_t skipped_again = 0;
+    apply_and_commit(older, &skipped_new);
+    std::string view_time;
+    EXPECT_EQ(store->Get(kKpiFamily, kViewTimeKey, &view_time).code() == StatusCode::kNotFound,
+              older_events == 0);
+    // A restarted instance on the same store: the older record and its rows
+    // are there, so the replacement must read them.
+    apply_and_commit(newer, &skipped_again);
+    EXPECT_EQ(skipped_new, 3u);  // e1's record and its two rows
+    EXPECT_EQ(skipped_again, 0u);
+    std::map<std::string, std::string> rows;
+    auto it = store->NewIterator(kKpiFamily);
+    for (it->SeekToFirst(); it->Valid(); it->Next()) {
+      rows[std::string(it->key())] = std::string(it->value());
+    }
+    EXPECT_EQ(rows, KpiRowsAfter("newer-alone-" + std::to_string(older_events), {newer}, true));
+  }
 }
 
 }  // namespace

@@ -53,6 +53,16 @@ EmployeeFacts Facts(uint64_t events, const std::string& last_id) {
   return facts;
 }
 
+// Every key and value of `family`.
+std::map<std::string, std::string> ReadFamily(const StateStore& store, std::string_view family) {
+  std::map<std::string, std::string> rows;
+  auto it = store.NewIterator(family);
+  for (it->SeekToFirst(); it->Valid(); it->Next()) {
+    rows[std::string(it->key())] = std::string(it->value());
+  }
+  return rows;
+}
+
 class AggregatesReplaceTest : public ::testing::Test {
  protected:
   std::unique_ptr<StateStore> OpenStore(const std::string& name) {
@@ -96,10 +106,7 @@ class AggregatesReplaceTest : public ::testing::Test {
     }
     flush();
     skipped_reads_ = aggregates.skipped_reads();
-    std::map<std::string, std::string> rows;
-    auto it = store->NewIterator(family);
-    for (it->SeekToFirst(); it->Valid(); it->Next()) rows[std::string(it->key())] = std::string(it->value());
-    return rows;
+    return ReadFamily(*store, family);
   }
 
   jiritsu::testing::TempDir dir_;
@@ -274,12 +281,8 @@ TEST_F(AggregatesReplaceTest, AStoreThatHoldsRowsReadsEveryMissEvenWhenAskedToSk
     apply_and_commit(newer, &skipped_again);
     EXPECT_EQ(skipped_new, 3u);  // e1's record and its two rows
     EXPECT_EQ(skipped_again, 0u);
-    std::map<std::string, std::string> rows;
-    auto it = store->NewIterator(kKpiFamily);
-    for (it->SeekToFirst(); it->Valid(); it->Next()) {
-      rows[std::string(it->key())] = std::string(it->value());
-    }
-    EXPECT_EQ(rows, KpiRowsAfter("newer-alone-" + std::to_string(older_events), {newer}, true));
+    EXPECT_EQ(ReadFamily(*store, kKpiFamily),
+              KpiRowsAfter("newer-alone-" + std::to_string(older_events), {newer}, true));
   }
 }
 

@@ -1,8 +1,9 @@
 // The dashboard in headless Chromium (Debian `chromium`, driven by
 // playwright-core from npm with executablePath): `jiritsu serve` with
 // generated data ingested over HTTP and static_dir = the built dashboard
-// (<build>/dashboard, from dashboard/build). The page is opened, an hr token
-// is typed into the token field, and the test checks that
+// (<build>/dashboard, from dashboard/build). Once the views settled (the page
+// fetches the KPIs once), the page is opened, an hr token is typed into the
+// token field, and the test checks that
 //   * every chart is a Chart.js chart on a canvas with painted pixels;
 //   * the numbers drawn are the API's: the funnel equals the KPI line of the
 //     selected org unit and period, the step chart equals
@@ -14,7 +15,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { createRequire } from 'node:module';
-import { Serve, check, fail, generateEvents, skip, tempDir, waitFor } from './serve_fixture.mjs';
+import { Serve, check, fail, generateEvents, skip, tempDir } from './serve_fixture.mjs';
 
 const buildDir = process.env.JIRITSU_BUILD_DIR || path.resolve(path.dirname(new URL(import.meta.url).pathname), '../../build');
 const staticDir = path.join(buildDir, 'dashboard');
@@ -40,11 +41,9 @@ async function main() {
   const accepted = await serve.ingestAll(events);
   console.log('ingested ' + accepted + ' generated events over HTTP');
   const hr = serve.token('hr-dashboard', 'hr');
-  // Views caught up: the readiness probe and the org units answer.
-  await waitFor('the views to catch up', 30000, async () => {
-    const lag = await serve.get('/v1/lag', hr);
-    return lag.total_lag_records === 0 && (await serve.get('/v1/org-units', hr)).root_org_units.length > 0;
-  }, 250);
+  // The page loads the KPIs once, so they must be final before it opens.
+  await serve.settled(hr);
+  check((await serve.get('/v1/org-units', hr)).root_org_units.length > 0, 'the views settled and have org units');
 
   browser = await playwright.launch({
     executablePath: chromium,
@@ -116,7 +115,7 @@ async function main() {
   const expectedFunnel = [line.interviewed, line[key('started_learning_')].count, line[key('completed_learning_')].count,
     line[key('declared_')].count, line[key('finalized_')].count];
   check(JSON.stringify(shown.funnel) === JSON.stringify(expectedFunnel),
-    'the funnel equals the API line: ' + JSON.stringify(shown.funnel));
+    'the funnel equals the API line: shown ' + JSON.stringify(shown.funnel) + ', API ' + JSON.stringify(expectedFunnel));
   check(expectedFunnel[0] > 0 && expectedFunnel[1] > 0, 'the funnel has real (non-zero) numbers');
   check(Number(shown.population.replace(/\D/g, '')) === kpi.rolled_up.population && kpi.rolled_up.population > 0,
     'the population tile shows the API population ' + kpi.rolled_up.population);

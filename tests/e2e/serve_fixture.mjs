@@ -162,6 +162,31 @@ export class Serve {
     return accepted;
   }
 
+  // Waits until the views are final for what was ingested: no lag on any
+  // partition (the facts topic included), no employee whose facts wait
+  // (facts_interval_ms holds them back after the employee views moved), and
+  // the same positions and view time for `quietMs`. Lag 0 alone is not
+  // enough: the KPIs follow the employee views by the facts deferral, and a
+  // page that loaded in between showed older KPIs than the API answered later.
+  async settled(token, { timeoutMs = 60000, quietMs = 2500 } = {}) {
+    let since = 0;
+    let signature = '';
+    return waitFor('the views to settle (lag 0, no facts waiting, positions still for ' + quietMs + ' ms)', timeoutMs,
+      async () => {
+        const lag = await this.get('/v1/lag', token);
+        const waiting = /^jiritsu_facts_waiting (\S+)$/m.exec(await this.get('/metrics', token));
+        const viewTime = (await this.get('/v1/view-time', token)).view_time;
+        const now = JSON.stringify([lag.partitions.map((p) => [p.topic, p.partition, p.position]), viewTime]);
+        const quiet = lag.runner === 'running' && lag.total_lag_records === 0 && waiting !== null && Number(waiting[1]) === 0;
+        if (!quiet || now !== signature) {
+          signature = now;
+          since = Date.now();
+          return false;
+        }
+        return Date.now() - since >= quietMs;
+      }, 250);
+  }
+
   async stop() {
     if (!this.child || this.exited) return;
     this.child.kill('SIGTERM');

@@ -1043,6 +1043,12 @@ void ProjectionRuntime::MaybeReportProgress(bool force) {
 Status ProjectionRuntime::Run() {
   started_ms_ = SteadyNowMs();
   last_checkpoint_ms_ = started_ms_;
+  if (options_.low_priority_compactions && !options_.rebuild_mode) {
+    const Status lowered = LowerCompactionThreadPriority();
+    if (!lowered.ok()) {
+      Logger()->warn("compactions keep their CPU priority: {}", lowered.ToString());
+    }
+  }
   // Reference data and global tables first, so a batch run knows every
   // programme and org unit before the events that name them.
   JIRITSU_RETURN_IF_ERROR(DrainGlobalInputs(/*block_until_end=*/true));

@@ -139,6 +139,13 @@ struct RuntimeOptions {
   // (docs/performance.md). A rebalance drops what the reader held and reads
   // again from the applied positions. A cost knob: the views are the same.
   bool catch_up_merge_by_event_time = true;
+  // Live runs (not rebuilds): Run() lowers the CPU priority of the process's
+  // RocksDB compaction threads (LowerCompactionThreadPriority,
+  // core/state_store.h), so compactions take idle CPU instead of delaying
+  // checkpoints. Process-wide: a rebuild later in the same process compacts
+  // at that priority too. A scheduling hint: if RocksDB refuses, Run() logs
+  // a warning and goes on. The views are the same either way.
+  bool low_priority_compactions = true;
   // As-of replays: employee and reference events with a later event time are
   // consumed but not applied.
   std::optional<int64_t> as_of_time_us;

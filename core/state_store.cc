@@ -5,6 +5,7 @@
 #include <rocksdb/cache.h>
 #include <rocksdb/convenience.h>
 #include <rocksdb/db.h>
+#include <rocksdb/env.h>
 #include <rocksdb/filter_policy.h>
 #include <rocksdb/iterator.h>
 #include <rocksdb/options.h>
@@ -333,6 +334,12 @@ struct StateStore::SpillWriter {
     changed.wait(lock, [&] { return next == nullptr && !writing; });
   }
 };
+
+Status LowerCompactionThreadPriority() {
+  return FromRocks(rocksdb::Env::Default()->LowerThreadPoolCPUPriority(rocksdb::Env::Priority::LOW,
+                                                                       rocksdb::CpuPriority::kLow),
+                   "lowering the compaction threads' CPU priority");
+}
 
 Result<std::unique_ptr<StateStore>> StateStore::Open(const std::string& dir,
                                                      const StateStoreOptions& options) {

@@ -78,6 +78,18 @@ struct StoreMemoryUsage {
   uint64_t pinned = 0;         // cache entries pinned by iterators / pinned levels
 };
 
+// Lowers the CPU priority (nice 19) of RocksDB's low-priority background
+// pool, where compactions run, for every store of this process: they share
+// the default Env's pools (the views store and the embedded log alike).
+// Live runs call it (RuntimeOptions::low_priority_compactions) so that a
+// compaction yields the CPU to the runtime thread instead of delaying a
+// checkpoint; it still runs whenever a core is free, and gets a small share
+// (CFS weights) when none is. Flushes (the high pool) keep
+// their priority, since writes wait for them. Process-wide and not undone;
+// calling it again does nothing. Each pool thread lowers itself before its
+// next job. Failure: what RocksDB reports (an Env without the feature).
+Status LowerCompactionThreadPriority();
+
 class StateStore;
 
 class StateBatch {

@@ -663,6 +663,7 @@ Result<PhaseResult> Bench::Project() {
   runtime_options.checkpoint_every_ms = options_.project_checkpoint_ms;
   runtime_options.view_version = kViewVersion;
   runtime_options.catch_up_merge_by_event_time = options_.catch_up_merge;
+  runtime_options.low_priority_compactions = options_.low_priority_compactions;
   const MemoryBudget memory = MemoryBudget::FromMb(options_.memory_budget_mb);
   ApplyMemoryBudget(memory, &runtime_options);
   const ProjectorTuning tuning{options_.facts_interval_ms, options_.facts_budget_percent,
@@ -857,6 +858,7 @@ Result<PhaseResult> Bench::Latency() {
   runtime_options.checkpoint_every_ms = options_.latency_checkpoint_ms;
   runtime_options.checkpoint_every_events = 1'000'000;
   runtime_options.view_version = kViewVersion;
+  runtime_options.low_priority_compactions = options_.low_priority_compactions;
   const MemoryBudget memory = MemoryBudget::FromMb(options_.memory_budget_mb);
   ApplyMemoryBudget(memory, &runtime_options);
   const ProjectorTuning tuning{options_.facts_interval_ms, options_.facts_budget_percent,

@@ -113,6 +113,9 @@ struct BenchOptions {
   // project: read the log's backlog merged by event time
   // (RuntimeOptions::catch_up_merge_by_event_time).
   bool catch_up_merge = true;
+  // project, latency: jiritsu run --no-low-priority-compactions when false
+  // (RuntimeOptions::low_priority_compactions; process-wide once lowered).
+  bool low_priority_compactions = true;
   // ingest-http: events per POST (1..10000) and concurrent keep-alive
   // client connections (1..256).
   int32_t http_batch = 100;

@@ -111,6 +111,9 @@ Command AddBenchCommand(CLI::App& root) {
   app->add_flag("!--no-catch-up-merge", options->catch_up_merge,
                 "project: read the backlog as polled instead of merged by event time "
                 "(jiritsu run --no-catch-up-merge)");
+  app->add_flag("!--no-low-priority-compactions", options->low_priority_compactions,
+                "project, latency: compactions at the runner's CPU priority, not nice 19 "
+                "(jiritsu run --no-low-priority-compactions)");
   app->add_option("--http-batch", options->http_batch, "ingest-http: events per POST /v1/events")
       ->capture_default_str()
       ->check(CLI::Range(1, 10'000));

@@ -33,6 +33,7 @@ struct RunFlags {
   bool progress = false;
   uint64_t interleave_seed = 0;
   bool catch_up_merge = true;
+  bool low_priority_compactions = true;
 };
 
 std::string StatsJson(const RuntimeStats& stats, const std::string& log_name,
@@ -120,6 +121,7 @@ int RunProjections(const RunFlags& flags) {
     options.view_version = kViewVersion;
     options.interleave_seed = flags.interleave_seed;
     options.catch_up_merge_by_event_time = flags.catch_up_merge;
+    options.low_priority_compactions = flags.low_priority_compactions;
     options.progress_every_ms = 2000;
     options.on_progress = [&, progress = flags.progress](const RuntimeStats& stats) {
       last_stats = stats;
@@ -205,6 +207,9 @@ Command AddRunCommand(CLI::App& root) {
   command.app->add_flag("!--no-catch-up-merge", flags->catch_up_merge,
                         "Read a backlog found at assignment as polled, instead of merged across "
                         "partitions by event time (cost only: the views are the same)");
+  command.app->add_flag("!--no-low-priority-compactions", flags->low_priority_compactions,
+                        "Let RocksDB's compactions run at the runner's CPU priority instead of "
+                        "nice 19 (latency only: the views are the same)");
   command.app->add_flag("--progress", flags->progress, "Print progress lines to stderr");
   command.app->add_option("--interleave-seed", flags->interleave_seed,
                           "Test knob: consume in a seeded random cross-topic interleaving");

@@ -76,6 +76,7 @@ Result<std::unique_ptr<ServeInstance>> ServeInstance::Start(const service::Serve
         options.checkpoint_every_events = static_cast<size_t>(c.checkpoint_events);
         options.checkpoint_every_ms = c.checkpoint_ms;
         options.catch_up_merge_by_event_time = c.catch_up_merge;
+        options.low_priority_compactions = c.low_priority_compactions;
         const MemoryBudget memory = MemoryBudget::FromMb(static_cast<size_t>(c.memory_budget_mb));
         ApplyMemoryBudget(memory, &options);
         options.view_version = kViewVersion;

@@ -43,6 +43,7 @@ std::vector<Option> OptionsOf(ServeConfig* c) {
       {"log", "keys_dir", &c->keys_dir},
       {"runtime", "run_projections", &c->run_projections},
       {"runtime", "catch_up_merge", &c->catch_up_merge},
+      {"runtime", "low_priority_compactions", &c->low_priority_compactions},
       {"runtime", "group", &c->group},
       {"runtime", "checkpoint_events", &c->checkpoint_events, 1, 100'000'000},
       {"runtime", "checkpoint_ms", &c->checkpoint_ms, 1, 3'600'000},

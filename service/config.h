@@ -95,6 +95,9 @@ struct ServeConfig {
   // jiritsu run --no-catch-up-merge when false: a backlog found at an
   // assignment is read as polled instead of merged by event time.
   bool catch_up_merge = true;
+  // jiritsu run --no-low-priority-compactions when false: RocksDB's
+  // compactions keep the runner's CPU priority.
+  bool low_priority_compactions = true;
   // The projection runner's memory budget (jiritsu run --memory-budget-mb).
   int64_t memory_budget_mb = 1024;
 

@@ -4,6 +4,8 @@
 #include "core/projection_runtime.h"
 
 #include <gtest/gtest.h>
+#include <sys/resource.h>
+#include <unistd.h>
 
 #include <algorithm>
 #include <atomic>
@@ -14,7 +16,6 @@
 #include <mutex>
 #include <optional>
 #include <thread>
-#include <unistd.h>
 
 #include "core/embedded_log.h"
 #include "core/kafka_log.h"
@@ -23,6 +24,7 @@
 #include "tests/testing/fake_projector.h"
 #include "tests/testing/kafka_namespace.h"
 #include "tests/testing/subprocess.h"
+#include "tests/testing/thread_priority.h"
 
 namespace jiritsu {
 namespace {
@@ -756,6 +758,47 @@ INSTANTIATE_TEST_SUITE_P(Backends, CatchUpRebalanceTest,
                            return std::string(info.param.real_broker ? "RealBroker" : "Mock") +
                                   (info.param.cooperative ? "Cooperative" : "Eager");
                          });
+
+// The child of the next test, in a process of its own: a fake projection
+// runs to its end as JIRITSU_TEST_CASE says (live, live with the option
+// off, a rebuild), then a bulk load's compaction shows whether the run
+// lowered the compaction threads.
+TEST(ProjectionRuntimeChild, DISABLED_RunsAndChecksTheCompactionPriority) {
+  const char* dir = std::getenv("JIRITSU_TEST_DIR");
+  const char* run = std::getenv("JIRITSU_TEST_CASE");
+  ASSERT_TRUE(dir != nullptr && run != nullptr)
+      << "run by ProjectionRuntimeTest.OnlyALiveRunLowersTheCompactionThreads";
+  const std::string which = run;
+  auto log = OpenEmbeddedLog(std::string(dir) + "/log");
+  ASSERT_TRUE(log.ok()) << log.status().ToString();
+  ASSERT_TRUE(testing::EnsureFakeTopics(log->get()).ok());
+  ASSERT_TRUE(testing::AppendEvents(log->get(), {testing::FakeEmployeeEvent("e1", "a", 1)}).ok());
+  RuntimeOptions options = testing::FakeLiveOptions(std::string(dir) + "/views");
+  options.low_priority_compactions = which != "off";
+  if (which == "rebuild") {
+    options.use_consumer_group = false;
+    options.rebuild_mode = true;
+    options.local_only = true;
+  }
+  Result<RuntimeStats> stats = testing::RunFakeLive(log->get(), options);
+  ASSERT_TRUE(stats.ok()) << stats.status().ToString();
+  EXPECT_EQ(stats->events_applied, 1u);
+  const Status checked =
+      testing::CheckCompactionPriorityAfterALoad(std::string(dir) + "/load", which == "live");
+  EXPECT_TRUE(checked.ok()) << checked.ToString();
+}
+
+TEST(ProjectionRuntimeTest, OnlyALiveRunLowersTheCompactionThreads) {
+  if (::getpriority(PRIO_PROCESS, 0) == 19) GTEST_SKIP() << "the test already runs at nice 19";
+  for (const char* which : {"live", "off", "rebuild"}) {
+    testing::TempDir temp;
+    EXPECT_EQ(testing::RunTestInFreshProcess(
+                  "ProjectionRuntimeChild.DISABLED_RunsAndChecksTheCompactionPriority",
+                  {"JIRITSU_TEST_DIR=" + temp.path(), std::string("JIRITSU_TEST_CASE=") + which}),
+              0)
+        << which;
+  }
+}
 
 }  // namespace
 }  // namespace jiritsu

@@ -1,18 +1,20 @@
 #include "core/state_store.h"
 
 #include <fcntl.h>
+#include <gtest/gtest.h>
+#include <sys/resource.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
 #include <chrono>
 #include <cstdlib>
-#include <thread>
 #include <filesystem>
 #include <map>
 #include <string>
+#include <thread>
 #include <vector>
 
-#include <gtest/gtest.h>
+#include "tests/testing/thread_priority.h"
 
 extern char** environ;
 
@@ -746,6 +748,31 @@ TEST_F(StateStoreTest, CheckpointOpensWithSameContent) {
 
   Status again = store->Checkpoint(checkpoint_dir);
   EXPECT_EQ(again.code(), StatusCode::kAlreadyExists) << again.ToString();
+}
+
+// The child of the next test, in a process of its own.
+TEST(StateStoreChild, DISABLED_CompactsAndChecksTheCompactionPriority) {
+  const char* dir = std::getenv("JIRITSU_TEST_DIR");
+  const char* lower = std::getenv("JIRITSU_TEST_LOWER");
+  ASSERT_TRUE(dir != nullptr && lower != nullptr) << "run by LoweredCompactionThreads...";
+  const bool lowered = std::string(lower) == "1";
+  if (lowered) {
+    ASSERT_TRUE(LowerCompactionThreadPriority().ok());
+  }
+  const Status checked = testing::CheckCompactionPriorityAfterALoad(dir, lowered);
+  EXPECT_TRUE(checked.ok()) << checked.ToString();
+}
+
+TEST_F(StateStoreTest, LoweredCompactionThreadsRunAtNice19AndFlushesKeepTheirPriority) {
+  if (::getpriority(PRIO_PROCESS, 0) == 19) GTEST_SKIP() << "the test already runs at nice 19";
+  for (const bool lower : {false, true}) {
+    EXPECT_EQ(testing::RunTestInFreshProcess(
+                  "StateStoreChild.DISABLED_CompactsAndChecksTheCompactionPriority",
+                  {"JIRITSU_TEST_DIR=" + dir_ + (lower ? "-lowered" : "-normal"),
+                   std::string("JIRITSU_TEST_LOWER=") + (lower ? "1" : "0")}),
+              0)
+        << (lower ? "lowered" : "not lowered");
+  }
 }
 
 }  // namespace

@@ -64,6 +64,22 @@ TEST(ServeConfigTest, DefaultsAndEnvironmentOverrides) {
                                  "t.toml", Env({}));
   ASSERT_TRUE(polled.ok()) << polled.status().ToString();
   EXPECT_FALSE(polled->catch_up_merge);
+  EXPECT_TRUE(defaults->low_priority_compactions);
+  auto normal = ParseServeConfig(
+      std::string(kMinimal) + "[runtime]\nlow_priority_compactions = false\n", "t.toml", Env({}));
+  ASSERT_TRUE(normal.ok()) << normal.status().ToString();
+  EXPECT_FALSE(normal->low_priority_compactions);
+  auto by_env = ParseServeConfig(
+      kMinimal, "t.toml", Env({{"JIRITSU_SERVE_RUNTIME_LOW_PRIORITY_COMPACTIONS", "false"}}));
+  ASSERT_TRUE(by_env.ok()) << by_env.status().ToString();
+  EXPECT_FALSE(by_env->low_priority_compactions);
+  auto not_a_bool = ParseServeConfig(
+      std::string(kMinimal) + "[runtime]\nlow_priority_compactions = 1\n", "t.toml", Env({}));
+  ASSERT_FALSE(not_a_bool.ok());
+  EXPECT_NE(not_a_bool.status().message().find(
+                "[runtime] low_priority_compactions: must be true or false"),
+            std::string::npos)
+      << not_a_bool.status().ToString();
   EXPECT_EQ(defaults->facts_budget_percent, processors::kDefaultFactsBudgetPercent);
   auto budget = ParseServeConfig(std::string(kMinimal) + "[runtime]\nfacts_budget_percent = 60\n",
                                  "t.toml", Env({}));

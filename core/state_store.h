@@ -84,10 +84,10 @@ struct StoreMemoryUsage {
 // Live runs call it (RuntimeOptions::low_priority_compactions) so that a
 // compaction yields the CPU to the runtime thread instead of delaying a
 // checkpoint; it still runs whenever a core is free, and gets a small share
-// (CFS weights) when none is. Flushes (the high pool) keep
-// their priority, since writes wait for them. Process-wide and not undone;
-// calling it again does nothing. Each pool thread lowers itself before its
-// next job. Failure: what RocksDB reports (an Env without the feature).
+// (CFS weights) when none is. Flushes (the high pool) keep their priority,
+// since writes wait for them. Process-wide and not undone; calling it again
+// does nothing. Each pool thread lowers itself before its next job.
+// Failure: what RocksDB reports (an Env without the feature).
 Status LowerCompactionThreadPriority();
 
 class StateStore;

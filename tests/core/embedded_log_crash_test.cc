@@ -7,6 +7,7 @@
 // RocksDB's thread pools work, and it never returns to GoogleTest (it is
 // killed, or leaves with _exit).
 #include <fcntl.h>
+#include <gtest/gtest.h>
 #include <poll.h>
 #include <signal.h>
 #include <sys/wait.h>
@@ -21,12 +22,9 @@
 #include <string>
 #include <vector>
 
-#include <gtest/gtest.h>
-
 #include "core/embedded_log.h"
 #include "tests/core/event_log_contract.h"
-
-extern char** environ;
+#include "tests/testing/subprocess.h"
 
 namespace jiritsu {
 namespace {
@@ -120,33 +118,15 @@ struct Child {
   int report_fd = -1;
 };
 
-// fork + execve of this binary running only `kChildTest`; everything the
-// child needs is prepared before fork().
+// This binary again, running only `kChildTest`.
 Child SpawnWriter(const std::string& dir, uint64_t flush_every) {
   int fds[2];
   if (::pipe(fds) != 0) return {};
-  std::vector<std::string> env_strings;
-  for (char** e = environ; *e != nullptr; ++e) env_strings.emplace_back(*e);
-  env_strings.push_back(std::string(kDirEnv) + "=" + dir);
-  env_strings.push_back(std::string(kReportFdEnv) + "=" + std::to_string(fds[1]));
-  env_strings.push_back(std::string(kFlushEveryEnv) + "=" + std::to_string(flush_every));
-  std::vector<char*> envp;
-  for (auto& s : env_strings) envp.push_back(s.data());
-  envp.push_back(nullptr);
-  std::string exe = "/proc/self/exe";
-  std::string filter = std::string("--gtest_filter=") + kChildTest;
-  std::string disabled = "--gtest_also_run_disabled_tests";
-  std::vector<char*> argv = {exe.data(), filter.data(), disabled.data(), nullptr};
-  const int devnull = ::open("/dev/null", O_WRONLY);
-
-  const pid_t pid = ::fork();
-  if (pid == 0) {
-    ::close(fds[0]);
-    if (devnull >= 0) ::dup2(devnull, STDOUT_FILENO);
-    ::execve(exe.c_str(), argv.data(), envp.data());
-    ::_exit(127);
-  }
-  if (devnull >= 0) ::close(devnull);
+  const pid_t pid = testing::StartTestInFreshProcess(
+      kChildTest,
+      {std::string(kDirEnv) + "=" + dir, std::string(kReportFdEnv) + "=" + std::to_string(fds[1]),
+       std::string(kFlushEveryEnv) + "=" + std::to_string(flush_every)},
+      /*close_in_child=*/{fds[0]}, /*quiet=*/true);
   ::close(fds[1]);
   if (pid < 0) {
     ::close(fds[0]);

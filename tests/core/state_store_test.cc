@@ -14,9 +14,8 @@
 #include <thread>
 #include <vector>
 
+#include "tests/testing/subprocess.h"
 #include "tests/testing/thread_priority.h"
-
-extern char** environ;
 
 namespace jiritsu {
 namespace {
@@ -263,32 +262,13 @@ TEST_F(StateStoreTest, LockHeldByAnotherProcessIsUnavailable) {
   ASSERT_EQ(::pipe(ready), 0);
   ASSERT_EQ(::pipe(release), 0);
 
-  // Everything the child needs is prepared before fork().
-  std::vector<std::string> env_strings;
-  for (char** e = environ; *e != nullptr; ++e) env_strings.emplace_back(*e);
-  env_strings.push_back(std::string(kHoldDirEnv) + "=" + dir_);
-  env_strings.push_back(std::string(kReadyFdEnv) + "=" + std::to_string(ready[1]));
-  env_strings.push_back(std::string(kReleaseFdEnv) + "=" + std::to_string(release[0]));
-  std::vector<char*> envp;
-  for (auto& s : env_strings) envp.push_back(s.data());
-  envp.push_back(nullptr);
-  std::string exe = "/proc/self/exe";
-  std::string filter = "--gtest_filter=StateStoreLockHelper.DISABLED_HoldLockUntilReleased";
-  std::string disabled = "--gtest_also_run_disabled_tests";
-  std::vector<char*> argv = {exe.data(), filter.data(), disabled.data(), nullptr};
-  const int devnull = ::open("/dev/null", O_WRONLY);
-  ASSERT_GE(devnull, 0);
-
-  const pid_t pid = ::fork();
+  const pid_t pid = testing::StartTestInFreshProcess(
+      "StateStoreLockHelper.DISABLED_HoldLockUntilReleased",
+      {std::string(kHoldDirEnv) + "=" + dir_,
+       std::string(kReadyFdEnv) + "=" + std::to_string(ready[1]),
+       std::string(kReleaseFdEnv) + "=" + std::to_string(release[0])},
+      /*close_in_child=*/{ready[0], release[1]}, /*quiet=*/true);
   ASSERT_GE(pid, 0);
-  if (pid == 0) {
-    ::close(ready[0]);
-    ::close(release[1]);
-    ::dup2(devnull, STDOUT_FILENO);
-    ::execve(exe.c_str(), argv.data(), envp.data());
-    ::_exit(127);
-  }
-  ::close(devnull);
   ::close(ready[1]);
   ::close(release[0]);
 

@@ -5,11 +5,14 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <cerrno>
 #include <cstdlib>
 #include <cstring>
 #include <filesystem>
 #include <fstream>
 #include <sstream>
+
+extern char** environ;
 
 namespace jiritsu::testing {
 namespace {
@@ -139,6 +142,40 @@ TempDir::~TempDir() {
     std::error_code ignored;
     std::filesystem::remove_all(path_, ignored);
   }
+}
+
+pid_t StartTestInFreshProcess(const std::string& test_name, const std::vector<std::string>& env,
+                              const std::vector<int>& close_in_child, bool quiet) {
+  std::vector<std::string> env_strings;
+  for (char** e = environ; *e != nullptr; ++e) env_strings.emplace_back(*e);
+  env_strings.insert(env_strings.end(), env.begin(), env.end());
+  std::vector<char*> envp;
+  for (auto& s : env_strings) envp.push_back(s.data());
+  envp.push_back(nullptr);
+  std::string exe = "/proc/self/exe";
+  std::string filter = "--gtest_filter=" + test_name;
+  std::string disabled = "--gtest_also_run_disabled_tests";
+  std::vector<char*> argv = {exe.data(), filter.data(), disabled.data(), nullptr};
+  const int devnull = quiet ? ::open("/dev/null", O_WRONLY) : -1;
+  const pid_t pid = ::fork();
+  if (pid == 0) {
+    for (int fd : close_in_child) ::close(fd);
+    if (devnull >= 0) ::dup2(devnull, STDOUT_FILENO);
+    ::execve(exe.c_str(), argv.data(), envp.data());
+    ::_exit(127);
+  }
+  if (devnull >= 0) ::close(devnull);
+  return pid;
+}
+
+int RunTestInFreshProcess(const std::string& test_name, const std::vector<std::string>& env) {
+  const pid_t pid = StartTestInFreshProcess(test_name, env);
+  if (pid < 0) return 127;
+  int status = 0;
+  while (::waitpid(pid, &status, 0) < 0) {
+    if (errno != EINTR) return 127;
+  }
+  return WIFEXITED(status) ? WEXITSTATUS(status) : -WTERMSIG(status);
 }
 
 }  // namespace jiritsu::testing

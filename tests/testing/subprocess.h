@@ -45,6 +45,18 @@ class Child {
   int exit_code_ = -1;
 };
 
+// Starts this test binary again (fork, then only execve: the child is a
+// fresh single-threaded process, so RocksDB's thread pools work in it),
+// running only `test_name` (DISABLED_ tests included) with `env` added to
+// the environment. In the child, `close_in_child` are closed first and, when
+// `quiet`, stdout goes to /dev/null. Everything is prepared before fork().
+// Returns the pid, or -1 when fork failed.
+pid_t StartTestInFreshProcess(const std::string& test_name, const std::vector<std::string>& env,
+                              const std::vector<int>& close_in_child = {}, bool quiet = false);
+// StartTestInFreshProcess, then waits: the child's exit code (0: the test
+// passed), -signal when it was killed, 127 when it could not start.
+int RunTestInFreshProcess(const std::string& test_name, const std::vector<std::string>& env);
+
 // A fresh temporary directory, removed on destruction.
 class TempDir {
  public:

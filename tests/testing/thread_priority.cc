@@ -1,8 +1,6 @@
 #include "tests/testing/thread_priority.h"
 
 #include <sys/resource.h>
-#include <sys/wait.h>
-#include <unistd.h>
 
 #include <algorithm>
 #include <cerrno>
@@ -10,8 +8,6 @@
 #include <fstream>
 
 #include "core/state_store.h"
-
-extern char** environ;
 
 namespace jiritsu::testing {
 namespace {
@@ -39,30 +35,6 @@ std::string Join(const std::vector<int>& values) {
 }
 
 }  // namespace
-
-int RunTestInFreshProcess(const std::string& test_name, const std::vector<std::string>& env) {
-  std::vector<std::string> env_strings;
-  for (char** e = environ; *e != nullptr; ++e) env_strings.emplace_back(*e);
-  env_strings.insert(env_strings.end(), env.begin(), env.end());
-  std::vector<char*> envp;
-  for (auto& s : env_strings) envp.push_back(s.data());
-  envp.push_back(nullptr);
-  std::string exe = "/proc/self/exe";
-  std::string filter = "--gtest_filter=" + test_name;
-  std::string disabled = "--gtest_also_run_disabled_tests";
-  std::vector<char*> argv = {exe.data(), filter.data(), disabled.data(), nullptr};
-  const pid_t child = ::fork();
-  if (child < 0) return 127;
-  if (child == 0) {
-    ::execve(exe.c_str(), argv.data(), envp.data());
-    ::_exit(127);
-  }
-  int status = 0;
-  while (::waitpid(child, &status, 0) < 0) {
-    if (errno != EINTR) return 127;
-  }
-  return WIFEXITED(status) ? WEXITSTATUS(status) : -WTERMSIG(status);
-}
 
 Status CheckCompactionPriorityAfterALoad(const std::string& dir, bool expect_lowered) {
   const int own = ::getpriority(PRIO_PROCESS, 0);

@@ -2,10 +2,10 @@
 // of LowerCompactionThreadPriority (core/state_store.h) and of the live
 // runtime that calls it. The priority is process-wide and not undone, and a
 // forked child would inherit pools whose threads it does not have, so each
-// case runs as a (disabled) test of its own in a fresh process.
+// case runs as a (disabled) test of its own in a fresh process
+// (RunTestInFreshProcess, tests/testing/subprocess.h).
 //
-// Thread-safety: reentrant. Failure: RunTestInFreshProcess returns 127 when
-// the binary cannot be executed and -signal when the child was killed.
+// Thread-safety: reentrant. Failure: as Status.
 #pragma once
 
 #include <string>
@@ -14,11 +14,6 @@
 #include "core/status.h"
 
 namespace jiritsu::testing {
-
-// Runs only `test_name` (DISABLED_ tests included) of this test binary in a
-// new process with `env` added to the environment; its exit code (0: the
-// test passed).
-int RunTestInFreshProcess(const std::string& test_name, const std::vector<std::string>& env);
 
 // Opens a bulk-loading store in `dir`, writes 1 000 keys and syncs it, so
 // that the low-priority pool runs the load's compaction (a pool thread

@@ -86,6 +86,31 @@ TEST(BenchTest, EmbeddedLogEveryPhaseReportsPositiveRatesAndRatios) {
   ASSERT_EQ(report["phases"]["latency"]["latency_ms"]["p99"].get_double().get(p99),
             simdjson::SUCCESS);
   EXPECT_GT(p99, 0);
+  // The producer's durable flushes, timed: ~one per 5 ms linger over 1 s.
+  int64_t flushes = 0;
+  ASSERT_EQ(report["phases"]["latency"]["producer_flushes"].get_int64().get(flushes),
+            simdjson::SUCCESS);
+  EXPECT_GT(flushes, 20);
+  EXPECT_LE(flushes, 500);
+  double flush_p50 = 0, flush_p99 = 0, flush_max = 0;
+  ASSERT_EQ(report["phases"]["latency"]["producer_flush_p50_ms"].get_double().get(flush_p50),
+            simdjson::SUCCESS);
+  ASSERT_EQ(report["phases"]["latency"]["producer_flush_p99_ms"].get_double().get(flush_p99),
+            simdjson::SUCCESS);
+  ASSERT_EQ(report["phases"]["latency"]["producer_flush_max_ms"].get_double().get(flush_max),
+            simdjson::SUCCESS);
+  EXPECT_GT(flush_p50, 0);
+  EXPECT_LE(flush_p50, flush_p99);
+  EXPECT_LE(flush_p99, flush_max);
+  int64_t slow_flushes = -1;
+  ASSERT_EQ(report["phases"]["latency"]["producer_flushes_over_20ms"].get_int64().get(slow_flushes),
+            simdjson::SUCCESS);
+  EXPECT_GE(slow_flushes, 0);
+  EXPECT_LE(slow_flushes, flushes);
+  EXPECT_NE(run.stdout_text.find("latency: the producer's " + std::to_string(flushes) +
+                                 " flushes took p50"),
+            std::string::npos)
+      << run.stdout_text;
   ExpectReplayEqualsProject(report, run.stdout_text);
 
   // A second run reuses the workload and the loaded log.

@@ -887,11 +887,8 @@ Result<PhaseResult> Bench::Latency() {
   std::this_thread::sleep_for(std::chrono::milliseconds(200));  // warm-up
   const double start = Now();
   double last_flush = start;
-  // How long each durable flush took: the events it carries wait for it.
+  // How long each flush took: the events it carries wait for it.
   std::vector<double> flush_ms;
-  flush_ms.reserve(static_cast<size_t>(options_.latency_seconds * 1000.0 /
-                                       std::max<int64_t>(1, options_.latency_linger_ms)) +
-                   16);
   size_t sent = 0;
   Status produced;
   while (sent < outgoing.size() && produced.ok()) {

@@ -1,18 +1,20 @@
 // jiritsu bench: see bench.h.
 #include "ops/bench.h"
 
+#include <fcntl.h>
+#include <httplib.h>
 #include <malloc.h>
+#include <simdjson.h>
 #include <sys/resource.h>
 #include <unistd.h>
 
-#include <httplib.h>
-#include <simdjson.h>
-
 #include <algorithm>
 #include <atomic>
+#include <cerrno>
 #include <charconv>
 #include <chrono>
 #include <cstdio>
+#include <cstring>
 #include <filesystem>
 #include <fstream>
 #include <map>
@@ -26,6 +28,7 @@
 
 #include "core/dedupe_index.h"
 #include "core/embedded_log.h"
+#include "core/ingest.h"
 #include "core/kafka_log.h"
 #include "core/kafka_mock_cluster.h"
 #include "core/projection_runtime.h"
@@ -34,7 +37,6 @@
 #include "core/store_diff.h"
 #include "core/topics.h"
 #include "ops/generator.h"
-#include "core/ingest.h"
 #include "ops/log_factory.h"
 #include "ops/projections.h"
 #include "ops/serve.h"
@@ -143,6 +145,17 @@ class Bench {
   Status ReadAll(Each each, int64_t* records, int64_t* bytes);
   Result<int64_t> TopicEnd(const std::string& topic);
   // <work dir>/name, removed if it exists.
+  // syncfs() of the work dir's file system; a failure is reported, not
+  // fatal (the figures then include the writeback).
+  void SyncWorkDir() const {
+    const int fd = ::open(options_.work_dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    if (fd < 0 || ::syncfs(fd) != 0) {
+      std::fprintf(stderr,
+                   "bench: could not sync %s (%s): the latency may include the setup's writeback\n",
+                   options_.work_dir.c_str(), std::strerror(errno));
+    }
+    if (fd >= 0) ::close(fd);
+  }
   std::string FreshDir(const std::string& name) {
     const std::string dir = options_.work_dir + "/" + name;
     fs::remove_all(dir);
@@ -858,6 +871,11 @@ Result<PhaseResult> Bench::Latency() {
     outgoing.push_back({TopicForFamily(FamilyOf(event.type)), event.subject, EncodeJsonEvent(event)});
   }
 
+  // The setup's writes (the log's load, the untimed catch-up) sit in the
+  // page cache until the kernel writes them back, ~30 s later: in the
+  // measured seconds, where that writeback slowed the producer's fsyncs
+  // (docs/performance.md, twenty-ninth pass). They go to disk first.
+  SyncWorkDir();
   RuntimeOptions runtime_options;
   runtime_options.state_dir = project_dir_;
   runtime_options.group_id = "jiritsu-bench-latency-" + std::to_string(::getpid());

@@ -144,7 +144,6 @@ class Bench {
   template <typename Each>
   Status ReadAll(Each each, int64_t* records, int64_t* bytes);
   Result<int64_t> TopicEnd(const std::string& topic);
-  // <work dir>/name, removed if it exists.
   // syncfs() of the work dir's file system; a failure is reported, not
   // fatal (the figures then include the writeback).
   void SyncWorkDir() const {
@@ -156,6 +155,7 @@ class Bench {
     }
     if (fd >= 0) ::close(fd);
   }
+  // <work dir>/name, removed if it exists.
   std::string FreshDir(const std::string& name) {
     const std::string dir = options_.work_dir + "/" + name;
     fs::remove_all(dir);

@@ -186,6 +186,9 @@ Result<std::unique_ptr<ProjectionRuntime>> ProjectionRuntime::Create(
   runtime->projector_->SetCheckpointCadence(runtime->options_.checkpoint_every_ms);
   const int64_t open_started_ms = SteadyNowMs();
   JIRITSU_RETURN_IF_ERROR(runtime->projector_->Open(runtime->store_.get()));
+  runtime->projector_applies_own_facts_ = runtime->options_.rebuild_mode &&
+                                          runtime->SkipsDerivedTopics() &&
+                                          runtime->projector_->ApplyPublishedFactsItself();
   const ProjectorMemory opened = runtime->projector_->Memory();
   if (opened.cached_entries > 0) {
     Logger()->info("opened the views with {} cache entries ({:.1f} MB) in {} ms",
@@ -796,12 +799,16 @@ Status ProjectionRuntime::Checkpoint(bool facts_may_follow) {
     // directly, and the aggregates they change join the same batch (kLog
     // replays read the published facts from the log instead).
     if (!SkipsDerivedTopics()) facts.clear();
+    if (projector_applies_own_facts_) {
+      facts_count = facts.size();  // applied as the projector built them
+      facts.clear();
+    }
     if (options_.rebuild_mode) DeferFacts(&facts);
     for (auto& record : facts) {
       LogRecord local{std::string(kFactsTopic), 0, -1, record.key, record.value, 0};
       JIRITSU_RETURN_IF_ERROR(projector_->ApplyFacts(local));
     }
-    facts_count = facts.size();
+    facts_count += facts.size();
     std::vector<FactsRecord> more;
     ++projector_checkpoints_;
     JIRITSU_RETURN_IF_ERROR(projector_->Checkpoint(&batch, CollectFacts(&more)));

@@ -100,6 +100,9 @@ struct RuntimeOptions {
   // most this many bytes once applied (Projector::AppliedFactsBytes; 0: 256
   // MiB). Applied facts are the aggregates' dirty entries until the burst's
   // checkpoint commits them: the budget's aggregates and uncommitted shares.
+  // Not used when the projector applies its facts itself, as it builds them
+  // (Projector::ApplyPublishedFactsItself; the Jiritsu projector does in a
+  // rebuild): its checkpoint's own batch bound then bounds them.
   size_t deferred_facts_bytes = MemoryBudget{}.deferred_facts_bytes();
   size_t poll_batch = 10000;
   // Rebuild mode (replay): no WAL, one sync at the end.
@@ -196,7 +199,8 @@ struct RuntimeStats {
   uint64_t facts_published = 0;
   uint64_t facts_applied = 0;
   // Rebuilds: bursts of deferred facts applied, and the largest one in
-  // estimated bytes once applied (Projector::AppliedFactsBytes).
+  // estimated bytes once applied (Projector::AppliedFactsBytes); 0 when the
+  // projector applies its facts itself.
   uint64_t facts_bursts = 0;
   uint64_t largest_facts_burst_bytes = 0;
   // Rebuilds: families compacted while the held-back facts were published
@@ -342,6 +346,9 @@ class ProjectionRuntime {
   std::map<std::string, DeferredFacts> deferred_facts_;  // employee -> latest facts
   size_t deferred_facts_bytes_ = 0;
   bool flush_deferred_facts_ = false;
+  // The projector applies the facts it publishes itself
+  // (Projector::ApplyPublishedFactsItself): nothing to defer or hand back.
+  bool projector_applies_own_facts_ = false;
   bool early_compaction_started_ = false;
   std::vector<int64_t> pending_append_times_ms_;  // applied since the last checkpoint
   // PositionOf memo: the positions_ nodes read so far, by partition number

@@ -111,6 +111,13 @@ class Projector {
   // kInvalidArgument: the record is not a facts record this projector can
   // read (the runtime skips and counts it); any other error stops the run.
   virtual Status ApplyFacts(const LogRecord& record) = 0;
+  // Asked once after Open() by a runtime that would hand every facts record
+  // Checkpoint() publishes straight back to ApplyFacts, and no others (a
+  // rebuild that derives its global views from its own facts,
+  // RuntimeOptions::DerivedInputs::kLocal). True: the projector applies them
+  // itself as it builds them, within the same Checkpoint(), and the runtime
+  // does not hand them back. Default: false.
+  virtual bool ApplyPublishedFactsItself() { return false; }
   // Adds every change since the previous checkpoint to `batch` and hands the
   // facts records to publish to `facts_out`, in employee order. After the
   // runtime commits, the projector considers those changes clean.

@@ -19,6 +19,7 @@
 #include "processors/aggregates.h"
 #include "processors/employee_fold.h"
 #include "processors/facts.h"
+#include "processors/facts_applier.h"
 #include "processors/jiritsu_projector.h"
 #include "processors/journal_tail.h"
 #include "processors/reference_table.h"
@@ -385,6 +386,12 @@ class JiritsuProjector final : public Projector {
     return Status::Ok();
   }
 
+  // A rebuild's facts: applied as they are built (see FactsApplier).
+  bool ApplyPublishedFactsItself() override {
+    applies_published_facts_ = fold_at_once_;
+    return applies_published_facts_;
+  }
+
   Status ApplyFacts(const LogRecord& record) override {
     if (!aggregates_) return FailedPrecondition("ApplyFacts before Open");
     auto published = published_.find(record.key);
@@ -453,6 +460,17 @@ class JiritsuProjector final : public Projector {
                                                           std::move(uncached));
       }
     }
+    // Publishing everything: the facts go to the aggregates on a second
+    // thread meanwhile (joined before the flush below, or on any return).
+    std::unique_ptr<FactsApplier> applier;
+    if (applies_published_facts_ && plan.everyone) {
+      applier = std::make_unique<FactsApplier>(aggregates_.get());
+    }
+    struct ApplierInUse {
+      FactsApplier** slot;
+      ~ApplierInUse() { *slot = nullptr; }
+    } applier_in_use{&applier_};
+    applier_ = applier.get();
     auto publish_waiting = [&](const std::string& employee) {
       if (bound_reached()) {
         held_back_left = true;
@@ -484,6 +502,12 @@ class JiritsuProjector final : public Projector {
     }
     prebuilt.reset();  // what it built past the bound is built again next time
     publish_all_facts_ = held_back_left;
+    if (applier) {
+      applier_ = nullptr;
+      const Status applied = applier->Finish();
+      applier.reset();
+      JIRITSU_RETURN_IF_ERROR(applied);
+    }
     // Writing the KPI rows that facts read back changed is facts work too.
     const int64_t flush_started_us = NowUs();
     Status flushed = aggregates_->Flush(batch);
@@ -981,7 +1005,14 @@ class JiritsuProjector final : public Projector {
     checkpoint_facts_bytes_ += facts_bytes.size();
     const size_t charge = GlobalAggregates::EstimatedFactsBytes(employee, facts_bytes) +
                           facts_bytes.size();
-    if (published_bytes_ + charge <= options_.aggregates_cache_max_bytes / kPublishedFactsShare) {
+    if (applies_published_facts_) {
+      // The runtime does not hand these back (ApplyPublishedFactsItself).
+      JIRITSU_RETURN_IF_ERROR(
+          applier_ != nullptr
+              ? applier_->Apply(employee, facts_bytes, std::move(facts))
+              : aggregates_->ApplyDecodedFacts(employee, facts_bytes, std::move(facts)));
+    } else if (published_bytes_ + charge <=
+               options_.aggregates_cache_max_bytes / kPublishedFactsShare) {
       PublishedFacts& kept = published_[employee];
       published_bytes_ = published_bytes_ - kept.charged_bytes + charge;
       kept = {facts_bytes, std::move(facts), charge};
@@ -1268,6 +1299,10 @@ class JiritsuProjector final : public Projector {
   std::string loaded_state_;  // LoadEntry's read buffer (reused: states are KBs)
   ReferenceTable reference_;
   std::unique_ptr<GlobalAggregates> aggregates_;
+  // ApplyPublishedFactsItself() said true: published facts go to aggregates_
+  // here, through applier_ while a checkpoint publishes everything.
+  bool applies_published_facts_ = false;
+  FactsApplier* applier_ = nullptr;  // owned by that Checkpoint()
   std::unordered_map<std::string, CacheEntry> cache_;
   std::list<std::string> lru_;  // front: most recently used
   std::set<std::string> dirty_;

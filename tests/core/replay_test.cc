@@ -408,6 +408,95 @@ TEST_F(ReplayTest, ARebuildCompactsItsCompleteFamiliesWhileItPublishesTheHeldBac
   EXPECT_EQ(rebuilt_digest->combined, live_digest->combined);
 }
 
+// Wraps the fake projector: asked, it applies the facts it publishes itself
+// as it hands them out (Projector::ApplyPublishedFactsItself), and counts
+// the records the runtime still hands back to ApplyFacts.
+class SelfApplyingProjector : public Projector {
+ public:
+  std::vector<std::string> ColumnFamilies() const override { return inner_->ColumnFamilies(); }
+  std::vector<std::string> FamiliesCompleteBeforeHeldBackFacts() const override {
+    return inner_->FamiliesCompleteBeforeHeldBackFacts();
+  }
+  Status Open(StateStore* store) override { return inner_->Open(store); }
+  Status ApplyReference(const Event& event, const SourcePosition& pos) override {
+    return inner_->ApplyReference(event, pos);
+  }
+  Status ApplyEmployeeEvent(const Event& event, const SourcePosition& pos) override {
+    return inner_->ApplyEmployeeEvent(event, pos);
+  }
+  bool ApplyPublishedFactsItself() override {
+    *asked_ = true;
+    return true;
+  }
+  Status ApplyFacts(const LogRecord& record) override {
+    ++*handed_back_;
+    return inner_->ApplyFacts(record);
+  }
+  Status Checkpoint(StateBatch* batch, const FactsSink& facts_out) override {
+    return inner_->Checkpoint(batch, [&](FactsRecord record) -> Status {
+      if (*asked_) {
+        // Applied before the inner projector writes its facts family below.
+        const LogRecord local{std::string(kFactsTopic), 0, -1, record.key, record.value, 0};
+        JIRITSU_RETURN_IF_ERROR(inner_->ApplyFacts(local));
+      }
+      return facts_out(std::move(record));
+    });
+  }
+  void OnPartitionsRevoked(const std::vector<int32_t>& partitions) override {
+    inner_->OnPartitionsRevoked(partitions);
+  }
+  void Close() override { inner_->Close(); }
+
+  SelfApplyingProjector(bool* asked, uint64_t* handed_back)
+      : asked_(asked), handed_back_(handed_back) {}
+
+ private:
+  std::unique_ptr<Projector> inner_ = NewFakeProjector();
+  bool* asked_;
+  uint64_t* handed_back_;
+};
+
+// A rebuild that derives its global views from its own facts asks the
+// projector whether it applies them itself; if so, it hands none back, and
+// the views are those of a live run, which is not asked and hands them all
+// back.
+TEST_F(ReplayTest, ARebuildHandsNoFactsBackToAProjectorThatAppliesThemItself) {
+  FakeHistoryOptions history;
+  history.employees = 50;
+  history.events = 1500;
+  Append(FakeHistory(history));
+  struct Outcome {
+    bool asked = false;
+    uint64_t handed_back = 0;
+    RuntimeStats stats;
+  };
+  auto run = [&](const std::string& name, bool rebuild) -> Result<Outcome> {
+    Outcome outcome;
+    JIRITSU_ASSIGN_OR_RETURN(auto runtime,
+                             ProjectionRuntime::Create(log_.get(),
+                                                       std::make_unique<SelfApplyingProjector>(
+                                                           &outcome.asked, &outcome.handed_back),
+                                                       LocalRunOptions(name, rebuild)));
+    JIRITSU_RETURN_IF_ERROR(runtime->Run());
+    outcome.stats = runtime->stats();
+    return outcome;
+  };
+  auto rebuilt = run("rebuilt", true);
+  ASSERT_TRUE(rebuilt.ok()) << rebuilt.status().ToString();
+  EXPECT_TRUE(rebuilt->asked);
+  EXPECT_EQ(rebuilt->handed_back, 0u);
+  EXPECT_EQ(rebuilt->stats.facts_bursts, 0u);
+  EXPECT_GE(rebuilt->stats.facts_published, 50u);
+  auto live = run("live", false);
+  ASSERT_TRUE(live.ok()) << live.status().ToString();
+  EXPECT_FALSE(live->asked);
+  EXPECT_GE(live->handed_back, 50u);
+  auto rebuilt_digest = DigestDir(temp_.path() + "/rebuilt");
+  auto live_digest = DigestDir(temp_.path() + "/live");
+  ASSERT_TRUE(rebuilt_digest.ok() && live_digest.ok());
+  EXPECT_EQ(rebuilt_digest->combined, live_digest->combined);
+}
+
 // A rebuild applies the facts it publishes in bursts bounded by what they
 // hold once applied (Projector::AppliedFactsBytes), not by their encoded
 // size; how many bursts there are never changes a view.

@@ -176,26 +176,46 @@ TEST(DeterminismTest, FoldingOnArrivalOnAnUnloggedStoreGivesTheSameDigest) {
 // states, in publishing order. With a batch bound of a few records, each
 // checkpoint stops the helper with facts built past the bound (built again
 // at the next one), and the cached employees are published in between.
+// Asked to (as a rebuild's runtime with local derived inputs asks), the
+// projector applies those facts itself, on a second thread, as it builds
+// them, and the runtime no longer hands them back: the same digest.
 TEST(DeterminismTest, HeldBackFactsBuiltOnAHelperThreadGiveTheSameDigest) {
   const std::vector<Fed> events = RichEventSet();
   const std::string expected = DigestOfFeed(SortedByEventOrder(events), 1);
-  for (const size_t cached : {size_t{2}, size_t{6}}) {
-    for (const size_t bound : {size_t{1}, size_t{8} << 10, size_t{64} << 20}) {
-      ProjectorOptions options;
-      options.cache_max_employees = cached;
-      options.held_back_publish_batch_bytes = bound;
-      Harness h(options, /*unlogged=*/true);
-      std::mt19937 rng(static_cast<uint32_t>(cached * 31 + bound));
-      for (const Fed& fed : Shuffled(events, static_cast<uint32_t>(bound))) {
-        h.Apply(fed);
-        if (rng() % 8 == 0) h.Commit();
+  for (const bool own_facts : {false, true}) {
+    for (const size_t cached : {size_t{2}, size_t{6}}) {
+      for (const size_t bound : {size_t{1}, size_t{8} << 10, size_t{64} << 20}) {
+        ProjectorOptions options;
+        options.cache_max_employees = cached;
+        options.cache_max_rows = own_facts ? 4 : options.cache_max_rows;  // rows read back
+        options.held_back_publish_batch_bytes = bound;
+        Harness h(options, /*unlogged=*/true);
+        if (own_facts) {
+          ASSERT_TRUE(h.AskToApplyOwnFacts());
+        }
+        std::mt19937 rng(static_cast<uint32_t>(cached * 31 + bound));
+        for (const Fed& fed : Shuffled(events, static_cast<uint32_t>(bound))) {
+          h.Apply(fed);
+          if (rng() % 8 == 0) h.Commit();
+        }
+        EXPECT_GT(h.projector()->FactsHeldBack(), cached);
+        h.Finish();
+        EXPECT_EQ(h.projector()->FactsHeldBack(), 0u);
+        EXPECT_EQ(h.Digest(), expected)
+            << cached << " cached, bound " << bound << (own_facts ? ", own facts" : "");
       }
-      EXPECT_GT(h.projector()->FactsHeldBack(), cached);
-      h.Finish();
-      EXPECT_EQ(h.projector()->FactsHeldBack(), 0u);
-      EXPECT_EQ(h.Digest(), expected) << cached << " cached, bound " << bound;
     }
   }
+}
+
+// Only a rebuild's projector (an unlogged store) applies its own facts: a
+// live one leaves them to the runtime, which reads them back from
+// jiritsu.facts like every other instance's.
+TEST(DeterminismTest, OnlyARebuildAppliesItsOwnFacts) {
+  Harness logged;
+  EXPECT_FALSE(logged.AskToApplyOwnFacts());
+  Harness unlogged({}, /*unlogged=*/true);
+  EXPECT_TRUE(unlogged.AskToApplyOwnFacts());
 }
 
 TEST(DeterminismTest, SmallCacheGivesTheSameDigest) {

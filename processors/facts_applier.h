@@ -1,8 +1,8 @@
 // FactsApplier: a rebuild's own facts applied to GlobalAggregates on a second
 // thread while the runtime thread builds the next ones (the held-back facts a
-// rebuild publishes at its end). Applying them was about a third of the
-// runtime thread's work there, serial with the building, while the other
-// core was partly idle (docs/performance.md, thirtieth pass). The facts are
+// rebuild publishes at its end). Applying them was ~22% of the runtime
+// thread's samples there, serial with the building, while the other core
+// was partly idle (docs/performance.md, thirtieth pass). The facts are
 // applied in the order they are handed in, as the caller would have applied
 // them itself, so the aggregates end the same.
 //

@@ -1003,15 +1003,15 @@ class JiritsuProjector final : public Projector {
                                   std::string facts_bytes, IndexEntry* index, StateBatch* batch,
                                   const FactsSink& facts_out) {
     checkpoint_facts_bytes_ += facts_bytes.size();
-    const size_t charge = GlobalAggregates::EstimatedFactsBytes(employee, facts_bytes) +
-                          facts_bytes.size();
     if (applies_published_facts_) {
       // The runtime does not hand these back (ApplyPublishedFactsItself).
       JIRITSU_RETURN_IF_ERROR(
           applier_ != nullptr
               ? applier_->Apply(employee, facts_bytes, std::move(facts))
               : aggregates_->ApplyDecodedFacts(employee, facts_bytes, std::move(facts)));
-    } else if (published_bytes_ + charge <=
+    } else if (const size_t charge =
+                   GlobalAggregates::EstimatedFactsBytes(employee, facts_bytes) + facts_bytes.size();
+               published_bytes_ + charge <=
                options_.aggregates_cache_max_bytes / kPublishedFactsShare) {
       PublishedFacts& kept = published_[employee];
       published_bytes_ = published_bytes_ - kept.charged_bytes + charge;

@@ -17,10 +17,13 @@
 
 #include "core/state_store.h"
 #include "processors/facts.h"
+#include "tests/processors/aggregates_store.h"
 #include "tests/testing/subprocess.h"
 
 namespace jiritsu::processors {
 namespace {
+
+using testing::ReadFamily;
 
 StateDeltaRow State(const std::string& org, MonthIndex month, int64_t population) {
   StateDeltaRow row;
@@ -53,25 +56,11 @@ EmployeeFacts Facts(uint64_t events, const std::string& last_id) {
   return facts;
 }
 
-// Every key and value of `family`.
-std::map<std::string, std::string> ReadFamily(const StateStore& store, std::string_view family) {
-  std::map<std::string, std::string> rows;
-  auto it = store.NewIterator(family);
-  for (it->SeekToFirst(); it->Valid(); it->Next()) {
-    rows[std::string(it->key())] = std::string(it->value());
-  }
-  return rows;
-}
 
 class AggregatesReplaceTest : public ::testing::Test {
  protected:
   std::unique_ptr<StateStore> OpenStore(const std::string& name) {
-    StateStoreOptions options;
-    options.column_families = {std::string(kFactsFamily), std::string(kKpiFamily),
-                               std::string(kOrgIndexFamily)};
-    auto store = StateStore::Open(dir_.path() + "/" + name, options);
-    EXPECT_TRUE(store.ok()) << store.status().ToString();
-    return store.ok() ? std::move(store).value() : nullptr;
+    return testing::OpenAggregatesStore(dir_.path() + "/" + name);
   }
 
   // Applies each record in turn to a fresh store (checkpointing after each

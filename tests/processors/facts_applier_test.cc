@@ -17,10 +17,13 @@
 #include "core/state_store.h"
 #include "processors/aggregates.h"
 #include "processors/facts.h"
+#include "tests/processors/aggregates_store.h"
 #include "tests/testing/subprocess.h"
 
 namespace jiritsu::processors {
 namespace {
+
+using testing::ReadFamily;
 
 // Employee `employee`'s facts after `events` events: a state row per month
 // up to `months` and a period row, in org `org`.
@@ -69,25 +72,11 @@ std::vector<EmployeeFacts> Records() {
   return records;
 }
 
-std::map<std::string, std::string> ReadFamily(const StateStore& store, std::string_view family) {
-  std::map<std::string, std::string> rows;
-  auto it = store.NewIterator(family);
-  for (it->SeekToFirst(); it->Valid(); it->Next()) {
-    rows[std::string(it->key())] = std::string(it->value());
-  }
-  EXPECT_TRUE(it->status().ok()) << it->status().ToString();
-  return rows;
-}
 
 class FactsApplierTest : public ::testing::Test {
  protected:
   std::unique_ptr<StateStore> OpenStore(const std::string& name) {
-    StateStoreOptions options;
-    options.column_families = {std::string(kFactsFamily), std::string(kKpiFamily),
-                               std::string(kOrgIndexFamily)};
-    auto store = StateStore::Open(dir_.path() + "/" + name, options);
-    EXPECT_TRUE(store.ok()) << store.status().ToString();
-    return store.ok() ? std::move(store).value() : nullptr;
+    return testing::OpenAggregatesStore(dir_.path() + "/" + name);
   }
 
   // The facts, KPI and org-index families after applying `records` to a new

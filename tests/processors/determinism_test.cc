@@ -178,34 +178,91 @@ TEST(DeterminismTest, FoldingOnArrivalOnAnUnloggedStoreGivesTheSameDigest) {
 // at the next one), and the cached employees are published in between.
 // Asked to (as a rebuild's runtime with local derived inputs asks), the
 // projector applies those facts itself, on a second thread, as it builds
-// them, and the runtime no longer hands them back: the same digest.
+// them, and the runtime no longer hands them back: the same digest. A batch
+// that spills as it grows (as a rebuild's does) publishes no facts in the
+// runtime's second call of a checkpoint (Harness::Finish fails if it does).
 TEST(DeterminismTest, HeldBackFactsBuiltOnAHelperThreadGiveTheSameDigest) {
   const std::vector<Fed> events = RichEventSet();
   const std::string expected = DigestOfFeed(SortedByEventOrder(events), 1);
   for (const bool own_facts : {false, true}) {
     for (const size_t cached : {size_t{2}, size_t{6}}) {
       for (const size_t bound : {size_t{1}, size_t{8} << 10, size_t{64} << 20}) {
-        ProjectorOptions options;
-        options.cache_max_employees = cached;
-        options.cache_max_rows = own_facts ? 4 : options.cache_max_rows;  // rows read back
-        options.held_back_publish_batch_bytes = bound;
-        Harness h(options, /*unlogged=*/true);
-        if (own_facts) {
-          ASSERT_TRUE(h.AskToApplyOwnFacts());
+        for (const size_t spill : {size_t{0}, size_t{4} << 10}) {
+          ProjectorOptions options;
+          options.cache_max_employees = cached;
+          options.cache_max_rows = own_facts ? 4 : options.cache_max_rows;  // rows read back
+          options.held_back_publish_batch_bytes = bound;
+          Harness h(options, /*unlogged=*/true);
+          h.SpillBatchesAt(spill);
+          if (own_facts) {
+            ASSERT_TRUE(h.AskToApplyOwnFacts());
+          }
+          std::mt19937 rng(static_cast<uint32_t>(cached * 31 + bound));
+          for (const Fed& fed : Shuffled(events, static_cast<uint32_t>(bound))) {
+            h.Apply(fed);
+            if (rng() % 8 == 0) h.Commit();
+          }
+          EXPECT_GT(h.projector()->FactsHeldBack(), cached);
+          h.Finish();
+          EXPECT_EQ(h.projector()->FactsHeldBack(), 0u);
+          EXPECT_EQ(h.Digest(), expected) << cached << " cached, bound " << bound << ", spill "
+                                          << spill << (own_facts ? ", own facts" : "");
         }
-        std::mt19937 rng(static_cast<uint32_t>(cached * 31 + bound));
-        for (const Fed& fed : Shuffled(events, static_cast<uint32_t>(bound))) {
-          h.Apply(fed);
-          if (rng() % 8 == 0) h.Commit();
-        }
-        EXPECT_GT(h.projector()->FactsHeldBack(), cached);
-        h.Finish();
-        EXPECT_EQ(h.projector()->FactsHeldBack(), 0u);
-        EXPECT_EQ(h.Digest(), expected)
-            << cached << " cached, bound " << bound << (own_facts ? ", own facts" : "");
       }
     }
   }
+}
+
+// A rebuild writes an employee's state when its facts are published, or
+// earlier when its cache entry is the least recently used of a cache over
+// its limits (then evicted): not at every checkpoint. An evicted employee's
+// next events continue from the state written back.
+TEST(DeterminismTest, ARebuildWritesAStateOnlyWhenPublishedOrWrittenBackForEviction) {
+  EventFactory f;
+  std::vector<Fed> events = StandardReference(f);
+  const std::vector<Fed> first_a = {
+      f.Hire("2025-04-01T09:00:00+09:00", "a", "dev", "m0", "dx_literacy"),
+      f.Enroll("2025-04-02T09:00:00+09:00", "a", "c-mind"),
+      f.Complete("2025-04-03T09:00:00+09:00", "a", "c-mind", 2.0, true)};
+  const std::vector<Fed> first_b = {
+      f.Hire("2025-04-01T10:00:00+09:00", "b", "sales", "m1", "dx_promoter"),
+      f.Interview("2025-04-04T09:00:00+09:00", "b", InterviewKind::kCareer)};
+  const std::vector<Fed> later_a = {
+      f.Complete("2025-05-01T09:00:00+09:00", "a", "c-sec", 3.0, true),
+      f.SubmitStep("2025-05-02T09:00:00+09:00", "a", "a-d1", "dx_lit", 2)};
+  ProjectorOptions options;
+  options.cache_max_employees = 1;
+  Harness rebuild(options, /*unlogged=*/true);
+  auto stored = [&](const std::string& employee) {
+    std::string bytes;
+    const Status s = rebuild.store()->Get(kEmployeeFamily, EmployeeStateKey(employee), &bytes);
+    EXPECT_TRUE(s.ok() || s.code() == StatusCode::kNotFound) << s.ToString();
+    return s.ok();
+  };
+  rebuild.Apply(events);
+  rebuild.Apply(first_a);
+  rebuild.Commit();
+  EXPECT_FALSE(stored("a")) << "a cached employee's state written before its facts";
+  EXPECT_EQ(rebuild.projector()->Memory().cached_entries, 1u);
+  rebuild.Apply(first_b);
+  rebuild.Commit();
+  EXPECT_TRUE(stored("a")) << "the least recently used state was not written back";
+  EXPECT_FALSE(stored("b"));
+  EXPECT_EQ(rebuild.projector()->Memory().cached_entries, 1u) << "a was not evicted";
+  rebuild.Apply(later_a);  // a is read back from its written state
+  rebuild.Commit();
+  EXPECT_TRUE(stored("b"));
+  rebuild.Finish();
+  EXPECT_TRUE(stored("a"));
+
+  Harness live;
+  live.Apply(events);
+  live.Apply(first_a);
+  live.Apply(first_b);
+  live.Apply(later_a);
+  live.Finish();
+  EXPECT_EQ(rebuild.Digest(), live.Digest());
+  EXPECT_EQ(JsonView(rebuild.StepStatus("a", "dx_lit")).Int("/programs/0/current_step"), 1);
 }
 
 // Only a rebuild's projector (an unlogged store) applies its own facts: a

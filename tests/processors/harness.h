@@ -277,9 +277,14 @@ class Harness {
     return own_facts_;
   }
 
+  // As a rebuild's runtime does (unlogged stores only): each checkpoint's
+  // batch spills into the store whenever it holds `bytes`.
+  void SpillBatchesAt(size_t bytes) { spill_bytes_ = bytes; }
+
   // Checkpoint; returns the facts records (not yet applied anywhere).
   std::vector<FactsRecord> CheckpointOnly() {
     StateBatch batch;
+    SpillIfAsked(&batch);
     std::vector<FactsRecord> facts;
     ++checkpoints_;
     Status s = projector_->Checkpoint(&batch, CollectFacts(&facts));
@@ -299,6 +304,7 @@ class Harness {
       ASSERT_TRUE(s.ok()) << s.ToString();
     }
     StateBatch batch;
+    SpillIfAsked(&batch);
     std::vector<FactsRecord> none;
     ++checkpoints_;
     Status s = projector_->Checkpoint(&batch, CollectFacts(&none));
@@ -320,6 +326,7 @@ class Harness {
     for (int checkpoint = 0; checkpoint < 10'000; ++checkpoint) {
       projector_->PublishDeferredFactsAtNextCheckpoint();
       StateBatch batch;
+      SpillIfAsked(&batch);
       std::vector<FactsRecord> facts;
       checkpoints_ += 2;
       Status s = projector_->Checkpoint(&batch, CollectFacts(&facts));
@@ -380,11 +387,18 @@ class Harness {
   Projector* projector() { return projector_.get(); }
 
  private:
+  void SpillIfAsked(StateBatch* batch) {
+    if (spill_bytes_ == 0) return;
+    const Status s = batch->SpillTo(store_.get(), spill_bytes_);
+    EXPECT_TRUE(s.ok()) << s.ToString();
+  }
+
   ProjectorOptions options_;
   jiritsu::testing::TempDir dir_;
   std::unique_ptr<Projector> projector_;
   uint64_t checkpoints_ = 0;
   bool own_facts_ = false;  // AskToApplyOwnFacts() said true
+  size_t spill_bytes_ = 0;  // SpillBatchesAt
   std::unique_ptr<StateStore> store_;
   std::unique_ptr<QueryService> query_;
 };

@@ -29,16 +29,17 @@
 //
 // Memory: employee states are cached (bounded by the estimated bytes
 // ProjectorOptions::cache_max_bytes and the count cache_max_employees; least
-// recently used clean entries are evicted, dirty ones and those of a batch
-// not yet committed stay); journals stay on disk except the events received
-// since the last checkpoint. A rebuild writes an employee's state once: when
-// its facts are published, or earlier when a checkpoint writes back the
-// least recently used states so that their entries can be evicted. Memory() reports the estimates,
-// so the runtime can checkpoint when the uncommitted part grows (core/memory_budget.h). An index of
-// every known employee (id -> last event time, partition) is kept to find re-fold candidates. The
-// facts published at the latest checkpoint are kept decoded until they are read back (at most a
-// quarter of ProjectorOptions::aggregates_cache_max_bytes, dropped at the next checkpoint), so
-// ApplyFacts of those exact bytes skips decoding them.
+// recently used clean entries are evicted, dirty ones and those of a batch not
+// yet committed stay); journals stay on disk except the events received since
+// the last checkpoint. A rebuild writes an employee's state once: when its
+// facts are published, or earlier when a checkpoint writes back the least
+// recently used states so that their entries can be evicted. Memory() reports
+// the estimates, so the runtime can checkpoint when the uncommitted part grows
+// (core/memory_budget.h). An index of every known employee (id -> last event
+// time, partition) is kept to find re-fold candidates. The facts published at
+// the latest checkpoint are kept decoded until they are read back (at most a
+// quarter of ProjectorOptions::aggregates_cache_max_bytes, dropped at the next
+// checkpoint), so ApplyFacts of those exact bytes skips decoding them.
 //
 // Facts interval (live runs, ProjectorOptions::facts_interval_ms): every
 // checkpoint commits the changed employees' private views, but publishes the

@@ -916,6 +916,8 @@ class JiritsuProjector final : public Projector {
   }
 
   // Puts the employee's state (a snapshot) into `batch`; returns its bytes.
+  // The entry is not evicted before the batch is written (a reload would
+  // read the older state). The caller recharges it.
   std::string WriteState(const std::string& employee, CacheEntry* entry, StateBatch* batch) {
     std::string state_bytes = EncodeEmployeeState(entry->state);
     batch->Put(kEmployeeFamily, EmployeeStateKey(employee), state_bytes);
@@ -923,6 +925,7 @@ class JiritsuProjector final : public Projector {
     entry->state_unwritten = false;
     entry->encoded_state_bytes = state_bytes.size();
     entry->folded_unflushed_bytes = 0;
+    entry->flushed_generation = generation_;
     return state_bytes;
   }
 
@@ -937,10 +940,9 @@ class JiritsuProjector final : public Projector {
                                                       bytes_left > options_.cache_max_bytes);) {
       --it;
       CacheEntry& entry = cache_.find(*it)->second;
-      if (entry.dirty) continue;  // published later this checkpoint, or not evictable
+      if (entry.dirty) continue;  // re-folded at the next checkpoint: not evictable
       if (entry.state_unwritten) {
         WriteState(*it, &entry, batch);
-        entry.flushed_generation = generation_;
         Recharge(*it, &entry);
       }
       --entries_left;
@@ -1128,7 +1130,6 @@ class JiritsuProjector final : public Projector {
     std::string state_bytes;
     if (!fold_at_once_ || entry->state_unwritten || !entry->snapshot_stored) {
       state_bytes = WriteState(employee, entry, batch);
-      entry->flushed_generation = generation_;  // not evicted before the batch is written
       Recharge(employee, entry);
     } else {
       state_bytes = EncodeEmployeeState(entry->state);

@@ -56,7 +56,6 @@ EmployeeFacts Facts(uint64_t events, const std::string& last_id) {
   return facts;
 }
 
-
 class AggregatesReplaceTest : public ::testing::Test {
  protected:
   std::unique_ptr<StateStore> OpenStore(const std::string& name) {

@@ -72,7 +72,6 @@ std::vector<EmployeeFacts> Records() {
   return records;
 }
 
-
 class FactsApplierTest : public ::testing::Test {
  protected:
   std::unique_ptr<StateStore> OpenStore(const std::string& name) {

@@ -121,6 +121,7 @@ void OrderedReader::Hold(LogRecord&& record, Slot* slot) {
   DecodedRecord& decoded = pool_[index];
   const int64_t offset = record.offset;
   Decode(std::move(record), &decoded);  // safe_position: set when handed out
+  decoded.source = &slot->tp;
   const auto [time, rank] = OrderKey(decoded);
   PushHeld(slot, Held{time, rank, index, offset});
   // Polled in offset order, so this is an append unless the consumer went
@@ -235,6 +236,7 @@ Status OrderedReader::Produce(std::chrono::milliseconds timeout, std::vector<Dec
     for (LogRecord& record : polled_) {
       DecodedRecord& decoded = out->emplace_back();
       decoded.safe_position = record.offset + 1;
+      decoded.source = &SlotFor(record).tp;
       Decode(std::move(record), &decoded);
     }
     return Status::Ok();

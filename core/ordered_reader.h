@@ -92,6 +92,12 @@ struct DecodedRecord {
   // Every record of this partition below this offset has been handed out,
   // this one included (record.offset + 1 when the partition is in log order).
   int64_t safe_position = 0;
+  // The reader's own copy of record.topic and record.partition, shared by
+  // every record of the partition and valid while the reader lives. Why:
+  // each record's topic is a separate heap string, cold by the time the
+  // applying thread compares it; this one is hot (docs/performance.md,
+  // thirty-second pass).
+  const TopicPartition* source = nullptr;
 };
 
 struct OrderedReaderOptions {

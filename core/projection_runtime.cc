@@ -583,17 +583,15 @@ Status ProjectionRuntime::ApplyGlobalRecord(const LogRecord& record) {
   return Status::Ok();
 }
 
-int64_t& ProjectionRuntime::PositionOf(const LogRecord& record) {
+int64_t& ProjectionRuntime::PositionOf(const std::string& topic, int32_t partition) {
   // One slot per topic with this partition number: a handful to scan.
-  const size_t number = static_cast<size_t>(std::max(record.partition, 0));
+  const size_t number = static_cast<size_t>(std::max(partition, 0));
   if (number < position_slots_.size()) {
     for (const PositionSlot& slot : position_slots_[number]) {
-      if (slot.tp->partition == record.partition && slot.tp->topic == record.topic) {
-        return *slot.position;
-      }
+      if (slot.tp->partition == partition && slot.tp->topic == topic) return *slot.position;
     }
   }
-  auto it = positions_.try_emplace(TopicPartition{record.topic, record.partition}, 0).first;
+  auto it = positions_.try_emplace(TopicPartition{topic, partition}, 0).first;
   if (number >= position_slots_.size()) position_slots_.resize(number + 1);
   position_slots_[number].push_back(PositionSlot{&it->first, &it->second});
   return it->second;
@@ -601,9 +599,13 @@ int64_t& ProjectionRuntime::PositionOf(const LogRecord& record) {
 
 Status ProjectionRuntime::ApplyTaskRecord(const LogRecord& record, const DecodedRecord* decoded) {
   if (PastStopOffset(record)) return Status::Ok();
+  // The reader's copy of the topic name, hot, where there is one: each
+  // record's own is a cold heap string (compared three times below).
+  const std::string& topic =
+      decoded != nullptr && decoded->source != nullptr ? decoded->source->topic : record.topic;
   // A reordering reader hands a partition out of log order: the position
   // only moves past what every earlier record of the partition reached.
-  int64_t& position = PositionOf(record);
+  int64_t& position = PositionOf(topic, record.partition);
   position = std::max(position, decoded != nullptr ? decoded->safe_position : record.offset + 1);
   unflushed_bytes_read_ += record.value.size();
   std::optional<Result<Event>> decoded_here;
@@ -617,7 +619,7 @@ Status ProjectionRuntime::ApplyTaskRecord(const LogRecord& record, const Decoded
     event = &**decoded_here;
   }
   const std::string_view expected_topic = TopicNameForFamily(FamilyOf(event->type));
-  if (expected_topic != record.topic) {
+  if (expected_topic != topic) {
     return DeadLetter(record, "type: " + std::string(EventTypeName(event->type)) +
                                   " belongs on " + std::string(expected_topic) + ", found on " +
                                   record.topic);
@@ -633,7 +635,7 @@ Status ProjectionRuntime::ApplyTaskRecord(const LogRecord& record, const Decoded
     return Status::Ok();
   }
   // Reused: a topic name is a heap string, and this runs once per event.
-  if (record_position_.topic != record.topic) record_position_.topic.assign(record.topic);
+  if (record_position_.topic != topic) record_position_.topic.assign(topic);
   record_position_.partition = record.partition;
   record_position_.offset = record.offset;
   JIRITSU_RETURN_IF_ERROR(projector_->ApplyEmployeeEvent(*event, record_position_));

@@ -310,8 +310,8 @@ class ProjectionRuntime {
   // `end` lowered to the partition's stop offset, if it has one.
   int64_t EndWithinStop(const TopicPartition& tp, int64_t end) const;
   void Interleave(std::vector<LogRecord>* records);
-  // positions_[record's topic and partition], memoised (position_slots_).
-  int64_t& PositionOf(const LogRecord& record);
+  // positions_[{topic, partition}], memoised (position_slots_).
+  int64_t& PositionOf(const std::string& topic, int32_t partition);
   // Moves the per-record counters into stats_ (one lock per polled batch).
   void FlushHotCounters();
   // Applies a rebuild reader's batch grouped by key (rebuild_group_by_key),

@@ -153,6 +153,46 @@ TEST_F(OrderedReaderTest, WithoutMergeEveryRecordStillComesOnceInPartitionOrder)
   EXPECT_LT(last_sparse, 300u);
 }
 
+TEST_F(OrderedReaderTest, EveryRecordNamesItsPartitionThroughOneSharedCopyPerPartition) {
+  // The applying thread compares DecodedRecord::source, not each record's
+  // own topic string: it must be the record's topic and partition, one
+  // object per partition while the reader lives (also for a partition
+  // outside the ranges, handed out as it comes).
+  // A poison record: handed out with its decode error, and its source.
+  ASSERT_TRUE(
+      testing::AppendRaw(log_.get(), std::string(kEmployeeTopic), "e-extra", "{not json").ok());
+  const TopicPartition extra{std::string(kEmployeeTopic), PartitionForKey("e-extra", 4)};
+  for (bool merge : {true, false}) {
+    for (bool background : {false, true}) {
+      SCOPED_TRACE(std::string(merge ? "merged" : "in poll order") +
+                   (background ? ", background" : ", inline"));
+      OrderedReaderOptions options = Options(background);
+      options.merge = merge;
+      auto consumer = Assigned({extra});
+      auto reader = OrderedReader::Start(consumer.get(), std::move(options));
+      std::map<std::pair<std::string, int32_t>, const TopicPartition*> seen;
+      size_t records = 0;
+      std::vector<DecodedRecord> batch;
+      for (int idle = 0; idle < 20 && records < 616;) {
+        ASSERT_TRUE(reader->Next(std::chrono::milliseconds(50), &batch).ok());
+        idle = batch.empty() ? idle + 1 : 0;
+        for (const DecodedRecord& decoded : batch) {
+          ++records;
+          ASSERT_NE(decoded.source, nullptr) << "offset " << decoded.record.offset;
+          EXPECT_EQ(decoded.source->topic, decoded.record.topic);
+          EXPECT_EQ(decoded.source->partition, decoded.record.partition);
+          auto [it, first] = seen.emplace(std::pair(decoded.record.topic, decoded.record.partition),
+                                          decoded.source);
+          EXPECT_EQ(it->second, decoded.source) << "a second copy for " << ToString(*it->second);
+        }
+      }
+      EXPECT_EQ(records, 616u);
+      EXPECT_EQ(seen.size(), 3u);  // the dense, sparse and extra partitions
+      reader.reset();              // before the consumer it polls
+    }
+  }
+}
+
 TEST_F(OrderedReaderTest, BackgroundAndInlineHandOutTheSameSequence) {
   const auto inline_records = ReadAll(Options(false), 615);
   // The background reader refills the batches Next() hands back: with the

@@ -265,6 +265,41 @@ TEST(DeterminismTest, ARebuildWritesAStateOnlyWhenPublishedOrWrittenBackForEvict
   EXPECT_EQ(JsonView(rebuild.StepStatus("a", "dx_lit")).Int("/programs/0/current_step"), 1);
 }
 
+// The projector remembers the entry it looked up last (a grouped batch
+// brings one employee's events one after another). When that very entry is
+// evicted, the employee's next event must read its written state back.
+TEST(DeterminismTest, TheEmployeeLookedUpLastIsReadBackAfterItsEviction) {
+  EventFactory f;
+  const std::vector<Fed> events = StandardReference(f);
+  const std::vector<Fed> first_a = {
+      f.Hire("2025-04-01T09:00:00+09:00", "a", "dev", "m0", "dx_literacy"),
+      f.Enroll("2025-04-02T09:00:00+09:00", "a", "c-mind"),
+      f.Complete("2025-04-03T09:00:00+09:00", "a", "c-mind", 2.0, true)};
+  const std::vector<Fed> later_a = {
+      f.Complete("2025-05-01T09:00:00+09:00", "a", "c-sec", 3.0, true),
+      f.SubmitStep("2025-05-02T09:00:00+09:00", "a", "a-d1", "dx_lit", 2)};
+  ProjectorOptions options;
+  options.cache_max_bytes = 1;  // every entry goes once it is written
+  Harness rebuild(options, /*unlogged=*/true);
+  rebuild.Apply(events);
+  rebuild.Apply(first_a);  // "a" is the entry looked up last
+  rebuild.Commit();
+  EXPECT_EQ(rebuild.projector()->Memory().cached_entries, 0u) << "a was not evicted";
+  rebuild.Apply(later_a);
+  EXPECT_EQ(rebuild.projector()->Memory().cached_entries, 1u)
+      << "a's next events went to an entry no longer cached";
+  rebuild.Finish();
+
+  Harness live;
+  live.Apply(events);
+  live.Apply(first_a);
+  live.Apply(later_a);
+  live.Finish();
+  EXPECT_EQ(rebuild.Digest(), live.Digest());
+  // c-mind before the eviction and c-sec after it: both count.
+  EXPECT_EQ(JsonView(rebuild.StepStatus("a", "dx_lit")).Int("/programs/0/current_step"), 1);
+}
+
 // Only a rebuild's projector (an unlogged store) applies its own facts: a
 // live one leaves them to the runtime, which reads them back from
 // jiritsu.facts like every other instance's.

@@ -700,7 +700,7 @@ class JiritsuProjector final : public Projector {
     // hash lookup walked cold buckets and nodes (docs/performance.md,
     // thirty-second pass).
     if (last_lookup_ != nullptr && last_lookup_employee_ == employee) {
-      if (last_lookup_->lru != lru_.begin()) lru_.splice(lru_.begin(), lru_, last_lookup_->lru);
+      lru_.splice(lru_.begin(), lru_, last_lookup_->lru);  // a no-op at the front
       return last_lookup_;
     }
     CacheEntry* entry = nullptr;

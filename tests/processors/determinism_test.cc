@@ -213,6 +213,26 @@ TEST(DeterminismTest, HeldBackFactsBuiltOnAHelperThreadGiveTheSameDigest) {
   }
 }
 
+// Employee "a": hired in April with course c-mind passed, then c-sec passed
+// in May and step 2 of dx_lit declared. The step needs both courses, so a
+// fold that lost either half ends at a different step.
+struct CoursesBeforeAndAfter {
+  explicit CoursesBeforeAndAfter(EventFactory& f)
+      : first_a{f.Hire("2025-04-01T09:00:00+09:00", "a", "dev", "m0", "dx_literacy"),
+                f.Enroll("2025-04-02T09:00:00+09:00", "a", "c-mind"),
+                f.Complete("2025-04-03T09:00:00+09:00", "a", "c-mind", 2.0, true)},
+        later_a{f.Complete("2025-05-01T09:00:00+09:00", "a", "c-sec", 3.0, true),
+                f.SubmitStep("2025-05-02T09:00:00+09:00", "a", "a-d1", "dx_lit", 2)} {}
+  std::vector<Fed> first_a, later_a;
+};
+
+// A live projector's digest of `parts` fed in order (DigestOfFeed).
+std::string LiveDigest(const std::vector<std::vector<Fed>>& parts) {
+  std::vector<Fed> all;
+  for (const std::vector<Fed>& part : parts) all.insert(all.end(), part.begin(), part.end());
+  return DigestOfFeed(all, /*seed=*/1);
+}
+
 // A rebuild writes an employee's state when its facts are published, or
 // earlier when its cache entry is the least recently used of a cache over
 // its limits (then evicted): not at every checkpoint. An evicted employee's
@@ -220,16 +240,12 @@ TEST(DeterminismTest, HeldBackFactsBuiltOnAHelperThreadGiveTheSameDigest) {
 TEST(DeterminismTest, ARebuildWritesAStateOnlyWhenPublishedOrWrittenBackForEviction) {
   EventFactory f;
   std::vector<Fed> events = StandardReference(f);
-  const std::vector<Fed> first_a = {
-      f.Hire("2025-04-01T09:00:00+09:00", "a", "dev", "m0", "dx_literacy"),
-      f.Enroll("2025-04-02T09:00:00+09:00", "a", "c-mind"),
-      f.Complete("2025-04-03T09:00:00+09:00", "a", "c-mind", 2.0, true)};
+  const CoursesBeforeAndAfter a(f);
+  const std::vector<Fed>& first_a = a.first_a;
+  const std::vector<Fed>& later_a = a.later_a;
   const std::vector<Fed> first_b = {
       f.Hire("2025-04-01T10:00:00+09:00", "b", "sales", "m1", "dx_promoter"),
       f.Interview("2025-04-04T09:00:00+09:00", "b", InterviewKind::kCareer)};
-  const std::vector<Fed> later_a = {
-      f.Complete("2025-05-01T09:00:00+09:00", "a", "c-sec", 3.0, true),
-      f.SubmitStep("2025-05-02T09:00:00+09:00", "a", "a-d1", "dx_lit", 2)};
   ProjectorOptions options;
   options.cache_max_employees = 1;
   Harness rebuild(options, /*unlogged=*/true);
@@ -255,13 +271,7 @@ TEST(DeterminismTest, ARebuildWritesAStateOnlyWhenPublishedOrWrittenBackForEvict
   rebuild.Finish();
   EXPECT_TRUE(stored("a"));
 
-  Harness live;
-  live.Apply(events);
-  live.Apply(first_a);
-  live.Apply(first_b);
-  live.Apply(later_a);
-  live.Finish();
-  EXPECT_EQ(rebuild.Digest(), live.Digest());
+  EXPECT_EQ(rebuild.Digest(), LiveDigest({events, first_a, first_b, later_a}));
   EXPECT_EQ(JsonView(rebuild.StepStatus("a", "dx_lit")).Int("/programs/0/current_step"), 1);
 }
 
@@ -271,31 +281,20 @@ TEST(DeterminismTest, ARebuildWritesAStateOnlyWhenPublishedOrWrittenBackForEvict
 TEST(DeterminismTest, TheEmployeeLookedUpLastIsReadBackAfterItsEviction) {
   EventFactory f;
   const std::vector<Fed> events = StandardReference(f);
-  const std::vector<Fed> first_a = {
-      f.Hire("2025-04-01T09:00:00+09:00", "a", "dev", "m0", "dx_literacy"),
-      f.Enroll("2025-04-02T09:00:00+09:00", "a", "c-mind"),
-      f.Complete("2025-04-03T09:00:00+09:00", "a", "c-mind", 2.0, true)};
-  const std::vector<Fed> later_a = {
-      f.Complete("2025-05-01T09:00:00+09:00", "a", "c-sec", 3.0, true),
-      f.SubmitStep("2025-05-02T09:00:00+09:00", "a", "a-d1", "dx_lit", 2)};
+  const CoursesBeforeAndAfter a(f);
   ProjectorOptions options;
   options.cache_max_bytes = 1;  // every entry goes once it is written
   Harness rebuild(options, /*unlogged=*/true);
   rebuild.Apply(events);
-  rebuild.Apply(first_a);  // "a" is the entry looked up last
+  rebuild.Apply(a.first_a);  // "a" is the entry looked up last
   rebuild.Commit();
   EXPECT_EQ(rebuild.projector()->Memory().cached_entries, 0u) << "a was not evicted";
-  rebuild.Apply(later_a);
+  rebuild.Apply(a.later_a);
   EXPECT_EQ(rebuild.projector()->Memory().cached_entries, 1u)
       << "a's next events went to an entry no longer cached";
   rebuild.Finish();
 
-  Harness live;
-  live.Apply(events);
-  live.Apply(first_a);
-  live.Apply(later_a);
-  live.Finish();
-  EXPECT_EQ(rebuild.Digest(), live.Digest());
+  EXPECT_EQ(rebuild.Digest(), LiveDigest({events, a.first_a, a.later_a}));
   // c-mind before the eviction and c-sec after it: both count.
   EXPECT_EQ(JsonView(rebuild.StepStatus("a", "dx_lit")).Int("/programs/0/current_step"), 1);
 }

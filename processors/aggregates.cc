@@ -127,9 +127,10 @@ constexpr size_t kDecodedFactsPerEncodedByteTimes2 = 15;
 constexpr size_t kLeadMinutesNodeBytes = 64;
 constexpr size_t kEventRefBytes = 160;  // KpiRow::last_changed_by
 
-size_t EstimateBytes(std::string_view key, std::string_view bytes, size_t row_pointers) {
+size_t EstimateBytes(std::string_view key, std::string_view bytes, bool decoded,
+                     size_t row_pointers) {
   return kCacheEntryOverheadBytes + 2 * key.size() + bytes.size() +
-         kDecodedFactsPerEncodedByteTimes2 * bytes.size() / 2 +
+         (decoded ? kDecodedFactsPerEncodedByteTimes2 * bytes.size() / 2 : 0) +
          row_pointers * sizeof(void*);
 }
 
@@ -141,7 +142,7 @@ size_t EstimateBytes(std::string_view key, const KpiRow& row) {
 }  // namespace
 
 size_t GlobalAggregates::EstimatedFactsBytes(std::string_view employee_id, std::string_view bytes) {
-  return EstimateBytes(employee_id, bytes, 0);
+  return EstimateBytes(employee_id, bytes, /*decoded=*/true, 0);
 }
 
 GlobalAggregates::GlobalAggregates(const StateStore* store, size_t cache_max_entries,
@@ -152,7 +153,7 @@ template <class Entry>
 void GlobalAggregates::Recharge(Entry* entry) {
   size_t bytes = 0;
   if constexpr (std::is_same_v<Entry, CachedFacts>) {
-    bytes = EstimateBytes(entry->key, entry->bytes,
+    bytes = EstimateBytes(entry->key, entry->bytes, entry->decoded,
                           entry->state_rows.capacity() + entry->period_rows.capacity());
   } else {
     bytes = EstimateBytes(entry->key, entry->row);
@@ -289,8 +290,22 @@ GlobalAggregates::CachedFacts* GlobalAggregates::CacheStoredFacts(const std::str
   cached.key = inserted->first;
   cached.bytes = std::move(bytes);
   cached.facts = std::move(facts);
+  cached.decoded = true;
   Recharge(&cached);
+  facts_by_age_.emplace_back(cached.generation, &cached);
   return &cached;
+}
+
+Status GlobalAggregates::Decode(CachedFacts* cached) {
+  if (cached->decoded || cached->bytes.empty()) return Status::Ok();
+  auto decoded = DecodeFacts(cached->bytes);
+  // These bytes decoded once already, when they were applied.
+  if (!decoded.ok())
+    return decoded.status().WithContext("cached facts of " + std::string(cached->key));
+  cached->facts = std::move(decoded).value();
+  cached->decoded = true;
+  Recharge(cached);
+  return Status::Ok();
 }
 
 GlobalAggregates::CachedRow* GlobalAggregates::CacheStoredRow(const std::string& key, KpiRow row) {
@@ -315,6 +330,7 @@ Result<GlobalAggregates::CachedFacts*> GlobalAggregates::FindFacts(const std::st
     *found = false;
     auto inserted = facts_.try_emplace(employee_id).first;
     inserted->second.key = inserted->first;
+    facts_by_age_.emplace_back(inserted->second.generation, &inserted->second);
     return &inserted->second;
   }
   JIRITSU_RETURN_IF_ERROR(s);
@@ -423,7 +439,7 @@ Status GlobalAggregates::ReplaceRows(const std::vector<RowT>& before,
     AddContribution(&row->row, before[i], -1, before_ref);
     Recharge(row);
   }
-  after_rows->reserve(after.size());
+  if (after_rows != nullptr) after_rows->reserve(after.size());
   for (size_t i = 0; i < after.size(); ++i) {
     CachedRow* row = nullptr;
     if (!paired(i)) {
@@ -443,13 +459,16 @@ Status GlobalAggregates::ReplaceRows(const std::vector<RowT>& before,
       }
     }
     Recharge(row);
-    ++row->pins;
-    after_rows->push_back(row);
+    if (after_rows != nullptr) {
+      ++row->pins;
+      after_rows->push_back(row);
+    }
   }
   return Status::Ok();
 }
 
-Status GlobalAggregates::Replace(CachedFacts* cached, const EmployeeFacts& after) {
+Status GlobalAggregates::Replace(CachedFacts* cached, const EmployeeFacts& after,
+                                 bool keep_row_pointers) {
   // Every row sees the same operations in the same order as removing all of
   // the cached facts and then adding all of `after`: its removal, then its
   // addition (state and period rows never share a key).
@@ -457,11 +476,13 @@ Status GlobalAggregates::Replace(CachedFacts* cached, const EmployeeFacts& after
   const EmployeeFacts& before = cached->bytes.empty() ? kNone : cached->facts;
   std::vector<CachedRow*> state_rows;
   std::vector<CachedRow*> period_rows;
-  Status replaced = ReplaceRows(before.state_deltas, cached->state_rows, before.last_event,
-                                after.state_deltas, after.last_event, &state_rows);
+  Status replaced =
+      ReplaceRows(before.state_deltas, cached->state_rows, before.last_event, after.state_deltas,
+                  after.last_event, keep_row_pointers ? &state_rows : nullptr);
   if (replaced.ok()) {
-    replaced = ReplaceRows(before.period_rows, cached->period_rows, before.last_event,
-                           after.period_rows, after.last_event, &period_rows);
+    replaced =
+        ReplaceRows(before.period_rows, cached->period_rows, before.last_event, after.period_rows,
+                    after.last_event, keep_row_pointers ? &period_rows : nullptr);
   }
   if (!replaced.ok()) {
     Unpin(state_rows);
@@ -488,8 +509,12 @@ Status GlobalAggregates::ApplyDecodedFacts(std::string_view employee_id, std::st
   const std::string id(employee_id);
   bool found = false;
   JIRITSU_ASSIGN_OR_RETURN(CachedFacts * current, FindFacts(id, &found));
+  if (found) JIRITSU_RETURN_IF_ERROR(Decode(current));
   if (found && !FactsNewer(facts, bytes, current->facts, current->bytes)) return Status::Ok();
-  JIRITSU_RETURN_IF_ERROR(Replace(current, facts));
+  // See "Decoded facts" above: the first record of an employee is kept
+  // encoded only; one that replaces another is kept decoded.
+  const bool keep_decoded = found;
+  JIRITSU_RETURN_IF_ERROR(Replace(current, facts, /*keep_row_pointers=*/keep_decoded));
   if (found && !current->facts.timeline.empty()) {
     org_index_changes_[OrgIndexKey(current->facts.timeline.back().org_unit, id)] = std::nullopt;
   }
@@ -502,7 +527,13 @@ Status GlobalAggregates::ApplyDecodedFacts(std::string_view employee_id, std::st
     view_time_dirty_ = true;
   }
   current->bytes.assign(bytes);
-  current->facts = std::move(facts);
+  current->decoded = keep_decoded;
+  if (keep_decoded) {
+    current->facts = std::move(facts);
+  } else {
+    retired_bytes_ += kDecodedFactsPerEncodedByteTimes2 * bytes.size() / 2;
+    retired_facts_.push_back(std::move(facts));
+  }
   MarkDirty(current);
   Recharge(current);
   return Status::Ok();
@@ -515,15 +546,20 @@ bool GlobalAggregates::OverLimits() const {
 void GlobalAggregates::Evict(uint64_t evictable_before) {
   // Facts first: each employee's record is touched about once per
   // checkpoint, while KPI rows are shared by many employees.
-  for (auto it = facts_.begin(); it != facts_.end() && OverLimits();) {
-    if (!it->second.dirty && it->second.generation < evictable_before) {
-      cached_bytes_ -= it->second.charged_bytes;
-      Unpin(it->second.state_rows);
-      Unpin(it->second.period_rows);
-      it = facts_.erase(it);
-    } else {
-      ++it;
+  while (!facts_by_age_.empty() && OverLimits()) {
+    const auto [generation, cached] = facts_by_age_.front();
+    if (cached->generation != generation || cached->dirty) {
+      facts_by_age_.pop_front();  // stale: a later record (or flush) has it
+      continue;
     }
+    // The records behind it were flushed no earlier (a cache miss's record,
+    // generation 0, may wait behind it until the next eviction).
+    if (generation >= evictable_before) break;
+    facts_by_age_.pop_front();
+    cached_bytes_ -= cached->charged_bytes;
+    Unpin(cached->state_rows);
+    Unpin(cached->period_rows);
+    facts_.erase(std::string(cached->key));
   }
   // A pinned row is reachable from a cached facts record (its pointers).
   for (auto it = rows_.begin(); it != rows_.end() && OverLimits();) {
@@ -538,6 +574,13 @@ void GlobalAggregates::Evict(uint64_t evictable_before) {
 
 void GlobalAggregates::OnCommitted() {
   if (OverLimits()) Evict(generation_ + 1);
+}
+
+void GlobalAggregates::DropStaleAgeRecords() {
+  if (facts_by_age_.size() <= 2 * facts_.size() + 1024) return;
+  std::erase_if(facts_by_age_, [](const std::pair<uint64_t, CachedFacts*>& record) {
+    return record.second->generation != record.first || record.second->dirty;
+  });
 }
 
 Status GlobalAggregates::RecomputeStaleAudit() {
@@ -569,7 +612,15 @@ Status GlobalAggregates::RecomputeStaleAudit() {
   // The current facts: the cached ones (some not in the store yet), then the
   // stored ones of every other employee.
   for (const auto& [id, cached] : facts_) {
-    if (!cached.bytes.empty()) visit(cached.facts);
+    if (cached.bytes.empty()) continue;
+    if (cached.decoded) {
+      visit(cached.facts);
+      continue;
+    }
+    // Decoded for this visit only: the cache keeps what it kept.
+    auto facts = DecodeFacts(cached.bytes);
+    if (!facts.ok()) return facts.status().WithContext("cached facts of " + id);
+    visit(*facts);
   }
   auto it = store_->NewIterator(kFactsFamily);
   for (it->SeekToFirst(); it->Valid(); it->Next()) {
@@ -591,6 +642,8 @@ Status GlobalAggregates::RecomputeStaleAudit() {
 
 Status GlobalAggregates::Flush(StateBatch* batch) {
   JIRITSU_RETURN_IF_ERROR(RecomputeStaleAudit());
+  retired_facts_.clear();
+  retired_bytes_ = 0;
   // Entries flushed by an earlier Flush are in the store by now (the runtime
   // writes each batch before the next checkpoint); the ones flushed by the
   // latest Flush may not be (unless OnCommitted said so), so they stay.
@@ -605,8 +658,10 @@ Status GlobalAggregates::Flush(StateBatch* batch) {
     dirty_bytes_ -= cached->charged_bytes;
     cached->dirty = false;
     cached->generation = generation_;
+    facts_by_age_.emplace_back(generation_, cached);
   }
   dirty_facts_.clear();
+  DropStaleAgeRecords();
   std::sort(dirty_rows_.begin(), dirty_rows_.end(), by_key);
   for (CachedRow* cached : dirty_rows_) {
     if (cached->row.IsZero()) {

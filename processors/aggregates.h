@@ -37,11 +37,20 @@
 // rebuild's final burst of facts most row reads and every facts read found
 // nothing (docs/performance.md). The hashes count in cached_bytes(); when
 // they would pass a quarter of the byte limit, skipping stops for good.
-// Memory: facts and rows are cached; clean ones are dropped (facts first)
-// when the count or the estimated bytes exceed the limits, dirty ones stay
-// until a flush (the runtime checkpoints early on dirty_bytes(), see
-// core/memory_budget.h), and a row that a cached facts record points at
-// stays while that record is cached.
+// Decoded facts: the first record applied for an employee the cache does
+// not hold is kept encoded only (its bytes, for the flush), and decoded
+// again if a newer one replaces it; from then on, and for records read from
+// the store, the decoded facts and their rows are kept for the next
+// replacement. A rebuild applies each employee's facts once, so keeping them
+// decoded cost it memory (7.5 times the bytes) until their eviction
+// (docs/performance.md, thirty-third pass); a live run decodes once per
+// employee more. The decoded facts of a record kept encoded are freed at
+// the next Flush (see retired_facts_).
+// Memory: facts and rows are cached; clean ones are dropped (facts first,
+// oldest flush first) when the count or the estimated bytes exceed the
+// limits, dirty ones stay until a flush (the runtime checkpoints early on
+// dirty_bytes(), see core/memory_budget.h), and a row that a cached facts
+// record points at stays while that record is cached.
 // Thread-safety: single thread (the runtime's). Failure: store read errors
 // and undecodable facts/rows are returned as Status (kCorruption, kIOError).
 #pragma once
@@ -49,6 +58,7 @@
 #include <algorithm>
 #include <cstdint>
 #include <cstdlib>
+#include <deque>
 #include <list>
 #include <map>
 #include <optional>
@@ -127,12 +137,14 @@ class GlobalAggregates {
   // once applied (Projector::AppliedFactsBytes).
   static size_t EstimatedFactsBytes(std::string_view employee_id, std::string_view bytes);
   // Estimated heap bytes of the cache (cost figures, never view inputs).
-  // Includes the remembered keys' hashes, if any.
+  // Includes the remembered keys' hashes, if any, the age records, and the
+  // decoded facts waiting for the next Flush (in dirty_bytes() too).
   size_t cached_bytes() const {
-    return cached_bytes_ + written_facts_.bytes() + written_rows_.bytes();
+    return cached_bytes_ + retired_bytes_ + written_facts_.bytes() + written_rows_.bytes() +
+           facts_by_age_.size() * kFactsByAgeRecordBytes;
   }
   size_t cached_entries() const { return facts_.size() + rows_.size(); }
-  size_t dirty_bytes() const { return dirty_bytes_; }
+  size_t dirty_bytes() const { return dirty_bytes_ + retired_bytes_; }
   // Store reads a miss skipped (Load's skip_reads_of_unwritten_keys).
   uint64_t skipped_reads() const { return skipped_reads_; }
 
@@ -172,7 +184,8 @@ class GlobalAggregates {
   struct CachedFacts {
     std::string_view key;  // the map's own key (nodes do not move)
     std::string bytes;
-    EmployeeFacts facts;
+    EmployeeFacts facts;  // DecodeFacts(bytes) when `decoded`, else empty
+    bool decoded = false;
     // The cached rows of facts.state_deltas / facts.period_rows, index for
     // index, once a replacement looked them up (empty before): the next
     // replacement of this employee finds its shared rows without a key
@@ -195,12 +208,16 @@ class GlobalAggregates {
   CachedFacts* CacheStoredFacts(const std::string& employee_id, std::string bytes,
                                 EmployeeFacts facts);
   CachedRow* CacheStoredRow(const std::string& key, KpiRow row);
+  // Decodes the bytes of an entry kept encoded only. kCorruption if they no
+  // longer decode.
+  Status Decode(CachedFacts* cached);
   // Replaces the contribution of `cached`'s facts (none when it has no
-  // bytes) with that of `after`, and points its row pointers at after's rows.
-  Status Replace(CachedFacts* cached, const EmployeeFacts& after);
+  // bytes; decoded otherwise) with that of `after`, and points its row
+  // pointers at after's rows (or at none, unless `keep_row_pointers`).
+  Status Replace(CachedFacts* cached, const EmployeeFacts& after, bool keep_row_pointers);
   // `before_rows`: the cached rows of `before`, or empty when not known.
-  // `after_rows` receives the cached rows of `after`, pinned; the caller
-  // unpins `before_rows`.
+  // `after_rows` (unless null) receives the cached rows of `after`, pinned;
+  // the caller unpins `before_rows`.
   template <class RowT>
   Status ReplaceRows(const std::vector<RowT>& before, const std::vector<CachedRow*>& before_rows,
                      const EventRef& before_ref, const std::vector<RowT>& after,
@@ -227,6 +244,24 @@ class GlobalAggregates {
   // evicted, so the pointers stay valid until Flush).
   std::vector<CachedFacts*> dirty_facts_;
   std::vector<CachedRow*> dirty_rows_;
+  // Facts entries in the order they were cached or flushed, with the
+  // generation they had then: eviction takes the oldest without walking the
+  // dirty and the young ones (walking facts_ at every flush was ~11% of a
+  // rebuild's publishing thread, docs/performance.md). A record whose entry
+  // was flushed again since (another generation) or is dirty is stale and
+  // dropped. An entry's generations only grow, so its current record is its
+  // last one: erasing it through that record leaves none behind.
+  std::deque<std::pair<uint64_t, CachedFacts*>> facts_by_age_;
+  // The decoded facts of records kept encoded only, freed at the next Flush
+  // rather than at once: a rebuild applies them on a second thread while
+  // others build the next ones, and freeing them there, into the builders'
+  // malloc arenas, cost the builders more than it saved (docs/performance.md).
+  std::vector<EmployeeFacts> retired_facts_;
+  size_t retired_bytes_ = 0;  // their estimate, as a decoded cache entry's
+  static constexpr size_t kFactsByAgeRecordBytes = sizeof(std::pair<uint64_t, CachedFacts*>);
+  // Drops the stale records once they outnumber the entries (a cache under
+  // its limits never evicts, and each flush adds a record per entry).
+  void DropStaleAgeRecords();
   // key -> the member's last_event to put, or nullopt to delete
   std::map<std::string, std::optional<EventRef>> org_index_changes_;
   int64_t view_time_us_ = 0;

@@ -9,6 +9,7 @@
 
 #include <gtest/gtest.h>
 
+#include <array>
 #include <cstdint>
 #include <map>
 #include <memory>
@@ -272,6 +273,146 @@ TEST_F(AggregatesReplaceTest, AStoreThatHoldsRowsReadsEveryMissEvenWhenAskedToSk
     EXPECT_EQ(ReadFamily(*store, kKpiFamily),
               KpiRowsAfter("newer-alone-" + std::to_string(older_events), {newer}, true));
   }
+}
+
+// Three employees in one org unit, each record of employee e<n> at
+// `events` contributing to the months and periods its events select, so
+// that records of one employee share some rows and drop others.
+EmployeeFacts Shuffled(int employee, uint64_t events) {
+  EmployeeFacts facts =
+      Facts(events, "ev" + std::to_string(events) + "-" + std::to_string(employee));
+  facts.employee_id = "e" + std::to_string(employee);
+  for (MonthIndex month = 0; month < 6; ++month) {
+    if ((events + static_cast<uint64_t>(month)) % 3 != 0) {
+      facts.state_deltas.push_back(State("dev", month, static_cast<int64_t>(events % 4)));
+    }
+  }
+  for (const char* period : {"2025-07", "2025Q3", "FY2025"}) {
+    if ((events + static_cast<uint64_t>(period[5])) % 2 == 0) {
+      facts.period_rows.push_back(Period("dev", period, static_cast<int64_t>(events % 5),
+                                         {{static_cast<int64_t>(events % 7), 1}}));
+    }
+  }
+  return InOrgUnit(facts, events % 2 == 0 ? "dev" : "ops");
+}
+
+TEST_F(AggregatesReplaceTest, AnyCacheSizeEndsWithTheSameTablesAfterManyReplacements) {
+  // Twelve employees, each replaced up to five times, in an interleaved
+  // order, with a checkpoint after each record: a small cache evicts the
+  // oldest flushed facts while newer records of the same employees are
+  // flushed again (their older age records stale), and reads them back.
+  std::vector<EmployeeFacts> records;
+  for (uint64_t round = 1; round <= 5; ++round) {
+    for (int employee = 0; employee < 12; ++employee) {
+      if ((employee + static_cast<int>(round)) % 4 != 0) {
+        records.push_back(Shuffled(employee, round * 10 + static_cast<uint64_t>(employee % 3)));
+      }
+    }
+  }
+  std::map<std::string, std::string> reference[3];
+  cache_entries_ = 1'000'000;
+  for (int f = 0; f < 3; ++f) {
+    const std::string_view family = std::array{kKpiFamily, kFactsFamily, kOrgIndexFamily}[f];
+    reference[f] = FamilyAfter("many-roomy-" + std::to_string(f), records, true, family);
+    EXPECT_FALSE(reference[f].empty());
+  }
+  for (size_t cache_entries : {size_t{1}, size_t{4}, size_t{12}}) {
+    SCOPED_TRACE("cache of " + std::to_string(cache_entries) + " entries");
+    cache_entries_ = cache_entries;
+    for (int f = 0; f < 3; ++f) {
+      const std::string_view family = std::array{kKpiFamily, kFactsFamily, kOrgIndexFamily}[f];
+      EXPECT_EQ(FamilyAfter("many-" + std::to_string(cache_entries) + "-" + std::to_string(f),
+                            records, true, family),
+                reference[f])
+          << family;
+    }
+  }
+}
+
+TEST_F(AggregatesReplaceTest, AnEmployeesFirstRecordIsKeptEncodedAndItsReplacementDecoded) {
+  auto store = OpenStore("first-encoded");
+  ASSERT_NE(store, nullptr);
+  GlobalAggregates aggregates(store.get(), 1'000'000);
+  ASSERT_TRUE(aggregates.Load().ok());
+  const EmployeeFacts first = Shuffled(1, 10);
+  EmployeeFacts replacement = first;  // the same rows: no row's charge changes
+  replacement.events_folded = 11;
+  const std::string first_bytes = EncodeFacts(first);
+  const std::string replacement_bytes = EncodeFacts(replacement);
+  ASSERT_EQ(first_bytes.size(), replacement_bytes.size());
+
+  // The decoded facts are charged 7.5 times their encoding.
+  const size_t decoded_bytes = 15 * first_bytes.size() / 2;
+  ASSERT_TRUE(aggregates.ApplyFacts("e1", first_bytes).ok());
+  const size_t before_flush = aggregates.cached_bytes();
+  StateBatch first_batch;
+  ASSERT_TRUE(aggregates.Flush(&first_batch).ok());
+  ASSERT_TRUE(store->Write(&first_batch).ok());
+  aggregates.OnCommitted();
+  const size_t with_first = aggregates.cached_bytes();
+  // The decoded first record lived until the flush, and no longer (the
+  // flush adds a 16-byte record of the entry's age).
+  EXPECT_EQ(before_flush - with_first, decoded_bytes - 16);
+  ASSERT_TRUE(aggregates.ApplyFacts("e1", replacement_bytes).ok());
+  const size_t with_replacement = aggregates.cached_bytes();
+  // What a replacement adds: its decoded facts, and the row pointers it
+  // keeps, 8 bytes each.
+  const size_t row_pointers = (first.state_deltas.size() + first.period_rows.size()) * 8;
+  EXPECT_EQ(with_replacement - with_first, decoded_bytes + row_pointers);
+
+  // A second employee's first record, then the replacement of the first
+  // one's that takes the greatest event off their shared rows: the stale
+  // rows are recomputed from e2's record, kept encoded (and not stored yet).
+  EmployeeFacts second = Shuffled(1, 10);
+  second.employee_id = "e2";
+  second.last_event.id = "ev-e2";
+  second.last_event.time_us = first.last_event.time_us - 1;  // before e1's
+  EmployeeFacts moved = replacement;
+  moved.events_folded = 12;
+  moved.last_event.time_us = first.last_event.time_us + 1;
+  moved.last_event.id = "ev-moved";
+  moved.state_deltas.clear();
+  moved.period_rows.clear();
+  ASSERT_TRUE(aggregates.ApplyFacts("e2", EncodeFacts(second)).ok());
+  ASSERT_TRUE(aggregates.ApplyFacts("e1", EncodeFacts(moved)).ok());
+  StateBatch batch;
+  Status flushed = aggregates.Flush(&batch);
+  ASSERT_TRUE(flushed.ok()) << flushed.ToString();
+  EXPECT_EQ(aggregates.stale_recomputations(), 1u);
+  ASSERT_TRUE(store->Write(&batch).ok());
+  const auto rows = ReadFamily(*store, kKpiFamily);
+  ASSERT_GT(rows.size(), 1u);  // the view time and e2's rows
+  for (const auto& [key, value] : rows) {
+    if (key == kViewTimeKey) continue;
+    auto row = DecodeKpiRow(value);
+    ASSERT_TRUE(row.ok()) << row.status().ToString();
+    EXPECT_EQ(row->contributors, 1) << key;
+    EXPECT_EQ(row->last_changed_by.id, "ev-e2") << key;
+  }
+}
+
+TEST_F(AggregatesReplaceTest, FlushingOneEmployeeOverAndOverKeepsTheCacheBounded) {
+  // Under its limits the cache never evicts; each flush still records its
+  // facts' age. Those records must not pile up (16 bytes per flush).
+  auto store = OpenStore("flushed-over-and-over");
+  ASSERT_NE(store, nullptr);
+  GlobalAggregates aggregates(store.get(), 1'000'000);
+  ASSERT_TRUE(aggregates.Load().ok());
+  size_t after_first = 0;
+  constexpr uint64_t kFlushes = 5000;
+  for (uint64_t events = 1; events <= kFlushes; ++events) {
+    EmployeeFacts facts = Facts(events, "ev" + std::to_string(events));
+    facts.state_deltas = {State("dev", 10, 1)};
+    ASSERT_TRUE(aggregates.ApplyFacts("e1", EncodeFacts(facts)).ok());
+    StateBatch batch;
+    ASSERT_TRUE(aggregates.Flush(&batch).ok());
+    ASSERT_TRUE(store->Write(&batch).ok());
+    aggregates.OnCommitted();
+    if (events == 1) after_first = aggregates.cached_bytes();
+  }
+  EXPECT_EQ(aggregates.cached_entries(), 2u);
+  // The record's bytes differ by a few digits of its event id.
+  EXPECT_LT(aggregates.cached_bytes(), after_first + kFlushes * 16 / 4);
 }
 
 }  // namespace

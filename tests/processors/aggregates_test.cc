@@ -4,7 +4,9 @@
 // the same whether the older record's rows are reached through its cached
 // row pointers (a large cache) or looked up by key (a one-entry cache, which
 // evicts everything at each commit). And a new store's reads skipped for
-// keys never written change nothing.
+// keys never written change nothing; an employee's first record is kept
+// encoded until a replacement decodes it; facts are evicted oldest flush
+// first, through records of their age that never outlive their entries.
 #include "processors/aggregates.h"
 
 #include <gtest/gtest.h>
@@ -275,10 +277,10 @@ TEST_F(AggregatesReplaceTest, AStoreThatHoldsRowsReadsEveryMissEvenWhenAskedToSk
   }
 }
 
-// Three employees in one org unit, each record of employee e<n> at
-// `events` contributing to the months and periods its events select, so
-// that records of one employee share some rows and drop others.
-EmployeeFacts Shuffled(int employee, uint64_t events) {
+// The record of employee e<employee> after `events` events: the months,
+// periods and org unit it contributes to depend on `events`, so records of
+// one employee share some rows and drop others, and employees share rows.
+EmployeeFacts RecordAt(int employee, uint64_t events) {
   EmployeeFacts facts =
       Facts(events, "ev" + std::to_string(events) + "-" + std::to_string(employee));
   facts.employee_id = "e" + std::to_string(employee);
@@ -305,7 +307,7 @@ TEST_F(AggregatesReplaceTest, AnyCacheSizeEndsWithTheSameTablesAfterManyReplacem
   for (uint64_t round = 1; round <= 5; ++round) {
     for (int employee = 0; employee < 12; ++employee) {
       if ((employee + static_cast<int>(round)) % 4 != 0) {
-        records.push_back(Shuffled(employee, round * 10 + static_cast<uint64_t>(employee % 3)));
+        records.push_back(RecordAt(employee, round * 10 + static_cast<uint64_t>(employee % 3)));
       }
     }
   }
@@ -334,7 +336,7 @@ TEST_F(AggregatesReplaceTest, AnEmployeesFirstRecordIsKeptEncodedAndItsReplaceme
   ASSERT_NE(store, nullptr);
   GlobalAggregates aggregates(store.get(), 1'000'000);
   ASSERT_TRUE(aggregates.Load().ok());
-  const EmployeeFacts first = Shuffled(1, 10);
+  const EmployeeFacts first = RecordAt(1, 10);
   EmployeeFacts replacement = first;  // the same rows: no row's charge changes
   replacement.events_folded = 11;
   const std::string first_bytes = EncodeFacts(first);
@@ -363,7 +365,7 @@ TEST_F(AggregatesReplaceTest, AnEmployeesFirstRecordIsKeptEncodedAndItsReplaceme
   // A second employee's first record, then the replacement of the first
   // one's that takes the greatest event off their shared rows: the stale
   // rows are recomputed from e2's record, kept encoded (and not stored yet).
-  EmployeeFacts second = Shuffled(1, 10);
+  EmployeeFacts second = RecordAt(1, 10);
   second.employee_id = "e2";
   second.last_event.id = "ev-e2";
   second.last_event.time_us = first.last_event.time_us - 1;  // before e1's

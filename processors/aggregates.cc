@@ -296,13 +296,17 @@ GlobalAggregates::CachedFacts* GlobalAggregates::CacheStoredFacts(const std::str
   return &cached;
 }
 
-Status GlobalAggregates::Decode(CachedFacts* cached) {
-  if (cached->decoded || cached->bytes.empty()) return Status::Ok();
-  auto decoded = DecodeFacts(cached->bytes);
+Result<EmployeeFacts> GlobalAggregates::DecodeBytesOf(const CachedFacts& cached) {
+  auto decoded = DecodeFacts(cached.bytes);
   // These bytes decoded once already, when they were applied.
   if (!decoded.ok())
-    return decoded.status().WithContext("cached facts of " + std::string(cached->key));
-  cached->facts = std::move(decoded).value();
+    return decoded.status().WithContext("cached facts of " + std::string(cached.key));
+  return decoded;
+}
+
+Status GlobalAggregates::Decode(CachedFacts* cached) {
+  if (cached->decoded || cached->bytes.empty()) return Status::Ok();
+  JIRITSU_ASSIGN_OR_RETURN(cached->facts, DecodeBytesOf(*cached));
   cached->decoded = true;
   Recharge(cached);
   return Status::Ok();
@@ -618,9 +622,8 @@ Status GlobalAggregates::RecomputeStaleAudit() {
       continue;
     }
     // Decoded for this visit only: the cache keeps what it kept.
-    auto facts = DecodeFacts(cached.bytes);
-    if (!facts.ok()) return facts.status().WithContext("cached facts of " + id);
-    visit(*facts);
+    JIRITSU_ASSIGN_OR_RETURN(const EmployeeFacts facts, DecodeBytesOf(cached));
+    visit(facts);
   }
   auto it = store_->NewIterator(kFactsFamily);
   for (it->SeekToFirst(); it->Valid(); it->Next()) {

@@ -208,8 +208,10 @@ class GlobalAggregates {
   CachedFacts* CacheStoredFacts(const std::string& employee_id, std::string bytes,
                                 EmployeeFacts facts);
   CachedRow* CacheStoredRow(const std::string& key, KpiRow row);
-  // Decodes the bytes of an entry kept encoded only. kCorruption if they no
+  // DecodeFacts(cached.bytes), kCorruption naming the employee if they no
   // longer decode.
+  static Result<EmployeeFacts> DecodeBytesOf(const CachedFacts& cached);
+  // Decodes the bytes of an entry kept encoded only, and keeps them decoded.
   Status Decode(CachedFacts* cached);
   // Replaces the contribution of `cached`'s facts (none when it has no
   // bytes; decoded otherwise) with that of `after`, and points its row

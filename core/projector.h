@@ -119,8 +119,11 @@ class Projector {
   // does not hand them back. Default: false.
   virtual bool ApplyPublishedFactsItself() { return false; }
   // Adds every change since the previous checkpoint to `batch` and hands the
-  // facts records to publish to `facts_out`, in employee order. After the
-  // runtime commits, the projector considers those changes clean.
+  // facts records to publish to `facts_out`, in employee order (a rebuild's
+  // publishing of what it held back may group them otherwise: records of
+  // different employees are independent, so the order is a cost, never a
+  // view input). After the runtime commits, the projector considers those
+  // changes clean.
   virtual Status Checkpoint(StateBatch* batch, const FactsSink& facts_out) = 0;
   // The next Checkpoint() publishes every facts record the projector holds
   // back (or as many as its batch bound allows, see FactsHeldBack): the

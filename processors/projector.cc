@@ -9,6 +9,7 @@
 #include <list>
 #include <map>
 #include <mutex>
+#include <numeric>
 #include <optional>
 #include <set>
 #include <sstream>
@@ -256,8 +257,10 @@ class HeldBackFactsBuilder {
     }
     auto state = DecodeEmployeeState(bytes);
     if (!state.ok()) return std::nullopt;  // the runtime thread reports it
-    return BuildEncodedFacts(*state, *reference_, *options_,
-                             Blake2b256(EncodeEmployeeState(*state)));
+    // The stored bytes are the state's encoding (decoding and encoding again
+    // gives them back byte for byte), so they are hashed as they are:
+    // encoding it again was ~13% of this thread (docs/performance.md).
+    return BuildEncodedFacts(*state, *reference_, *options_, Blake2b256(bytes));
   }
 
   const StateStore* const store_;
@@ -444,7 +447,8 @@ class JiritsuProjector final : public Projector {
     }
     const std::set<std::string> dirty = std::exchange(dirty_, {});
     const FactsPlan plan = PlanFacts(dirty);
-    // Dirty employees and held-back facts published now, in employee order.
+    // Dirty employees and held-back facts published now, in employee order
+    // (or, grouped by org unit, the dirty ones first).
     const std::vector<std::string>& waiting = plan.waiting_to_publish;
     auto next_waiting = waiting.begin();
     // Asked for everything held back: as many as fit the batch bound now.
@@ -490,7 +494,9 @@ class JiritsuProjector final : public Projector {
       return PublishWaitingFacts(employee, batch, facts_out, prebuilt.get());
     };
     for (auto employee = dirty.begin(); employee != dirty.end(); ++employee) {
-      for (; next_waiting != waiting.end() && *next_waiting < *employee; ++next_waiting) {
+      for (;
+           !plan.grouped_by_org_unit && next_waiting != waiting.end() && *next_waiting < *employee;
+           ++next_waiting) {
         JIRITSU_RETURN_IF_ERROR(publish_waiting(*next_waiting));
       }
       auto it = cache_.find(*employee);
@@ -1036,7 +1042,7 @@ class JiritsuProjector final : public Projector {
       JIRITSU_RETURN_IF_ERROR(
           PublishFacts(employee, state, Blake2b256(state_bytes), &index, batch, facts_out));
     } else {
-      HoldFacts(employee, index, batch);
+      HoldFacts(employee, index, state, batch);
     }
     index.last_time_us = state.last_time_us;
     index.partition = entry->partition;
@@ -1114,10 +1120,12 @@ class JiritsuProjector final : public Projector {
   // The employee's facts wait; the row says so across a restart. (Its views
   // hash is computed when they are published: hashing every held-back state
   // was 8% of a live run's runtime thread.)
-  void HoldFacts(const std::string& employee, const IndexEntry& index, StateBatch* batch) {
+  void HoldFacts(const std::string& employee, const IndexEntry& index, const EmployeeState& state,
+                 StateBatch* batch) {
     auto [it, added] = waiting_.try_emplace(employee);
-    if (!added) return;
     WaitingFacts& waiting = it->second;
+    if (fold_at_once_) NoteOrgUnit(state.org_unit, &waiting.org_unit);
+    if (!added) return;
     waiting.since_ms = checkpoint_ms_;
     waiting.due_ms = index.facts_published_ms != kNeverPublished
                          ? index.facts_published_ms + options_.facts_interval_ms
@@ -1156,11 +1164,53 @@ class JiritsuProjector final : public Projector {
                         facts_out);
   }
 
+  // `*id` names `org_unit` in org_unit_names_ (interned if new).
+  void NoteOrgUnit(const std::string& org_unit, uint32_t* id) {
+    if (*id != kNoOrgUnit && org_unit_names_[*id] == org_unit) return;
+    auto [it, added] =
+        org_unit_ids_.try_emplace(org_unit, static_cast<uint32_t>(org_unit_names_.size()));
+    if (added) org_unit_names_.push_back(org_unit);
+    *id = it->second;
+  }
+
   struct FactsPlan {
     bool everyone = false;  // every dirty employee and every held-back one
     std::set<std::string> dirty_to_publish;
-    std::vector<std::string> waiting_to_publish;  // not dirty, sorted
+    // Not dirty; sorted by employee, or grouped by org unit (see below).
+    std::vector<std::string> waiting_to_publish;
+    // A rebuild publishing everything: waiting_to_publish is ordered by
+    // (org unit, employee), and the dirty employees go first.
+    bool grouped_by_org_unit = false;
   };
+
+  // A rebuild's held-back employees not in `dirty`, ordered by the org unit
+  // of the state they wait with, then by id. A KPI row belongs to one org
+  // unit, and the row cache cannot hold every row of a large rebuild: in id
+  // order each burst of facts touched rows of every org unit, and rows were
+  // evicted and read back for a later employee of their unit
+  // (docs/performance.md, thirty-fourth pass).
+  std::vector<std::string> WaitingGroupedByOrgUnit(const std::set<std::string>& dirty) const {
+    std::vector<uint32_t> by_name(org_unit_names_.size());
+    std::iota(by_name.begin(), by_name.end(), uint32_t{0});
+    std::sort(by_name.begin(), by_name.end(),
+              [&](uint32_t a, uint32_t b) { return org_unit_names_[a] < org_unit_names_[b]; });
+    std::vector<uint32_t> rank(org_unit_names_.size());
+    for (size_t i = 0; i < by_name.size(); ++i) rank[by_name[i]] = static_cast<uint32_t>(i);
+    std::vector<std::pair<uint32_t, const std::string*>> keyed;
+    keyed.reserve(waiting_.size());
+    for (const auto& [employee, waiting] : waiting_) {
+      if (dirty.count(employee)) continue;
+      keyed.emplace_back(waiting.org_unit == kNoOrgUnit ? kNoOrgUnit : rank[waiting.org_unit],
+                         &employee);
+    }
+    std::sort(keyed.begin(), keyed.end(), [](const auto& a, const auto& b) {
+      return a.first != b.first ? a.first < b.first : *a.second < *b.second;
+    });
+    std::vector<std::string> ordered;
+    ordered.reserve(keyed.size());
+    for (const auto& [rank_of_unit, employee] : keyed) ordered.push_back(*employee);
+    return ordered;
+  }
 
   // Which facts this checkpoint publishes. Without an interval (or when
   // asked, or rebuilding): all. Otherwise those due (an interval after the
@@ -1180,6 +1230,11 @@ class JiritsuProjector final : public Projector {
     if (fold_at_once_ && !publish_all_facts_) return plan;
     if (!DefersFacts() || publish_all_facts_) {
       plan.everyone = true;
+      if (fold_at_once_) {
+        plan.waiting_to_publish = WaitingGroupedByOrgUnit(dirty);
+        plan.grouped_by_org_unit = true;
+        return plan;
+      }
       for (const auto& [employee, waiting] : waiting_) {
         if (!dirty.count(employee)) plan.waiting_to_publish.push_back(employee);
       }
@@ -1328,11 +1383,18 @@ class JiritsuProjector final : public Projector {
 
   // Facts held back (ProjectorOptions::facts_interval_ms), each with a
   // FactsWaitingKey row.
+  static constexpr uint32_t kNoOrgUnit = std::numeric_limits<uint32_t>::max();
   struct WaitingFacts {
     int64_t due_ms = 0;    // an interval after the last publish
     int64_t since_ms = 0;  // the checkpoint that first held them back
+    // A rebuild's: the org unit of the state held back, in org_unit_names_
+    // (kNoOrgUnit: not known), to publish them grouped by it (PlanFacts).
+    uint32_t org_unit = kNoOrgUnit;
   };
   std::unordered_map<std::string, WaitingFacts> waiting_;
+  // A rebuild's org units, interned for WaitingFacts::org_unit.
+  std::vector<std::string> org_unit_names_;
+  std::unordered_map<std::string, uint32_t> org_unit_ids_;
   std::set<std::pair<int64_t, std::string>> waiting_by_due_;
   size_t waiting_bytes_ = 0;
   std::map<int64_t, uint64_t> published_after_ms_;  // FactsDeferral

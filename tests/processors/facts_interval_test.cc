@@ -8,6 +8,7 @@
 
 #include <algorithm>
 #include <map>
+#include <tuple>
 
 #include "processors/aggregates.h"
 #include "processors/rows.h"
@@ -411,6 +412,61 @@ TEST_F(FactsIntervalTest, PublishingARebuildsHeldBackFactsLeavesTheCompleteFamil
   for (const std::string& family : complete) EXPECT_EQ(rows_of(family), before[family]) << family;
   EXPECT_TRUE(facts_before.empty());
   EXPECT_EQ(rows_of(kFactsFamily).size(), employees.size());
+}
+
+// A rebuild publishes its held-back facts grouped by the org unit each
+// employee's final state is in, then by id (a KPI row belongs to one org
+// unit, so the rows of a unit are finished within a few checkpoints instead
+// of being evicted and read back for each later member); an employee still
+// dirty when the runtime asks goes first. A transfer after the facts were
+// first held back moves the employee to its new unit's group.
+TEST_F(FactsIntervalTest, ARebuildPublishesItsHeldBackFactsGroupedByOrgUnit) {
+  Clocked clock;
+  ProjectorOptions options = clock.Options();
+  options.held_back_publish_batch_bytes = 1024;
+  Harness h(options, /*unlogged=*/true);
+  const std::vector<std::string> employees = NumberedIds("g", 20);
+  std::vector<Fed> fed = reference_;
+  std::map<std::string, std::string> unit_of;
+  for (size_t i = 0; i < employees.size(); ++i) {
+    t_ += 3600 * kMicrosPerSecond;
+    unit_of[employees[i]] = i % 2 == 0 ? "sales" : "dev";
+    fed.push_back(f_.Hire(Time(t_), employees[i], unit_of[employees[i]], "m1"));
+  }
+  h.Apply(fed);
+  EXPECT_TRUE(h.CheckpointOnly().empty());
+  ASSERT_EQ(h.projector()->FactsHeldBack(), employees.size());
+  // Held back already: g000 moves to dev-a, g001 to sales.
+  for (const auto& [employee, unit] : {std::pair{"g000", "dev-a"}, std::pair{"g001", "sales"}}) {
+    t_ += 3600 * kMicrosPerSecond;
+    fed.push_back(f_.Transfer(Time(t_), employee, unit));
+    h.Apply(fed.back());
+    unit_of[employee] = unit;
+  }
+  EXPECT_TRUE(h.CheckpointOnly().empty());
+  fed.push_back(NextEvent("g019"));  // dirty when the runtime asks
+  h.Apply(fed.back());
+
+  std::vector<std::string> published;
+  size_t checkpoints = 0;
+  while (h.projector()->FactsHeldBack() > 0 && checkpoints < 100) {
+    h.projector()->PublishDeferredFactsAtNextCheckpoint();
+    for (const std::string& key : Keys(h.CheckpointOnly())) published.push_back(key);
+    ++checkpoints;
+  }
+  EXPECT_GT(checkpoints, 2u) << "1 KiB of facts holds a few records per checkpoint";
+  std::vector<std::string> grouped;
+  for (const std::string& e : employees) {
+    if (e != "g019") grouped.push_back(e);
+  }
+  std::sort(grouped.begin(), grouped.end(), [&](const std::string& a, const std::string& b) {
+    return std::tie(unit_of[a], a) < std::tie(unit_of[b], b);
+  });
+  grouped.insert(grouped.begin(), "g019");
+  EXPECT_EQ(published, grouped);
+  for (const char* e : {"g000", "g001", "g019"}) {
+    EXPECT_FALSE(WaitingRow(h, e).has_value()) << e;
+  }
 }
 
 // Facts confirmed later (Projector::SetFactsConfirmedLater, a live runtime

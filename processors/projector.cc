@@ -1186,9 +1186,10 @@ class JiritsuProjector final : public Projector {
   // A rebuild's held-back employees not in `dirty`, ordered by the org unit
   // of the state they wait with, then by id. A KPI row belongs to one org
   // unit, and the row cache cannot hold every row of a large rebuild: in id
-  // order each burst of facts touched rows of every org unit, and rows were
-  // evicted and read back for a later employee of their unit
-  // (docs/performance.md, thirty-fourth pass).
+  // order a unit's members were spread over the publishing (hires and
+  // transfers have ids far from its first members'), and its rows were
+  // evicted and read back for each later one (docs/performance.md,
+  // thirty-fourth pass).
   std::vector<std::string> WaitingGroupedByOrgUnit(const std::set<std::string>& dirty) const {
     std::vector<uint32_t> by_name(org_unit_names_.size());
     std::iota(by_name.begin(), by_name.end(), uint32_t{0});
@@ -1392,7 +1393,8 @@ class JiritsuProjector final : public Projector {
     uint32_t org_unit = kNoOrgUnit;
   };
   std::unordered_map<std::string, WaitingFacts> waiting_;
-  // A rebuild's org units, interned for WaitingFacts::org_unit.
+  // A rebuild's org units, interned for WaitingFacts::org_unit (as many as
+  // the reference data defines; not charged to the memory budget).
   std::vector<std::string> org_unit_names_;
   std::unordered_map<std::string, uint32_t> org_unit_ids_;
   std::set<std::pair<int64_t, std::string>> waiting_by_due_;

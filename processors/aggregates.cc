@@ -77,21 +77,33 @@ Result<EventRef> DecodeOrgIndexValue(std::string_view bytes) {
   return ref;
 }
 
+namespace {
+
+// The row keys below, built into `*key` (its capacity reused).
+void BuildRowKey(std::string_view org, std::string_view kind, std::string_view label,
+                 std::string_view profile, std::string* key) {
+  key->clear();
+  key->reserve(org.size() + kind.size() + label.size() + 1 + profile.size());
+  key->append(org);
+  key->append(kind);
+  key->append(label);
+  key->push_back('\0');
+  key->append(profile);
+}
+constexpr std::string_view kStateRowKind("\0S\0", 3);
+constexpr std::string_view kPeriodRowKind("\0P\0", 3);
+
+}  // namespace
+
 std::string StateRowKey(std::string_view org, MonthIndex month, std::string_view profile) {
-  std::string key(org);
-  key.append(std::string_view("\0S\0", 3));
-  key.append(MonthLabel(month));
-  key.push_back('\0');
-  key.append(profile);
+  std::string key;
+  BuildRowKey(org, kStateRowKind, MonthLabel(month), profile, &key);
   return key;
 }
 
 std::string PeriodRowKey(std::string_view org, std::string_view period, std::string_view profile) {
-  std::string key(org);
-  key.append(std::string_view("\0P\0", 3));
-  key.append(period);
-  key.push_back('\0');
-  key.append(profile);
+  std::string key;
+  BuildRowKey(org, kPeriodRowKind, period, profile, &key);
   return key;
 }
 
@@ -312,8 +324,8 @@ Status GlobalAggregates::Decode(CachedFacts* cached) {
   return Status::Ok();
 }
 
-GlobalAggregates::CachedRow* GlobalAggregates::CacheStoredRow(const std::string& key, KpiRow row) {
-  auto inserted = rows_.try_emplace(key).first;
+GlobalAggregates::CachedRow* GlobalAggregates::CacheStoredRow(std::string_view key, KpiRow row) {
+  auto inserted = rows_.try_emplace(std::string(key)).first;
   inserted->second.key = inserted->first;
   inserted->second.row = std::move(row);
   return &inserted->second;
@@ -344,7 +356,7 @@ Result<GlobalAggregates::CachedFacts*> GlobalAggregates::FindFacts(const std::st
   return CacheStoredFacts(employee_id, std::move(bytes), std::move(decoded).value());
 }
 
-Result<GlobalAggregates::CachedRow*> GlobalAggregates::Row(const std::string& key, size_t width) {
+Result<GlobalAggregates::CachedRow*> GlobalAggregates::Row(std::string_view key, size_t width) {
   auto it = rows_.find(key);
   CachedRow* cached = it == rows_.end() ? nullptr : &it->second;
   if (cached == nullptr) {
@@ -378,8 +390,15 @@ namespace {
 
 // The two kinds of KPI rows an employee's facts contribute to, for
 // ReplaceRows: key, width, identity, and the arithmetic of one contribution.
-std::string RowKey(const StateDeltaRow& r) { return StateRowKey(r.org_unit, r.month, r.profile); }
-std::string RowKey(const PeriodRow& r) { return PeriodRowKey(r.org_unit, r.period, r.profile); }
+// The row's key, built into `*key`.
+const std::string& RowKey(const StateDeltaRow& r, std::string* key) {
+  BuildRowKey(r.org_unit, kStateRowKind, MonthLabel(r.month), r.profile, key);
+  return *key;
+}
+const std::string& RowKey(const PeriodRow& r, std::string* key) {
+  BuildRowKey(r.org_unit, kPeriodRowKind, r.period, r.profile, key);
+  return *key;
+}
 size_t RowWidth(const StateDeltaRow&) { return kStateMeasureCount; }
 size_t RowWidth(const PeriodRow&) { return kPeriodCounterCount; }
 
@@ -433,7 +452,7 @@ Status GlobalAggregates::ReplaceRows(const std::vector<RowT>& before,
   const size_t common = std::min(before.size(), after.size());
   auto paired = [&](size_t i) { return i < common && SameRow(before[i], after[i]); };
   auto row_of_before = [&](size_t i) -> Result<CachedRow*> {
-    if (!before_known) return Row(RowKey(before[i]), RowWidth(before[i]));
+    if (!before_known) return Row(RowKey(before[i], &row_key_), RowWidth(before[i]));
     Touch(before_rows[i], RowWidth(before[i]));
     return before_rows[i];
   };
@@ -447,7 +466,7 @@ Status GlobalAggregates::ReplaceRows(const std::vector<RowT>& before,
   for (size_t i = 0; i < after.size(); ++i) {
     CachedRow* row = nullptr;
     if (!paired(i)) {
-      JIRITSU_ASSIGN_OR_RETURN(row, Row(RowKey(after[i]), RowWidth(after[i])));
+      JIRITSU_ASSIGN_OR_RETURN(row, Row(RowKey(after[i], &row_key_), RowWidth(after[i])));
       AddContribution(&row->row, after[i], +1, after_ref);
     } else {
       JIRITSU_ASSIGN_OR_RETURN(row, row_of_before(i));

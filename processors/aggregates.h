@@ -59,6 +59,7 @@
 #include <cstdint>
 #include <cstdlib>
 #include <deque>
+#include <functional>
 #include <list>
 #include <map>
 #include <optional>
@@ -201,13 +202,13 @@ class GlobalAggregates {
   template <class Entry>
   void MarkDirty(Entry* entry);
   Result<CachedFacts*> FindFacts(const std::string& employee_id, bool* found);
-  Result<CachedRow*> Row(const std::string& key, size_t width);
+  Result<CachedRow*> Row(std::string_view key, size_t width);
   // A new clean cache entry of what the store holds (a miss, Warm). The facts
   // entry is charged at once; a row is charged by its caller (Row() marks it
   // dirty, Warm() recharges it).
   CachedFacts* CacheStoredFacts(const std::string& employee_id, std::string bytes,
                                 EmployeeFacts facts);
-  CachedRow* CacheStoredRow(const std::string& key, KpiRow row);
+  CachedRow* CacheStoredRow(std::string_view key, KpiRow row);
   // DecodeFacts(cached.bytes), kCorruption naming the employee if they no
   // longer decode.
   static Result<EmployeeFacts> DecodeBytesOf(const CachedFacts& cached);
@@ -240,7 +241,14 @@ class GlobalAggregates {
   size_t dirty_bytes_ = 0;
   uint64_t generation_ = 1;
   std::unordered_map<std::string, CachedFacts> facts_;
-  std::unordered_map<std::string, CachedRow> rows_;
+  // Looked up by string_view: ReplaceRows builds each key in row_key_
+  // rather than in a new string (two allocations each, per contribution).
+  struct RowKeyHash {
+    using is_transparent = void;
+    size_t operator()(std::string_view key) const { return std::hash<std::string_view>{}(key); }
+  };
+  std::unordered_map<std::string, CachedRow, RowKeyHash, std::equal_to<>> rows_;
+  std::string row_key_;
   // The entries marked dirty since the last Flush, so a checkpoint costs what
   // changed rather than a scan of the whole cache (dirty entries are never
   // evicted, so the pointers stay valid until Flush).

@@ -582,7 +582,7 @@ void GlobalAggregates::Evict(uint64_t evictable_before) {
     cached_bytes_ -= cached->charged_bytes;
     Unpin(cached->state_rows);
     Unpin(cached->period_rows);
-    facts_.erase(std::string(cached->key));
+    facts_.erase(facts_.find(cached->key));
   }
   // A pinned row is reachable from a cached facts record (its pointers).
   for (auto it = rows_.begin(); it != rows_.end() && OverLimits();) {

@@ -240,14 +240,15 @@ class GlobalAggregates {
   size_t cached_bytes_ = 0;
   size_t dirty_bytes_ = 0;
   uint64_t generation_ = 1;
-  std::unordered_map<std::string, CachedFacts> facts_;
-  // Looked up by string_view: ReplaceRows builds each key in row_key_
-  // rather than in a new string (two allocations each, per contribution).
-  struct RowKeyHash {
+  // Both maps are looked up by string_view: ReplaceRows builds each row key
+  // in row_key_ rather than in a new string (two allocations each, per
+  // contribution), and Evict finds a facts entry by its own key.
+  struct KeyHash {
     using is_transparent = void;
     size_t operator()(std::string_view key) const { return std::hash<std::string_view>{}(key); }
   };
-  std::unordered_map<std::string, CachedRow, RowKeyHash, std::equal_to<>> rows_;
+  std::unordered_map<std::string, CachedFacts, KeyHash, std::equal_to<>> facts_;
+  std::unordered_map<std::string, CachedRow, KeyHash, std::equal_to<>> rows_;
   std::string row_key_;
   // The entries marked dirty since the last Flush, so a checkpoint costs what
   // changed rather than a scan of the whole cache (dirty entries are never

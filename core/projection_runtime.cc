@@ -952,6 +952,15 @@ void ProjectionRuntime::LogCheckpointMemory(size_t batch_bytes, size_t facts) co
 }
 
 Status ProjectionRuntime::PublishHeldBackFacts() {
+  struct Timed {
+    ProjectionRuntime* runtime;
+    std::chrono::steady_clock::time_point started = std::chrono::steady_clock::now();
+    ~Timed() {
+      const std::chrono::duration<double> took = std::chrono::steady_clock::now() - started;
+      std::lock_guard<std::mutex> lock(runtime->stats_mutex_);
+      runtime->stats_.held_back_publish_seconds += took.count();
+    }
+  } timed{this};
   size_t before = std::numeric_limits<size_t>::max();
   while (true) {
     projector_->PublishDeferredFactsAtNextCheckpoint();
@@ -1147,7 +1156,13 @@ Status ProjectionRuntime::Run() {
   JIRITSU_RETURN_IF_ERROR(CompactCompleteFamiliesEarly());
   JIRITSU_RETURN_IF_ERROR(PublishHeldBackFacts());
   facts_flusher_.reset();  // those checkpoints waited for every flush
-  if (options_.rebuild_mode) JIRITSU_RETURN_IF_ERROR(store_->SyncAndFlush());
+  if (options_.rebuild_mode) {
+    const auto sync_started = std::chrono::steady_clock::now();
+    JIRITSU_RETURN_IF_ERROR(store_->SyncAndFlush());
+    const std::chrono::duration<double> took = std::chrono::steady_clock::now() - sync_started;
+    std::lock_guard<std::mutex> lock(stats_mutex_);
+    stats_.final_sync_seconds += took.count();
+  }
   MaybeReportProgress(true);
   std::lock_guard<std::mutex> lock(stats_mutex_);
   stats_.seconds = (SteadyNowMs() - started_ms_) / 1000.0;

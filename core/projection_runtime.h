@@ -219,6 +219,11 @@ struct RuntimeStats {
   uint64_t memory_checkpoints = 0;
   uint64_t bytes_read = 0;
   double seconds = 0;
+  // Rebuilds: of `seconds`, the publishing of the held-back facts once the
+  // log was read (PublishHeldBackFacts), and the final sync (the bulk load's
+  // compactions and flushes, SyncAndFlush). The rest is the reading.
+  double held_back_publish_seconds = 0;
+  double final_sync_seconds = 0;
   // Produce -> view-visible latency of live runs (not rebuilds): for every
   // applied employee event, wall-clock milliseconds from its log append time
   // (LogRecord::append_time_ms) to the commit of the checkpoint that holds

@@ -286,6 +286,8 @@ std::string ReplayReport::ToJson() const {
   out += ",\"skipped_as_of\":" + std::to_string(skipped_as_of);
   out += ",\"dead_letters\":" + std::to_string(dead_letters);
   out += ",\"seconds\":" + Fixed(seconds, 3);
+  out += ",\"publish_seconds\":" + Fixed(publish_seconds, 3);
+  out += ",\"sync_seconds\":" + Fixed(sync_seconds, 3);
   out += ",\"events_per_s\":" + Fixed(events_per_s, 0);
   out += ",\"digest\":\"" + digest + "\"";
   out += ",\"view_digests\":";
@@ -362,6 +364,8 @@ struct Replayer::Build {
   uint64_t skipped_as_of = 0;
   uint64_t dead_letters = 0;
   double seconds = 0;
+  double publish_seconds = 0;
+  double sync_seconds = 0;
   std::unique_ptr<ProjectionRuntime> runtime;
 
   StateStore* store() { return runtime ? runtime->store() : nullptr; }
@@ -372,6 +376,8 @@ struct Replayer::Build {
     report->skipped_as_of = skipped_as_of;
     report->dead_letters = dead_letters;
     report->seconds = seconds;
+    report->publish_seconds = publish_seconds;
+    report->sync_seconds = sync_seconds;
     report->events_per_s = seconds > 0 ? events / seconds : 0;
     report->store_dir = dir;
   }
@@ -628,6 +634,8 @@ Status Replayer::RunBuild(Build* build) {
   build->records += stats.events_applied + stats.events_skipped_as_of + stats.dead_letters +
                     stats.reference_applied;
   build->seconds += stats.seconds;
+  build->publish_seconds += stats.held_back_publish_seconds;
+  build->sync_seconds += stats.final_sync_seconds;
   if (!status.ok()) return status.WithContext("replay into " + build->dir);
   if (stop_.load()) return FailedPrecondition("replay stopped before it finished");
   build->runtime = std::move(runtime);

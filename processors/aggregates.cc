@@ -326,9 +326,11 @@ Status GlobalAggregates::Decode(CachedFacts* cached) {
 
 GlobalAggregates::CachedRow* GlobalAggregates::CacheStoredRow(std::string_view key, KpiRow row) {
   auto inserted = rows_.try_emplace(std::string(key)).first;
-  inserted->second.key = inserted->first;
-  inserted->second.row = std::move(row);
-  return &inserted->second;
+  CachedRow& cached = inserted->second;
+  cached.key = inserted->first;
+  cached.row = std::move(row);
+  rows_by_age_.emplace_back(cached.generation, &cached);
+  return &cached;
 }
 
 Result<GlobalAggregates::CachedFacts*> GlobalAggregates::FindFacts(const std::string& employee_id,
@@ -584,14 +586,24 @@ void GlobalAggregates::Evict(uint64_t evictable_before) {
     Unpin(cached->period_rows);
     facts_.erase(facts_.find(cached->key));
   }
-  // A pinned row is reachable from a cached facts record (its pointers).
-  for (auto it = rows_.begin(); it != rows_.end() && OverLimits();) {
-    if (!it->second.dirty && it->second.pins == 0 && it->second.generation < evictable_before) {
-      cached_bytes_ -= it->second.charged_bytes;
-      it = rows_.erase(it);
-    } else {
-      ++it;
+  // Rows the same way, oldest first. A pinned row is reachable from a cached
+  // facts record (its pointers): its record goes to the back, still its
+  // row's last, and each record is looked at once per call.
+  for (size_t looked_at = 0, records = rows_by_age_.size();
+       looked_at < records && !rows_by_age_.empty() && OverLimits(); ++looked_at) {
+    const auto [generation, cached] = rows_by_age_.front();
+    if (cached->generation != generation || cached->dirty) {
+      rows_by_age_.pop_front();  // stale
+      continue;
     }
+    if (generation >= evictable_before) break;
+    rows_by_age_.pop_front();
+    if (cached->pins > 0) {
+      rows_by_age_.emplace_back(generation, cached);
+      continue;
+    }
+    cached_bytes_ -= cached->charged_bytes;
+    rows_.erase(rows_.find(cached->key));
   }
 }
 
@@ -600,10 +612,11 @@ void GlobalAggregates::OnCommitted() {
 }
 
 void GlobalAggregates::DropStaleAgeRecords() {
-  if (facts_by_age_.size() <= 2 * facts_.size() + 1024) return;
-  std::erase_if(facts_by_age_, [](const std::pair<uint64_t, CachedFacts*>& record) {
+  const auto stale = [](const auto& record) {
     return record.second->generation != record.first || record.second->dirty;
-  });
+  };
+  if (facts_by_age_.size() > 2 * facts_.size() + 1024) std::erase_if(facts_by_age_, stale);
+  if (rows_by_age_.size() > 2 * rows_.size() + 1024) std::erase_if(rows_by_age_, stale);
 }
 
 Status GlobalAggregates::RecomputeStaleAudit() {
@@ -683,7 +696,6 @@ Status GlobalAggregates::Flush(StateBatch* batch) {
     facts_by_age_.emplace_back(generation_, cached);
   }
   dirty_facts_.clear();
-  DropStaleAgeRecords();
   std::sort(dirty_rows_.begin(), dirty_rows_.end(), by_key);
   for (CachedRow* cached : dirty_rows_) {
     if (cached->row.IsZero()) {
@@ -694,8 +706,10 @@ Status GlobalAggregates::Flush(StateBatch* batch) {
     dirty_bytes_ -= cached->charged_bytes;
     cached->dirty = false;
     cached->generation = generation_;
+    rows_by_age_.emplace_back(generation_, cached);
   }
   dirty_rows_.clear();
+  DropStaleAgeRecords();
   for (const auto& [key, last_event] : org_index_changes_) {
     if (last_event) {
       batch->Put(kOrgIndexFamily, key, EncodeOrgIndexValue(*last_event));

@@ -142,7 +142,7 @@ class GlobalAggregates {
   // decoded facts waiting for the next Flush (in dirty_bytes() too).
   size_t cached_bytes() const {
     return cached_bytes_ + retired_bytes_ + written_facts_.bytes() + written_rows_.bytes() +
-           facts_by_age_.size() * kFactsByAgeRecordBytes;
+           (facts_by_age_.size() + rows_by_age_.size()) * kAgeRecordBytes;
   }
   size_t cached_entries() const { return facts_.size() + rows_.size(); }
   size_t dirty_bytes() const { return dirty_bytes_ + retired_bytes_; }
@@ -263,13 +263,17 @@ class GlobalAggregates {
   // dropped. An entry's generations only grow, so its current record is its
   // last one: erasing it through that record leaves none behind.
   std::deque<std::pair<uint64_t, CachedFacts*>> facts_by_age_;
+  // The same for the KPI rows (walking rows_ from its start at every
+  // eviction, past the dirty, pinned and young ones, was ~7% of a rebuild's
+  // publishing thread, docs/performance.md).
+  std::deque<std::pair<uint64_t, CachedRow*>> rows_by_age_;
   // The decoded facts of records kept encoded only, freed at the next Flush
   // rather than at once: a rebuild applies them on a second thread while
   // others build the next ones, and freeing them there, into the builders'
   // malloc arenas, cost the builders more than it saved (docs/performance.md).
   std::vector<EmployeeFacts> retired_facts_;
   size_t retired_bytes_ = 0;  // their estimate, as a decoded cache entry's
-  static constexpr size_t kFactsByAgeRecordBytes = sizeof(std::pair<uint64_t, CachedFacts*>);
+  static constexpr size_t kAgeRecordBytes = sizeof(std::pair<uint64_t, CachedFacts*>);
   // Drops the stale records once they outnumber the entries (a cache under
   // its limits never evicts, and each flush adds a record per entry).
   void DropStaleAgeRecords();

@@ -5,18 +5,20 @@
 // row pointers (a large cache) or looked up by key (a one-entry cache, which
 // evicts everything at each commit). And a new store's reads skipped for
 // keys never written change nothing; an employee's first record is kept
-// encoded until a replacement decodes it; facts are evicted oldest flush
+// encoded until a replacement decodes it; facts and KPI rows are evicted oldest flush
 // first, through records of their age that never outlive their entries.
 #include "processors/aggregates.h"
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <array>
 #include <cstdint>
 #include <map>
 #include <memory>
 #include <string>
 #include <string_view>
+#include <tuple>
 
 #include "core/state_store.h"
 #include "processors/facts.h"
@@ -353,13 +355,14 @@ TEST_F(AggregatesReplaceTest, AnEmployeesFirstRecordIsKeptEncodedAndItsReplaceme
   aggregates.OnCommitted();
   const size_t with_first = aggregates.cached_bytes();
   // The decoded first record lived until the flush, and no longer (the
-  // flush adds a 16-byte record of the entry's age).
-  EXPECT_EQ(before_flush - with_first, decoded_bytes - 16);
+  // flush adds a 16-byte record of the age of the entry and of each row).
+  const size_t first_rows = first.state_deltas.size() + first.period_rows.size();
+  EXPECT_EQ(before_flush - with_first, decoded_bytes - 16 * (1 + first_rows));
   ASSERT_TRUE(aggregates.ApplyFacts("e1", replacement_bytes).ok());
   const size_t with_replacement = aggregates.cached_bytes();
   // What a replacement adds: its decoded facts, and the row pointers it
   // keeps, 8 bytes each.
-  const size_t row_pointers = (first.state_deltas.size() + first.period_rows.size()) * 8;
+  const size_t row_pointers = first_rows * 8;
   EXPECT_EQ(with_replacement - with_first, decoded_bytes + row_pointers);
 
   // A second employee's first record, then the replacement of the first
@@ -394,8 +397,10 @@ TEST_F(AggregatesReplaceTest, AnEmployeesFirstRecordIsKeptEncodedAndItsReplaceme
 }
 
 TEST_F(AggregatesReplaceTest, FlushingOneEmployeeOverAndOverKeepsTheCacheBounded) {
-  // Under its limits the cache never evicts; each flush still records its
-  // facts' age. Those records must not pile up (16 bytes per flush).
+  // Under its limits the cache never evicts; each flush still records the
+  // age of its facts and of its row. Those records must not pile up (16
+  // bytes each per flush): stale ones go once they outnumber the entries
+  // twice over, plus 1 024.
   auto store = OpenStore("flushed-over-and-over");
   ASSERT_NE(store, nullptr);
   GlobalAggregates aggregates(store.get(), 1'000'000);
@@ -413,8 +418,81 @@ TEST_F(AggregatesReplaceTest, FlushingOneEmployeeOverAndOverKeepsTheCacheBounded
     if (events == 1) after_first = aggregates.cached_bytes();
   }
   EXPECT_EQ(aggregates.cached_entries(), 2u);
-  // The record's bytes differ by a few digits of its event id.
-  EXPECT_LT(aggregates.cached_bytes(), after_first + kFlushes * 16 / 4);
+  // The record's bytes differ by a few digits of its event id; kept, the
+  // age records would be 2 * 16 * kFlushes bytes.
+  EXPECT_LT(aggregates.cached_bytes(), after_first + 2 * 16 * (1024 + 2 + 1) + 64);
+}
+
+TEST_F(AggregatesReplaceTest, KpiRowsAreEvictedOldestFlushFirst) {
+  // Two employees' rows, flushed one checkpoint apart, then a cache limit
+  // that only half of the older rows fit beside the younger ones. The
+  // younger rows must all stay cached: rows written to the store under
+  // them afterwards are not read back.
+  auto store = OpenStore("rows-by-age");
+  ASSERT_NE(store, nullptr);
+  constexpr int kRows = 20;
+  GlobalAggregates aggregates(store.get(), /*cache_max_entries=*/kRows + kRows / 2);
+  ASSERT_TRUE(aggregates.Load().ok());
+  auto checkpoint = [&] {
+    StateBatch batch;
+    ASSERT_TRUE(aggregates.Flush(&batch).ok());
+    ASSERT_TRUE(store->Write(&batch).ok());
+    aggregates.OnCommitted();
+  };
+  auto facts_of = [&](const std::string& employee, const std::string& org, uint64_t events) {
+    EmployeeFacts facts = Facts(events, "ev-" + employee);
+    facts.employee_id = employee;
+    for (int month = 0; month < kRows; ++month) facts.state_deltas.push_back(State(org, month, 1));
+    return facts;
+  };
+  ASSERT_TRUE(aggregates.ApplyFacts("old", EncodeFacts(facts_of("old", "unit-old", 1))).ok());
+  checkpoint();
+  ASSERT_TRUE(aggregates.ApplyFacts("young", EncodeFacts(facts_of("young", "unit-young", 2))).ok());
+  checkpoint();  // over the limit: both records and half the old rows go
+  EXPECT_EQ(aggregates.cached_entries(), static_cast<size_t>(kRows + kRows / 2));
+
+  // Every stored row of both units now says 100 employees.
+  StateBatch tampered;
+  for (const std::string org : {"unit-old", "unit-young"}) {
+    for (int month = 0; month < kRows; ++month) {
+      const std::string key = StateRowKey(org, month, "eng");
+      std::string bytes;
+      ASSERT_TRUE(store->Get(kKpiFamily, key, &bytes).ok()) << key;
+      auto row = DecodeKpiRow(bytes);
+      ASSERT_TRUE(row.ok());
+      row->values[kPopulation] = 100;
+      tampered.Put(kKpiFamily, key, EncodeKpiRow(*row));
+    }
+  }
+  ASSERT_TRUE(store->Write(&tampered).ok());
+  // A third employee in both units: a cached row adds to what the cache
+  // holds (1 + 1), an evicted one to what it reads back (100 + 1).
+  EmployeeFacts probe = facts_of("probe", "unit-young", 3);
+  for (int month = 0; month < kRows; ++month)
+    probe.state_deltas.push_back(State("unit-old", month, 1));
+  std::sort(probe.state_deltas.begin(), probe.state_deltas.end(),
+            [](const StateDeltaRow& a, const StateDeltaRow& b) {
+              return std::tie(a.org_unit, a.month) < std::tie(b.org_unit, b.month);
+            });
+  ASSERT_TRUE(aggregates.ApplyFacts("probe", EncodeFacts(probe)).ok());
+  checkpoint();
+  int old_read_back = 0;
+  for (const std::string org : {"unit-old", "unit-young"}) {
+    for (int month = 0; month < kRows; ++month) {
+      std::string bytes;
+      ASSERT_TRUE(store->Get(kKpiFamily, StateRowKey(org, month, "eng"), &bytes).ok());
+      auto row = DecodeKpiRow(bytes);
+      ASSERT_TRUE(row.ok());
+      const int64_t population = row->values[kPopulation];
+      if (org == "unit-young") {
+        EXPECT_EQ(population, 2) << "month " << month << ": a younger row was evicted";
+      } else {
+        EXPECT_TRUE(population == 2 || population == 101) << population;
+        old_read_back += population == 101 ? 1 : 0;
+      }
+    }
+  }
+  EXPECT_EQ(old_read_back, kRows / 2);  // exactly the rows that had to go
 }
 
 }  // namespace

@@ -1154,24 +1154,24 @@ int Bench::Run() {
     results.push_back(std::move(result).value());
   }
   Report(results);
+  // The lines some phases add after the table.
   for (const auto& result : results) {
-    auto flushes = result.extra.find("producer_flushes");
-    if (result.name != "latency" || flushes == result.extra.end()) continue;
-    std::printf(
-        "  latency: the producer's %s flushes took p50 %s ms, p99 %s ms, max %s ms "
-        "(%s over 20 ms)\n",
-        flushes->second.c_str(), result.extra.at("producer_flush_p50_ms").c_str(),
-        result.extra.at("producer_flush_p99_ms").c_str(),
-        result.extra.at("producer_flush_max_ms").c_str(),
-        result.extra.at("producer_flushes_over_20ms").c_str());
-  }
-  for (const auto& result : results) {
-    auto publish = result.extra.find("publish_s");
-    if (result.name != "replay" || publish == result.extra.end()) continue;
-    std::printf(
-        "  replay: %s s publishing the held-back facts, %s s the final sync; the rest "
-        "reading\n",
-        publish->second.c_str(), result.extra.at("sync_s").c_str());
+    const auto& extra = result.extra;
+    if (auto flushes = extra.find("producer_flushes");
+        result.name == "latency" && flushes != extra.end()) {
+      std::printf(
+          "  latency: the producer's %s flushes took p50 %s ms, p99 %s ms, max %s ms "
+          "(%s over 20 ms)\n",
+          flushes->second.c_str(), extra.at("producer_flush_p50_ms").c_str(),
+          extra.at("producer_flush_p99_ms").c_str(), extra.at("producer_flush_max_ms").c_str(),
+          extra.at("producer_flushes_over_20ms").c_str());
+    }
+    if (auto publish = extra.find("publish_s"); result.name == "replay" && publish != extra.end()) {
+      std::printf(
+          "  replay: %s s publishing the held-back facts, %s s the final sync; the rest "
+          "reading\n",
+          publish->second.c_str(), extra.at("sync_s").c_str());
+    }
   }
   if (digests_equal_ && *digests_equal_) {
     std::printf("  replay views = project views (digest %s)\n", project_digest_.c_str());

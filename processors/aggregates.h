@@ -273,7 +273,8 @@ class GlobalAggregates {
   // malloc arenas, cost the builders more than it saved (docs/performance.md).
   std::vector<EmployeeFacts> retired_facts_;
   size_t retired_bytes_ = 0;  // their estimate, as a decoded cache entry's
-  static constexpr size_t kAgeRecordBytes = sizeof(std::pair<uint64_t, CachedFacts*>);
+  static constexpr size_t kAgeRecordBytes =
+      sizeof(std::pair<uint64_t, const void*>);  // either queue's
   // Drops the stale records once they outnumber the entries (a cache under
   // its limits never evicts, and each flush adds a record per entry).
   void DropStaleAgeRecords();

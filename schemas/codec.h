@@ -46,6 +46,19 @@ std::string EncodeBinaryEvent(const Event& event);
 void AppendBinaryEvent(const Event& event, std::string* out);
 Result<Event> DecodeBinaryEvent(std::string_view bytes);
 
+// Compact event data: only `event.data`, for stores whose keys and own
+// fields already hold the event's identity, time and type (the processors'
+// journal rows, processors/stored_event.h). Strings and lists carry varint
+// lengths, integers are zigzag varints, numbers their 8 IEEE bytes, flags and
+// enums one byte; no envelope and no checksum (the store checksums its
+// blocks). Written in the current data shape.
+void AppendCompactEventData(const Event& event, std::string* out);
+// Reads `bytes` written with data `schema_version` into event->data, for
+// event->type (set by the caller); sets event->schema_version to the
+// current one. kCorruption, naming the field, for bytes it cannot read,
+// trailing bytes or a schema version it has no reader for.
+Status DecodeCompactEventData(std::string_view bytes, uint32_t schema_version, Event* event);
+
 // RFC 3339 helpers (also used by the CLI for --as-of).
 Result<int64_t> ParseRfc3339(std::string_view text, int32_t* utc_offset_minutes);
 std::string FormatRfc3339(int64_t time_us, int32_t utc_offset_minutes);

@@ -51,6 +51,35 @@ TEST_P(TypeFixture, ValidExampleDecodesToItsType) {
   EXPECT_EQ(event->subject.empty(), event->type == EventType::kKpiTargetSet);
 }
 
+// The journal rows' compact data (schemas/codec.h): every type's data reads
+// back as written, and every shorter prefix of it is kCorruption, not a
+// shorter event.
+TEST_P(TypeFixture, CompactDataRoundTripsAndEveryPrefixIsCorruption) {
+  const Event event = DecodeValid();
+  std::string bytes = "kept";
+  AppendCompactEventData(event, &bytes);
+  ASSERT_EQ(bytes.substr(0, 4), "kept");  // appends, leaves what was there
+  bytes.erase(0, 4);
+  Event again;
+  again.type = event.type;
+  const Status status = DecodeCompactEventData(bytes, kCurrentSchemaVersion, &again);
+  ASSERT_TRUE(status.ok()) << status.ToString();
+  EXPECT_EQ(again.data, event.data);
+  EXPECT_EQ(again.schema_version, kCurrentSchemaVersion);
+  ASSERT_LT(bytes.size(), EncodeBinaryEvent(event).size());
+  for (size_t n = 0; n < bytes.size(); ++n) {
+    Event cut;
+    cut.type = event.type;
+    EXPECT_EQ(DecodeCompactEventData(bytes.substr(0, n), kCurrentSchemaVersion, &cut).code(),
+              StatusCode::kCorruption)
+        << n << " of " << bytes.size() << " bytes";
+  }
+  Event trailing;
+  trailing.type = event.type;
+  EXPECT_EQ(DecodeCompactEventData(bytes + "x", kCurrentSchemaVersion, &trailing).message(),
+            "compact event data: 1 unexpected trailing bytes");
+}
+
 TEST_P(TypeFixture, JsonRoundTripIsExactAndStable) {
   const Event event = DecodeValid();
   const std::string encoded = EncodeJsonEvent(event);

@@ -29,12 +29,12 @@ Result<size_t> FoldJournalTail(StateIterator* it, const ReferenceTable& referenc
   }
   size_t folded = 0;
   for (; it->Valid() && it->key().starts_with(prefix); it->Next()) {
-    auto stored = DecodeStoredEvent(it->value());
+    const std::string_view sort_key = it->key().substr(prefix.size());
+    auto stored = DecodeJournalRow(employee, sort_key, it->value());
     if (!stored.ok()) {
       return stored.status().WithContext("journal tail of employee " + std::string(employee));
     }
-    ApplyEvent(reference, stored->event, stored->position,
-               std::string(it->key().substr(prefix.size())), state);
+    ApplyEvent(reference, stored->event, stored->position, std::string(sort_key), state);
     ++folded;
   }
   JIRITSU_RETURN_IF_ERROR(it->status().WithContext("journal tail of employee " + std::string(employee)));

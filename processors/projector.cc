@@ -370,7 +370,7 @@ class JiritsuProjector final : public Projector {
       journal_key_.assign(event.subject);
       journal_key_.push_back('\0');
       journal_key_.append(sort_key);
-      EncodeStoredEventInto(event, position, &journal_value_);
+      EncodeJournalValueInto(event.subject, event, position, &journal_value_);
       journal_.Put(kJournalFamily, journal_key_, journal_value_);
       ApplyEvent(reference_, event, position, std::move(sort_key), &entry->state);
       entry->folded_unflushed_bytes += kFoldedAtOnceEventEncodedBytes;
@@ -893,7 +893,7 @@ class JiritsuProjector final : public Projector {
     for (it->Seek(prefix); it->Valid() && it->key().starts_with(prefix); it->Next()) {
       const std::string key(it->key().substr(prefix.size()));
       if (entry->deleted.count(key) || !SortKeyHasIdentity(key, event.source, event.id)) continue;
-      auto stored = DecodeStoredEvent(it->value());
+      auto stored = DecodeJournalRow(employee, key, it->value());
       if (!stored.ok()) return stored.status().WithContext("journal of " + employee);
       *handled = true;
       if (!CopyWins(sort_key, event, position, key, stored->event, stored->position)) {
@@ -917,7 +917,7 @@ class JiritsuProjector final : public Projector {
     for (it->Seek(prefix); it->Valid() && it->key().starts_with(prefix); it->Next()) {
       std::string key(it->key().substr(prefix.size()));
       if (entry->deleted.count(key) || entry->pending.count(key)) continue;
-      auto stored = DecodeStoredEvent(it->value());
+      auto stored = DecodeJournalRow(employee, key, it->value());
       if (!stored.ok()) return stored.status().WithContext("journal of " + employee);
       committed.emplace(std::move(key), std::move(stored).value());
     }
@@ -988,7 +988,7 @@ class JiritsuProjector final : public Projector {
     }
     for (const auto& [key, pending] : entry->pending) {
       batch->Put(kJournalFamily, employee + '\0' + key,
-                 EncodeStoredEvent(pending.event, pending.position));
+                 EncodeJournalValue(employee, pending.event, pending.position));
     }
     for (const auto& key : entry->deleted) {
       if (!entry->pending.count(key)) batch->Delete(kJournalFamily, employee + '\0' + key);

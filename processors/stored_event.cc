@@ -1,14 +1,16 @@
-#include "processors/cereal_io.h"
 #include "processors/stored_event.h"
 
 #include <sodium.h>
 
 #include <bit>
-#include <cstdint>
-
 #include <cereal/archives/portable_binary.hpp>
 #include <cereal/types/string.hpp>
+#include <cstdint>
+#include <limits>
 
+#include "core/topics.h"
+#include "core/varint.h"
+#include "processors/cereal_io.h"
 #include "schemas/codec.h"
 
 namespace jiritsu::processors {
@@ -75,6 +77,118 @@ Result<StoredEvent> DecodeStoredEvent(std::string_view bytes) {
   auto event = DecodeBinaryEvent(event_bytes);
   if (!event.ok()) return event.status().WithContext("stored event");
   stored.event = std::move(event).value();
+  return stored;
+}
+
+namespace {
+// The sort key's fixed part: the time (8 bytes) and the family rank (1).
+constexpr size_t kSortKeyFixedBytes = 9;
+
+uint64_t ZigZag64(int64_t v) {
+  return (static_cast<uint64_t>(v) << 1) ^ static_cast<uint64_t>(v >> 63);
+}
+int64_t UnZigZag64(uint64_t v) { return static_cast<int64_t>((v >> 1) ^ (~(v & 1) + 1)); }
+}  // namespace
+
+void EncodeJournalValueInto(std::string_view employee, const Event& event,
+                            const SourcePosition& position, std::string* into) {
+  if (event.subject != employee || event.source.find('\0') != std::string::npos) {
+    EncodeStoredEventInto(event, position, into);  // the key cannot carry them
+    return;
+  }
+  std::string& out = *into;
+  out.clear();
+  out.push_back(static_cast<char>(kJournalRowFormat));
+  out.push_back(static_cast<char>(event.type));
+  if (position.topic == TopicNameForFamily(FamilyOf(event.type))) {
+    out.push_back('\0');
+  } else {
+    PutVarint64(&out, position.topic.size() + 1);
+    out.append(position.topic);
+  }
+  PutVarint64(&out, static_cast<uint32_t>(position.partition));
+  PutVarint64(&out, ZigZag64(position.offset));
+  PutVarint64(&out, ZigZag64(event.utc_offset_minutes));
+  PutVarint64(&out, kCurrentSchemaVersion);
+  AppendCompactEventData(event, &out);
+}
+
+std::string EncodeJournalValue(std::string_view employee, const Event& event,
+                               const SourcePosition& position) {
+  std::string out;
+  EncodeJournalValueInto(employee, event, position, &out);
+  return out;
+}
+
+Result<StoredEvent> DecodeJournalRow(std::string_view employee, std::string_view sort_key,
+                                     std::string_view value) {
+  if (!value.empty() && static_cast<uint8_t>(value[0]) == kStoredEventFormat) {
+    return DecodeStoredEvent(value);
+  }
+  if (value.empty() || static_cast<uint8_t>(value[0]) != kJournalRowFormat) {
+    return Corruption("journal row: unknown format version");
+  }
+  const size_t source_end = sort_key.find('\0', kSortKeyFixedBytes);
+  if (sort_key.size() < kSortKeyFixedBytes + 2 || source_end == std::string_view::npos ||
+      source_end == kSortKeyFixedBytes || source_end + 1 == sort_key.size()) {
+    return Corruption("journal row: key is not <time><rank><source>\\0<id>");
+  }
+  if (value.size() < 2 || static_cast<uint8_t>(value[1]) >= kEventTypeCount) {
+    return Corruption("journal row: missing or unknown event type");
+  }
+  StoredEvent stored;
+  Event& event = stored.event;
+  event.type = static_cast<EventType>(static_cast<uint8_t>(value[1]));
+  if (static_cast<uint8_t>(sort_key[8]) != EventFamilyRank(event.type)) {
+    return Corruption("journal row: the key's family rank " +
+                      std::to_string(static_cast<uint8_t>(sort_key[8])) +
+                      " does not match event type " + std::to_string(static_cast<int>(event.type)));
+  }
+  uint64_t time_bits = 0;
+  for (size_t i = 0; i < 8; ++i) time_bits = (time_bits << 8) | static_cast<uint8_t>(sort_key[i]);
+  event.time_us = static_cast<int64_t>(time_bits ^ (uint64_t{1} << 63));
+  event.source.assign(sort_key.substr(kSortKeyFixedBytes, source_end - kSortKeyFixedBytes));
+  event.id.assign(sort_key.substr(source_end + 1));
+  event.subject.assign(employee);
+
+  const char* p = value.data() + 2;
+  const char* const end = value.data() + value.size();
+  auto read = [&](const char* what, uint64_t* v) -> Status {
+    VarintError error = VarintError::kNone;
+    if (GetVarint64(&p, end, v, &error)) return Status::Ok();
+    return Corruption(std::string("journal row: ") + what +
+                      (error == VarintError::kTruncated ? ": varint runs past the end"
+                                                        : ": varint exceeds 64 bits"));
+  };
+  uint64_t topic = 0, partition = 0, offset = 0, utc_offset = 0, version = 0;
+  JIRITSU_RETURN_IF_ERROR(read("topic", &topic));
+  if (topic == 0) {
+    stored.position.topic.assign(TopicNameForFamily(FamilyOf(event.type)));
+  } else {
+    if (topic - 1 > static_cast<uint64_t>(end - p)) {
+      return Corruption("journal row: topic of " + std::to_string(topic - 1) +
+                        " bytes exceeds the value");
+    }
+    stored.position.topic.assign(p, topic - 1);
+    p += topic - 1;
+  }
+  JIRITSU_RETURN_IF_ERROR(read("partition", &partition));
+  JIRITSU_RETURN_IF_ERROR(read("offset", &offset));
+  JIRITSU_RETURN_IF_ERROR(read("utc offset", &utc_offset));
+  JIRITSU_RETURN_IF_ERROR(read("schema version", &version));
+  const int64_t minutes = UnZigZag64(utc_offset);
+  if (partition > static_cast<uint64_t>(std::numeric_limits<int32_t>::max()) ||
+      minutes < std::numeric_limits<int32_t>::min() ||
+      minutes > std::numeric_limits<int32_t>::max() ||
+      version > std::numeric_limits<uint32_t>::max()) {
+    return Corruption("journal row: partition, UTC offset or schema version out of range");
+  }
+  stored.position.partition = static_cast<int32_t>(partition);
+  stored.position.offset = UnZigZag64(offset);
+  event.utc_offset_minutes = static_cast<int32_t>(minutes);
+  JIRITSU_RETURN_IF_ERROR(DecodeCompactEventData(std::string_view(p, static_cast<size_t>(end - p)),
+                                                 static_cast<uint32_t>(version), &event)
+                              .WithContext("journal row"));
   return stored;
 }
 

@@ -20,6 +20,9 @@ namespace jiritsu::processors {
 // 6: live runs write employee states as snapshots with a journal tail
 //    (processors/journal_tail.h) and record held-back facts (f\0 rows): a
 //    build without the tail fold would read such a store wrong.
-inline constexpr int32_t kViewVersion = 6;
+// 7: journal rows in the journal row format (processors/stored_event.h):
+//    the key's subject, time, source and id no longer repeated in the
+//    value, varint lengths. The same events, fewer bytes.
+inline constexpr int32_t kViewVersion = 7;
 
 }  // namespace jiritsu::processors

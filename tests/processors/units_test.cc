@@ -386,6 +386,94 @@ TEST(StoredValuesTest, GarbageIsCorruptionNotACrash) {
   }
 }
 
+// Journal rows (format 2, stored_event.h): the event comes back from the
+// key and the value together, in well under half a format-1 row's bytes.
+TEST(JournalRowTest, RoundTripsFromItsKeyAndValue) {
+  EventFactory f;
+  std::vector<Fed> events = {
+      f.Hire("2025-04-01T09:00:00+09:00", "e-42", "sales", "m1"),
+      f.Interview("2025-05-01T09:00:00-05:30", "e-42", InterviewKind::kCareer, "m1"),
+      f.Complete("1970-01-01T00:00:00+09:00", "e-42", "course-1", 2.5, true),  // before 0
+      f.SubmitStep("2025-07-01T09:00:00+09:00", "e-42", "d-1", "p1", 2),
+      f.Enroll("2025-08-01T09:00:00+09:00", std::string(300, 'e'), std::string(400, 'c')),
+  };
+  events.back().position.offset = (int64_t{1} << 40) + 3;
+  events.back().position.partition = 70000;
+  events[1].position.topic = "elsewhere.interviews";  // not its family's topic
+  for (const Fed& fed : events) {
+    SCOPED_TRACE(fed.event.id);
+    const std::string sort_key = EventSortKey(fed.event);
+    const std::string value = EncodeJournalValue(fed.event.subject, fed.event, fed.position);
+    ASSERT_EQ(static_cast<uint8_t>(value[0]), kJournalRowFormat);
+    auto stored = DecodeJournalRow(fed.event.subject, sort_key, value);
+    ASSERT_TRUE(stored.ok()) << stored.status().ToString();
+    EXPECT_EQ(stored->event, fed.event);
+    EXPECT_EQ(stored->position.topic, fed.position.topic);
+    EXPECT_EQ(stored->position.partition, fed.position.partition);
+    EXPECT_EQ(stored->position.offset, fed.position.offset);
+    if (&fed != &events.back()) {  // its 400-byte course id is data
+      EXPECT_LT(value.size() * 2, EncodeStoredEvent(fed.event, fed.position).size());
+    }
+    // The encoder reuses its buffer: the same bytes after a longer row.
+    std::string reused(500, 'x');
+    EncodeJournalValueInto(fed.event.subject, fed.event, fed.position, &reused);
+    EXPECT_EQ(reused, value);
+    // A value cut short is an error, never a shorter event.
+    for (size_t n = 0; n < value.size(); ++n) {
+      EXPECT_EQ(DecodeJournalRow(fed.event.subject, sort_key, value.substr(0, n)).status().code(),
+                StatusCode::kCorruption)
+          << n;
+    }
+  }
+}
+
+TEST(JournalRowTest, FormatOneRowsAreReadAndWrittenWhereTheKeyCannotCarryTheEvent) {
+  EventFactory f;
+  Fed fed = f.Complete("2025-06-01T09:00:00+09:00", "e-7", "course-1", 2.5, true);
+  // A row written before view version 7 still reads, whatever its key.
+  auto old_row =
+      DecodeJournalRow("e-7", EventSortKey(fed.event), EncodeStoredEvent(fed.event, fed.position));
+  ASSERT_TRUE(old_row.ok()) << old_row.status().ToString();
+  EXPECT_EQ(old_row->event, fed.event);
+  // A NUL in the source would split the key elsewhere; a subject other than
+  // the key's would be lost: both are written whole.
+  Fed odd = fed;
+  odd.event.source = std::string("/lms\0x", 7);
+  std::string value = EncodeJournalValue("e-7", odd.event, odd.position);
+  EXPECT_EQ(static_cast<uint8_t>(value[0]), kStoredEventFormat);
+  auto decoded = DecodeJournalRow("e-7", EventSortKey(odd.event), value);
+  ASSERT_TRUE(decoded.ok()) << decoded.status().ToString();
+  EXPECT_EQ(decoded->event, odd.event);
+  value = EncodeJournalValue("e-8", fed.event, fed.position);
+  EXPECT_EQ(static_cast<uint8_t>(value[0]), kStoredEventFormat);
+  EXPECT_EQ(DecodeJournalRow("e-8", EventSortKey(fed.event), value)->event.subject, "e-7");
+}
+
+TEST(JournalRowTest, KeysAndValuesThatDoNotFitAreCorruption) {
+  EventFactory f;
+  const Fed fed = f.Complete("2025-06-01T09:00:00+09:00", "e-7", "course-1", 2.5, true);
+  const std::string key = EventSortKey(fed.event);
+  const std::string value = EncodeJournalValue("e-7", fed.event, fed.position);
+  ASSERT_TRUE(DecodeJournalRow("e-7", key, value).ok());
+  std::string other_rank = key;
+  other_rank[8] = static_cast<char>(other_rank[8] + 1);
+  EXPECT_EQ(DecodeJournalRow("e-7", other_rank, value).status().message(),
+            "journal row: the key's family rank " +
+                std::to_string(static_cast<uint8_t>(other_rank[8])) +
+                " does not match event type " + std::to_string(static_cast<int>(fed.event.type)));
+  for (const std::string& bad_key :
+       {key.substr(0, 8), key.substr(0, key.find('\0', 9)), key.substr(0, key.find('\0', 9) + 1)}) {
+    EXPECT_EQ(DecodeJournalRow("e-7", bad_key, value).status().message(),
+              "journal row: key is not <time><rank><source>\\0<id>")
+        << bad_key.size();
+  }
+  for (std::string bad : {std::string(), std::string("\x03"), std::string("\x02"),
+                          std::string("\x02\xff"), value + "x"}) {
+    EXPECT_EQ(DecodeJournalRow("e-7", key, bad).status().code(), StatusCode::kCorruption)
+        << bad.size();
+  }
+}
+
 TEST(StoredValuesTest, RoundTrips) {
   EventFactory f;
   const Fed fed = f.Complete("2025-04-10T10:00:00+09:00", "e1", "c", 1.5);

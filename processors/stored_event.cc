@@ -92,7 +92,8 @@ int64_t UnZigZag64(uint64_t v) { return static_cast<int64_t>((v >> 1) ^ (~(v & 1
 
 void EncodeJournalValueInto(std::string_view employee, const Event& event,
                             const SourcePosition& position, std::string* into) {
-  if (event.subject != employee || event.source.find('\0') != std::string::npos) {
+  if (event.subject != employee || event.source.empty() || event.id.empty() ||
+      event.source.find('\0') != std::string::npos) {
     EncodeStoredEventInto(event, position, into);  // the key cannot carry them
     return;
   }
@@ -106,7 +107,7 @@ void EncodeJournalValueInto(std::string_view employee, const Event& event,
     PutVarint64(&out, position.topic.size() + 1);
     out.append(position.topic);
   }
-  PutVarint64(&out, static_cast<uint32_t>(position.partition));
+  PutVarint64(&out, ZigZag64(position.partition));
   PutVarint64(&out, ZigZag64(position.offset));
   PutVarint64(&out, ZigZag64(event.utc_offset_minutes));
   PutVarint64(&out, kCurrentSchemaVersion);
@@ -176,14 +177,16 @@ Result<StoredEvent> DecodeJournalRow(std::string_view employee, std::string_view
   JIRITSU_RETURN_IF_ERROR(read("offset", &offset));
   JIRITSU_RETURN_IF_ERROR(read("utc offset", &utc_offset));
   JIRITSU_RETURN_IF_ERROR(read("schema version", &version));
+  const int64_t partition_number = UnZigZag64(partition);
   const int64_t minutes = UnZigZag64(utc_offset);
-  if (partition > static_cast<uint64_t>(std::numeric_limits<int32_t>::max()) ||
+  if (partition_number < std::numeric_limits<int32_t>::min() ||
+      partition_number > std::numeric_limits<int32_t>::max() ||
       minutes < std::numeric_limits<int32_t>::min() ||
       minutes > std::numeric_limits<int32_t>::max() ||
       version > std::numeric_limits<uint32_t>::max()) {
     return Corruption("journal row: partition, UTC offset or schema version out of range");
   }
-  stored.position.partition = static_cast<int32_t>(partition);
+  stored.position.partition = static_cast<int32_t>(partition_number);
   stored.position.offset = UnZigZag64(offset);
   event.utc_offset_minutes = static_cast<int32_t>(minutes);
   JIRITSU_RETURN_IF_ERROR(DecodeCompactEventData(std::string_view(p, static_cast<size_t>(end - p)),

@@ -13,15 +13,15 @@
 //   u8      event type (must match the key's family rank)
 //   varint  topic: 0 = the topic of the type's family (core/topics.h),
 //           else 1 + the name's length, then the name
-//   varint  partition
+//   varint  partition (zigzag)
 //   varint  offset (zigzag)
 //   varint  UTC offset of `time` in minutes (zigzag)
 //   varint  data schema version
 //   bytes   the data, AppendCompactEventData (schemas/codec.h)
 // About a third of a format-1 row's bytes (docs/performance.md, thirty-sixth
 // pass); a rebuild writes one per event. An event the key cannot carry (a
-// source holding a NUL byte, a subject that is not the key's) is written in
-// format 1, which DecodeJournalRow also reads.
+// source holding a NUL byte, an empty source or id, a subject that is not
+// the key's) is written in format 1, which DecodeJournalRow also reads.
 //
 // Thread-safety: pure functions. Failure: Decode* returns kCorruption for
 // bytes it cannot read (never throws, never crashes).

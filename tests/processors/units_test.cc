@@ -400,6 +400,7 @@ TEST(JournalRowTest, RoundTripsFromItsKeyAndValue) {
   events.back().position.offset = (int64_t{1} << 40) + 3;
   events.back().position.partition = 70000;
   events[1].position.topic = "elsewhere.interviews";  // not its family's topic
+  events[2].position.partition = -1;                  // no partition
   for (const Fed& fed : events) {
     SCOPED_TRACE(fed.event.id);
     const std::string sort_key = EventSortKey(fed.event);
@@ -447,6 +448,12 @@ TEST(JournalRowTest, FormatOneRowsAreReadAndWrittenWhereTheKeyCannotCarryTheEven
   value = EncodeJournalValue("e-8", fed.event, fed.position);
   EXPECT_EQ(static_cast<uint8_t>(value[0]), kStoredEventFormat);
   EXPECT_EQ(DecodeJournalRow("e-8", EventSortKey(fed.event), value)->event.subject, "e-7");
+  // An empty id would leave the key without one.
+  Fed no_id = fed;
+  no_id.event.id.clear();
+  value = EncodeJournalValue("e-7", no_id.event, no_id.position);
+  EXPECT_EQ(static_cast<uint8_t>(value[0]), kStoredEventFormat);
+  EXPECT_EQ(DecodeJournalRow("e-7", EventSortKey(no_id.event), value)->event, no_id.event);
 }
 
 TEST(JournalRowTest, KeysAndValuesThatDoNotFitAreCorruption) {

@@ -12,6 +12,10 @@
 //                 binary codec.
 //   binary-event: DecodeBinaryEvent never crashes; a decoded event
 //                 re-encodes to bytes that decode to the same Event.
+//   compact-data: the journal rows' data (DecodeCompactEventData): the first
+//                 byte picks the event type, the rest is the data; it never
+//                 crashes, and what it accepts re-encodes to bytes that
+//                 decode and re-encode to the same bytes.
 //   http-request: the HTTP request parsing of `jiritsu serve` that needs no
 //                 socket (service/request_parsing.h: POST /v1/events bodies
 //                 in structured, batch and binary mode with ce-* headers;
@@ -31,10 +35,12 @@ namespace jiritsu::fuzzing {
 
 void FuzzJsonEvent(std::string_view bytes);
 void FuzzBinaryEvent(std::string_view bytes);
+void FuzzCompactData(std::string_view bytes);
 void FuzzHttpRequest(std::string_view bytes);
 
 // The target names ops/fuzz and the regression directories use.
-std::vector<std::string> FuzzTargetNames();  // {"json-event", "binary-event", "http-request"}
+// {"json-event", "binary-event", "compact-data", "http-request"}
+std::vector<std::string> FuzzTargetNames();
 // Runs the named target on `bytes`; false for an unknown name.
 bool RunFuzzTarget(std::string_view name, std::string_view bytes);
 

@@ -1,7 +1,8 @@
 // LEB128 varints (LevelDB style: 7 bits per byte, low bits first, high bit =
 // more bytes follow), shared by the embedded log's record framing
-// (core/embedded_log.cc) and the processors' compact archive
-// (processors/compact_archive.h).
+// (core/embedded_log.cc), the processors' compact archive
+// (processors/compact_archive.h), the compact event data (schemas/) and the
+// journal rows (processors/stored_event.cc).
 //
 // Thread-safety: pure functions. Failure: GetVarint64 returns false for a
 // varint that runs past `limit` or does not fit in 64 bits (more than 10
@@ -22,6 +23,16 @@ inline void PutVarint64(std::string* out, uint64_t v) {
   }
   buffer[n++] = static_cast<char>(v);
   out->append(buffer, n);
+}
+
+// Zigzag: signed integers as unsigned ones whose varints stay short for small
+// magnitudes of either sign (0, -1, 1, -2 ... -> 0, 1, 2, 3 ...). An int32
+// sign-extended to 64 bits encodes to the same value as a 32-bit zigzag.
+inline uint64_t ZigZagEncode64(int64_t v) {
+  return (static_cast<uint64_t>(v) << 1) ^ static_cast<uint64_t>(v >> 63);
+}
+inline int64_t ZigZagDecode64(uint64_t v) {
+  return static_cast<int64_t>((v >> 1) ^ (~(v & 1) + 1));
 }
 
 enum class VarintError { kNone, kTruncated, kOverflow };

@@ -125,7 +125,7 @@ std::enable_if_t<std::is_arithmetic_v<T>> CEREAL_SAVE_FUNCTION_NAME(CompactOutpu
     ar.WriteBytes(&byte, 1);
   } else if constexpr (std::is_signed_v<T>) {
     const auto v = static_cast<int64_t>(value);
-    ar.WriteVarint((static_cast<uint64_t>(v) << 1) ^ static_cast<uint64_t>(v >> 63));
+    ar.WriteVarint(ZigZagEncode64(v));
   } else {
     ar.WriteVarint(static_cast<uint64_t>(value));
   }
@@ -144,8 +144,7 @@ std::enable_if_t<std::is_arithmetic_v<T>> CEREAL_LOAD_FUNCTION_NAME(CompactInput
   } else if constexpr (compact_detail::kRawByte<T>) {
     ar.ReadBytes(&value, 1);
   } else if constexpr (std::is_signed_v<T>) {
-    const uint64_t zigzag = ar.ReadVarint();
-    const auto v = static_cast<int64_t>((zigzag >> 1) ^ (~(zigzag & 1) + 1));
+    const auto v = ZigZagDecode64(ar.ReadVarint());
     if (v < std::numeric_limits<T>::min() || v > std::numeric_limits<T>::max()) {
       ar.Fail("integer " + std::to_string(v) + " out of range for its field");
     }

@@ -84,10 +84,6 @@ namespace {
 // The sort key's fixed part: the time (8 bytes) and the family rank (1).
 constexpr size_t kSortKeyFixedBytes = 9;
 
-uint64_t ZigZag64(int64_t v) {
-  return (static_cast<uint64_t>(v) << 1) ^ static_cast<uint64_t>(v >> 63);
-}
-int64_t UnZigZag64(uint64_t v) { return static_cast<int64_t>((v >> 1) ^ (~(v & 1) + 1)); }
 }  // namespace
 
 void EncodeJournalValueInto(std::string_view employee, const Event& event,
@@ -107,9 +103,9 @@ void EncodeJournalValueInto(std::string_view employee, const Event& event,
     PutVarint64(&out, position.topic.size() + 1);
     out.append(position.topic);
   }
-  PutVarint64(&out, ZigZag64(position.partition));
-  PutVarint64(&out, ZigZag64(position.offset));
-  PutVarint64(&out, ZigZag64(event.utc_offset_minutes));
+  PutVarint64(&out, ZigZagEncode64(position.partition));
+  PutVarint64(&out, ZigZagEncode64(position.offset));
+  PutVarint64(&out, ZigZagEncode64(event.utc_offset_minutes));
   PutVarint64(&out, kCurrentSchemaVersion);
   AppendCompactEventData(event, &out);
 }
@@ -177,8 +173,8 @@ Result<StoredEvent> DecodeJournalRow(std::string_view employee, std::string_view
   JIRITSU_RETURN_IF_ERROR(read("offset", &offset));
   JIRITSU_RETURN_IF_ERROR(read("utc offset", &utc_offset));
   JIRITSU_RETURN_IF_ERROR(read("schema version", &version));
-  const int64_t partition_number = UnZigZag64(partition);
-  const int64_t minutes = UnZigZag64(utc_offset);
+  const int64_t partition_number = ZigZagDecode64(partition);
+  const int64_t minutes = ZigZagDecode64(utc_offset);
   if (partition_number < std::numeric_limits<int32_t>::min() ||
       partition_number > std::numeric_limits<int32_t>::max() ||
       minutes < std::numeric_limits<int32_t>::min() ||
@@ -187,7 +183,7 @@ Result<StoredEvent> DecodeJournalRow(std::string_view employee, std::string_view
     return Corruption("journal row: partition, UTC offset or schema version out of range");
   }
   stored.position.partition = static_cast<int32_t>(partition_number);
-  stored.position.offset = UnZigZag64(offset);
+  stored.position.offset = ZigZagDecode64(offset);
   event.utc_offset_minutes = static_cast<int32_t>(minutes);
   JIRITSU_RETURN_IF_ERROR(DecodeCompactEventData(std::string_view(p, static_cast<size_t>(end - p)),
                                                  static_cast<uint32_t>(version), &event)

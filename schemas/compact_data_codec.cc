@@ -31,11 +31,6 @@ using fields::IntRule;
 using fields::NumRule;
 using fields::Presence;
 
-uint32_t ZigZag32(int32_t v) {
-  return (static_cast<uint32_t>(v) << 1) ^ static_cast<uint32_t>(v >> 31);
-}
-int32_t UnZigZag32(uint32_t v) { return static_cast<int32_t>((v >> 1) ^ (~(v & 1) + 1)); }
-
 class CompactFieldWriter {
  public:
   explicit CompactFieldWriter(std::string* out) : out_(*out) {}
@@ -59,11 +54,11 @@ class CompactFieldWriter {
     if (v->has_value()) Str(**v);
   }
   void Int(std::string_view, int32_t* v, IntRule, Presence, std::string_view) {
-    PutVarint64(&out_, ZigZag32(*v));
+    PutVarint64(&out_, ZigZagEncode64(*v));
   }
   void OptInt(std::string_view, std::optional<int32_t>* v, IntRule, std::string_view) {
     Flag(v->has_value());
-    if (v->has_value()) PutVarint64(&out_, ZigZag32(**v));
+    if (v->has_value()) PutVarint64(&out_, ZigZagEncode64(**v));
   }
   void Number(std::string_view, double* v, NumRule, Presence, std::string_view) { Double(*v); }
   void OptNumber(std::string_view, std::optional<double>* v, NumRule, std::string_view) {
@@ -202,7 +197,7 @@ class CompactFieldReader {
                            ": varint too large for a 32-bit integer");
       return;
     }
-    *v = UnZigZag32(static_cast<uint32_t>(raw));
+    *v = static_cast<int32_t>(ZigZagDecode64(raw));
   }
   void Double(std::string_view name, double* v) {
     if (!Need(name, sizeof(double))) return;

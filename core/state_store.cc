@@ -10,7 +10,9 @@
 #include <rocksdb/iterator.h>
 #include <rocksdb/options.h>
 #include <rocksdb/slice_transform.h>
+#include <rocksdb/sst_file_writer.h>
 #include <rocksdb/table.h>
+#include <rocksdb/table_properties.h>
 #include <rocksdb/utilities/checkpoint.h>
 #include <rocksdb/write_batch.h>
 #include <rocksdb/write_buffer_manager.h>
@@ -26,6 +28,7 @@
 #include <numeric>
 #include <system_error>
 #include <thread>
+#include <utility>
 
 namespace jiritsu {
 
@@ -55,6 +58,28 @@ Status FromRocks(const rocksdb::Status& s, const std::string& what) {
   return Internal(message);
 }
 
+// The compression of table files above the last level: LZ4 when this
+// RocksDB build has it.
+rocksdb::CompressionType DefaultCompression() {
+  const auto supported = rocksdb::GetSupportedCompressions();
+  for (rocksdb::CompressionType type : {rocksdb::kLZ4Compression, rocksdb::kSnappyCompression}) {
+    if (std::find(supported.begin(), supported.end(), type) != supported.end()) return type;
+  }
+  return rocksdb::kNoCompression;
+}
+
+// The same, as SetOptions spells it.
+std::string DefaultCompressionOption() {
+  switch (DefaultCompression()) {
+    case rocksdb::kLZ4Compression:
+      return "kLZ4Compression";
+    case rocksdb::kSnappyCompression:
+      return "kSnappyCompression";
+    default:
+      return "kNoCompression";
+  }
+}
+
 // Level compaction, the best compression this RocksDB build supports, bloom
 // filters and one block cache shared by all column families. With a memory
 // budget, the memtables of every family are charged to that cache (one
@@ -80,13 +105,7 @@ rocksdb::Options MakeOptions(size_t block_cache_bytes, size_t memory_budget_byte
   auto has = [&](rocksdb::CompressionType t) {
     return std::find(supported.begin(), supported.end(), t) != supported.end();
   };
-  if (has(rocksdb::kLZ4Compression)) {
-    options.compression = rocksdb::kLZ4Compression;
-  } else if (has(rocksdb::kSnappyCompression)) {
-    options.compression = rocksdb::kSnappyCompression;
-  } else {
-    options.compression = rocksdb::kNoCompression;
-  }
+  options.compression = DefaultCompression();
   // Cold data in the last level: denser ZSTD when available.
   if (has(rocksdb::kZSTD)) options.bottommost_compression = rocksdb::kZSTD;
 
@@ -387,11 +406,15 @@ Result<std::unique_ptr<StateStore>> StateStore::Open(const std::string& dir,
       // The load's one compaction writes the last level with LZ4 instead of
       // ZSTD: a 100 000 x 36 replay spent 12 s instead of 20 s compacting
       // the journal, for 1.6 GB on disk instead of 1.2 GB. Later compactions
-      // of the live store use ZSTD again (MakeOptions).
+      // of the live store use ZSTD again (MakeOptions). The flushes write
+      // level 0 uncompressed: every one of those files is read once more,
+      // by that compaction, and then deleted, so compressing them was work
+      // thrown away (docs/performance.md, thirty-seventh pass).
       for (rocksdb::ColumnFamilyHandle* handle : handles) {
-        JIRITSU_RETURN_IF_ERROR(FromRocks(
-            store->db_->SetOptions(handle, {{"bottommost_compression", "kLZ4Compression"}}),
-            "state store " + dir + ": bulk-load compression"));
+        JIRITSU_RETURN_IF_ERROR(
+            FromRocks(store->db_->SetOptions(handle, {{"bottommost_compression", "kLZ4Compression"},
+                                                      {"compression", "kNoCompression"}}),
+                      "state store " + dir + ": bulk-load compression"));
       }
     }
     if (!store->bulk_loading_.load()) {
@@ -549,11 +572,30 @@ Status StateStore::WriteOps(const StateBatch::Rep& rep) {
   auto op_at = [&](size_t i) -> const StateBatch::Rep::Op& {
     return rep.ops[order[i]];
   };
+  // A bulk load's large share of one family goes straight into a table file
+  // (kIngestedFamilyBytes).
+  std::vector<char> ingested(rep.families.size(), 0);
+  if (bulk_loading_.load()) {
+    std::vector<size_t> family_bytes(rep.families.size(), 0);
+    for (const auto& op : rep.ops) family_bytes[op.family] += op.key_size + op.value_size;
+    for (size_t i = 0; i < family_bytes.size(); ++i) {
+      ingested[i] = family_bytes[i] >= kIngestedFamilyBytes ? 1 : 0;
+    }
+  }
   size_t op_index = 0;
   while (op_index < rep.ops.size()) {
+    const uint32_t family = op_at(op_index).family;
+    if (ingested[family] != 0) {
+      size_t end = op_index;
+      while (end < rep.ops.size() && op_at(end).family == family) ++end;
+      JIRITSU_RETURN_IF_ERROR(IngestSorted(handles[family], rep, order, op_index, end));
+      op_index = end;
+      continue;
+    }
     // Reserve the encoded size up front: one allocation per write.
     size_t end = op_index, bytes = 0;
-    while (end < rep.ops.size() && (end == op_index || bytes < chunk_bytes)) {
+    while (end < rep.ops.size() && ingested[op_at(end).family] == 0 &&
+           (end == op_index || bytes < chunk_bytes)) {
       bytes += op_at(end).key_size + op_at(end).value_size + 16;
       ++end;
     }
@@ -574,6 +616,53 @@ Status StateStore::WriteOps(const StateBatch::Rep& rep) {
         FromRocks(db_->Write(write_options, &write_batch), "state store " + dir_ + ": write"));
   }
   return Status::Ok();
+}
+
+// The ops are in key order, several ops on one key in the order they were
+// made. A table file holds a key once, so only the last op on each key is
+// written. The file is ingested into level 0 above everything the family
+// holds (a memtable holding older writes to those keys is flushed first),
+// so it reads as the same ops written in a batch would.
+Status StateStore::IngestSorted(rocksdb::ColumnFamilyHandle* handle, const StateBatch::Rep& rep,
+                                const std::vector<uint32_t>& order, size_t begin, size_t end) {
+  const std::string what =
+      "state store " + dir_ + ": table file for family '" + handle->GetName() + "'";
+  rocksdb::Options options = db_->GetOptions(handle);
+  // Like the load's flushes: level 0, compacted once and deleted.
+  options.compression = rocksdb::kNoCompression;
+  options.bottommost_compression = rocksdb::kDisableCompressionOption;
+  // The final compaction reads the file soon: keep it in the page cache.
+  rocksdb::SstFileWriter writer(rocksdb::EnvOptions(), options, handle,
+                                /*invalidate_page_cache=*/false);
+  const std::string path =
+      dir_ + "/ingest-" + std::to_string(files_ingested_.fetch_add(1) + 1) + ".sst";
+  JIRITSU_RETURN_IF_ERROR(FromRocks(writer.Open(path), what));
+  Status status = Status::Ok();
+  for (size_t i = begin; i < end && status.ok(); ++i) {
+    const auto& op = rep.ops[order[i]];
+    const rocksdb::Slice key(op.data, op.key_size);
+    if (i + 1 < end) {
+      const auto& next = rep.ops[order[i + 1]];
+      if (rocksdb::Slice(next.data, next.key_size) == key) continue;  // a later op wins
+    }
+    status = FromRocks(op.kind == StateBatch::Rep::Kind::kPut
+                           ? writer.Put(key, rocksdb::Slice(op.data + op.key_size, op.value_size))
+                           : writer.Delete(key),
+                       what);
+  }
+  if (status.ok()) status = FromRocks(writer.Finish(), what);
+  if (status.ok()) {
+    rocksdb::IngestExternalFileOptions ingest;
+    ingest.move_files = true;           // a hard link, not a copy
+    ingest.write_global_seqno = false;  // kept in the manifest, no write into the file
+    status = FromRocks(db_->IngestExternalFile(handle, {path}, ingest), what + ": ingest");
+  }
+  if (!status.ok()) {
+    std::error_code ignored;
+    std::filesystem::remove(path, ignored);  // RocksDB did not take it
+    files_ingested_.fetch_sub(1);
+  }
+  return status;
 }
 
 std::unique_ptr<StateIterator> StateStore::NewIterator(std::string_view family) const {
@@ -615,6 +704,12 @@ Status StateStore::CompactBulkLoad(const std::vector<rocksdb::ColumnFamilyHandle
   }
   JIRITSU_RETURN_IF_ERROR(FromRocks(db_->SetDBOptions({{"max_background_jobs", "2"}}),
                                     "state store " + dir_ + ": background jobs"));
+  // Flushes after the load (the catch-up) stay in level 0 a while: compress them again.
+  for (rocksdb::ColumnFamilyHandle* handle : all) {
+    JIRITSU_RETURN_IF_ERROR(
+        FromRocks(db_->SetOptions(handle, {{"compression", DefaultCompressionOption()}}),
+                  "state store " + dir_ + ": compression after the load"));
+  }
   JIRITSU_RETURN_IF_ERROR(
       FromRocks(db_->EnableAutoCompaction(all), "state store " + dir_ + ": enable compactions"));
   return Status::Ok();
@@ -728,6 +823,30 @@ Result<uint64_t> StateStore::Level0FileCount(std::string_view family) const {
     return Internal("state store " + dir_ + ": no level-0 file count for " + std::string(family));
   }
   return static_cast<uint64_t>(std::stoull(files));
+}
+
+Result<std::vector<std::pair<int, std::string>>> StateStore::TableFileCompressions(
+    std::string_view family) const {
+  rocksdb::ColumnFamilyHandle* handle = Family(family);
+  if (handle == nullptr) {
+    return NotFound("state store " + dir_ + ": unknown column family '" + std::string(family) +
+                    "'");
+  }
+  rocksdb::TablePropertiesCollection properties;
+  JIRITSU_RETURN_IF_ERROR(FromRocks(db_->GetPropertiesOfAllTables(handle, &properties),
+                                    "state store " + dir_ + ": table properties"));
+  std::vector<rocksdb::LiveFileMetaData> files;
+  db_->GetLiveFilesMetaData(&files);
+  std::vector<std::pair<int, std::string>> compressions;
+  for (const rocksdb::LiveFileMetaData& file : files) {
+    if (file.column_family_name != family) continue;
+    auto found = properties.find(file.db_path + file.name);
+    if (found == properties.end()) {
+      return Internal("state store " + dir_ + ": no properties for table file " + file.name);
+    }
+    compressions.emplace_back(file.level, found->second->compression_name);
+  }
+  return compressions;
 }
 
 StoreMemoryUsage StateStore::MemoryUsage() const {

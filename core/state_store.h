@@ -22,10 +22,12 @@
 #pragma once
 
 #include <atomic>
+#include <cstdint>
 #include <memory>
 #include <string>
 #include <string_view>
 #include <thread>
+#include <utility>
 #include <vector>
 
 #include "core/status.h"
@@ -44,6 +46,13 @@ inline constexpr std::string_view kMetaFamily = "meta";
 inline constexpr std::string_view kOffsetsFamily = "offsets";
 
 inline constexpr size_t kUnloggedWriteChunkBytes = 16 << 20;
+// A bulk load (StateStoreOptions::disable_wal) writes a family's ops as one
+// table file, ingested into level 0, once a write holds this many bytes of
+// that family: RocksDB then neither inserts them into a memtable nor flushes
+// it, which was ~11% of a rebuild's instructions (docs/performance.md,
+// thirty-seventh pass). Smaller shares go through the memtable, so level 0
+// does not fill with small files.
+inline constexpr size_t kIngestedFamilyBytes = 4 << 20;
 
 struct StateStoreOptions {
   std::vector<std::string> column_families;  // in addition to meta, offsets
@@ -193,11 +202,17 @@ class StateStore {
   StoreMemoryUsage MemoryUsage() const;
   // Table files in level 0 of `family` (diagnostics: a bulk load leaves none).
   Result<uint64_t> Level0FileCount(std::string_view family) const;
+  // The level and compression (RocksDB's name, e.g. "LZ4", "NoCompression")
+  // of every table file of `family` (diagnostics and tests).
+  Result<std::vector<std::pair<int, std::string>>> TableFileCompressions(
+      std::string_view family) const;
   const std::string& dir() const { return dir_; }
   bool read_only() const { return read_only_; }
   bool unlogged() const { return options_.disable_wal; }
   // Opened empty in rebuild mode: compactions wait for SyncAndFlush().
   bool bulk_loading() const { return bulk_loading_.load(); }
+  // Table files a bulk load wrote itself (kIngestedFamilyBytes; diagnostics).
+  uint64_t files_ingested() const { return files_ingested_.load(); }
 
  private:
   StateStore() = default;
@@ -207,6 +222,10 @@ class StateStore {
   // The ops of `rep`, in key order per family (the memtable's insert hints),
   // in chunks when unlogged.
   Status WriteOps(const StateBatch::Rep& rep);
+  // Writes the ops rep.ops[order[begin..end)], all of one family and in key
+  // order, as a table file and ingests it (bulk loads only).
+  Status IngestSorted(rocksdb::ColumnFamilyHandle* handle, const StateBatch::Rep& rep,
+                      const std::vector<uint32_t>& order, size_t begin, size_t end);
   // Hands a full batch to the writer thread (an unlogged store's, started
   // by Open), after the previous one is written: at most one waits or is
   // being written. Fails with an earlier spill's error, and then takes
@@ -221,6 +240,7 @@ class StateStore {
   std::string dir_;
   bool read_only_ = false;
   std::atomic<bool> bulk_loading_{false};
+  std::atomic<uint64_t> files_ingested_{0};
   StateStoreOptions options_;
   std::unique_ptr<rocksdb::DB> db_;
   std::vector<std::pair<std::string, rocksdb::ColumnFamilyHandle*>> families_;

@@ -321,7 +321,7 @@ TEST_F(StateStoreTest, EmptyRebuildStoreIsBulkLoadedAndCompactedOnceAtSync) {
     EXPECT_TRUE(store->bulk_loading());
     for (int round = 0; round < 4; ++round) {
       StateBatch batch;
-      for (int i = 0; i < 64; ++i) {
+      for (int i = 0; i < 60; ++i) {  // under kIngestedFamilyBytes: memtables
         batch.Put("views", "k" + std::to_string(i), value + std::to_string(round));
       }
       ASSERT_TRUE(store->Write(&batch).ok());
@@ -330,8 +330,27 @@ TEST_F(StateStoreTest, EmptyRebuildStoreIsBulkLoadedAndCompactedOnceAtSync) {
     last.Put("views", "k0", "last");
     last.Delete("views", "k1");
     ASSERT_TRUE(store->Write(&last).ok());
+    // The load's flushes are not compressed: the final compaction reads
+    // them once and deletes them.
+    auto loaded = store->TableFileCompressions("views");
+    ASSERT_TRUE(loaded.ok()) << loaded.status().ToString();
+    ASSERT_FALSE(loaded->empty());
+    for (const auto& [level, compression] : *loaded) {
+      EXPECT_EQ(level, 0);
+      EXPECT_EQ(compression, "NoCompression");
+    }
     ASSERT_TRUE(store->SyncAndFlush().ok());
     EXPECT_FALSE(store->bulk_loading());
+    // The one sorted run is compressed (LZ4: Debian's RocksDB has it).
+    auto compacted = store->TableFileCompressions("views");
+    ASSERT_TRUE(compacted.ok()) << compacted.status().ToString();
+    ASSERT_FALSE(compacted->empty());
+    for (const auto& [level, compression] : *compacted) {
+      EXPECT_GT(level, 0);
+      EXPECT_EQ(compression, "LZ4");
+    }
+    EXPECT_EQ(store->TableFileCompressions("no-such-family").status().code(),
+              StatusCode::kNotFound);
     // Every flush of the load went into one sorted run below level 0.
     for (std::string_view family : {std::string_view("views"), kMetaFamily}) {
       auto level0 = store->Level0FileCount(family);
@@ -340,8 +359,22 @@ TEST_F(StateStoreTest, EmptyRebuildStoreIsBulkLoadedAndCompactedOnceAtSync) {
     }
     EXPECT_EQ(GetOrEmpty(*store, "views", "k0"), "last");
     EXPECT_EQ(GetOrEmpty(*store, "views", "k1"), "<NotFound>");
-    EXPECT_EQ(GetOrEmpty(*store, "views", "k63"), value + "3");
+    EXPECT_EQ(GetOrEmpty(*store, "views", "k59"), value + "3");
     EXPECT_EQ(store->Level0FileCount("no-such-family").status().code(), StatusCode::kNotFound);
+    // Written after the load: level 0 is compressed again.
+    StateBatch after;
+    after.Put("views", "k3", value);
+    ASSERT_TRUE(store->Write(&after).ok());
+    ASSERT_TRUE(store->SyncAndFlush().ok());
+    auto later = store->TableFileCompressions("views");
+    ASSERT_TRUE(later.ok()) << later.status().ToString();
+    size_t level0_files = 0;
+    for (const auto& [level, compression] : *later) {
+      if (level != 0) continue;
+      ++level0_files;
+      EXPECT_EQ(compression, "LZ4");
+    }
+    EXPECT_EQ(level0_files, 1u);
   }
   {
     // Not empty any more: a second rebuild pass (the catch-up) is compacted
@@ -355,7 +388,7 @@ TEST_F(StateStoreTest, EmptyRebuildStoreIsBulkLoadedAndCompactedOnceAtSync) {
     ASSERT_TRUE(store->SyncAndFlush().ok());
     auto level0 = store->Level0FileCount("views");
     ASSERT_TRUE(level0.ok());
-    EXPECT_EQ(*level0, 1u);
+    EXPECT_EQ(*level0, 2u);  // the first store's last write and this one
   }
   {
     auto live = OpenOrDie();
@@ -371,6 +404,90 @@ TEST_F(StateStoreTest, EmptyRebuildStoreIsBulkLoadedAndCompactedOnceAtSync) {
   EXPECT_FALSE(fresh_live->bulk_loading());
 }
 
+TEST_F(StateStoreTest, ABulkLoadWritesLargeFamilySharesAsTableFiles) {
+  StateStoreOptions rebuild;
+  rebuild.disable_wal = true;
+  rebuild.column_families = {"journal", "views"};
+  const std::string value(64 << 10, 'j');
+  const size_t rows = kIngestedFamilyBytes / value.size() + 8;  // just over the threshold
+  auto store = OpenOrDie(rebuild);
+  ASSERT_NE(store, nullptr);
+  ASSERT_TRUE(store->bulk_loading());
+  {
+    // Older writes to the same keys, still in the journal's memtable.
+    StateBatch older;
+    older.Put("journal", "k0001", "memtable");
+    older.Put("journal", "k0002", "memtable");
+    older.Put("journal", "zz", "untouched");
+    ASSERT_TRUE(store->Write(&older).ok());
+  }
+  StateBatch batch;
+  for (size_t i = rows; i-- > 0;) {  // out of order: the write sorts
+    char key[16];
+    std::snprintf(key, sizeof key, "k%04zu", i);
+    batch.Put("journal", key, value + key);
+  }
+  batch.Put("journal", "k0003", "second put wins");
+  batch.Delete("journal", "k0004");
+  batch.Put("journal", "k0005", value);
+  batch.Delete("journal", "k0005");  // the delete after it wins
+  batch.Delete("journal", "k0006");
+  batch.Put("journal", "k0006", "put after delete");
+  batch.Put("views", "small", "through the memtable");
+  ASSERT_TRUE(store->Write(&batch).ok());
+  EXPECT_EQ(store->files_ingested(), 1u);  // the journal's share only
+  EXPECT_EQ(GetOrEmpty(*store, "journal", "k0001"), value + "k0001");
+  EXPECT_EQ(GetOrEmpty(*store, "journal", "k0002"), value + "k0002");
+  EXPECT_EQ(GetOrEmpty(*store, "journal", "k0003"), "second put wins");
+  EXPECT_EQ(GetOrEmpty(*store, "journal", "k0004"), "<NotFound>");
+  EXPECT_EQ(GetOrEmpty(*store, "journal", "k0005"), "<NotFound>");
+  EXPECT_EQ(GetOrEmpty(*store, "journal", "k0006"), "put after delete");
+  EXPECT_EQ(GetOrEmpty(*store, "journal", "zz"), "untouched");
+  EXPECT_EQ(GetOrEmpty(*store, "views", "small"), "through the memtable");
+  {
+    // Later writes win over the ingested file, through either path.
+    StateBatch later;
+    later.Put("journal", "k0001", "later, small");
+    ASSERT_TRUE(store->Write(&later).ok());
+  }
+  EXPECT_EQ(GetOrEmpty(*store, "journal", "k0001"), "later, small");
+  size_t seen = 0;
+  auto journal = store->NewIterator("journal");
+  for (journal->SeekToFirst(); journal->Valid(); journal->Next()) ++seen;
+  ASSERT_TRUE(journal->status().ok());
+  journal.reset();
+  EXPECT_EQ(seen, rows - 2 + 1);  // k0004 and k0005 deleted, zz added
+  ASSERT_TRUE(store->SyncAndFlush().ok());
+  EXPECT_EQ(*store->Level0FileCount("journal"), 0u);
+  EXPECT_EQ(GetOrEmpty(*store, "journal", "k0001"), "later, small");
+  EXPECT_EQ(GetOrEmpty(*store, "journal", "k0005"), "<NotFound>");
+  // No file is left beside the store's own.
+  for (const auto& entry : fs::directory_iterator(dir_)) {
+    EXPECT_EQ(entry.path().filename().string().rfind("ingest-", 0), std::string::npos)
+        << entry.path();
+  }
+  // Once loaded, large writes go through the memtable again.
+  StateBatch after;
+  for (size_t i = 0; i < rows; ++i) after.Put("journal", "a" + std::to_string(i), value);
+  ASSERT_TRUE(store->Write(&after).ok());
+  EXPECT_EQ(store->files_ingested(), 1u);
+}
+
+TEST_F(StateStoreTest, ALiveStoreNeverIngests) {
+  StateStoreOptions live;
+  live.column_families = {"journal"};
+  auto store = OpenOrDie(live);
+  ASSERT_NE(store, nullptr);
+  const std::string value(64 << 10, 'j');
+  StateBatch batch;
+  for (size_t i = 0; i < kIngestedFamilyBytes / value.size() + 8; ++i) {
+    batch.Put("journal", "k" + std::to_string(i), value);
+  }
+  ASSERT_TRUE(store->Write(&batch).ok());
+  EXPECT_EQ(store->files_ingested(), 0u);
+  EXPECT_EQ(GetOrEmpty(*store, "journal", "k7"), value);
+}
+
 TEST_F(StateStoreTest, FamiliesCompactedEarlyAreNotCompactedAgainUnlessWrittenSince) {
   StateStoreOptions rebuild;
   rebuild.disable_wal = true;
@@ -379,7 +496,7 @@ TEST_F(StateStoreTest, FamiliesCompactedEarlyAreNotCompactedAgainUnlessWrittenSi
   const std::string value(64 << 10, 'v');
   auto write = [&](StateStore* store, const std::string& family, int round) {
     StateBatch batch;
-    for (int i = 0; i < 64; ++i) {
+    for (int i = 0; i < 60; ++i) {  // under kIngestedFamilyBytes: memtables
       batch.Put(family, "k" + std::to_string(i), value + std::to_string(round));
     }
     return store->Write(&batch);
@@ -416,8 +533,8 @@ TEST_F(StateStoreTest, FamiliesCompactedEarlyAreNotCompactedAgainUnlessWrittenSi
     ASSERT_TRUE(level0.ok()) << level0.status().ToString();
     EXPECT_EQ(*level0, 0u) << family;
   }
-  EXPECT_EQ(GetOrEmpty(*store, "journal", "k63"), value + "2");
-  EXPECT_EQ(GetOrEmpty(*store, "views", "k63"), value + "5");
+  EXPECT_EQ(GetOrEmpty(*store, "journal", "k59"), value + "2");
+  EXPECT_EQ(GetOrEmpty(*store, "views", "k59"), value + "5");
   EXPECT_EQ(GetOrEmpty(*store, "late", "k0"), value + "5");
   EXPECT_EQ(GetOrEmpty(*store, "late", "k1"), "<NotFound>");
   // Not bulk loading any more.

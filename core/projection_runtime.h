@@ -37,6 +37,7 @@
 #include <mutex>
 #include <optional>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "core/event_log.h"
@@ -366,7 +367,8 @@ class ProjectionRuntime {
   };
   std::vector<std::vector<PositionSlot>> position_slots_;
   SourcePosition record_position_;  // ApplyTaskRecord's, reused per record
-  std::vector<uint32_t> apply_order_;  // ApplyGroupedByKey's, reused per batch
+  // ApplyGroupedByKey's (key hash, record index), reused per batch.
+  std::vector<std::pair<uint64_t, uint32_t>> apply_order_;
   uint64_t unflushed_events_applied_ = 0;
   uint64_t unflushed_bytes_read_ = 0;
   std::vector<std::pair<std::string, std::string>> pending_dlq_rows_;

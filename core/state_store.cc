@@ -36,6 +36,8 @@ namespace {
 
 // Translates a RocksDB status once, at this boundary. `what` names the
 // operation and the store directory so messages stand on their own.
+constexpr std::string_view kIngestFilePrefix = "ingest-";
+
 Status FromRocks(const rocksdb::Status& s, const std::string& what) {
   if (s.ok()) return Status::Ok();
   const std::string message = what + ": " + s.ToString();
@@ -78,6 +80,29 @@ std::string DefaultCompressionOption() {
     default:
       return "kNoCompression";
   }
+}
+
+// A bulk load's table file is written as ingest-<n>.sst, then moved into
+// RocksDB's own numbering by the ingestion. One still there was never
+// ingested (the process died in between, the store was being rebuilt):
+// nothing refers to it.
+Status RemoveTableFilesNeverIngested(const std::string& dir) {
+  std::error_code ec;
+  std::vector<std::filesystem::path> leftovers;
+  for (const auto& entry : std::filesystem::directory_iterator(dir, ec)) {
+    const std::string name = entry.path().filename().string();
+    if (name.starts_with(kIngestFilePrefix) && name.ends_with(".sst")) {
+      leftovers.push_back(entry.path());
+    }
+  }
+  if (ec) return Status::Ok();  // no directory yet, or unreadable: DB::Open says which
+  for (const auto& path : leftovers) {
+    if (!std::filesystem::remove(path, ec) && ec) {
+      return IOError("state store " + dir + ": cannot remove " + path.string() +
+                     ", a table file never ingested: " + ec.message());
+    }
+  }
+  return Status::Ok();
 }
 
 // Level compaction, the best compression this RocksDB build supports, bloom
@@ -385,6 +410,7 @@ Result<std::unique_ptr<StateStore>> StateStore::Open(const std::string& dir,
     std::filesystem::create_directories(dir, ec);
     if (ec) return IOError("state store " + dir + ": cannot create directory: " + ec.message());
   }
+  JIRITSU_RETURN_IF_ERROR(RemoveTableFilesNeverIngested(dir));
 
   std::vector<rocksdb::ColumnFamilyDescriptor> descriptors;
   for (const auto& name : names) descriptors.emplace_back(name, rocksdb::ColumnFamilyOptions(rocks));
@@ -634,8 +660,8 @@ Status StateStore::IngestSorted(rocksdb::ColumnFamilyHandle* handle, const State
   // The final compaction reads the file soon: keep it in the page cache.
   rocksdb::SstFileWriter writer(rocksdb::EnvOptions(), options, handle,
                                 /*invalidate_page_cache=*/false);
-  const std::string path =
-      dir_ + "/ingest-" + std::to_string(files_ingested_.fetch_add(1) + 1) + ".sst";
+  const std::string path = dir_ + "/" + std::string(kIngestFilePrefix) +
+                           std::to_string(ingest_file_number_.fetch_add(1) + 1) + ".sst";
   JIRITSU_RETURN_IF_ERROR(FromRocks(writer.Open(path), what));
   Status status = Status::Ok();
   for (size_t i = begin; i < end && status.ok(); ++i) {
@@ -660,8 +686,9 @@ Status StateStore::IngestSorted(rocksdb::ColumnFamilyHandle* handle, const State
   if (!status.ok()) {
     std::error_code ignored;
     std::filesystem::remove(path, ignored);  // RocksDB did not take it
-    files_ingested_.fetch_sub(1);
+    return status;
   }
+  files_ingested_.fetch_add(1);
   return status;
 }
 

@@ -8,7 +8,9 @@
 // Column families are named by the caller; "meta" and "offsets" always exist.
 // Keys and values are opaque bytes.
 //
-// Lifecycle: Open() -> use -> destroy (closes the DB). A read-only store
+// Lifecycle: Open() -> use -> destroy (closes the DB). Open() removes the
+// ingest-<n>.sst files a bulk load wrote and never ingested (a process that
+// died in between); nothing else in the directory is touched. A read-only store
 // (OpenReadOnly) sees the state as of opening and rejects writes with
 // kFailedPrecondition; opening it while another process writes the store
 // retries (about 1 s) when that writer deleted files the open was reading.
@@ -241,6 +243,7 @@ class StateStore {
   bool read_only_ = false;
   std::atomic<bool> bulk_loading_{false};
   std::atomic<uint64_t> files_ingested_{0};
+  std::atomic<uint64_t> ingest_file_number_{0};  // names the next table file
   StateStoreOptions options_;
   std::unique_ptr<rocksdb::DB> db_;
   std::vector<std::pair<std::string, rocksdb::ColumnFamilyHandle*>> families_;

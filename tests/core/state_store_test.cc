@@ -9,6 +9,7 @@
 #include <chrono>
 #include <cstdlib>
 #include <filesystem>
+#include <fstream>
 #include <map>
 #include <string>
 #include <thread>
@@ -471,6 +472,31 @@ TEST_F(StateStoreTest, ABulkLoadWritesLargeFamilySharesAsTableFiles) {
   for (size_t i = 0; i < rows; ++i) after.Put("journal", "a" + std::to_string(i), value);
   ASSERT_TRUE(store->Write(&after).ok());
   EXPECT_EQ(store->files_ingested(), 1u);
+}
+
+TEST_F(StateStoreTest, OpeningRemovesTableFilesNeverIngested) {
+  StateStoreOptions rebuild;
+  rebuild.disable_wal = true;
+  rebuild.column_families = {"journal"};
+  {
+    auto store = OpenOrDie(rebuild);
+    ASSERT_NE(store, nullptr);
+    StateBatch batch;
+    batch.Put("journal", "kept", "yes");
+    ASSERT_TRUE(store->Write(&batch).ok());
+    ASSERT_TRUE(store->SyncAndFlush().ok());
+  }
+  // As a process that died between writing a table file and ingesting it
+  // leaves it; a file of another name is not the store's to remove.
+  for (const char* name : {"ingest-3.sst", "ingest-4.sst", "notes.txt"}) {
+    std::ofstream(dir_ + "/" + name) << "not a table file";
+  }
+  auto store = OpenOrDie(rebuild);
+  ASSERT_NE(store, nullptr);
+  EXPECT_FALSE(fs::exists(dir_ + "/ingest-3.sst"));
+  EXPECT_FALSE(fs::exists(dir_ + "/ingest-4.sst"));
+  EXPECT_TRUE(fs::exists(dir_ + "/notes.txt"));
+  EXPECT_EQ(GetOrEmpty(*store, "journal", "kept"), "yes");
 }
 
 TEST_F(StateStoreTest, ALiveStoreNeverIngests) {

@@ -6,7 +6,6 @@
 #include <cmath>
 #include <condition_variable>
 #include <limits>
-#include <list>
 #include <map>
 #include <mutex>
 #include <numeric>
@@ -23,6 +22,7 @@
 #include "processors/facts_applier.h"
 #include "processors/jiritsu_projector.h"
 #include "processors/journal_tail.h"
+#include "processors/recency_map.h"
 #include "processors/reference_table.h"
 #include "processors/rows.h"
 #include "processors/stored_event.h"
@@ -112,7 +112,6 @@ struct CacheEntry {
   bool state_unwritten = false;
   int32_t partition = -1;
   uint64_t flushed_generation = 0;
-  std::list<std::string>::iterator lru;
   size_t encoded_state_bytes = 0;  // size of the state when last read or written
   size_t pending_event_bytes = 0;  // PendingEventBytes of the events since
   size_t folded_unflushed_bytes = 0;  // estimated encoded growth since, folded at once
@@ -122,6 +121,7 @@ struct CacheEntry {
   // was a cache miss of its own.
   IndexEntry* index = nullptr;
 };
+using CachedEmployee = RecencyMap<CacheEntry>::Node;
 
 // Events the journal already holds under another sort key or position are
 // resolved by this total order, so which copy survives is arrival-independent.
@@ -468,7 +468,7 @@ class JiritsuProjector final : public Projector {
     if (fold_at_once_ && plan.everyone) {
       std::vector<std::string> uncached;
       for (const std::string& employee : waiting) {
-        if (!cache_.count(employee)) uncached.push_back(employee);
+        if (cache_.Find(employee) == nullptr) uncached.push_back(employee);
       }
       if (!uncached.empty()) {
         prebuilt = std::make_unique<HeldBackFactsBuilder>(store_, &reference_, &options_,
@@ -499,8 +499,8 @@ class JiritsuProjector final : public Projector {
            ++next_waiting) {
         JIRITSU_RETURN_IF_ERROR(publish_waiting(*next_waiting));
       }
-      auto it = cache_.find(*employee);
-      if (it == cache_.end()) continue;  // revoked meanwhile
+      CachedEmployee* cached = cache_.Find(*employee);
+      if (cached == nullptr) continue;  // revoked meanwhile
       bool publish = plan.everyone || plan.dirty_to_publish.count(*employee) > 0;
       // A rebuild's last checkpoint has every employee of its final stretch
       // dirty: past the bound they wait for the next one, as held-back ones do.
@@ -508,7 +508,7 @@ class JiritsuProjector final : public Projector {
         publish = false;
         held_back_left = true;
       }
-      Status s = FlushEmployee(*employee, &it->second, batch, facts_out, publish);
+      Status s = FlushEmployee(*employee, &cached->value, batch, facts_out, publish);
       if (!s.ok()) {
         dirty_.insert(employee, dirty.end());  // still dirty; the runtime will stop
         return s;
@@ -605,17 +605,17 @@ class JiritsuProjector final : public Projector {
     // it has not written yet (state_unwritten) is ever dropped here.
     const std::unordered_set<int32_t> revoked(partitions.begin(), partitions.end());
     ForgetLastLookup();
-    for (auto it = cache_.begin(); it != cache_.end();) {
-      if (revoked.count(it->second.partition)) {
-        lru_.erase(it->second.lru);
-        dirty_.erase(it->first);
-        cached_bytes_ -= it->second.charged_bytes;
-        if (it->second.dirty) uncommitted_bytes_ -= it->second.charged_bytes;
-        pending_bytes_ -= it->second.pending_event_bytes;
-        it = cache_.erase(it);
-      } else {
-        ++it;
+    for (CachedEmployee* node = cache_.LeastRecent(); node != nullptr;) {
+      CachedEmployee* newer = node->newer;
+      const CacheEntry& entry = node->value;
+      if (revoked.count(entry.partition)) {
+        dirty_.erase(node->key);
+        cached_bytes_ -= entry.charged_bytes;
+        if (entry.dirty) uncommitted_bytes_ -= entry.charged_bytes;
+        pending_bytes_ -= entry.pending_event_bytes;
+        cache_.Erase(node);
       }
+      node = newer;
     }
     // The runtime publishes held-back facts before a revocation; any left
     // are another member's now (their rows stay until this store publishes
@@ -641,8 +641,7 @@ class JiritsuProjector final : public Projector {
     waiting_bytes_ = 0;
     published_after_ms_.clear();
     ForgetLastLookup();
-    cache_.clear();
-    lru_.clear();
+    cache_.Clear();
     dirty_.clear();
     refold_queue_.clear();
     journal_.Clear();
@@ -705,22 +704,19 @@ class JiritsuProjector final : public Projector {
     // A grouped batch brings an employee's events one after another: the
     // hash lookup walked cold buckets and nodes (docs/performance.md,
     // thirty-second pass).
-    if (last_lookup_ != nullptr && last_lookup_employee_ == employee) {
-      lru_.splice(lru_.begin(), lru_, last_lookup_->lru);  // a no-op at the front
-      return last_lookup_;
+    if (last_lookup_ != nullptr && last_lookup_->key == employee) {
+      cache_.Touch(last_lookup_);  // a no-op when nothing was used since
+      return &last_lookup_->value;
     }
-    CacheEntry* entry = nullptr;
-    auto it = cache_.find(employee);
-    if (it == cache_.end()) {
+    CachedEmployee* node = cache_.Find(employee);
+    if (node == nullptr) {
       EvictIfNeeded(64, /*room_for_one=*/true);
-      JIRITSU_ASSIGN_OR_RETURN(entry, LoadEntry(employee, /*journal=*/nullptr));
+      JIRITSU_ASSIGN_OR_RETURN(node, LoadEntry(employee, /*journal=*/nullptr));
     } else {
-      lru_.splice(lru_.begin(), lru_, it->second.lru);
-      entry = &it->second;
+      cache_.Touch(node);
     }
-    last_lookup_ = entry;
-    last_lookup_employee_.assign(employee);
-    return entry;
+    last_lookup_ = node;
+    return &node->value;
   }
 
   // Before an entry leaves cache_ (Lookup's memo would point at it).
@@ -732,8 +728,8 @@ class JiritsuProjector final : public Projector {
   // clean, most recently used cache entry.
   // With `only_current_format`, a state stored in an older format is left
   // alone (nullptr): loading it would mark it for a re-fold.
-  Result<CacheEntry*> LoadEntry(const std::string& employee, StateIterator* journal,
-                                bool only_current_format = false) {
+  Result<CachedEmployee*> LoadEntry(const std::string& employee, StateIterator* journal,
+                                    bool only_current_format = false) {
     CacheEntry entry;
     std::string& bytes = loaded_state_;
     bytes.clear();
@@ -777,12 +773,11 @@ class JiritsuProjector final : public Projector {
     auto index = index_.find(employee);
     if (index != index_.end()) entry.partition = index->second.partition;
     entry.encoded_state_bytes = bytes.size();
-    lru_.push_front(employee);
-    entry.lru = lru_.begin();
-    auto [inserted, ok] = cache_.emplace(employee, std::move(entry));
-    Recharge(employee, &inserted->second);
-    if (inserted->second.needs_refold) MarkDirty(employee, &inserted->second);
-    return &inserted->second;
+    CachedEmployee* inserted = cache_.Insert(employee);
+    inserted->value = std::move(entry);
+    Recharge(employee, &inserted->value);
+    if (inserted->value.needs_refold) MarkDirty(employee, &inserted->value);
+    return inserted;
   }
 
   // A live run's start: fills up to ProjectorOptions::warm_cache_percent of
@@ -824,7 +819,7 @@ class JiritsuProjector final : public Projector {
                        static_cast<std::ptrdiff_t>(std::min(latest.size(), begin + kChunk));
       std::sort(first, end, [](const auto& a, const auto& b) { return *a.second < *b.second; });
       for (auto it = first; it != end && cached_bytes_ < max_bytes; ++it) {
-        if (cache_.count(*it->second)) continue;
+        if (cache_.Find(*it->second) != nullptr) continue;
         JIRITSU_RETURN_IF_ERROR(
             LoadEntry(*it->second, journal.get(), /*only_current_format=*/true).status());
       }
@@ -852,20 +847,18 @@ class JiritsuProjector final : public Projector {
   // runtime writes each checkpoint's batch before the next checkpoint, and
   // says so earlier through OnCheckpointCommitted().
   void EvictIfNeeded(size_t max_steps, bool room_for_one) {
-    auto it = lru_.end();
-    while (OverLimits(room_for_one) && it != lru_.begin() && max_steps-- > 0) {
-      --it;
-      auto entry = cache_.find(*it);
-      const CacheEntry& candidate = entry->second;
-      if (candidate.dirty || candidate.state_unwritten ||
-          (candidate.flushed_generation >= generation_ &&
-           candidate.flushed_generation > committed_generation_)) {
-        continue;
+    for (CachedEmployee* node = cache_.LeastRecent();
+         node != nullptr && OverLimits(room_for_one) && max_steps-- > 0;) {
+      CachedEmployee* newer = node->newer;
+      const CacheEntry& candidate = node->value;
+      if (!candidate.dirty && !candidate.state_unwritten &&
+          (candidate.flushed_generation < generation_ ||
+           candidate.flushed_generation <= committed_generation_)) {
+        cached_bytes_ -= candidate.charged_bytes;
+        if (node == last_lookup_) ForgetLastLookup();
+        cache_.Erase(node);
       }
-      cached_bytes_ -= candidate.charged_bytes;
-      if (&candidate == last_lookup_) ForgetLastLookup();
-      cache_.erase(entry);
-      it = lru_.erase(it);
+      node = newer;
     }
   }
 
@@ -960,14 +953,15 @@ class JiritsuProjector final : public Projector {
   void WriteBackColdStates(StateBatch* batch) {
     size_t entries_left = cache_.size();
     size_t bytes_left = cached_bytes_;
-    for (auto it = lru_.end(); it != lru_.begin() && (entries_left > options_.cache_max_employees ||
-                                                      bytes_left > options_.cache_max_bytes);) {
-      --it;
-      CacheEntry& entry = cache_.find(*it)->second;
+    for (CachedEmployee* node = cache_.LeastRecent();
+         node != nullptr &&
+         (entries_left > options_.cache_max_employees || bytes_left > options_.cache_max_bytes);
+         node = node->newer) {
+      CacheEntry& entry = node->value;
       if (entry.dirty) continue;  // re-folded at the next checkpoint: not evictable
       if (entry.state_unwritten) {
-        WriteState(*it, &entry, batch);
-        Recharge(*it, &entry);
+        WriteState(node->key, &entry, batch);
+        Recharge(node->key, &entry);
       }
       --entries_left;
       bytes_left -= std::min(bytes_left, entry.charged_bytes);
@@ -1435,11 +1429,9 @@ class JiritsuProjector final : public Projector {
   // here, through applier_ while a checkpoint publishes everything.
   bool applies_published_facts_ = false;
   FactsApplier* applier_ = nullptr;  // owned by that Checkpoint()
-  std::unordered_map<std::string, CacheEntry> cache_;
-  // Lookup's last entry and its employee (ForgetLastLookup).
-  CacheEntry* last_lookup_ = nullptr;
-  std::string last_lookup_employee_;
-  std::list<std::string> lru_;  // front: most recently used
+  // The cached states, least recently used first (the end evictions take).
+  RecencyMap<CacheEntry> cache_;
+  CachedEmployee* last_lookup_ = nullptr;  // Lookup's last (ForgetLastLookup)
   std::set<std::string> dirty_;
   std::set<std::string> refold_queue_;
   uint64_t refolds_ = 0;  // TakeRefolds

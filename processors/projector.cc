@@ -347,7 +347,9 @@ class JiritsuProjector final : public Projector {
     std::string sort_key = EventSortKey(event);
     const uint64_t hash = EventIdentityHash(event.source, event.id);
     auto& hashes = entry->state.identity_hashes;
-    if (std::binary_search(hashes.begin(), hashes.end(), hash)) {
+    // One search finds both whether the hash is known and where it goes.
+    auto hash_at = std::lower_bound(hashes.begin(), hashes.end(), hash);
+    if (hash_at != hashes.end() && *hash_at == hash) {
       bool handled = false;
       JIRITSU_RETURN_IF_ERROR(ResolveDuplicate(event.subject, entry, sort_key, event, position,
                                                &handled));
@@ -355,7 +357,9 @@ class JiritsuProjector final : public Projector {
         Recharge(event.subject, entry);
         return Status::Ok();
       }
-      // A 64-bit hash collision with a different event: a new event after all.
+      // A 64-bit hash collision with a different event: a new event after
+      // all. (The search again: resolving may have changed the hashes.)
+      hash_at = std::lower_bound(hashes.begin(), hashes.end(), hash);
     }
     // Folded at the next checkpoint, with the employee's other pending
     // events in journal order: one employee's state is touched once per
@@ -364,7 +368,7 @@ class JiritsuProjector final : public Projector {
     // already folded arrived late, and a void changes the meaning of an
     // earlier event: both fold the journal again. On an unlogged store an
     // event that could be folded now is (FoldsAtOnce).
-    hashes.insert(std::lower_bound(hashes.begin(), hashes.end(), hash), hash);
+    hashes.insert(hash_at, hash);
     if (FoldsAtOnce(*entry, event, sort_key)) {
       // Built in reused buffers: Put copies them, and this runs per event.
       journal_key_.assign(event.subject);

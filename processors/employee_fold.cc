@@ -38,9 +38,12 @@ std::string Quote(std::string_view text) { return "\"" + std::string(text) + "\"
 class Folder {
  public:
   Folder(const ReferenceTable& reference, const Event& event, const SourcePosition& position,
-         std::string sort_key, EmployeeState* state)
-      : reference_(reference), event_(event), position_(position),
-        sort_key_(std::move(sort_key)), state_(*state) {}
+         std::string_view sort_key, EmployeeState* state)
+      : reference_(reference),
+        event_(event),
+        position_(position),
+        sort_key_(sort_key),
+        state_(*state) {}
 
   void Run() {
     ++state_.events_folded;
@@ -48,7 +51,7 @@ class Folder {
     // event time (nor the view time derived from it), so indicators and
     // KPIs evaluated "as of now" stay exactly what they were.
     if (event_.type != EventType::kEmployeeErasureRequested) state_.last_time_us = event_.time_us;
-    state_.last_sort_key = std::move(sort_key_);
+    state_.last_sort_key.assign(sort_key_);
     AssignRef(event_, position_, &state_.last_changed_by);
     const uint64_t hash = EventIdentityHash(event_.source, event_.id);
     auto& hashes = state_.identity_hashes;
@@ -432,7 +435,7 @@ class Folder {
   const ReferenceTable& reference_;
   const Event& event_;
   const SourcePosition& position_;
-  std::string sort_key_;
+  std::string_view sort_key_;  // the caller's, for the fold
   EmployeeState& state_;
   bool criteria_changed_ = false;  // this event grew courses_passed or finalized_steps
 };
@@ -450,9 +453,9 @@ void ApplyEvent(const ReferenceTable& reference, const Event& event,
   Folder(reference, event, position, EventSortKey(event), state).Run();
 }
 
-void ApplyEvent(const ReferenceTable& reference, const Event& event,
-                const SourcePosition& position, std::string sort_key, EmployeeState* state) {
-  Folder(reference, event, position, std::move(sort_key), state).Run();
+void ApplyEvent(const ReferenceTable& reference, const Event& event, const SourcePosition& position,
+                std::string_view sort_key, EmployeeState* state) {
+  Folder(reference, event, position, sort_key, state).Run();
 }
 
 }  // namespace jiritsu::processors

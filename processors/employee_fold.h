@@ -43,9 +43,10 @@ inline constexpr std::string_view kNotEmployed = "NOT_EMPLOYED";
 // its (source, id) is not in the journal yet.
 void ApplyEvent(const ReferenceTable& reference, const Event& event,
                 const SourcePosition& position, EmployeeState* state);
-// Same, with the event's EventSortKey already computed by the caller.
-void ApplyEvent(const ReferenceTable& reference, const Event& event,
-                const SourcePosition& position, std::string sort_key, EmployeeState* state);
+// Same, with the event's EventSortKey already computed by the caller (copied
+// into the state's own buffer: a fold per event allocates no key).
+void ApplyEvent(const ReferenceTable& reference, const Event& event, const SourcePosition& position,
+                std::string_view sort_key, EmployeeState* state);
 
 // Records that the event with this EventIdentityHash is voided (idempotent).
 // A learning.voided must be known before its target is folded: the projector

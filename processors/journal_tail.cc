@@ -34,7 +34,7 @@ Result<size_t> FoldJournalTail(StateIterator* it, const ReferenceTable& referenc
     if (!stored.ok()) {
       return stored.status().WithContext("journal tail of employee " + std::string(employee));
     }
-    ApplyEvent(reference, stored->event, stored->position, std::string(sort_key), state);
+    ApplyEvent(reference, stored->event, stored->position, sort_key, state);
     ++folded;
   }
   JIRITSU_RETURN_IF_ERROR(it->status().WithContext("journal tail of employee " + std::string(employee)));

@@ -344,7 +344,9 @@ class JiritsuProjector final : public Projector {
     }
     JIRITSU_ASSIGN_OR_RETURN(CacheEntry * entry, Lookup(event.subject));
     entry->partition = position.partition;
-    std::string sort_key = EventSortKey(event);
+    // Built in a reused buffer: the fold copies it into the state's own.
+    std::string& sort_key = sort_key_;
+    EventSortKeyInto(event, &sort_key);
     const uint64_t hash = EventIdentityHash(event.source, event.id);
     auto& hashes = entry->state.identity_hashes;
     // One search finds both whether the hash is known and where it goes.
@@ -376,7 +378,7 @@ class JiritsuProjector final : public Projector {
       journal_key_.append(sort_key);
       EncodeJournalValueInto(event.subject, event, position, &journal_value_);
       journal_.Put(kJournalFamily, journal_key_, journal_value_);
-      ApplyEvent(reference_, event, position, std::move(sort_key), &entry->state);
+      ApplyEvent(reference_, event, position, sort_key, &entry->state);
       entry->folded_unflushed_bytes += kFoldedAtOnceEventEncodedBytes;
     } else {
       if (event.type == EventType::kLearningVoided || !SortsAfterFolded(entry->state, sort_key)) {
@@ -385,7 +387,7 @@ class JiritsuProjector final : public Projector {
       const size_t event_bytes = PendingEventBytes(event, sort_key);
       entry->pending_event_bytes += event_bytes;
       pending_bytes_ += event_bytes;
-      entry->pending.emplace(std::move(sort_key), PendingEvent{event, position});
+      entry->pending.emplace(sort_key, PendingEvent{event, position});
     }
     MarkDirty(event.subject, entry);
     Recharge(event.subject, entry);
@@ -1426,6 +1428,7 @@ class JiritsuProjector final : public Projector {
   StateBatch journal_;         // rows of events folded on arrival; spills to store_
   std::string journal_key_;    // a folded event's journal row, built here (reused)
   std::string journal_value_;
+  std::string sort_key_;      // ApplyEmployeeEvent's (reused)
   std::string loaded_state_;  // LoadEntry's read buffer (reused: states are KBs)
   ReferenceTable reference_;
   std::unique_ptr<GlobalAggregates> aggregates_;

@@ -41,13 +41,18 @@ int FamilyRankOf(EventType type) { return EventFamilyRank(type); }
 
 std::string EventSortKey(const Event& event) {
   std::string key;
-  key.reserve(10 + event.source.size() + event.id.size());
-  AppendBigEndian64(&key, static_cast<uint64_t>(event.time_us) ^ (uint64_t{1} << 63));
-  key.push_back(static_cast<char>(FamilyRankOf(event.type)));
-  key.append(event.source);
-  key.push_back('\0');
-  key.append(event.id);
+  EventSortKeyInto(event, &key);
   return key;
+}
+
+void EventSortKeyInto(const Event& event, std::string* into) {
+  into->clear();
+  into->reserve(10 + event.source.size() + event.id.size());
+  AppendBigEndian64(into, static_cast<uint64_t>(event.time_us) ^ (uint64_t{1} << 63));
+  into->push_back(static_cast<char>(FamilyRankOf(event.type)));
+  into->append(event.source);
+  into->push_back('\0');
+  into->append(event.id);
 }
 
 bool ReferenceTable::Add(const Event& event, const SourcePosition& position) {

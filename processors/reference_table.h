@@ -123,6 +123,8 @@ class ReferenceTable {
 // big-endian sign-flipped time, then a rank byte, then source '\0' id, so
 // that byte order equals EventOrderLess order.
 std::string EventSortKey(const Event& event);
+// The same into `*into` (replacing what it held; its capacity is reused).
+void EventSortKeyInto(const Event& event, std::string* into);
 int FamilyRankOf(EventType type);
 
 }  // namespace jiritsu::processors

@@ -6,6 +6,7 @@
 #include <algorithm>
 #include <array>
 #include <cctype>
+#include <condition_variable>
 #include <cstring>
 #include <mutex>
 #include <set>
@@ -325,6 +326,84 @@ class KafkaProducer final : public LogProducer {
 // ---------------------------------------------------------------------------
 // Consumer.
 
+// librdkafka 2.0 can abort a consumer's process inside rd_kafka_destroy
+// ("rd_kafka_broker_destroy_final: Assertion `thrd_is_current(rkb->rkb_thread)'
+// failed", librdkafka issue #3608; seen here once in CI). Closing the consumer
+// clears the group coordinator's node; the coordinator's own thread then
+// drops its connection and, as for any broker that goes down, refreshes
+// metadata through another broker. When rd_kafka_destroy is tearing that
+// broker down at the same moment, its last reference can be dropped on the
+// coordinator's thread, which librdkafka asserts against. The debug log shows
+// the two overlapping whenever rd_kafka_destroy follows the close at once.
+//
+// CoordinatorWatch sees the coordinator's state changes (an
+// on_broker_state_change interceptor, called on broker threads) so that the
+// consumer's destructor waits until the coordinator has left DOWN, which it
+// does only after that refresh, before destroying the handle.
+// Thread-safety: OnStateChange runs on librdkafka's threads; the rest on the
+// consumer's owner. Lifecycle: attached to the configuration before
+// rd_kafka_new; must outlive the handle.
+class CoordinatorWatch {
+ public:
+  // The logical broker librdkafka names after the group coordinator.
+  static constexpr std::string_view kCoordinatorName = "GroupCoordinator";
+
+  Status Attach(rd_kafka_conf_t* conf) {
+    return TranslateError(
+        rd_kafka_conf_interceptor_add_on_new(conf, "jiritsu-coordinator-watch", &OnNew, this),
+        "kafka consumer: coordinator watch");
+  }
+
+  // Taken just before rd_kafka_consumer_close: whether closing will drop a
+  // connection (and so refresh metadata), and how many times the coordinator
+  // has left DOWN so far.
+  struct BeforeClose {
+    bool will_disconnect = false;
+    uint64_t settled = 0;
+  };
+  BeforeClose Mark() const {
+    std::lock_guard<std::mutex> lock(mu_);
+    // INIT and TRY_CONNECT have no connection to drop (or none yet).
+    const bool idle = state_.empty() || state_ == "INIT" || state_ == "TRY_CONNECT";
+    return {!idle, settled_};
+  }
+
+  // Waits (bounded) until the coordinator left DOWN after `mark`; true if it
+  // did or had nothing to drop.
+  bool AwaitSettled(const BeforeClose& mark, std::chrono::milliseconds timeout) const {
+    if (!mark.will_disconnect) return true;
+    std::unique_lock<std::mutex> lock(mu_);
+    return changed_.wait_for(lock, timeout, [&] { return settled_ > mark.settled; });
+  }
+
+ private:
+  static rd_kafka_resp_err_t OnNew(rd_kafka_t* rk, const rd_kafka_conf_t* /*conf*/, void* opaque,
+                                   char* /*errstr*/, size_t /*errstr_size*/) {
+    return rd_kafka_interceptor_add_on_broker_state_change(rk, "jiritsu-coordinator-watch",
+                                                           &OnStateChange, opaque);
+  }
+  static rd_kafka_resp_err_t OnStateChange(rd_kafka_t* /*rk*/, int32_t /*broker_id*/,
+                                           const char* /*secproto*/, const char* name, int /*port*/,
+                                           const char* state, void* opaque) {
+    if (name == nullptr || state == nullptr || name != kCoordinatorName) {
+      return RD_KAFKA_RESP_ERR_NO_ERROR;
+    }
+    auto* watch = static_cast<CoordinatorWatch*>(opaque);
+    {
+      std::lock_guard<std::mutex> lock(watch->mu_);
+      if (watch->state_ == "DOWN" && std::strcmp(state, "DOWN") != 0) ++watch->settled_;
+      watch->state_ = state;
+    }
+    watch->changed_.notify_all();
+    return RD_KAFKA_RESP_ERR_NO_ERROR;
+  }
+
+  mutable std::mutex mu_;
+  mutable std::condition_variable changed_;
+  std::string state_;     // guarded by mu_; the coordinator's last state
+  uint64_t settled_ = 0;  // guarded by mu_; times it left DOWN
+};
+
 class KafkaConsumer final : public LogConsumer {
  public:
   KafkaConsumer(KafkaLog* log, const ConsumerOptions& options) : log_(log), options_(options) {}
@@ -334,9 +413,16 @@ class KafkaConsumer final : public LogConsumer {
     // Leave the group promptly; the listener is not called from here.
     closing_ = true;
     if (subscribed_) LeaveGroupBeforeClose();
+    const CoordinatorWatch::BeforeClose before_close = coordinator_.Mark();
     rd_kafka_resp_err_t err = rd_kafka_consumer_close(handle_.get());
     if (err != RD_KAFKA_RESP_ERR_NO_ERROR) {
       Logger()->warn("kafka consumer close: {}", rd_kafka_err2str(err));
+    }
+    if (!coordinator_.AwaitSettled(before_close, kCoordinatorSettleTimeout)) {
+      Logger()->warn(
+          "kafka consumer close: the group coordinator's connection did not close within {} ms; "
+          "destroying the client anyway (librdkafka issue #3608 may abort the process)",
+          kCoordinatorSettleTimeout.count());
     }
     handle_.reset();  // before the members its callbacks use
   }
@@ -344,6 +430,7 @@ class KafkaConsumer final : public LogConsumer {
   Status Init(Conf conf) {
     rd_kafka_conf_set_opaque(conf.get(), this);
     rd_kafka_conf_set_rebalance_cb(conf.get(), &KafkaConsumer::OnRebalance);
+    JIRITSU_RETURN_IF_ERROR(coordinator_.Attach(conf.get()));
     std::array<char, 512> errstr{};
     rd_kafka_t* rk = rd_kafka_new(RD_KAFKA_CONSUMER, conf.get(), errstr.data(), errstr.size());
     if (rk == nullptr) return InvalidArgument(std::string("kafka consumer: ") + errstr.data());
@@ -403,8 +490,13 @@ class KafkaConsumer final : public LogConsumer {
     if (deferred_error_.ok()) deferred_error_ = std::move(status);
   }
 
+  // Bounds the wait for the coordinator before destroying (see
+  // CoordinatorWatch); it normally takes well under a millisecond.
+  static constexpr std::chrono::milliseconds kCoordinatorSettleTimeout{2000};
+
   KafkaLog* const log_;
   const ConsumerOptions options_;
+  CoordinatorWatch coordinator_;  // before handle_: its callbacks use it
   Handle handle_;
   RebalanceListener* listener_ = nullptr;
   bool subscribed_ = false;

@@ -25,7 +25,10 @@
 // flushes it for at most KafkaLogOptions::close_timeout; records still
 // undelivered then are lost (only Flush() == OK promises durability).
 // Destroying a consumer leaves its group WITHOUT calling the rebalance
-// listener (its owner checkpoints before destroying it).
+// listener (its owner checkpoints before destroying it), then waits (at most
+// 2 s, normally well under 1 ms) for the group coordinator's connection to
+// close before destroying the client (librdkafka issue #3608, see
+// docs/reliability.md).
 //
 // Thread-safety: as EventLog (core/event_log.h): the log and its producers are
 // thread-safe; a consumer is used by one thread at a time, and its rebalance

@@ -6,6 +6,7 @@
 #include "core/kafka_log.h"
 
 #include <gtest/gtest.h>
+#include <spdlog/sinks/base_sink.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -17,10 +18,12 @@
 #include <set>
 #include <string>
 #include <thread>
+#include <utility>
 #include <vector>
 
 #include "core/event_log.h"
 #include "core/kafka_mock_cluster.h"
+#include "core/logging.h"
 #include "tests/core/event_log_contract.h"
 #include "tests/testing/kafka_namespace.h"
 
@@ -699,6 +702,133 @@ TEST_P(KafkaLogTest, AssignAfterSubscribeIsRejected) {
   RecordingListener listener;
   ASSERT_TRUE((*consumer)->Subscribe({topic}, &listener).ok());
   EXPECT_EQ((*consumer)->Assign({{{topic, 0}, 0}}).code(), StatusCode::kFailedPrecondition);
+}
+
+// --- Closing a group member (librdkafka issue #3608). ---
+//
+// Closing a consumer clears its group coordinator, whose thread then drops
+// the connection and refreshes metadata through another broker. librdkafka
+// 2.0 aborts the process when that refresh overlaps rd_kafka_destroy, so the
+// consumer's destructor must wait for it. librdkafka's own debug log shows
+// the order: the coordinator's "broker down" refresh, then "Terminating
+// instance". Without the wait, this test failed in each of three runs.
+// Keeps every message it is given (the raw text), for one test to inspect.
+class CapturingSink final : public spdlog::sinks::base_sink<std::mutex> {
+ public:
+  std::vector<std::string> Take() {
+    std::lock_guard<std::mutex> lock(mutex_);
+    return std::exchange(lines_, {});
+  }
+
+ protected:
+  void sink_it_(const spdlog::details::log_msg& message) override {
+    lines_.emplace_back(message.payload.data(), message.payload.size());
+  }
+  void flush_() override {}
+
+ private:
+  std::vector<std::string> lines_;  // guarded by mutex_
+};
+
+class KafkaConsumerCloseTest : public ::testing::TestWithParam<Backend> {
+ protected:
+  void SetUp() override {
+    if (GetParam() == Backend::kRealBroker) {
+      const char* bootstrap = std::getenv("JIRITSU_KAFKA_BOOTSTRAP");
+      if (bootstrap == nullptr || *bootstrap == '\0') GTEST_SKIP() << kRealBrokerSkip;
+      bootstrap_ = bootstrap;
+    }
+    // Before any client exists: spdlog does not guard a logger's sink list.
+    logger_ = ModuleLogger("kafka");
+    saved_level_ = logger_->level();
+    for (const auto& sink : logger_->sinks()) sink->set_level(spdlog::level::info);
+    logger_->sinks().push_back(captured_);
+    logger_->set_level(spdlog::level::debug);
+    if (GetParam() == Backend::kMock) {
+      mock_ = std::make_unique<KafkaMockCluster>();
+      Result<std::string> started = mock_->Start(3);
+      ASSERT_TRUE(started.ok()) << started.status().ToString();
+      bootstrap_ = *started;
+    }
+  }
+  void TearDown() override {
+    mock_.reset();  // no client is left to log
+    if (!logger_) return;
+    logger_->sinks().pop_back();
+    for (const auto& sink : logger_->sinks()) sink->set_level(spdlog::level::trace);
+    logger_->set_level(saved_level_);
+  }
+
+  // librdkafka's log lines captured since the last call.
+  std::vector<std::string> TakeLines() { return captured_->Take(); }
+
+  std::string bootstrap_;
+  std::unique_ptr<KafkaMockCluster> mock_;
+  std::shared_ptr<spdlog::logger> logger_;
+  spdlog::level::level_enum saved_level_ = spdlog::level::info;
+  std::shared_ptr<CapturingSink> captured_ = std::make_shared<CapturingSink>();
+};
+
+INSTANTIATE_TEST_SUITE_P(Backends, KafkaConsumerCloseTest,
+                         ::testing::Values(Backend::kMock, Backend::kRealBroker), BackendName);
+
+TEST_P(KafkaConsumerCloseTest, TheCoordinatorsLastRefreshEndsBeforeTheClientIsDestroyed) {
+  KafkaLogOptions options;
+  options.bootstrap_servers = bootstrap_;
+  // broker: state changes and connection closes; metadata: the refreshes.
+  options.properties = {{"debug", "broker,metadata"}};
+  options.request_timeout = 20s;
+  if (mock_) options.topic_creator = mock_->TopicCreator();
+  Result<std::unique_ptr<EventLog>> log = OpenKafkaLog(options);
+  ASSERT_TRUE(log.ok()) << log.status().ToString();
+  const std::string topic = UniqueName("t");
+  ASSERT_TRUE((*log)->EnsureTopics({{topic, 2, false}}).ok());
+
+  // Several closes, each a chance for the two to overlap: members of groups
+  // of their own, joined together (a join takes seconds on the mock).
+  constexpr int kMembers = 5;
+  std::vector<std::unique_ptr<LogConsumer>> members;
+  std::vector<RecordingListener> listeners(kMembers);
+  for (int member = 0; member < kMembers; ++member) {
+    ConsumerOptions consumer_options;
+    consumer_options.group_id = UniqueName("group");
+    auto consumer = (*log)->NewConsumer(consumer_options);
+    ASSERT_TRUE(consumer.ok()) << consumer.status().ToString();
+    ASSERT_TRUE((*consumer)->Subscribe({topic}, &listeners[member]).ok());
+    members.push_back(std::move(consumer).value());
+  }
+  std::vector<LogRecord> sink;
+  const auto deadline = std::chrono::steady_clock::now() + 60s;
+  auto all_own_both = [&] {
+    return std::all_of(listeners.begin(), listeners.end(),
+                       [](const RecordingListener& l) { return l.owned.size() == 2; });
+  };
+  while (!all_own_both() && std::chrono::steady_clock::now() < deadline) {
+    for (auto& member : members) ASSERT_TRUE(member->Poll(20ms, 100, &sink).ok());
+  }
+  ASSERT_TRUE(all_own_both());
+
+  for (int member = 0; member < kMembers; ++member) {
+    TakeLines();  // only the close matters
+    members[member].reset();
+    const std::vector<std::string> lines = TakeLines();
+    auto line_with = [&](std::string_view a, std::string_view b, size_t from) {
+      for (size_t i = from; i < lines.size(); ++i) {
+        if (lines[i].find(a) != std::string::npos && lines[i].find(b) != std::string::npos) {
+          return i;
+        }
+      }
+      return lines.size();
+    };
+    const size_t refresh = line_with("[thrd:GroupCoordinator]", "broker down", 0);
+    const size_t destroy = line_with("[thrd:app]", "Terminating instance", 0);
+    ASSERT_LT(refresh, lines.size()) << "no coordinator refresh logged at close " << member;
+    ASSERT_LT(destroy, lines.size()) << "no destroy logged at close " << member;
+    EXPECT_LT(refresh, destroy) << "close " << member << ": the coordinator refreshed metadata "
+                                << "while the client was being destroyed";
+    EXPECT_EQ(line_with("[thrd:GroupCoordinator]", "broker down", destroy), lines.size())
+        << "close " << member << ": a coordinator refresh after the destroy began";
+  }
 }
 
 // --- Configuration: validated before any broker is contacted. ---

@@ -333,8 +333,9 @@ class KafkaProducer final : public LogProducer {
 // drops its connection and, as for any broker that goes down, refreshes
 // metadata through another broker. When rd_kafka_destroy is tearing that
 // broker down at the same moment, its last reference can be dropped on the
-// coordinator's thread, which librdkafka asserts against. The debug log shows
-// the two overlapping whenever rd_kafka_destroy follows the close at once.
+// coordinator's thread, which librdkafka asserts against. With
+// rd_kafka_destroy right after the close, the debug log showed the two
+// overlapping in one close of two.
 //
 // CoordinatorWatch sees the coordinator's state changes (an
 // on_broker_state_change interceptor, called on broker threads) so that the

@@ -69,9 +69,8 @@ class KafkaLogTest : public ::testing::TestWithParam<Backend> {
  protected:
   void SetUp() override {
     if (GetParam() == Backend::kRealBroker) {
-      const char* bootstrap = std::getenv("JIRITSU_KAFKA_BOOTSTRAP");
-      if (bootstrap == nullptr || *bootstrap == '\0') GTEST_SKIP() << kRealBrokerSkip;
-      bootstrap_ = bootstrap;
+      bootstrap_ = testing::RealBrokerBootstrap();
+      if (bootstrap_.empty()) GTEST_SKIP() << kRealBrokerSkip;
       return;
     }
     mock_ = std::make_unique<KafkaMockCluster>();
@@ -734,9 +733,8 @@ class KafkaConsumerCloseTest : public ::testing::TestWithParam<Backend> {
  protected:
   void SetUp() override {
     if (GetParam() == Backend::kRealBroker) {
-      const char* bootstrap = std::getenv("JIRITSU_KAFKA_BOOTSTRAP");
-      if (bootstrap == nullptr || *bootstrap == '\0') GTEST_SKIP() << kRealBrokerSkip;
-      bootstrap_ = bootstrap;
+      bootstrap_ = testing::RealBrokerBootstrap();
+      if (bootstrap_.empty()) GTEST_SKIP() << kRealBrokerSkip;
     }
     // Before any client exists: spdlog does not guard a logger's sink list.
     logger_ = ModuleLogger("kafka");
@@ -997,8 +995,8 @@ class KafkaMockPrefixedLogEnv : public KafkaMockLogEnv {
 class KafkaBrokerLogEnv : public EventLogTestEnv {
  public:
   KafkaBrokerLogEnv() {
-    const char* bootstrap = std::getenv("JIRITSU_KAFKA_BOOTSTRAP");
-    if (bootstrap == nullptr || *bootstrap == '\0') return;
+    const std::string bootstrap = testing::RealBrokerBootstrap();
+    if (bootstrap.empty()) return;
     options_ = ContractOptions(bootstrap);
     auto log = OpenKafkaLog(options_);
     if (!log.ok()) {

@@ -285,6 +285,9 @@ std::string ReplayReport::ToJson() const {
   out += ",\"records\":" + std::to_string(records);
   out += ",\"skipped_as_of\":" + std::to_string(skipped_as_of);
   out += ",\"dead_letters\":" + std::to_string(dead_letters);
+  out += ",\"bytes_read\":" + std::to_string(bytes_read);
+  out += ",\"checkpoints\":" + std::to_string(checkpoints);
+  out += ",\"refolds\":" + std::to_string(refolds);
   out += ",\"seconds\":" + Fixed(seconds, 3);
   out += ",\"publish_seconds\":" + Fixed(publish_seconds, 3);
   out += ",\"sync_seconds\":" + Fixed(sync_seconds, 3);
@@ -363,6 +366,9 @@ struct Replayer::Build {
   uint64_t records = 0;
   uint64_t skipped_as_of = 0;
   uint64_t dead_letters = 0;
+  uint64_t bytes_read = 0;
+  uint64_t checkpoints = 0;
+  uint64_t refolds = 0;
   double seconds = 0;
   double publish_seconds = 0;
   double sync_seconds = 0;
@@ -375,6 +381,9 @@ struct Replayer::Build {
     report->records = records;
     report->skipped_as_of = skipped_as_of;
     report->dead_letters = dead_letters;
+    report->bytes_read = bytes_read;
+    report->checkpoints = checkpoints;
+    report->refolds = refolds;
     report->seconds = seconds;
     report->publish_seconds = publish_seconds;
     report->sync_seconds = sync_seconds;
@@ -631,6 +640,9 @@ Status Replayer::RunBuild(Build* build) {
   build->events += stats.events_applied;
   build->skipped_as_of += stats.events_skipped_as_of;
   build->dead_letters += stats.dead_letters;
+  build->bytes_read += stats.bytes_read;
+  build->checkpoints += stats.checkpoints;
+  build->refolds += stats.refolds;
   build->records += stats.events_applied + stats.events_skipped_as_of + stats.dead_letters +
                     stats.reference_applied;
   build->seconds += stats.seconds;

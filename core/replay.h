@@ -172,6 +172,12 @@ struct ReplayReport {
   uint64_t records = 0;       // records read (events, skipped, dead letters)
   uint64_t skipped_as_of = 0;
   uint64_t dead_letters = 0;
+  // Of the build's runtimes (the build and its catch-up together): bytes of
+  // records read, checkpoints written, employees folded again from their
+  // journal (an event sorting before what was folded, or a voiding).
+  uint64_t bytes_read = 0;
+  uint64_t checkpoints = 0;
+  uint64_t refolds = 0;
   double seconds = 0;         // build time (digest excluded)
   // Of `seconds`: publishing the facts held back while the log was read
   // (each employee's, from its final state), and the final sync of the

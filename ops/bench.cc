@@ -740,10 +740,12 @@ Result<PhaseResult> Bench::Replay() {
   JIRITSU_ASSIGN_OR_RETURN(ReplayReport report, replayer.Rebuild({}));
   result.events = static_cast<int64_t>(report.events);
   result.seconds = report.seconds;
-  result.bytes = static_cast<int64_t>(replayer.stats().bytes_read);
+  result.bytes = static_cast<int64_t>(report.bytes_read);
   if (result.bytes == 0) result.bytes = log_bytes_;
   result.extra["digest"] = "\"" + report.digest + "\"";
   result.extra["records"] = std::to_string(report.records);
+  result.extra["checkpoints"] = std::to_string(report.checkpoints);
+  result.extra["refolds"] = std::to_string(report.refolds);
   // Where the rebuild's time went: the reading is the rest.
   for (const auto& [key, value] :
        {std::pair{"publish_s", report.publish_seconds}, {"sync_s", report.sync_seconds}}) {

@@ -187,6 +187,13 @@ TEST_F(ReplayTest, RebuildEqualsLiveViewsAfterALongHistory) {
   EXPECT_GT(report->publish_seconds, 0.0);
   EXPECT_GE(report->sync_seconds, 0.0);
   EXPECT_LE(report->publish_seconds + report->sync_seconds, report->seconds);
+  // The build's counters, not its last runtime's (the catch-up reads nothing
+  // new here): every record's bytes, and at least the final checkpoint.
+  EXPECT_GT(report->bytes_read, 20001u * 40);
+  EXPECT_GE(report->checkpoints, 1u);
+  for (const char* field : {"\"bytes_read\":", "\"checkpoints\":", "\"refolds\":"}) {
+    EXPECT_NE(json.find(field), std::string::npos) << field << " in " << json;
+  }
   EXPECT_EQ(Meta(ViewGenerations(root_).DirFor(2), kViewVersionKey), "1");
 }
 

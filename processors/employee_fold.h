@@ -47,6 +47,12 @@ void ApplyEvent(const ReferenceTable& reference, const Event& event,
 // into the state's own buffer: a fold per event allocates no key).
 void ApplyEvent(const ReferenceTable& reference, const Event& event, const SourcePosition& position,
                 std::string_view sort_key, EmployeeState* state);
+// Same, for an event whose EventIdentityHash the caller computed and already
+// inserted into state->identity_hashes (the projector does, to find
+// duplicates): the fold neither computes nor searches for it again.
+void ApplyRecordedEvent(const ReferenceTable& reference, const Event& event,
+                        const SourcePosition& position, std::string_view sort_key,
+                        uint64_t identity_hash, EmployeeState* state);
 
 // Records that the event with this EventIdentityHash is voided (idempotent).
 // A learning.voided must be known before its target is folded: the projector

@@ -378,7 +378,7 @@ class JiritsuProjector final : public Projector {
       journal_key_.append(sort_key);
       EncodeJournalValueInto(event.subject, event, position, &journal_value_);
       journal_.Put(kJournalFamily, journal_key_, journal_value_);
-      ApplyEvent(reference_, event, position, sort_key, &entry->state);
+      ApplyRecordedEvent(reference_, event, position, sort_key, hash, &entry->state);
       entry->folded_unflushed_bytes += kFoldedAtOnceEventEncodedBytes;
     } else {
       if (event.type == EventType::kLearningVoided || !SortsAfterFolded(entry->state, sort_key)) {

@@ -3,8 +3,12 @@
 // calls the fold itself (employee_fold.h) to compare two states byte for byte.
 #include <gtest/gtest.h>
 
+#include <algorithm>
+#include <tuple>
+
 #include "processors/employee_fold.h"
 #include "processors/reference_table.h"
+#include "processors/stored_event.h"
 #include "tests/processors/harness.h"
 
 namespace jiritsu::processors::testing {
@@ -153,6 +157,57 @@ TEST(StepsMemoTest, FoldingWithTheMemoGivesTheStateOfEvaluatingEveryEvent) {
       {"dx_promoter", kFlagCompletedRequired},  // transferred back
   };
   EXPECT_EQ(flags, expected);
+}
+
+// A snapshot is appended exactly when the attribution (employed, org unit,
+// profile) or the flags change. The fold compares the attribution only after
+// an event that set it (hired, transferred, left): a transfer into the same
+// unit and profile appends none, a rejected hire changes nothing, and an
+// event that changes only the flags (a declared learning state) appends one
+// with the same attribution. ApplyRecordedEvent, given the hash already
+// recorded, leaves the same state as ApplyEvent.
+TEST(SnapshotTest, SnapshotsFollowAttributionAndFlagsWhicheverFoldIsUsed) {
+  EventFactory f;
+  ReferenceTable reference;
+  for (const Fed& fed : StandardReference(f)) reference.Add(fed.event, fed.position);
+  const std::vector<Fed> events = {
+      f.Hire("2025-04-01T09:00:00+09:00", "e1", "dev-a", "m1", "dx_promoter"),
+      f.Interview("2025-04-02T10:00:00+09:00", "e1", InterviewKind::kCareer),
+      f.Transfer("2025-04-03T10:00:00+09:00", "e1", "dev-a"),              // same unit and profile
+      f.Hire("2025-04-04T09:00:00+09:00", "e1", "sales", "m2"),            // rejected: employed
+      f.SubmitLearningState("2025-04-05T10:00:00+09:00", "e1", "ls1", 2),  // flags only
+      f.Transfer("2025-04-06T10:00:00+09:00", "e1", "sales", "dx_literacy"),
+      f.Interview("2025-04-07T10:00:00+09:00", "e1", InterviewKind::kOneOnOne),
+      f.Leave("2025-04-08T10:00:00+09:00", "e1"),
+      f.Hire("2025-04-09T09:00:00+09:00", "e1", "sales", "m2", "dx_literacy"),  // rehired
+  };
+  EmployeeState plain;
+  EmployeeState recorded;
+  plain.employee_id = recorded.employee_id = "e1";
+  for (const Fed& fed : events) {
+    ApplyEvent(reference, fed.event, fed.position, &plain);
+    const uint64_t hash = EventIdentityHash(fed.event.source, fed.event.id);
+    auto& hashes = recorded.identity_hashes;
+    hashes.insert(std::lower_bound(hashes.begin(), hashes.end(), hash), hash);
+    ApplyRecordedEvent(reference, fed.event, fed.position, EventSortKey(fed.event), hash,
+                       &recorded);
+  }
+  EXPECT_EQ(EncodeEmployeeState(plain), EncodeEmployeeState(recorded));
+  ASSERT_EQ(plain.rejections.size(), 1u);
+  EXPECT_EQ(plain.rejections[0].code, kInvalidTransition);
+  std::vector<std::tuple<bool, std::string, std::string, bool>> snapshots;
+  for (const Snapshot& snap : plain.snapshots) {
+    snapshots.emplace_back(snap.employed, snap.org_unit, snap.profile,
+                           (snap.flags & kFlagDeclaredState) != 0);
+  }
+  const std::vector<std::tuple<bool, std::string, std::string, bool>> expected = {
+      {true, "dev-a", "dx_promoter", false},  // hired
+      {true, "dev-a", "dx_promoter", true},   // learning state declared
+      {true, "sales", "dx_literacy", true},   // transferred
+      {false, "sales", "dx_literacy", true},  // left
+      {true, "sales", "dx_literacy", true},   // rehired
+  };
+  EXPECT_EQ(snapshots, expected);
 }
 
 TEST_F(WorkflowTest, SubmitConfirmFinalizeReachesTheStepWithFullHistory) {

@@ -28,6 +28,7 @@
 #include <numeric>
 #include <system_error>
 #include <thread>
+#include <unordered_map>
 #include <utility>
 
 namespace jiritsu {
@@ -103,6 +104,37 @@ Status RemoveTableFilesNeverIngested(const std::string& dir) {
     }
   }
   return Status::Ok();
+}
+
+// Whether `dir` holds a table file (RocksDB's or one a bulk load wrote).
+bool HasTableFiles(const std::string& dir) {
+  std::error_code ec;
+  for (const auto& entry : std::filesystem::directory_iterator(dir, ec)) {
+    if (entry.path().extension() == ".sst") return true;
+  }
+  return false;  // none, or no directory yet
+}
+
+// A bulk load's family options (see StateStore::bulk_loading): compactions
+// wait for SyncAndFlush(), so RocksDB never stalls writes on level-0 files
+// or pending bytes. Its flushes write level 0 uncompressed: every one of
+// those files is read once more, by that compaction, and then deleted, so
+// compressing them was work thrown away (docs/performance.md,
+// thirty-seventh pass). The compaction writes the last level with LZ4
+// instead of ZSTD: a 100 000 x 36 replay spent 12 s instead of 20 s
+// compacting the journal, for 1.6 GB on disk instead of 1.2 GB. Later
+// compactions of the live store use ZSTD again (MakeOptions).
+void UseBulkLoadOptions(rocksdb::ColumnFamilyOptions* options) {
+  options->disable_auto_compactions = true;
+  options->compression = rocksdb::kNoCompression;
+  options->bottommost_compression = rocksdb::kLZ4Compression;
+}
+
+// The same, as SetOptions spells them.
+std::unordered_map<std::string, std::string> BulkLoadOptionMap() {
+  return {{"disable_auto_compactions", "true"},
+          {"compression", "kNoCompression"},
+          {"bottommost_compression", "kLZ4Compression"}};
 }
 
 // Level compaction, the best compression this RocksDB build supports, bloom
@@ -389,11 +421,6 @@ Result<std::unique_ptr<StateStore>> StateStore::Open(const std::string& dir,
                                                      const StateStoreOptions& options) {
   rocksdb::Options rocks = MakeOptions(options.block_cache_bytes, options.memory_budget_bytes);
   rocks.create_if_missing = options.create_if_missing;
-  rocks.create_missing_column_families = true;
-  // A rebuild opens with compactions off and turns them on below unless the
-  // store is empty (bulk load, StateStoreOptions::disable_wal). With them
-  // off RocksDB never stalls writes on level-0 files or pending bytes.
-  if (options.disable_wal) rocks.disable_auto_compactions = true;
 
   // RocksDB must open every existing family in read-write mode.
   std::vector<std::string> names = WantedFamilies(options.column_families);
@@ -412,8 +439,32 @@ Result<std::unique_ptr<StateStore>> StateStore::Open(const std::string& dir,
   }
   JIRITSU_RETURN_IF_ERROR(RemoveTableFilesNeverIngested(dir));
 
+  // An unlogged store keeps what it was written only in table files (the
+  // memtables die with the process), so one whose directory holds none is
+  // empty: a rebuild's new store, bulk loaded (see bulk_loading()). Its
+  // families open with the load's options, and an unlogged store that is
+  // not empty opens with compactions on, instead of changing either after
+  // the open: every SetOptions call makes RocksDB write its options file
+  // and parse it back, ~8 ms each, and the 59 calls of a rebuild and its
+  // catch-up were ~0.5 s of a 10 000 x 24 replay (docs/performance.md,
+  // fortieth pass).
+  const bool unlogged_and_empty = options.disable_wal && !HasTableFiles(dir);
+  rocksdb::ColumnFamilyOptions family_options(rocks);
+  if (unlogged_and_empty) UseBulkLoadOptions(&family_options);
+  // The existing families are opened and the missing ones created in one
+  // call, which writes the options file once; DB::Open's
+  // create_missing_column_families writes it once per family.
   std::vector<rocksdb::ColumnFamilyDescriptor> descriptors;
-  for (const auto& name : names) descriptors.emplace_back(name, rocksdb::ColumnFamilyOptions(rocks));
+  std::vector<std::string> missing;
+  for (const auto& name : names) {
+    const bool exists = name == rocksdb::kDefaultColumnFamilyName ||
+                        std::find(existing.begin(), existing.end(), name) != existing.end();
+    if (exists) {
+      descriptors.emplace_back(name, family_options);
+    } else {
+      missing.push_back(name);
+    }
+  }
   std::vector<rocksdb::ColumnFamilyHandle*> handles;
   rocksdb::DB* raw = nullptr;
   rocksdb::Status s = rocksdb::DB::Open(rocksdb::DBOptions(rocks), dir, descriptors, &handles, &raw);
@@ -423,30 +474,37 @@ Result<std::unique_ptr<StateStore>> StateStore::Open(const std::string& dir,
   store->dir_ = dir;
   store->options_ = options;
   store->db_.reset(raw);
-  for (size_t i = 0; i < handles.size(); ++i) store->families_.emplace_back(names[i], handles[i]);
+  for (size_t i = 0; i < handles.size(); ++i) {
+    store->families_.emplace_back(descriptors[i].name, handles[i]);
+  }
+  if (!missing.empty()) {
+    std::vector<rocksdb::ColumnFamilyHandle*> created;
+    s = raw->CreateColumnFamilies(family_options, missing, &created);
+    // Those created before a failure are the store's to release.
+    for (size_t i = 0; i < created.size(); ++i)
+      store->families_.emplace_back(missing[i], created[i]);
+    if (!s.ok()) return FromRocks(s, "state store " + dir + ": create column families");
+  }
+  // In the order the caller named them, then the others that exist.
+  std::vector<std::pair<std::string, rocksdb::ColumnFamilyHandle*>> ordered;
+  for (const auto& name : names) ordered.emplace_back(name, store->Family(name));
+  store->families_ = std::move(ordered);
   if (options.disable_wal) {
-    std::vector<rocksdb::LiveFileMetaData> files;
-    store->db_->GetLiveFilesMetaData(&files);
-    store->bulk_loading_ = files.empty();
-    if (store->bulk_loading_.load()) {
-      // The load's one compaction writes the last level with LZ4 instead of
-      // ZSTD: a 100 000 x 36 replay spent 12 s instead of 20 s compacting
-      // the journal, for 1.6 GB on disk instead of 1.2 GB. Later compactions
-      // of the live store use ZSTD again (MakeOptions). The flushes write
-      // level 0 uncompressed: every one of those files is read once more,
-      // by that compaction, and then deleted, so compressing them was work
-      // thrown away (docs/performance.md, thirty-seventh pass).
-      for (rocksdb::ColumnFamilyHandle* handle : handles) {
-        JIRITSU_RETURN_IF_ERROR(
-            FromRocks(store->db_->SetOptions(handle, {{"bottommost_compression", "kLZ4Compression"},
-                                                      {"compression", "kNoCompression"}}),
-                      "state store " + dir + ": bulk-load compression"));
+    bool empty = unlogged_and_empty;
+    if (!empty) {
+      // Table files RocksDB does not list (a crash before it deleted them):
+      // empty after all, and bulk loaded as such.
+      std::vector<rocksdb::LiveFileMetaData> files;
+      store->db_->GetLiveFilesMetaData(&files);
+      empty = files.empty();
+      if (empty) {
+        for (auto& [name, handle] : store->families_) {
+          JIRITSU_RETURN_IF_ERROR(FromRocks(store->db_->SetOptions(handle, BulkLoadOptionMap()),
+                                            "state store " + dir + ": bulk-load options"));
+        }
       }
     }
-    if (!store->bulk_loading_.load()) {
-      JIRITSU_RETURN_IF_ERROR(FromRocks(store->db_->EnableAutoCompaction(handles),
-                                        "state store " + dir + ": enable compactions"));
-    }
+    store->bulk_loading_ = empty;
   }
   // Started here, not at the first spill: every writer may ask for it.
   if (options.disable_wal) store->spill_writer_ = std::make_unique<SpillWriter>(store.get());
@@ -731,14 +789,15 @@ Status StateStore::CompactBulkLoad(const std::vector<rocksdb::ColumnFamilyHandle
   }
   JIRITSU_RETURN_IF_ERROR(FromRocks(db_->SetDBOptions({{"max_background_jobs", "2"}}),
                                     "state store " + dir_ + ": background jobs"));
-  // Flushes after the load (the catch-up) stay in level 0 a while: compress them again.
+  // Flushes after the load (the catch-up) stay in level 0 a while: compress
+  // them again. One SetOptions per family (each rewrites the options file):
+  // EnableAutoCompaction would be a second.
   for (rocksdb::ColumnFamilyHandle* handle : all) {
     JIRITSU_RETURN_IF_ERROR(
-        FromRocks(db_->SetOptions(handle, {{"compression", DefaultCompressionOption()}}),
-                  "state store " + dir_ + ": compression after the load"));
+        FromRocks(db_->SetOptions(handle, {{"compression", DefaultCompressionOption()},
+                                           {"disable_auto_compactions", "false"}}),
+                  "state store " + dir_ + ": compression and compactions after the load"));
   }
-  JIRITSU_RETURN_IF_ERROR(
-      FromRocks(db_->EnableAutoCompaction(all), "state store " + dir_ + ": enable compactions"));
   return Status::Ok();
 }
 
@@ -838,6 +897,15 @@ uint64_t StateStore::ApproximateSizeBytes() const {
     if (db_->GetIntProperty(handle, rocksdb::DB::Properties::kCurSizeAllMemTables, &value)) total += value;
   }
   return total;
+}
+
+Result<bool> StateStore::AutoCompactionsEnabled(std::string_view family) const {
+  rocksdb::ColumnFamilyHandle* handle = Family(family);
+  if (handle == nullptr) {
+    return NotFound("state store " + dir_ + ": unknown column family '" + std::string(family) +
+                    "'");
+  }
+  return !db_->GetOptions(handle).disable_auto_compactions;
 }
 
 Result<uint64_t> StateStore::Level0FileCount(std::string_view family) const {

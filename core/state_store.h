@@ -213,6 +213,9 @@ class StateStore {
   bool unlogged() const { return options_.disable_wal; }
   // Opened empty in rebuild mode: compactions wait for SyncAndFlush().
   bool bulk_loading() const { return bulk_loading_.load(); }
+  // Whether RocksDB compacts `family` on its own now (diagnostics and tests:
+  // off while a bulk load lasts). NotFound for an unknown family.
+  Result<bool> AutoCompactionsEnabled(std::string_view family) const;
   // Table files a bulk load wrote itself (kIngestedFamilyBytes; diagnostics).
   uint64_t files_ingested() const { return files_ingested_.load(); }
 

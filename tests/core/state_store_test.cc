@@ -328,6 +328,13 @@ CompressionCounts CountCompressions(const StateStore& store, std::string_view fa
 }
 using Counts = std::map<std::string, size_t>;
 
+// "on" / "off": whether RocksDB compacts `family` on its own; else the error.
+std::string CompactionsOf(const StateStore& store, std::string_view family) {
+  auto enabled = store.AutoCompactionsEnabled(family);
+  if (!enabled.ok()) return enabled.status().ToString();
+  return *enabled ? "on" : "off";
+}
+
 TEST_F(StateStoreTest, EmptyRebuildStoreIsBulkLoadedAndCompactedOnceAtSync) {
   StateStoreOptions rebuild;
   rebuild.disable_wal = true;
@@ -338,6 +345,10 @@ TEST_F(StateStoreTest, EmptyRebuildStoreIsBulkLoadedAndCompactedOnceAtSync) {
     auto store = OpenOrDie(rebuild);
     ASSERT_NE(store, nullptr);
     EXPECT_TRUE(store->bulk_loading());
+    // Every family opens with its compactions off, none turned off later.
+    for (std::string_view family : {std::string_view("views"), kMetaFamily, kOffsetsFamily}) {
+      EXPECT_EQ(CompactionsOf(*store, family), "off") << family;
+    }
     for (int round = 0; round < 4; ++round) {
       StateBatch batch;
       for (int i = 0; i < 60; ++i) {  // under kIngestedFamilyBytes: memtables
@@ -357,6 +368,11 @@ TEST_F(StateStoreTest, EmptyRebuildStoreIsBulkLoadedAndCompactedOnceAtSync) {
     EXPECT_TRUE(loaded.below.empty());
     ASSERT_TRUE(store->SyncAndFlush().ok());
     EXPECT_FALSE(store->bulk_loading());
+    for (std::string_view family : {std::string_view("views"), kMetaFamily, kOffsetsFamily}) {
+      EXPECT_EQ(CompactionsOf(*store, family), "on") << family;
+    }
+    EXPECT_EQ(store->AutoCompactionsEnabled("no-such-family").status().code(),
+              StatusCode::kNotFound);
     // The one sorted run is compressed (LZ4: Debian's RocksDB has it).
     const CompressionCounts compacted = CountCompressions(*store, "views");
     EXPECT_TRUE(compacted.level0.empty());
@@ -387,6 +403,7 @@ TEST_F(StateStoreTest, EmptyRebuildStoreIsBulkLoadedAndCompactedOnceAtSync) {
     auto store = OpenOrDie(rebuild);
     ASSERT_NE(store, nullptr);
     EXPECT_FALSE(store->bulk_loading());
+    EXPECT_EQ(CompactionsOf(*store, "views"), "on");
     StateBatch batch;
     batch.Put("views", "k2", "catch-up");
     ASSERT_TRUE(store->Write(&batch).ok());
@@ -407,6 +424,83 @@ TEST_F(StateStoreTest, EmptyRebuildStoreIsBulkLoadedAndCompactedOnceAtSync) {
   auto fresh_live = OpenOrDie();
   ASSERT_NE(fresh_live, nullptr);
   EXPECT_FALSE(fresh_live->bulk_loading());
+}
+
+// Only table files hold an unlogged store's writes, so the open decides
+// from its directory whether it is empty; a table file RocksDB does not list
+// (left by a crash) must not turn a load into a compacted-as-written store.
+TEST_F(StateStoreTest, AnUnloggedStoreWhoseOnlyTableFileIsNotRocksDBsIsBulkLoaded) {
+  StateStoreOptions rebuild;
+  rebuild.disable_wal = true;
+  rebuild.column_families = {"views"};
+  rebuild.memory_budget_bytes = 8 << 20;       // 1 MiB write buffers: the load flushes
+  { ASSERT_NE(OpenOrDie(rebuild), nullptr); }  // the store exists, empty
+  {
+    std::ofstream stray(fs::path(dir_) / "000999.sst");
+    stray << "not a table file";
+  }
+  auto store = OpenOrDie(rebuild);
+  ASSERT_NE(store, nullptr);
+  EXPECT_TRUE(store->bulk_loading());
+  EXPECT_EQ(CompactionsOf(*store, "views"), "off");
+  const std::string value(64 << 10, 'v');
+  for (int round = 0; round < 4; ++round) {  // past the write buffers: flushed
+    StateBatch batch;
+    for (int i = 0; i < 60; ++i) batch.Put("views", "k" + std::to_string(i), value);
+    ASSERT_TRUE(store->Write(&batch).ok());
+  }
+  // Flushed uncompressed, as a load's level 0 is (the flush runs in the
+  // background: waited for, at most 10 s).
+  CompressionCounts loaded;
+  for (int wait = 0; wait < 1000 && loaded.level0.empty(); ++wait) {
+    if (wait > 0) std::this_thread::sleep_for(std::chrono::milliseconds(10));
+    loaded = CountCompressions(*store, "views");
+  }
+  ASSERT_EQ(loaded.level0.size(), 1u);  // one compression, however many files
+  EXPECT_EQ(loaded.level0.begin()->first, "NoCompression");
+  ASSERT_TRUE(store->SyncAndFlush().ok());
+  EXPECT_FALSE(store->bulk_loading());
+  EXPECT_EQ(CompactionsOf(*store, "views"), "on");
+  const CompressionCounts compacted = CountCompressions(*store, "views");
+  EXPECT_TRUE(compacted.level0.empty());
+  EXPECT_EQ(compacted.below, (Counts{{"LZ4", 1}}));
+  EXPECT_EQ(GetOrEmpty(*store, "views", "k59"), value);
+}
+
+// A new store's families are created in one call: every one is usable, in
+// a rebuild's store as in a live one, and one a later open does not name
+// is still opened with the rest.
+TEST_F(StateStoreTest, EveryFamilyOfANewStoreIsCreatedAndKeptOnReopen) {
+  for (bool unlogged : {false, true}) {
+    SCOPED_TRACE(unlogged ? "unlogged" : "logged");
+    fs::remove_all(dir_);
+    StateStoreOptions options;
+    options.disable_wal = unlogged;
+    options.column_families = {"a", "b", "c"};
+    {
+      auto store = OpenOrDie(options);
+      ASSERT_NE(store, nullptr);
+      StateBatch batch;
+      for (std::string_view family : {"a", "b", "c"}) batch.Put(family, "k", family);
+      batch.Put(kMetaFamily, "k", "meta");
+      ASSERT_TRUE(store->Write(&batch).ok());
+      ASSERT_TRUE(store->SyncAndFlush().ok());
+    }
+    StateStoreOptions fewer = options;
+    fewer.column_families = {"b", "d"};
+    auto store = OpenOrDie(fewer);
+    ASSERT_NE(store, nullptr);
+    EXPECT_FALSE(store->bulk_loading());
+    for (std::string_view family : {"a", "b", "c"}) {
+      EXPECT_EQ(GetOrEmpty(*store, family, "k"), family);
+    }
+    EXPECT_EQ(GetOrEmpty(*store, kMetaFamily, "k"), "meta");
+    EXPECT_EQ(GetOrEmpty(*store, "d", "k"), "<NotFound>");
+    StateBatch batch;
+    batch.Put("d", "k", "d");
+    ASSERT_TRUE(store->Write(&batch).ok());
+    EXPECT_EQ(GetOrEmpty(*store, "d", "k"), "d");
+  }
 }
 
 TEST_F(StateStoreTest, ABulkLoadWritesLargeFamilySharesAsTableFiles) {

@@ -13,7 +13,8 @@
 // Lifecycle: free functions over open stores; the stores must stay open for
 // the duration of the call.
 // Thread-safety: reentrant; the stores may be used concurrently by others
-// (each call iterates a consistent RocksDB view per family).
+// (each call iterates a consistent RocksDB view per family). DigestFamilies
+// digests families on helper threads it joins before it returns.
 // Failure: iterator/storage errors are returned as is (kIOError,
 // kCorruption, ...); an unknown family is not an error (see above).
 #pragma once
@@ -53,7 +54,11 @@ using RowReader = std::function<Result<std::optional<std::string>>(
     std::string_view family, std::string_view key, std::string_view value)>;
 
 // Digests `families` of `store` (duplicates are ignored), only the rows
-// `in_scope` accepts, read through `read` when given.
+// `in_scope` accepts, read through `read` when given. The families are
+// digested on up to one thread per core: `in_scope` and `read` are called
+// from several threads at once, but each family's rows from one thread, in
+// key order. A family that fails does not stop the others; the first
+// failure in name order is returned.
 Result<StoreDigest> DigestFamilies(const StateStore& store, std::vector<std::string> families,
                                    const RowPredicate& in_scope = {},
                                    const RowReader& read = {});

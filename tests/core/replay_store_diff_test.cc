@@ -1,11 +1,17 @@
 // Store digests and diffs (core/store_diff.h) and the offset-list helpers of
 // core/replay.h.
-#include "core/store_diff.h"
-
 #include <gtest/gtest.h>
+#include <sodium.h>
+
+#include <chrono>
+#include <map>
+#include <mutex>
+#include <set>
+#include <thread>
 
 #include "core/projection_runtime.h"
 #include "core/replay.h"
+#include "core/store_diff.h"
 #include "tests/testing/subprocess.h"
 
 namespace jiritsu {
@@ -91,6 +97,134 @@ TEST_F(StoreDiffTest, SameBytesSplitDifferentlyDigestDifferently) {
   auto right = DigestFamilies(*right_, {"b"});
   ASSERT_TRUE(left.ok() && right.ok());
   EXPECT_NE(left->combined, right->combined);
+}
+
+// The definition in core/store_diff.h, computed here one family after
+// another: digesting families side by side must not change a byte of it.
+std::string Hex(const unsigned char* bytes, size_t size) {
+  std::string out(size * 2 + 1, '\0');
+  sodium_bin2hex(out.data(), out.size(), bytes, size);
+  out.resize(size * 2);
+  return out;
+}
+void HashSized(crypto_generichash_state* state, std::string_view bytes) {
+  const uint32_t size = static_cast<uint32_t>(bytes.size());
+  const unsigned char prefix[4] = {
+      static_cast<unsigned char>(size >> 24), static_cast<unsigned char>(size >> 16),
+      static_cast<unsigned char>(size >> 8), static_cast<unsigned char>(size)};
+  crypto_generichash_update(state, prefix, sizeof(prefix));
+  crypto_generichash_update(state, reinterpret_cast<const unsigned char*>(bytes.data()),
+                            bytes.size());
+}
+
+// Several families with rows of many sizes, read through a reader that
+// records which thread read which row.
+class StoreDigestTest : public ::testing::Test {
+ protected:
+  static constexpr int kFamilies = 7;
+  static constexpr int kRows = 300;
+  void SetUp() override {
+    ASSERT_GE(sodium_init(), 0);
+    StateStoreOptions options;
+    for (int f = 0; f < kFamilies; ++f) options.column_families.push_back(FamilyName(f));
+    auto store = StateStore::Open(temp_.path() + "/store", options);
+    ASSERT_TRUE(store.ok()) << store.status().ToString();
+    store_ = std::move(*store);
+    StateBatch batch;
+    for (int f = 0; f < kFamilies; ++f) {
+      for (int r = 0; r < kRows * (f + 1) / 2; ++r) {  // families of different sizes
+        batch.Put(FamilyName(f), "row" + std::to_string(1000 + r), std::string(r % 97, 'a' + f));
+      }
+    }
+    ASSERT_TRUE(store_->Write(&batch).ok());
+  }
+  // Listed in reverse, so the digest must sort them itself.
+  static std::string FamilyName(int f) { return "family" + std::to_string(kFamilies - f); }
+  static std::vector<std::string> AllFamilies() {
+    std::vector<std::string> names;
+    for (int f = 0; f < kFamilies; ++f) names.push_back(FamilyName(f));
+    return names;
+  }
+  testing::TempDir temp_;
+  std::unique_ptr<StateStore> store_;
+};
+
+TEST_F(StoreDigestTest, DigestIsTheDefinedHashOfEveryFamilysRowsWhateverTheThreads) {
+  std::vector<std::string> sorted = AllFamilies();
+  std::sort(sorted.begin(), sorted.end());
+  crypto_generichash_state combined;
+  crypto_generichash_init(&combined, nullptr, 0, 32);
+  std::vector<std::string> family_hex;
+  for (const std::string& family : sorted) {
+    crypto_generichash_state state;
+    crypto_generichash_init(&state, nullptr, 0, 32);
+    auto it = store_->NewIterator(family);
+    for (it->SeekToFirst(); it->Valid(); it->Next()) {
+      HashSized(&state, it->key());
+      HashSized(&state, it->value());
+    }
+    ASSERT_TRUE(it->status().ok());
+    unsigned char bytes[32];
+    crypto_generichash_final(&state, bytes, sizeof(bytes));
+    family_hex.push_back(Hex(bytes, sizeof(bytes)));
+    HashSized(&combined, family);
+    crypto_generichash_update(&combined, bytes, sizeof(bytes));
+  }
+  unsigned char bytes[32];
+  crypto_generichash_final(&combined, bytes, sizeof(bytes));
+  const std::string expected = Hex(bytes, sizeof(bytes));
+  for (int run = 0; run < 5; ++run) {
+    auto digest = DigestFamilies(*store_, AllFamilies());
+    ASSERT_TRUE(digest.ok()) << digest.status().ToString();
+    EXPECT_EQ(digest->combined, expected);
+    ASSERT_EQ(digest->families.size(), sorted.size());
+    for (size_t i = 0; i < sorted.size(); ++i) {
+      EXPECT_EQ(digest->families[i].family, sorted[i]);
+      EXPECT_EQ(digest->families[i].digest, family_hex[i]) << sorted[i];
+    }
+  }
+}
+
+TEST_F(StoreDigestTest, EachFamilysRowsAreReadByOneThreadInKeyOrder) {
+  std::mutex mu;
+  std::map<std::string, std::vector<std::string>> keys_read;
+  std::map<std::string, std::set<std::thread::id>> threads_of;
+  RowReader reader = [&](std::string_view family, std::string_view key,
+                         std::string_view value) -> Result<std::optional<std::string>> {
+    std::lock_guard<std::mutex> lock(mu);
+    keys_read[std::string(family)].emplace_back(key);
+    threads_of[std::string(family)].insert(std::this_thread::get_id());
+    return std::optional<std::string>(value);
+  };
+  auto read = DigestFamilies(*store_, AllFamilies(), {}, reader);
+  ASSERT_TRUE(read.ok()) << read.status().ToString();
+  auto plain = DigestFamilies(*store_, AllFamilies());
+  ASSERT_TRUE(plain.ok());
+  EXPECT_EQ(read->combined, plain->combined);  // the reader changed no value
+  ASSERT_EQ(keys_read.size(), static_cast<size_t>(kFamilies));
+  for (const auto& [family, keys] : keys_read) {
+    EXPECT_TRUE(std::is_sorted(keys.begin(), keys.end())) << family;
+    EXPECT_EQ(std::set<std::string>(keys.begin(), keys.end()).size(), keys.size()) << family;
+    EXPECT_EQ(threads_of[family].size(), 1u) << family;
+  }
+}
+
+TEST_F(StoreDigestTest, TheFirstFailingFamilyInNameOrderIsReported) {
+  // family2 and family5 fail; family2 sorts first, and fails last.
+  RowReader reader = [](std::string_view family, std::string_view key,
+                        std::string_view value) -> Result<std::optional<std::string>> {
+    if ((family == "family2" || family == "family5") && key == "row1001") {
+      if (family == "family2") std::this_thread::sleep_for(std::chrono::milliseconds(100));
+      return Corruption("row " + std::string(key) + " of " + std::string(family) + " unreadable");
+    }
+    return std::optional<std::string>(value);
+  };
+  for (int run = 0; run < 5; ++run) {
+    auto digest = DigestFamilies(*store_, AllFamilies(), {}, reader);
+    ASSERT_FALSE(digest.ok());
+    EXPECT_EQ(digest.status().code(), StatusCode::kCorruption);
+    EXPECT_EQ(digest.status().message(), "row row1001 of family2 unreadable");
+  }
 }
 
 TEST_F(StoreDiffTest, MissingFamilyDigestsLikeEmptyOne) {

@@ -481,8 +481,9 @@ Result<std::unique_ptr<StateStore>> StateStore::Open(const std::string& dir,
     std::vector<rocksdb::ColumnFamilyHandle*> created;
     s = raw->CreateColumnFamilies(family_options, missing, &created);
     // Those created before a failure are the store's to release.
-    for (size_t i = 0; i < created.size(); ++i)
+    for (size_t i = 0; i < created.size(); ++i) {
       store->families_.emplace_back(missing[i], created[i]);
+    }
     if (!s.ok()) return FromRocks(s, "state store " + dir + ": create column families");
   }
   // In the order the caller named them, then the others that exist.

@@ -41,7 +41,10 @@ Result<size_t> FoldJournalTail(StateIterator* journal, const ReferenceTable& ref
 // folded and encoded again, as a rebuild writes it; a waiting-facts row
 // (f\0) is left out; every other row reads as stored. The reader keeps
 // a journal iterator of `store` (which must outlive it) and its reference
-// table, both as of now; it is not thread-safe (one reader per scan).
+// table, both as of now. Only rows of the employee family use the
+// iterator: those must come from one thread at a time, while rows of other
+// families may be read on other threads meanwhile (DigestFamilies reads
+// each family on one thread, several families at once).
 Result<RowReader> ViewRowsOf(const StateStore& store);
 
 // The employee's stored state with its journal tail folded; kNotFound when

@@ -88,6 +88,15 @@ struct ConsumerOptions {
   std::string group_id = "jiritsu";
   // Where a newly assigned partition starts when the listener does not Seek.
   bool start_from_beginning = true;
+  // How long a fetch that finds no new records may wait at the broker before
+  // it is answered (Kafka's fetch.wait.max.ms; 0: the log's default). For a
+  // consumer that reads a backlog while pausing and resuming partitions (a
+  // rebuild's merge): a Kafka client has one fetch per broker in flight, so
+  // a resumed partition waits until the fetch of the others is answered,
+  // and once those reached their end that took the default 500 ms at every
+  // resume (docs/performance.md, forty-first pass). Set here, it overrides
+  // the log's own properties. The embedded log never waits: it ignores this.
+  std::chrono::milliseconds empty_fetch_wait{0};
 };
 
 class LogConsumer {

@@ -568,6 +568,13 @@ class KafkaLog final : public EventLog {
       }
       JIRITSU_RETURN_IF_ERROR(set(key, value));
     }
+    // The consumer's own need wins over the log-wide properties (see
+    // ConsumerOptions::empty_fetch_wait).
+    if (kind == ClientKind::kConsumer && consumer != nullptr &&
+        consumer->empty_fetch_wait.count() > 0) {
+      JIRITSU_RETURN_IF_ERROR(
+          set("fetch.wait.max.ms", std::to_string(consumer->empty_fetch_wait.count())));
+    }
     // Managed.
     JIRITSU_RETURN_IF_ERROR(set("bootstrap.servers", options_.bootstrap_servers));
     JIRITSU_RETURN_IF_ERROR(set("client.id", options_.client_id));

@@ -39,6 +39,12 @@ std::shared_ptr<spdlog::logger> Logger() {
   return logger;
 }
 
+// A rebuild's consumers read a backlog to its end, pausing and resuming
+// partitions as they go (waves, the merge's lookahead): an empty fetch held
+// for Kafka's default 500 ms delayed every resume behind it
+// (ConsumerOptions::empty_fetch_wait).
+constexpr std::chrono::milliseconds kRebuildEmptyFetchWait{10};
+
 bool IsGlobalTopic(const std::string& topic) {
   return topic == kReferenceTopic || topic == kFactsTopic || topic == kDeadLetterTopic;
 }
@@ -207,6 +213,7 @@ Result<std::unique_ptr<ProjectionRuntime>> ProjectionRuntime::Create(
   JIRITSU_RETURN_IF_ERROR(runtime->StartGlobalInputs());
   ConsumerOptions consumer_options;
   consumer_options.group_id = runtime->options_.group_id;
+  if (runtime->options_.rebuild_mode) consumer_options.empty_fetch_wait = kRebuildEmptyFetchWait;
   JIRITSU_ASSIGN_OR_RETURN(runtime->task_consumer_, log->NewConsumer(consumer_options));
   runtime->listener_ = std::make_unique<Listener>(runtime.get());
   if (runtime->options_.use_consumer_group) {
@@ -313,6 +320,7 @@ Result<int64_t> ProjectionRuntime::StoredOffset(const TopicPartition& tp) const 
 Status ProjectionRuntime::StartGlobalInputs() {
   ConsumerOptions consumer_options;
   consumer_options.group_id = options_.group_id + "-global";
+  if (options_.rebuild_mode) consumer_options.empty_fetch_wait = kRebuildEmptyFetchWait;
   JIRITSU_ASSIGN_OR_RETURN(global_consumer_, log_->NewConsumer(consumer_options));
   std::map<TopicPartition, int64_t> starts;
   for (const std::string& topic :

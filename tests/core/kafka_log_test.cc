@@ -260,6 +260,58 @@ TEST_P(KafkaLogTest, AssignStartsAtOffsetAndSeekRereads) {
   EXPECT_EQ(not_assigned.code(), StatusCode::kFailedPrecondition) << not_assigned.ToString();
 }
 
+// A client has one fetch per broker in flight. A fetch for partitions at
+// their end waits at the broker up to fetch.wait.max.ms, and a partition
+// of the same broker resumed meanwhile is fetched only after it: with the
+// log-wide 3 s below, ~3 s later. A consumer asking for a short empty-fetch
+// wait (a rebuild's) gets the resumed partition's records at once, whatever
+// the log's properties. On the mock, one broker leads both partitions; a
+// real cluster may lead them from two, so there only the short wait is
+// checked.
+TEST_P(KafkaLogTest, EmptyFetchWaitBoundsHowLongAResumedPartitionWaits) {
+  KafkaMockCluster one_broker;  // declared before the log: outlives it
+  KafkaLogOptions options = Options({{"fetch.wait.max.ms", "3000"}});
+  if (mock_) {
+    Result<std::string> started = one_broker.Start(1);
+    ASSERT_TRUE(started.ok()) << started.status().ToString();
+    options.bootstrap_servers = *started;
+    options.topic_creator = one_broker.TopicCreator();
+  }
+  Result<std::unique_ptr<EventLog>> log = OpenKafkaLog(options);
+  ASSERT_TRUE(log.ok()) << log.status().ToString();
+  const std::string topic = NewTopic(log->get(), 2);
+  auto producer = (*log)->NewProducer();
+  ASSERT_TRUE(producer.ok()) << producer.status().ToString();
+  ASSERT_TRUE((*producer)->Append(topic, "employee-1", "v").ok());
+  ASSERT_TRUE((*producer)->Flush(30s).ok());
+  const TopicPartition with_record{topic, PartitionForKey("employee-1", 2)};
+
+  auto wait_for_resumed_record = [&](const ConsumerOptions& consumer_options) {
+    auto consumer = (*log)->NewConsumer(consumer_options);
+    EXPECT_TRUE(consumer.ok()) << consumer.status().ToString();
+    if (!consumer.ok()) return std::chrono::milliseconds::max();
+    EXPECT_TRUE((*consumer)->Assign(AllFromStart(topic, 2)).ok());
+    EXPECT_TRUE((*consumer)->Pause({with_record}).ok());
+    // Only the empty partition is fetched now: that fetch waits at the broker.
+    std::vector<LogRecord> none;
+    EXPECT_TRUE((*consumer)->Poll(300ms, 10, &none).ok());
+    EXPECT_TRUE(none.empty()) << "a paused partition's record was returned";
+    const auto resumed = std::chrono::steady_clock::now();
+    EXPECT_TRUE((*consumer)->Resume({with_record}).ok());
+    const std::vector<LogRecord> records = PollUntil(consumer->get(), 1);
+    EXPECT_EQ(records.size(), 1u);
+    return std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now() -
+                                                                 resumed);
+  };
+  ConsumerOptions short_wait;
+  short_wait.empty_fetch_wait = 10ms;
+  EXPECT_LT(wait_for_resumed_record(short_wait), 1500ms);
+  // The control: without it the log's 3 s apply.
+  if (mock_) {
+    EXPECT_GE(wait_for_resumed_record(ConsumerOptions{}), 1500ms);
+  }
+}
+
 // A position the broker does not have is an error, never a silent jump to
 // the earliest record: views built from the rest would miss events.
 TEST_P(KafkaLogTest, PositionsTheBrokerDoesNotHaveAreErrorsNotSilentResets) {

@@ -110,6 +110,46 @@ class PollRecordingLog : public ForwardingLog {
   std::vector<PollCall> task_polls_;
 };
 
+// Forwards to another log; records the options of every consumer made.
+class ConsumerOptionsRecordingLog : public ForwardingLog {
+ public:
+  using ForwardingLog::ForwardingLog;
+  Result<std::unique_ptr<LogConsumer>> NewConsumer(const ConsumerOptions& options) override {
+    made.push_back(options);
+    return log_->NewConsumer(options);
+  }
+  std::vector<ConsumerOptions> made;
+};
+
+// A rebuild pauses and resumes partitions while it reads its backlog: on
+// Kafka, a resume waited behind the other partitions' empty fetch for the
+// default 500 ms (KafkaLogTest.EmptyFetchWaitBoundsHowLongAResumedPartitionWaits).
+// A live run keeps the log's default: its fetches wait for new records.
+TEST(ProjectionRuntimeTest, OnlyARebuildsConsumersAskForAShortEmptyFetchWait) {
+  for (const bool rebuild : {false, true}) {
+    testing::TempDir temp;
+    auto embedded = OpenEmbeddedLog(temp.path() + "/log");
+    ASSERT_TRUE(embedded.ok()) << embedded.status().ToString();
+    ASSERT_TRUE(testing::EnsureFakeTopics(embedded->get()).ok());
+    ASSERT_TRUE(
+        testing::AppendEvents(embedded->get(), {testing::FakeEmployeeEvent("e1", "a", 1)}).ok());
+    ConsumerOptionsRecordingLog log(embedded->get());
+    RuntimeOptions options = testing::FakeLiveOptions(temp.path() + "/views");
+    if (rebuild) {
+      options.use_consumer_group = false;
+      options.rebuild_mode = true;
+      options.local_only = true;
+    }
+    Result<RuntimeStats> stats = testing::RunFakeLive(&log, options);
+    ASSERT_TRUE(stats.ok()) << stats.status().ToString();
+    EXPECT_EQ(stats->events_applied, 1u);
+    ASSERT_EQ(log.made.size(), 2u) << "the task and the global inputs' consumers";
+    for (const ConsumerOptions& made : log.made) {
+      EXPECT_EQ(made.empty_fetch_wait.count(), rebuild ? 10 : 0) << made.group_id;
+    }
+  }
+}
+
 TEST(ProjectionRuntimeTest, AnAppliedEventIsNotHeldPastItsCheckpointByAnEmptyPoll) {
   testing::TempDir temp;
   auto embedded = OpenEmbeddedLog(temp.path() + "/log");

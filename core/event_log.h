@@ -93,9 +93,10 @@ struct ConsumerOptions {
   // consumer that reads a backlog while pausing and resuming partitions (a
   // rebuild's merge): a Kafka client has one fetch per broker in flight, so
   // a resumed partition waits until the fetch of the others is answered,
-  // and once those reached their end that took the default 500 ms at every
-  // resume (docs/performance.md, forty-first pass). Set here, it overrides
-  // the log's own properties. The embedded log never waits: it ignores this.
+  // and once those reached their end that took up to the default 500 ms at
+  // every resume (docs/performance.md, forty-first pass). Set here, it
+  // overrides the log's own properties. The embedded log has no broker
+  // fetches and ignores it.
   std::chrono::milliseconds empty_fetch_wait{0};
 };
 

@@ -320,6 +320,9 @@ Result<int64_t> ProjectionRuntime::StoredOffset(const TopicPartition& tp) const 
 Status ProjectionRuntime::StartGlobalInputs() {
   ConsumerOptions consumer_options;
   consumer_options.group_id = options_.group_id + "-global";
+  // Not paused, but a rebuild ends by reading the facts it just produced to
+  // their end, and a mock cluster answers a waiting fetch only when its wait
+  // is over, even once records arrived (docs/performance.md, live latency).
   if (options_.rebuild_mode) consumer_options.empty_fetch_wait = kRebuildEmptyFetchWait;
   JIRITSU_ASSIGN_OR_RETURN(global_consumer_, log_->NewConsumer(consumer_options));
   std::map<TopicPartition, int64_t> starts;

@@ -123,18 +123,19 @@ bool HasTableFiles(const std::string& dir) {
 // thirty-seventh pass). The compaction writes the last level with LZ4
 // instead of ZSTD: a 100 000 x 36 replay spent 12 s instead of 20 s
 // compacting the journal, for 1.6 GB on disk instead of 1.2 GB. Later
-// compactions of the live store use ZSTD again (MakeOptions).
-void UseBulkLoadOptions(rocksdb::ColumnFamilyOptions* options) {
-  options->disable_auto_compactions = true;
-  options->compression = rocksdb::kNoCompression;
-  options->bottommost_compression = rocksdb::kLZ4Compression;
-}
-
-// The same, as SetOptions spells them.
+// compactions of the live store use ZSTD again (MakeOptions). Spelled as
+// SetOptions takes them, and applied at the open from the same map.
 std::unordered_map<std::string, std::string> BulkLoadOptionMap() {
   return {{"disable_auto_compactions", "true"},
           {"compression", "kNoCompression"},
           {"bottommost_compression", "kLZ4Compression"}};
+}
+
+Status UseBulkLoadOptions(rocksdb::ColumnFamilyOptions* options) {
+  const rocksdb::ColumnFamilyOptions base = *options;
+  return FromRocks(rocksdb::GetColumnFamilyOptionsFromMap(rocksdb::ConfigOptions(), base,
+                                                          BulkLoadOptionMap(), options),
+                   "bulk-load options");
 }
 
 // Level compaction, the best compression this RocksDB build supports, bloom
@@ -450,7 +451,7 @@ Result<std::unique_ptr<StateStore>> StateStore::Open(const std::string& dir,
   // fortieth pass).
   const bool unlogged_and_empty = options.disable_wal && !HasTableFiles(dir);
   rocksdb::ColumnFamilyOptions family_options(rocks);
-  if (unlogged_and_empty) UseBulkLoadOptions(&family_options);
+  if (unlogged_and_empty) JIRITSU_RETURN_IF_ERROR(UseBulkLoadOptions(&family_options));
   // The existing families are opened and the missing ones created in one
   // call, which writes the options file once; DB::Open's
   // create_missing_column_families writes it once per family.

@@ -15,6 +15,8 @@
 #include <unordered_map>
 #include <vector>
 
+#include "core/thread_name.h"
+
 namespace jiritsu {
 namespace {
 
@@ -136,7 +138,10 @@ Status PublishFiles(const std::string& dir, std::span<NewFile> files, std::strin
     };
     std::vector<std::thread> helpers;
     for (size_t t = 1; t < std::min(kFsyncThreads, open_fds.size()); ++t) {
-      helpers.emplace_back(fsync_some);
+      helpers.emplace_back([&fsync_some] {
+        NameCurrentThread("jr-fsync");
+        fsync_some();
+      });
     }
     fsync_some();
     for (std::thread& helper : helpers) helper.join();

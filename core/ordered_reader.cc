@@ -4,6 +4,7 @@
 #include <limits>
 #include <utility>
 
+#include "core/thread_name.h"
 #include "schemas/codec.h"
 
 namespace jiritsu {
@@ -35,7 +36,12 @@ void Decode(LogRecord&& record, DecodedRecord* decoded) {
 std::unique_ptr<OrderedReader> OrderedReader::Start(LogConsumer* consumer,
                                                     OrderedReaderOptions options) {
   std::unique_ptr<OrderedReader> reader(new OrderedReader(consumer, std::move(options)));
-  if (reader->options_.background) reader->thread_ = std::thread([r = reader.get()] { r->Loop(); });
+  if (reader->options_.background) {
+    reader->thread_ = std::thread([r = reader.get()] {
+      NameCurrentThread("jr-log-read");
+      r->Loop();
+    });
+  }
   return reader;
 }
 

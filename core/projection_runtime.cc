@@ -22,6 +22,7 @@
 #include <simdjson.h>
 
 #include "core/logging.h"
+#include "core/thread_name.h"
 #include "core/topics.h"
 #include "schemas/codec.h"
 
@@ -732,7 +733,11 @@ Status ProjectionRuntime::DrainGlobalInputs(bool block_until_end) {
 // starts after the request covers them (they were appended before it).
 class ProjectionRuntime::FactsFlusher {
  public:
-  explicit FactsFlusher(LogProducer* producer) : producer_(producer), thread_([this] { Loop(); }) {}
+  explicit FactsFlusher(LogProducer* producer)
+      : producer_(producer), thread_([this] {
+          NameCurrentThread("jr-facts-flush");
+          Loop();
+        }) {}
   ~FactsFlusher() {
     {
       std::lock_guard lock(mu_);

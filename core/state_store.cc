@@ -31,6 +31,8 @@
 #include <unordered_map>
 #include <utility>
 
+#include "core/thread_name.h"
+
 namespace jiritsu {
 
 namespace {
@@ -380,7 +382,11 @@ struct StateStore::SpillWriter {
   Status error;        // the first failed spill's
   std::thread thread;  // last: starts once the rest is initialised
 
-  explicit SpillWriter(StateStore* store) : thread([this, store] { Run(store); }) {}
+  explicit SpillWriter(StateStore* store)
+      : thread([this, store] {
+          NameCurrentThread("jr-spill");
+          Run(store);
+        }) {}
   ~SpillWriter() {
     {
       std::lock_guard<std::mutex> lock(mu);
@@ -778,6 +784,7 @@ Status StateStore::CompactBulkLoad(const std::vector<rocksdb::ColumnFamilyHandle
     std::vector<std::jthread> workers;
     for (size_t i = 0; i < to_compact.size(); ++i) {
       workers.emplace_back([this, &to_compact, &results, i] {
+        NameCurrentThread("jr-compact");
         rocksdb::CompactRangeOptions compact;
         compact.exclusive_manual_compaction = false;  // the families run together
         results[i] = db_->CompactRange(compact, to_compact[i], nullptr, nullptr);
@@ -827,6 +834,7 @@ Status StateStore::CompactFamiliesEarly(const std::vector<std::string>& families
   // One at a time, in the store's one compaction slot of a load: the caller
   // keeps the other core.
   early_compaction_ = std::thread([this, handles] {
+    NameCurrentThread("jr-compact");
     for (rocksdb::ColumnFamilyHandle* handle : handles) {
       rocksdb::CompactRangeOptions compact;
       compact.exclusive_manual_compaction = false;

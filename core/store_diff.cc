@@ -11,6 +11,8 @@
 #include <thread>
 #include <utility>
 
+#include "core/thread_name.h"
+
 namespace jiritsu {
 namespace {
 
@@ -149,7 +151,12 @@ Result<StoreDigest> DigestFamilies(const StateStore& store, std::vector<std::str
       std::min<size_t>(families.size(), std::max(1u, std::thread::hardware_concurrency()));
   {
     std::vector<std::jthread> helpers;
-    for (size_t t = 1; t < threads; ++t) helpers.emplace_back(work);
+    for (size_t t = 1; t < threads; ++t) {
+      helpers.emplace_back([&work] {
+        NameCurrentThread("jr-digest");
+        work();
+      });
+    }
     work();
   }
   StoreDigest result;

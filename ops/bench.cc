@@ -35,6 +35,7 @@
 #include "core/replay.h"
 #include "core/state_store.h"
 #include "core/store_diff.h"
+#include "core/thread_name.h"
 #include "core/topics.h"
 #include "ops/generator.h"
 #include "ops/log_factory.h"
@@ -900,7 +901,10 @@ Result<PhaseResult> Bench::Latency() {
       auto runtime,
       ProjectionRuntime::Create(log_.get(), NewProjector(nullptr, memory, tuning), runtime_options));
   Status run_status;
-  std::thread runner([&] { run_status = runtime->Run(); });
+  std::thread runner([&] {
+    NameCurrentThread("jr-runtime");
+    run_status = runtime->Run();
+  });
   JIRITSU_ASSIGN_OR_RETURN(auto producer, log_->NewProducer());
   // Wait (bounded) for the partition assignment (a group join on Kafka).
   for (int i = 0; i < 600; ++i) {

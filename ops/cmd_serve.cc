@@ -5,15 +5,15 @@
 // Exit codes: 0 stopped by SIGINT/SIGTERM; 2 configuration error; 3 log,
 // index or port unavailable, or the runner failed.
 #include <CLI/CLI.hpp>
-
 #include <chrono>
 #include <csignal>
-#include <filesystem>
 #include <cstdio>
+#include <filesystem>
 
 #include "core/logging.h"
 #include "core/projection_runtime.h"
 #include "core/swap_coordinator.h"
+#include "core/thread_name.h"
 #include "ops/log_factory.h"
 #include "ops/projections.h"
 #include "ops/serve.h"
@@ -67,6 +67,7 @@ Result<std::unique_ptr<ServeInstance>> ServeInstance::Start(const service::Serve
   if (config.run_projections) {
     ServeInstance* self = instance.get();
     instance->runner_ = std::thread([self, views_root] {
+      NameCurrentThread("jr-runner");
       const service::ServeConfig& c = self->config_;
       RuntimeMaker make_runtime = [self, &c](const std::string& store_dir)
           -> Result<std::unique_ptr<ProjectionRuntime>> {
@@ -90,7 +91,8 @@ Result<std::unique_ptr<ServeInstance>> ServeInstance::Start(const service::Serve
             options);
       };
       Status status = RunServingSwaps(views_root, make_runtime, self->stop_runner_);
-      if (!status.ok()) ModuleLogger("serve")->error("projection runner stopped: {}", status.ToString());
+      if (!status.ok())
+        ModuleLogger("serve")->error("projection runner stopped: {}", status.ToString());
       self->monitor_->OnRunnerExit(status);
       std::lock_guard lock(self->mutex_);
       self->runner_done_ = true;
@@ -98,6 +100,7 @@ Result<std::unique_ptr<ServeInstance>> ServeInstance::Start(const service::Serve
       self->wake_.notify_all();
     });
     instance->sampler_ = std::thread([self] {
+      NameCurrentThread("jr-sampler");
       std::unique_lock lock(self->mutex_);
       while (!self->stop_requested_) {
         lock.unlock();

@@ -4,12 +4,15 @@
 #include <iterator>
 #include <utility>
 
+#include "core/thread_name.h"
+
 namespace jiritsu::processors {
 
 FactsApplier::FactsApplier(GlobalAggregates* aggregates, size_t max_queued)
-    : aggregates_(aggregates),
-      max_queued_(std::max<size_t>(1, max_queued)),
-      thread_([this] { Run(); }) {}
+    : aggregates_(aggregates), max_queued_(std::max<size_t>(1, max_queued)), thread_([this] {
+        NameCurrentThread("jr-facts-apply");
+        Run();
+      }) {}
 
 FactsApplier::~FactsApplier() {
   {

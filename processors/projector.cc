@@ -16,6 +16,7 @@
 #include <unordered_map>
 #include <unordered_set>
 
+#include "core/thread_name.h"
 #include "processors/aggregates.h"
 #include "processors/employee_fold.h"
 #include "processors/facts.h"
@@ -181,7 +182,10 @@ class HeldBackFactsBuilder {
         employees_(std::move(employees)),
         ring_(kAhead),
         built_(kAhead, false),
-        thread_([this] { Run(); }) {}
+        thread_([this] {
+          NameCurrentThread("jr-facts-build");
+          Run();
+        }) {}
   ~HeldBackFactsBuilder() {
     {
       std::lock_guard<std::mutex> lock(mu_);

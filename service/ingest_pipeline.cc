@@ -1,6 +1,7 @@
 #include "service/ingest_pipeline.h"
 
 #include "core/logging.h"
+#include "core/thread_name.h"
 
 namespace jiritsu::service {
 
@@ -30,7 +31,10 @@ Result<std::unique_ptr<IngestPipeline>> IngestPipeline::Start(EventLog* log, Ded
     return InvalidArgument("IngestPipeline needs a log, a dedupe index and metrics");
   }
   std::unique_ptr<IngestPipeline> pipeline(new IngestPipeline(log, index, metrics, options));
-  pipeline->writer_ = std::thread([p = pipeline.get()] { p->WriterLoop(); });
+  pipeline->writer_ = std::thread([p = pipeline.get()] {
+    NameCurrentThread("jr-ingest");
+    p->WriterLoop();
+  });
   return pipeline;
 }
 

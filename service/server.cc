@@ -5,10 +5,10 @@
 
 #include <algorithm>
 #include <chrono>
-#include <condition_variable>
-#include <deque>
 #include <cinttypes>
+#include <condition_variable>
 #include <cstdio>
+#include <deque>
 #include <filesystem>
 #include <fstream>
 #include <sstream>
@@ -16,6 +16,7 @@
 #include "core/logging.h"
 #include "core/projection_runtime.h"
 #include "core/swap_coordinator.h"
+#include "core/thread_name.h"
 #include "processors/json.h"
 #include "schemas/codec.h"
 #include "service/request_parsing.h"
@@ -85,7 +86,12 @@ const char* CodeName(int status) {
 class BoundedThreadPool : public httplib::TaskQueue {
  public:
   BoundedThreadPool(size_t threads, size_t max_pending) : max_pending_(std::max<size_t>(1, max_pending)) {
-    for (size_t i = 0; i < threads; ++i) workers_.emplace_back([this] { Work(); });
+    for (size_t i = 0; i < threads; ++i) {
+      workers_.emplace_back([this] {
+        NameCurrentThread("jr-http-work");
+        Work();
+      });
+    }
   }
   ~BoundedThreadPool() override { shutdown(); }
 
@@ -355,7 +361,10 @@ Status HttpService::Start() {
     }
     port_ = config_.port;
   }
-  thread_ = std::thread([this] { server_->listen_after_bind(); });
+  thread_ = std::thread([this] {
+    NameCurrentThread("jr-http");
+    server_->listen_after_bind();
+  });
   // httplib's stop() only interrupts a server that is already running: a
   // Stop() right after Start() would otherwise leave accept() blocked forever.
   for (int i = 0; i < 10000 && !server_->is_running(); ++i) {
@@ -928,6 +937,7 @@ void HttpService::StartAsOfBuild(const RequestContext& ctx, httplib::Response& r
   ModuleLogger("service")->info("as-of build {} as of {} requested by {}", store, as_of_text,
                                 ctx.principal->subject);
   as_of_thread_ = std::thread([this, store, request] {
+    NameCurrentThread("jr-as-of");
     Result<ReplayReport> report = as_of_replayer_->BuildAsOf(request);
     std::lock_guard lock(as_of_mutex_);
     AsOfBuild& build = as_of_builds_[store];

@@ -4,6 +4,7 @@
 #include <filesystem>
 
 #include "core/logging.h"
+#include "core/thread_name.h"
 #include "core/view_generations.h"
 
 namespace jiritsu::service {
@@ -116,7 +117,10 @@ void ViewReader::Start() {
   if (refresh_ms_ <= 0 || refresher_running_) return;
   stopping_ = false;
   refresher_running_ = true;
-  refresher_ = std::thread([this] { RefreshLoop(); });
+  refresher_ = std::thread([this] {
+    NameCurrentThread("jr-views");
+    RefreshLoop();
+  });
 }
 
 void ViewReader::Stop() {

@@ -11,6 +11,7 @@
 #include <set>
 
 #include "core/logging.h"
+#include "core/thread_name.h"
 #include "core/topics.h"
 #include "processors/json.h"
 #include "schemas/codec.h"
@@ -457,7 +458,10 @@ Result<std::unique_ptr<XapiResource>> XapiResource::Create(const ServeConfig& co
   JIRITSU_ASSIGN_OR_RETURN(int64_t next, resource->store_->NextOffset());
   JIRITSU_RETURN_IF_ERROR(resource->consumer_->Assign({{TopicPartition{std::string(kXapiTopic), 0}, next}}));
   JIRITSU_RETURN_IF_ERROR(resource->CatchUp());
-  resource->tailer_ = std::thread([r = resource.get()] { r->TailLoop(); });
+  resource->tailer_ = std::thread([r = resource.get()] {
+    NameCurrentThread("jr-xapi-tail");
+    r->TailLoop();
+  });
   // Pre-register the outcome series so dashboards see zeros.
   for (const char* outcome : {"mapped", "voiding", "unmapped_actor", "unmapped_verb", "unmapped_activity",
                               "unmapped_event_rejected", "duplicate", "conflict", "invalid"}) {

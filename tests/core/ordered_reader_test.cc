@@ -16,6 +16,7 @@
 #include "schemas/codec.h"
 #include "tests/testing/fake_projector.h"
 #include "tests/testing/subprocess.h"
+#include "tests/testing/thread_names.h"
 
 namespace jiritsu {
 namespace {
@@ -191,6 +192,19 @@ TEST_F(OrderedReaderTest, EveryRecordNamesItsPartitionThroughOneSharedCopyPerPar
       reader.reset();              // before the consumer it polls
     }
   }
+}
+
+// Its polling thread carries a name (core/thread_name.h) while it runs.
+TEST_F(OrderedReaderTest, TheBackgroundReadersThreadIsNamedWhileItRuns) {
+  const size_t before = testing::ThreadIdsNamed("jr-log-read").size();
+  auto consumer = Assigned();
+  auto reader = OrderedReader::Start(consumer.get(), Options(true));
+  std::vector<DecodedRecord> batch;
+  ASSERT_TRUE(reader->Next(std::chrono::milliseconds(2000), &batch).ok());
+  EXPECT_FALSE(batch.empty());
+  EXPECT_EQ(testing::ThreadIdsNamed("jr-log-read").size(), before + 1);
+  reader.reset();  // before the consumer it polls
+  EXPECT_EQ(testing::ThreadIdsNamed("jr-log-read").size(), before);
 }
 
 TEST_F(OrderedReaderTest, BackgroundAndInlineHandOutTheSameSequence) {

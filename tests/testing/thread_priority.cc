@@ -4,10 +4,9 @@
 
 #include <algorithm>
 #include <cerrno>
-#include <filesystem>
-#include <fstream>
 
 #include "core/state_store.h"
+#include "tests/testing/thread_names.h"
 
 namespace jiritsu::testing {
 namespace {
@@ -15,14 +14,9 @@ namespace {
 // The nice value of each of this process's threads named `name`.
 std::vector<int> NiceOfThreadsNamed(const std::string& name) {
   std::vector<int> nice_values;
-  for (const auto& task : std::filesystem::directory_iterator("/proc/self/task")) {
-    std::ifstream comm(task.path() / "comm");
-    std::string line;
-    std::getline(comm, line);
-    if (line != name) continue;
+  for (const pid_t id : ThreadIdsNamed(name)) {
     errno = 0;
-    const int nice =
-        ::getpriority(PRIO_PROCESS, static_cast<id_t>(std::stoi(task.path().filename())));
+    const int nice = ::getpriority(PRIO_PROCESS, static_cast<id_t>(id));
     if (errno == 0) nice_values.push_back(nice);
   }
   return nice_values;

@@ -202,9 +202,9 @@ TEST_F(OrderedReaderTest, TheBackgroundReadersThreadIsNamedWhileItRuns) {
   std::vector<DecodedRecord> batch;
   ASSERT_TRUE(reader->Next(std::chrono::milliseconds(2000), &batch).ok());
   EXPECT_FALSE(batch.empty());
-  EXPECT_EQ(testing::ThreadIdsNamed("jr-log-read").size(), before + 1);
+  EXPECT_EQ(testing::CountOfThreadsNamedOnceItIs("jr-log-read", before + 1), before + 1);
   reader.reset();  // before the consumer it polls
-  EXPECT_EQ(testing::ThreadIdsNamed("jr-log-read").size(), before);
+  EXPECT_EQ(testing::CountOfThreadsNamedOnceItIs("jr-log-read", before), before);
 }
 
 TEST_F(OrderedReaderTest, BackgroundAndInlineHandOutTheSameSequence) {

@@ -41,9 +41,9 @@ TEST(ThreadNameTest, ABulkLoadingStoresSpillWriterIsNamedWhileTheStoreIsOpen) {
     options.disable_wal = true;  // a rebuild's store: spills on a writer thread
     auto store = StateStore::Open(dir.string(), options);
     ASSERT_TRUE(store.ok()) << store.status().ToString();
-    EXPECT_EQ(testing::ThreadIdsNamed("jr-spill").size(), before + 1);
+    EXPECT_EQ(testing::CountOfThreadsNamedOnceItIs("jr-spill", before + 1), before + 1);
   }
-  EXPECT_EQ(testing::ThreadIdsNamed("jr-spill").size(), before);
+  EXPECT_EQ(testing::CountOfThreadsNamedOnceItIs("jr-spill", before), before);
   std::filesystem::remove_all(dir);
 }
 

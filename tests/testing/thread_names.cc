@@ -3,6 +3,7 @@
 #include <filesystem>
 #include <fstream>
 #include <system_error>
+#include <thread>
 
 namespace jiritsu::testing {
 
@@ -16,6 +17,17 @@ std::vector<pid_t> ThreadIdsNamed(const std::string& name) {
     ids.push_back(static_cast<pid_t>(std::stoi(task.path().filename().string())));
   }
   return ids;
+}
+
+size_t CountOfThreadsNamedOnceItIs(const std::string& name, size_t expected,
+                                   std::chrono::milliseconds patience) {
+  const auto deadline = std::chrono::steady_clock::now() + patience;
+  size_t count = ThreadIdsNamed(name).size();
+  while (count != expected && std::chrono::steady_clock::now() < deadline) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(5));
+    count = ThreadIdsNamed(name).size();
+  }
+  return count;
 }
 
 }  // namespace jiritsu::testing

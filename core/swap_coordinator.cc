@@ -11,6 +11,7 @@
 #include <thread>
 
 #include "core/logging.h"
+#include "core/thread_name.h"
 
 namespace jiritsu {
 namespace fs = std::filesystem;
@@ -252,6 +253,7 @@ Status RunServingSwaps(const std::string& views_root, const RuntimeMaker& make_r
     std::atomic<bool> finished{false};
     ProjectionRuntime* running = runtime->get();
     std::thread watcher([&] {
+      NameCurrentThread("jr-swap-watch");
       while (!finished.load()) {
         if (stop.load() || swap.SwapRequested()) {
           running->Stop();

@@ -7,6 +7,7 @@
 // diagnostic, so a thread that cannot be named (another OS) runs unnamed.
 #pragma once
 
+#include <cstddef>
 #include <string>
 #include <string_view>
 

@@ -2,7 +2,6 @@
 // rebuild, swap without downtime, rollback, as of a date, verify, partial,
 // snapshots. See docs/operations.md.
 #include <CLI/CLI.hpp>
-
 #include <atomic>
 #include <chrono>
 #include <csignal>
@@ -10,6 +9,7 @@
 #include <thread>
 
 #include "core/replay.h"
+#include "core/thread_name.h"
 #include "core/view_generations.h"
 #include "ops/cli.h"
 #include "ops/log_factory.h"
@@ -231,6 +231,7 @@ int RunReplay(const ReplayFlags& flags) {
   std::signal(SIGTERM, OnInterrupt);
   std::atomic<bool> finished{false};
   std::thread watcher([&] {
+    NameCurrentThread("jr-interrupt");
     while (!finished.load()) {
       if (g_interrupted) {
         replayer.Stop();

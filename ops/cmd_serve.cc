@@ -91,8 +91,9 @@ Result<std::unique_ptr<ServeInstance>> ServeInstance::Start(const service::Serve
             options);
       };
       Status status = RunServingSwaps(views_root, make_runtime, self->stop_runner_);
-      if (!status.ok())
+      if (!status.ok()) {
         ModuleLogger("serve")->error("projection runner stopped: {}", status.ToString());
+      }
       self->monitor_->OnRunnerExit(status);
       std::lock_guard lock(self->mutex_);
       self->runner_done_ = true;

@@ -33,6 +33,24 @@ void ExpectReport(const std::string& path, const std::vector<std::string>& phase
     int64_t events = 0;
     ASSERT_EQ(report["phases"][phase]["events"].get_int64().get(events), simdjson::SUCCESS);
     EXPECT_GT(events, 0) << phase;
+    // CPU per thread name: the bench's own thread at least, and no more in
+    // all than the process used (each figure is in 10 ms ticks).
+    simdjson::dom::object threads;
+    ASSERT_EQ(report["phases"][phase]["thread_cpu_s"].get_object().get(threads), simdjson::SUCCESS)
+        << phase;
+    double cpu = 0, own = -1, sum = 0;
+    size_t names = 0;
+    ASSERT_EQ(report["phases"][phase]["cpu_s"].get_double().get(cpu), simdjson::SUCCESS);
+    ASSERT_EQ(threads["jiritsu"].get_double().get(own), simdjson::SUCCESS) << phase;
+    EXPECT_GE(own, 0) << phase;
+    for (auto [name, seconds] : threads) {
+      double value = 0;
+      ASSERT_EQ(seconds.get_double().get(value), simdjson::SUCCESS) << phase << " " << name;
+      EXPECT_GE(value, 0) << phase << " " << name;
+      sum += value;
+      ++names;
+    }
+    EXPECT_LE(sum, cpu + 0.02 * static_cast<double>(names) + 0.05) << phase;
   }
   for (const std::string& ratio : ratios) {
     double value = 0;

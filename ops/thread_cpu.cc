@@ -13,15 +13,10 @@
 namespace jiritsu {
 namespace {
 
-struct TaskCpu {
-  std::string name;
-  double cpu_s = 0;
-};
-
 // /proc/self/task/<tid>/stat: "tid (comm) state ..." with utime and stime
 // the 14th and 15th fields; comm may hold spaces or parentheses, so the
 // fields are counted from the last ')'.
-bool ReadTaskCpu(const std::filesystem::path& stat_path, TaskCpu* out) {
+bool ReadTaskStat(const std::filesystem::path& stat_path, ProcessThread* out) {
   std::ifstream in(stat_path);
   std::string line;
   if (!std::getline(in, line)) return false;
@@ -44,6 +39,20 @@ bool ReadTaskCpu(const std::filesystem::path& stat_path, TaskCpu* out) {
 
 }  // namespace
 
+std::vector<ProcessThread> ProcessThreads() {
+  std::vector<ProcessThread> threads;
+  std::error_code error;
+  for (const auto& task : std::filesystem::directory_iterator("/proc/self/task", error)) {
+    const std::string file = task.path().filename().string();
+    ProcessThread thread;
+    if (std::from_chars(file.data(), file.data() + file.size(), thread.tid).ec != std::errc()) {
+      continue;
+    }
+    if (ReadTaskStat(task.path() / "stat", &thread)) threads.push_back(std::move(thread));
+  }
+  return threads;
+}
+
 ThreadCpuSampler::~ThreadCpuSampler() {
   if (sampler_.joinable()) Stop();
 }
@@ -54,7 +63,7 @@ void ThreadCpuSampler::Start() {
   stopping_ = false;
   SampleLocked(/*first=*/true);
   sampler_ = std::thread([this] {
-    NameCurrentThread("jr-cpu-sampler");
+    NameCurrentThread(kSamplerThreadName);
     Loop();
   });
 }
@@ -75,24 +84,18 @@ std::map<std::string, double> ThreadCpuSampler::Stop() {
   SampleLocked(/*first=*/false);
   std::map<std::string, double> by_name;
   for (const auto& [tid, seen] : threads_) {
-    if (seen.name == "jr-cpu-sampler") continue;  // the measurement itself
+    if (seen.name == kSamplerThreadName) continue;  // the measurement itself
     by_name[seen.name] += seen.latest_s - seen.start_s;
   }
   return by_name;
 }
 
 void ThreadCpuSampler::SampleLocked(bool first) {
-  std::error_code error;
-  for (const auto& task : std::filesystem::directory_iterator("/proc/self/task", error)) {
-    TaskCpu cpu;
-    if (!ReadTaskCpu(task.path() / "stat", &cpu)) continue;  // it ended meanwhile
-    const std::string file = task.path().filename().string();
-    pid_t tid = 0;
-    if (std::from_chars(file.data(), file.data() + file.size(), tid).ec != std::errc()) continue;
-    auto [it, inserted] = threads_.try_emplace(tid);
-    if (inserted) it->second.start_s = first ? cpu.cpu_s : 0;
-    it->second.name = cpu.name;
-    it->second.latest_s = cpu.cpu_s;
+  for (const ProcessThread& thread : ProcessThreads()) {
+    auto [it, inserted] = threads_.try_emplace(thread.tid);
+    if (inserted) it->second.start_s = first ? thread.cpu_s : 0;
+    it->second.name = thread.name;
+    it->second.latest_s = thread.cpu_s;
   }
 }
 

@@ -22,8 +22,19 @@
 #include <mutex>
 #include <string>
 #include <thread>
+#include <vector>
 
 namespace jiritsu {
+
+// One of this process's threads, as /proc/self/task/<tid>/stat shows it.
+struct ProcessThread {
+  pid_t tid = 0;
+  std::string name;
+  double cpu_s = 0;  // user + system, since the thread started
+};
+// This process's threads now; one that ends while they are read is left
+// out. Also what tests use to find threads by name.
+std::vector<ProcessThread> ProcessThreads();
 
 class ThreadCpuSampler {
  public:
@@ -49,6 +60,7 @@ class ThreadCpuSampler {
   void SampleLocked(bool first);
   void Loop();
 
+  static constexpr const char* kSamplerThreadName = "jr-cpu-sampler";
   const std::chrono::milliseconds interval_;
   std::mutex mutex_;
   std::condition_variable stop_;

@@ -1,20 +1,15 @@
 #include "tests/testing/thread_names.h"
 
-#include <filesystem>
-#include <fstream>
-#include <system_error>
 #include <thread>
+
+#include "ops/thread_cpu.h"
 
 namespace jiritsu::testing {
 
 std::vector<pid_t> ThreadIdsNamed(const std::string& name) {
   std::vector<pid_t> ids;
-  std::error_code error;
-  for (const auto& task : std::filesystem::directory_iterator("/proc/self/task", error)) {
-    std::ifstream comm(task.path() / "comm");
-    std::string line;
-    if (!std::getline(comm, line) || line != name) continue;
-    ids.push_back(static_cast<pid_t>(std::stoi(task.path().filename().string())));
+  for (const ProcessThread& thread : ProcessThreads()) {
+    if (thread.name == name) ids.push_back(thread.tid);
   }
   return ids;
 }

@@ -1,4 +1,4 @@
-// This process's threads by name (/proc/self/task/*/comm), for tests of
+// This process's threads by name (ProcessThreads, ops/thread_cpu.h), for tests of
 // what names Jiritsu's threads carry (core/thread_name.h) and of RocksDB's
 // thread priorities (thread_priority.h).
 //

@@ -32,9 +32,11 @@
 // (processors/query.h) and read the StateStore only.
 #pragma once
 
+#include <cstdint>
 #include <functional>
 #include <map>
 #include <string>
+#include <string_view>
 #include <utility>
 #include <vector>
 
@@ -108,6 +110,13 @@ class Projector {
   // across employees (RuntimeOptions::rebuild_group_by_key).
   virtual Status ApplyReference(const Event& event, const SourcePosition& pos) = 0;
   virtual Status ApplyEmployeeEvent(const Event& event, const SourcePosition& pos) = 0;
+  // A hint from a rebuild's grouped batches: ApplyEmployeeEvent will soon be
+  // called for the employee keyed `key` (`key_hash` is
+  // std::hash<std::string_view> of it). Called with `stage` 2, 1, then 0 as
+  // that call nears, a few events apart: an implementation may prefetch what
+  // the call will read, each stage following pointers the stage before
+  // brought into the cache. Never changes a view; default: nothing.
+  virtual void PrefetchEmployee(std::string_view /*key*/, uint64_t /*key_hash*/, int /*stage*/) {}
   // kInvalidArgument: the record is not a facts record this projector can
   // read (the runtime skips and counts it); any other error stops the run.
   virtual Status ApplyFacts(const LogRecord& record) = 0;

@@ -409,6 +409,40 @@ class JiritsuProjector final : public Projector {
     return Status::Ok();
   }
 
+  void PrefetchEmployee(std::string_view key, uint64_t key_hash, int stage) override {
+    if (stage == 2) {
+      cache_.PrefetchSlot(key_hash);
+      return;
+    }
+    const CachedEmployee* node = cache_.PeekNode(key_hash);
+    if (node == nullptr) return;
+    if (stage == 1) {
+      // The key Find compares, the state's head, and the recency links
+      // Touch follows (after the state: a node spans many lines).
+      __builtin_prefetch(node);
+      __builtin_prefetch(reinterpret_cast<const char*>(node) + 64);
+      __builtin_prefetch(reinterpret_cast<const char*>(node) + 128);
+      __builtin_prefetch(&node->newer);
+      return;
+    }
+    if (node->key != key) return;  // another employee's hash
+    const EmployeeState& state = node->value.state;
+    // What ApplyEmployeeEvent reads next: the identity hashes it searches
+    // (their middle first: a binary search), the last sort key, the
+    // neighbours Touch relinks and the index entry.
+    const std::vector<uint64_t>& hashes = state.identity_hashes;
+    if (!hashes.empty()) {
+      __builtin_prefetch(hashes.data() + hashes.size() / 2);
+      __builtin_prefetch(hashes.data() + hashes.size() / 4);
+      __builtin_prefetch(hashes.data() + 3 * hashes.size() / 4);
+    }
+    __builtin_prefetch(state.last_sort_key.data());
+    if (!state.activities.empty()) __builtin_prefetch(&state.activities.back());
+    if (node->newer != nullptr) __builtin_prefetch(node->newer, 1);
+    if (node->older != nullptr) __builtin_prefetch(node->older, 1);
+    if (node->value.index != nullptr) __builtin_prefetch(node->value.index, 1);
+  }
+
   // A rebuild's facts: applied as they are built (see FactsApplier).
   bool ApplyPublishedFactsItself() override {
     applies_published_facts_ = fold_at_once_;

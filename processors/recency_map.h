@@ -63,6 +63,22 @@ class RecencyMap {
 
   // Adds `key` (which must be absent) with a value-initialised value, as the
   // most recently used.
+  // Prefetch helpers, for a caller that knows which keys come next: the
+  // slot `hash` starts its probe at, and (once that slot is cached) the node
+  // it finds there under `hash`, or null. Neither compares keys nor
+  // changes anything.
+  void PrefetchSlot(uint64_t hash) const {
+    if (size_ != 0) __builtin_prefetch(&slots_[Home(hash)]);
+  }
+  Node* PeekNode(uint64_t hash) const {
+    if (size_ == 0) return nullptr;
+    for (size_t slot = Home(hash);; slot = (slot + 1) & mask_) {
+      const Slot& candidate = slots_[slot];
+      if (candidate.node == nullptr) return nullptr;
+      if (candidate.hash == hash) return candidate.node;
+    }
+  }
+
   Node* Insert(std::string key) {
     if (2 * (size_ + 1) > slots_.size()) Grow();
     const uint64_t hash = Hash(key);

@@ -11,11 +11,14 @@
 #include <gtest/gtest.h>
 
 #include <algorithm>
+#include <functional>
 #include <random>
 #include <set>
+#include <string>
+#include <string_view>
 
-#include "processors/time_util.h"
 #include "processors/rows.h"
+#include "processors/time_util.h"
 #include "tests/processors/harness.h"
 
 namespace jiritsu::processors::testing {
@@ -324,6 +327,38 @@ TEST(DeterminismTest, SmallCacheGivesTheSameDigest) {
   }
   h.Commit();
   EXPECT_EQ(h.Digest(), DigestOfFeed(events, 9));
+}
+
+// The rebuild's prefetch hints (Projector::PrefetchEmployee) read the cache
+// and change nothing: hints for every stage, for employees cached, evicted,
+// never seen, and under another employee's hash, between the events of a
+// rebuild whose small cache evicts constantly, leave the views of a rebuild
+// that got none.
+TEST(DeterminismTest, PrefetchHintsChangeNoView) {
+  const std::vector<Fed> events = RichEventSet();
+  ProjectorOptions options;
+  options.cache_max_employees = 3;
+  Harness hinted(options, /*unlogged=*/true);
+  Harness plain(options, /*unlogged=*/true);
+  const std::hash<std::string_view> hash;
+  std::mt19937 rng(11);
+  const std::vector<std::string> keys = {"r0", "r3", "r7", "r11", "nobody", ""};
+  for (const Fed& fed : events) {
+    for (int hint = 0; hint < 3; ++hint) {
+      const std::string& key = keys[rng() % keys.size()];
+      const std::string& other = keys[rng() % keys.size()];
+      const int stage = static_cast<int>(rng() % 3);
+      hinted.projector()->PrefetchEmployee(key, hash(key), stage);
+      hinted.projector()->PrefetchEmployee(key, hash(other), stage);  // a hash not the key's
+    }
+    hinted.Apply(fed);
+    plain.Apply(fed);
+  }
+  hinted.Finish();
+  plain.Finish();
+  EXPECT_GT(hinted.projector()->Memory().cached_entries, 0u);
+  EXPECT_EQ(hinted.Digest(), plain.Digest());
+  EXPECT_EQ(hinted.Digest(), DigestOfFeed(events, 12));
 }
 
 // Facts held back for an interval, as live runs do

@@ -3,9 +3,12 @@
 #include <gtest/gtest.h>
 
 #include <algorithm>
+#include <cstdint>
+#include <functional>
 #include <map>
 #include <random>
 #include <string>
+#include <string_view>
 #include <vector>
 
 namespace jiritsu::processors {
@@ -96,6 +99,25 @@ TEST(RecencyMapTest, NodesStayPutWhileTheTableGrows) {
 
 // Against std::map as the model: random inserts, erases, touches and finds
 // on few keys, so probe runs collide, wrap and shift back on erasure.
+uint64_t HashOf(std::string_view key) { return std::hash<std::string_view>{}(key); }
+
+TEST(RecencyMapTest, PeekNodeFindsANodeByItsHashAndChangesNothing) {
+  Map map;
+  EXPECT_EQ(map.PeekNode(HashOf("E1")), nullptr);
+  map.PrefetchSlot(HashOf("E1"));  // an empty table: nothing to prefetch
+  for (const char* key : {"E1", "E2", "E3", "E4"}) map.Insert(key);
+  for (const char* key : {"E1", "E2", "E3", "E4"}) {
+    map.PrefetchSlot(HashOf(key));
+    EXPECT_EQ(map.PeekNode(HashOf(key)), map.Find(key)) << key;
+  }
+  EXPECT_EQ(map.PeekNode(HashOf("E5")), nullptr);
+  EXPECT_EQ(OldestFirst(map), (std::vector<std::string>{"E1", "E2", "E3", "E4"}))
+      << "peeking reordered the recency list";
+  map.Erase(map.Find("E2"));
+  EXPECT_EQ(map.PeekNode(HashOf("E2")), nullptr);
+  EXPECT_EQ(map.PeekNode(HashOf("E3")), map.Find("E3"));
+}
+
 TEST(RecencyMapTest, RandomOperationsAgreeWithAModel) {
   Map map;
   std::map<std::string, int> model;
@@ -106,6 +128,9 @@ TEST(RecencyMapTest, RandomOperationsAgreeWithAModel) {
     Map::Node* node = map.Find(key);
     const bool present = model.count(key) > 0;
     ASSERT_EQ(node != nullptr, present) << "step " << step << " key " << key;
+    // No two of these 300 keys share a hash: a peek finds what Find finds,
+    // also after erasures have shifted slots back.
+    ASSERT_EQ(map.PeekNode(HashOf(key)), node) << "step " << step << " key " << key;
     if (present) {
       ASSERT_EQ(node->value, model[key]) << "step " << step;
     }

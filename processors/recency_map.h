@@ -61,8 +61,6 @@ class RecencyMap {
     }
   }
 
-  // Adds `key` (which must be absent) with a value-initialised value, as the
-  // most recently used.
   // Prefetch helpers, for a caller that knows which keys come next: the
   // slot `hash` starts its probe at, and (once that slot is cached) the node
   // it finds there under `hash`, or null. Neither compares keys nor
@@ -79,6 +77,8 @@ class RecencyMap {
     }
   }
 
+  // Adds `key` (which must be absent) with a value-initialised value, as the
+  // most recently used.
   Node* Insert(std::string key) {
     if (2 * (size_ + 1) > slots_.size()) Grow();
     const uint64_t hash = Hash(key);

@@ -4,6 +4,7 @@
 #include <limits>
 #include <utility>
 
+#include "core/prefetch.h"
 #include "core/thread_name.h"
 #include "schemas/codec.h"
 
@@ -29,11 +30,6 @@ void Decode(LogRecord&& record, DecodedRecord* decoded) {
     decoded->decode_status = event.status();
   }
   decoded->record = std::move(record);
-}
-
-void PrefetchRecord(const DecodedRecord* record) {
-  const auto* bytes = reinterpret_cast<const char*>(record);
-  for (size_t at = 0; at < sizeof(DecodedRecord); at += 64) __builtin_prefetch(bytes + at);
 }
 
 }  // namespace
@@ -188,7 +184,7 @@ void OrderedReader::Emit(bool drain, std::vector<DecodedRecord>* out) {
     const uint32_t index = PopHeld(best).index;
     // The slot's next record most likely goes out next, and a held record
     // is cold by then: fetch its lines while this one moves.
-    if (!best->heap.empty()) PrefetchRecord(&pool_[best->heap.front().index]);
+    if (!best->heap.empty()) PrefetchLines(&pool_[best->heap.front().index], sizeof(DecodedRecord));
     DecodedRecord& record = out->emplace_back(std::move(pool_[index]));
     pool_free_.push_back(index);
     MarkHandedOut(best, record.record.offset);

@@ -8,7 +8,6 @@
 #include <chrono>
 #include <cmath>
 #include <condition_variable>
-#include <cstdint>
 #include <cstdio>
 #include <functional>
 #include <limits>
@@ -23,6 +22,7 @@
 #include <simdjson.h>
 
 #include "core/logging.h"
+#include "core/prefetch.h"
 #include "core/thread_name.h"
 #include "core/topics.h"
 #include "schemas/codec.h"
@@ -35,15 +35,6 @@ namespace {
 constexpr size_t kPrefetchRecordAhead = 20;
 constexpr size_t kPrefetchEmployeeAhead = 16;
 constexpr size_t kPrefetchStateAhead = 4;
-
-void PrefetchLines(const void* start, size_t bytes) {
-  constexpr size_t kLine = 64;
-  const auto first = reinterpret_cast<uintptr_t>(start) & ~uintptr_t{kLine - 1};
-  const auto end = reinterpret_cast<uintptr_t>(start) + bytes;
-  for (uintptr_t line = first; line < end; line += kLine) {
-    __builtin_prefetch(reinterpret_cast<const void*>(line));
-  }
-}
 
 int64_t SteadyNowMs() {
   return std::chrono::duration_cast<std::chrono::milliseconds>(

@@ -16,6 +16,7 @@
 #include <unordered_map>
 #include <unordered_set>
 
+#include "core/prefetch.h"
 #include "core/thread_name.h"
 #include "processors/aggregates.h"
 #include "processors/employee_fold.h"
@@ -419,9 +420,7 @@ class JiritsuProjector final : public Projector {
     if (stage == 1) {
       // The key Find compares, the state's head, and the recency links
       // Touch follows (after the state: a node spans many lines).
-      __builtin_prefetch(node);
-      __builtin_prefetch(reinterpret_cast<const char*>(node) + 64);
-      __builtin_prefetch(reinterpret_cast<const char*>(node) + 128);
+      PrefetchLines(node, 192);
       __builtin_prefetch(&node->newer);
       return;
     }

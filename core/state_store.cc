@@ -25,12 +25,12 @@
 #include <limits>
 #include <memory>
 #include <mutex>
-#include <numeric>
 #include <system_error>
 #include <thread>
 #include <unordered_map>
 #include <utility>
 
+#include "core/prefetch.h"
 #include "core/thread_name.h"
 
 namespace jiritsu {
@@ -627,6 +627,82 @@ Status StateStore::Write(StateBatch* batch) {
   return WriteOps(rep);
 }
 
+namespace {
+
+// Bytes [at, at + 8) of `key`, zero-padded past its end, as a big-endian
+// word: two keys' words compare as their bytes do.
+uint64_t KeyWord(std::string_view key, size_t at) {
+  unsigned char bytes[8] = {};
+  if (key.size() > at) std::memcpy(bytes, key.data() + at, std::min<size_t>(8, key.size() - at));
+  uint64_t word = 0;
+  for (unsigned char byte : bytes) word = (word << 8) | byte;
+  return word;
+}
+
+}  // namespace
+
+// The indices of `rep.ops` in write order: by family, then key, several ops
+// on one key in the order they were made. Each entry carries its key's first
+// 16 bytes, so most comparisons read no key: sorting bare indices and
+// comparing the keys was ~40% of a rebuild's spill writer, nearly all of it
+// cache misses on keys spread over the batch's arena (docs/performance.md,
+// forty-fifth pass). Zero padding cannot misorder: keys whose words tie are
+// compared in full. `superseded[i]` is set when the op at `order[i]` is
+// followed by another on the same key, found by the same words.
+std::vector<uint32_t> StateStore::WriteOrder(const StateBatch::Rep& rep,
+                                             std::vector<char>* superseded) {
+  struct Entry {
+    uint64_t high;
+    uint64_t low;
+    uint32_t family;
+    uint32_t index;
+  };
+  std::vector<Entry> entries(rep.ops.size());
+  for (size_t i = 0; i < rep.ops.size(); ++i) {
+    const auto& op = rep.ops[i];
+    const std::string_view key(op.data, op.key_size);
+    entries[i] = Entry{KeyWord(key, 0), KeyWord(key, 8), op.family, static_cast<uint32_t>(i)};
+  }
+  auto same_words = [](const Entry& a, const Entry& b) {
+    return a.family == b.family && a.high == b.high && a.low == b.low;
+  };
+  auto key_of = [&](const Entry& e) {
+    return std::string_view(rep.ops[e.index].data, rep.ops[e.index].key_size);
+  };
+  std::sort(entries.begin(), entries.end(), [&](const Entry& a, const Entry& b) {
+    if (a.family != b.family) return a.family < b.family;
+    if (a.high != b.high) return a.high < b.high;
+    if (a.low != b.low) return a.low < b.low;
+    const int by_key = key_of(a).compare(key_of(b));
+    return by_key != 0 ? by_key < 0 : a.index < b.index;
+  });
+  std::vector<uint32_t> order(entries.size());
+  superseded->assign(entries.size(), 0);
+  for (size_t i = 0; i < entries.size(); ++i) {
+    order[i] = entries[i].index;
+    if (i + 1 < entries.size() && same_words(entries[i], entries[i + 1]) &&
+        key_of(entries[i]) == key_of(entries[i + 1])) {
+      (*superseded)[i] = 1;
+    }
+  }
+  return order;
+}
+
+// The op `ahead` places after position `i` of `order`, and its key, brought
+// into the cache in two steps (the op's own line, then its data, which it
+// points to): a write walks the arena in key order, not in the order it was
+// filled.
+void StateStore::PrefetchOpsAhead(const StateBatch::Rep& rep, const std::vector<uint32_t>& order,
+                                  size_t i) {
+  constexpr size_t kOpAhead = 16;
+  constexpr size_t kDataAhead = 8;
+  if (i + kOpAhead < order.size()) __builtin_prefetch(&rep.ops[order[i + kOpAhead]]);
+  if (i + kDataAhead < order.size()) {
+    const auto& op = rep.ops[order[i + kDataAhead]];
+    PrefetchLines(op.data, std::min<size_t>(op.key_size + op.value_size, 256));
+  }
+}
+
 Status StateStore::WriteOps(const StateBatch::Rep& rep) {
   if (rep.ops.empty()) return Status::Ok();
 
@@ -650,17 +726,10 @@ Status StateStore::WriteOps(const StateBatch::Rep& rep) {
   // Batches go in key order per family, for the memtable's insert hints
   // (MakeOptions): a rebuild's journal rows arrive in event time across
   // employees, and a checkpoint interleaves each employee's state, header
-  // and held-back-facts rows. The sort is stable, so ops on one key keep
-  // their order and the last one still wins; the write is one atomic
-  // batch either way.
-  std::vector<uint32_t> order(rep.ops.size());
-  std::iota(order.begin(), order.end(), uint32_t{0});
-  std::stable_sort(order.begin(), order.end(), [&](uint32_t a, uint32_t b) {
-    const auto& x = rep.ops[a];
-    const auto& y = rep.ops[b];
-    if (x.family != y.family) return x.family < y.family;
-    return std::string_view(x.data, x.key_size) < std::string_view(y.data, y.key_size);
-  });
+  // and held-back-facts rows. Ops on one key keep their order, so the last
+  // one still wins; the write is one atomic batch either way.
+  std::vector<char> superseded;
+  const std::vector<uint32_t> order = WriteOrder(rep, &superseded);
   auto op_at = [&](size_t i) -> const StateBatch::Rep::Op& {
     return rep.ops[order[i]];
   };
@@ -680,7 +749,7 @@ Status StateStore::WriteOps(const StateBatch::Rep& rep) {
     if (ingested[family] != 0) {
       size_t end = op_index;
       while (end < rep.ops.size() && op_at(end).family == family) ++end;
-      JIRITSU_RETURN_IF_ERROR(IngestSorted(handles[family], rep, order, op_index, end));
+      JIRITSU_RETURN_IF_ERROR(IngestSorted(handles[family], rep, order, superseded, op_index, end));
       op_index = end;
       continue;
     }
@@ -693,6 +762,7 @@ Status StateStore::WriteOps(const StateBatch::Rep& rep) {
     }
     rocksdb::WriteBatch write_batch(bytes + 12);
     for (; op_index < end; ++op_index) {
+      PrefetchOpsAhead(rep, order, op_index);
       const auto& op = op_at(op_index);
       const rocksdb::Slice key(op.data, op.key_size);
       rocksdb::Status s;
@@ -716,7 +786,8 @@ Status StateStore::WriteOps(const StateBatch::Rep& rep) {
 // holds (a memtable holding older writes to those keys is flushed first),
 // so it reads as the same ops written in a batch would.
 Status StateStore::IngestSorted(rocksdb::ColumnFamilyHandle* handle, const StateBatch::Rep& rep,
-                                const std::vector<uint32_t>& order, size_t begin, size_t end) {
+                                const std::vector<uint32_t>& order,
+                                const std::vector<char>& superseded, size_t begin, size_t end) {
   const std::string what =
       "state store " + dir_ + ": table file for family '" + handle->GetName() + "'";
   rocksdb::Options options = db_->GetOptions(handle);
@@ -731,12 +802,10 @@ Status StateStore::IngestSorted(rocksdb::ColumnFamilyHandle* handle, const State
   JIRITSU_RETURN_IF_ERROR(FromRocks(writer.Open(path), what));
   Status status = Status::Ok();
   for (size_t i = begin; i < end && status.ok(); ++i) {
+    if (superseded[i] != 0) continue;  // a later op on the key wins
+    PrefetchOpsAhead(rep, order, i);
     const auto& op = rep.ops[order[i]];
     const rocksdb::Slice key(op.data, op.key_size);
-    if (i + 1 < end) {
-      const auto& next = rep.ops[order[i + 1]];
-      if (rocksdb::Slice(next.data, next.key_size) == key) continue;  // a later op wins
-    }
     status = FromRocks(op.kind == StateBatch::Rep::Kind::kPut
                            ? writer.Put(key, rocksdb::Slice(op.data + op.key_size, op.value_size))
                            : writer.Delete(key),

@@ -227,10 +227,19 @@ class StateStore {
   // The ops of `rep`, in key order per family (the memtable's insert hints),
   // in chunks when unlogged.
   Status WriteOps(const StateBatch::Rep& rep);
+  // The indices of rep.ops in that order, ops on one key in the order made;
+  // `superseded` marks each followed by another op on the same key.
+  static std::vector<uint32_t> WriteOrder(const StateBatch::Rep& rep,
+                                          std::vector<char>* superseded);
+  // Prefetches the ops a few places after `i` in `order`, and their bytes.
+  static void PrefetchOpsAhead(const StateBatch::Rep& rep, const std::vector<uint32_t>& order,
+                               size_t i);
   // Writes the ops rep.ops[order[begin..end)], all of one family and in key
-  // order, as a table file and ingests it (bulk loads only).
+  // order, as a table file and ingests it (bulk loads only); an op marked
+  // in `superseded` (WriteOrder) is left out.
   Status IngestSorted(rocksdb::ColumnFamilyHandle* handle, const StateBatch::Rep& rep,
-                      const std::vector<uint32_t>& order, size_t begin, size_t end);
+                      const std::vector<uint32_t>& order, const std::vector<char>& superseded,
+                      size_t begin, size_t end);
   // Hands a full batch to the writer thread (an unlogged store's, started
   // by Open), after the previous one is written: at most one waits or is
   // being written. Fails with an earlier spill's error, and then takes

@@ -21,6 +21,10 @@ inline void PrefetchLines(const void* start, size_t bytes) {
   const auto begin = reinterpret_cast<uintptr_t>(start);
   for (uintptr_t line = begin & ~(kLine - 1); line < begin + bytes; line += kLine) {
     __builtin_prefetch(reinterpret_cast<const void*>(line));
+    // A loop of prefetches alone has no side effect, so GCC may delete it
+    // (C++ loops are assumed to end, -ffinite-loops): it did in
+    // StateStore::IngestSorted. The empty volatile asm is one.
+    __asm__ __volatile__("");
   }
 #else
   (void)start;

@@ -688,10 +688,10 @@ std::vector<uint32_t> StateStore::WriteOrder(const StateBatch::Rep& rep,
   return order;
 }
 
-// The op `ahead` places after position `i` of `order`, and its key, brought
-// into the cache in two steps (the op's own line, then its data, which it
-// points to): a write walks the arena in key order, not in the order it was
-// filled.
+// The ops a few places after position `i` of `order`, and their bytes,
+// brought into the cache in two steps (an op's own line first, then the
+// data it points to): a write walks the arena in key order, not in the
+// order it was filled.
 void StateStore::PrefetchOpsAhead(const StateBatch::Rep& rep, const std::vector<uint32_t>& order,
                                   size_t i) {
   constexpr size_t kOpAhead = 16;

@@ -625,12 +625,17 @@ TEST_F(StateStoreTest, WritesOrderKeysByAllTheirBytesWhateverTheirFirstSixteen) 
   std::vector<std::string> keys;
   for (int i = 0; i < 1500; ++i) keys.push_back(random_key());
   // Ties on the first 16 bytes, and keys that are prefixes of others.
+  // (Tails as std::string: a "\x00" literal is an empty C string.)
   const std::string sixteen("E000001\0\x80\xff\x01\x00zzzz", 16);
-  for (const char* tail : {"", "\x00", "\x01", "\xff", "a", "a\x80"})
+  const std::string nul(1, '\0');
+  for (const std::string& tail : {std::string(), nul, std::string("\x01"), std::string("\xff"),
+                                  std::string("a"), std::string("a\x80")}) {
     keys.push_back(sixteen + tail);
-  for (const char* tail : {"", "\x00", "\x00\x00", "\x01"})
-    keys.push_back(std::string("ab") + tail);
-  keys.push_back(std::string(""));
+  }
+  for (const std::string& tail : {std::string(), nul, nul + nul, std::string("\x01")}) {
+    keys.push_back("ab" + tail);
+  }
+  keys.push_back(std::string());
 
   std::map<std::string, std::map<std::string, std::string>> model;  // family -> key -> value
   StateBatch batch;
